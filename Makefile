@@ -1,0 +1,46 @@
+# Everything a newcomer needs: `make run` builds a scene, `make test` runs the tests.
+# Both create the virtual environment and install the project on first use.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PROMPT ?= a cozy bedroom with a reading corner, two bookshelves and a green armchair
+
+.PHONY: install run up test lint format bench schema clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/holodeck build "$(PROMPT)" --out out
+
+up: install
+	$(BIN)/holodeck up
+
+test: install lint
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy services shared
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python bench/e2e.py
+
+schema: install
+	$(BIN)/holodeck schema --out docs/schemas
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""Assembly: when the last mesh of a scene arrives, build scene.glb and layout.json.
+
+Stateless across replicas: every ``mesh.ready`` triggers a look at the stream; the
+handler that sees every object's mesh builds the scene. Two replicas that both see the
+scene complete publish the same ``Nats-Msg-Id`` and the same content-addressed
+artifacts, so the duplicate is dropped by JetStream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Protocol
+
+from services.assembly.scene import build_scene_glb
+from shared.artifacts import ArtifactNotFound, ArtifactStore
+from shared.contract import (
+    ArtifactRef,
+    LayoutReady,
+    MeshReady,
+    SceneReady,
+    Subject,
+    msg_id,
+    subject,
+)
+from shared.errors import Permanent, RetryLater
+from shared.logs import get_logger
+from shared.stage import Delivery, Output
+
+log = get_logger(__name__)
+STAGE = "assembly"
+
+
+class History(Protocol):
+    async def layout(self, scene_id: str) -> LayoutReady | None: ...
+
+    async def mesh_object_ids(self, scene_id: str) -> set[str]: ...
+
+    async def meshes(self, scene_id: str, object_ids: list[str]) -> dict[str, MeshReady]: ...
+
+
+def layout_document(ready: LayoutReady) -> bytes:
+    """``layout.json``: the scene id, the prompt and the layout, in the event's own schema."""
+    document = {
+        "scene_id": ready.scene_id,
+        "prompt": ready.prompt,
+        "seed": ready.seed,
+        **ready.layout.model_dump(mode="json"),
+    }
+    return json.dumps(document, indent=2).encode()
+
+
+class Assembler:
+    def __init__(self, producer: str, store: ArtifactStore, history: History):
+        self.producer = producer
+        self.store = store
+        self.history = history
+
+    async def __call__(self, event: MeshReady, delivery: Delivery) -> list[Output]:
+        scene_id = event.scene_id
+        done = await self.history.mesh_object_ids(scene_id)
+        if len(done) < event.object_count:
+            return []
+        layout = await self.history.layout(scene_id)
+        if layout is None:
+            raise RetryLater(f"layout of scene {scene_id} not found in the stream", delay=1.0)
+        wanted = [obj.id for obj in layout.layout.objects]
+        if not set(wanted) <= done:
+            return []
+        mesh_events = await self.history.meshes(scene_id, wanted)
+        try:
+            blobs = await asyncio.gather(
+                *(self.store.get(mesh_events[o].mesh.sha256) for o in wanted)
+            )
+        except ArtifactNotFound as exc:
+            raise Permanent(f"mesh artifact {exc} is missing", code="artifact_missing") from None
+        glb = await asyncio.to_thread(build_scene_glb, layout.layout, dict(zip(wanted, blobs, strict=True)))
+        artifacts: dict[str, ArtifactRef] = {
+            "scene.glb": await self.store.put(glb, "model/gltf-binary"),
+            "layout.json": await self.store.put(layout_document(layout), "application/json"),
+        }
+        log.info("scene assembled", scene_id=scene_id, objects=len(wanted), glb_bytes=len(glb))
+        ready = SceneReady(
+            scene_id=scene_id,
+            producer=self.producer,
+            artifacts=artifacts,
+            object_count=len(wanted),
+        )
+        return [Output(subject(Subject.SCENE_READY, scene_id), ready, msg_id(STAGE, scene_id))]

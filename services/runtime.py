@@ -1,0 +1,174 @@
+"""Wiring: the services' FastStream subscribers, their health and metrics endpoints.
+
+One :class:`ServiceHost` runs any set of services in one process against one NATS URL;
+``holodeck serve planner`` on one node and ``holodeck serve imagegen`` on another run the
+same code. Each stage's work is plain async Python (``services/*/work.py``); this module
+binds it to its durable consumer through :class:`shared.stage.StageRunner`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from services.assembly.history import StreamHistory
+from services.assembly.work import Assembler
+from services.imagegen.work import FanOut, ImageMaker
+from services.meshgen.work import MeshMaker
+from services.planner.work import Planner
+from shared import metrics
+from shared.artifacts import ArtifactStore, LocalArtifactStore, NatsArtifactStore
+from shared.bus import provision
+from shared.config import Settings
+from shared.contract import Consumer
+from shared.errors import ConfigError
+from shared.logs import get_logger
+from shared.stage import StageRunner, Work
+
+log = get_logger(__name__)
+
+WORKERS = ("planner", "imagegen", "meshgen", "assembly")
+SERVICES = (*WORKERS, "gateway")
+# Each service's own port for /health and /metrics when it runs alone.
+DEFAULT_PORTS = {"planner": 9101, "imagegen": 9102, "meshgen": 9103, "assembly": 9104}
+
+
+def instance_id(service: str) -> str:
+    return f"{service}@{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+async def open_store(settings: Settings, js: JetStreamContext) -> ArtifactStore:
+    if settings.storage.artifact_store == "nats":
+        return await NatsArtifactStore.open(js)
+    return LocalArtifactStore(settings.storage.root / "artifacts")
+
+
+@dataclass
+class ServiceHost:
+    """Some of the pipeline's services, sharing one broker connection in one process."""
+
+    settings: Settings
+    url: str
+    names: tuple[str, ...]
+    broker: NatsBroker = field(init=False)
+    nc: NATS = field(init=False)
+    js: JetStreamContext = field(init=False)
+    store: ArtifactStore = field(init=False)
+    runners: list[StageRunner] = field(default_factory=list, init=False)
+    _backlog_task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        unknown = [n for n in self.names if n not in SERVICES]
+        if unknown:
+            raise ConfigError(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
+        self.broker = NatsBroker(
+            self.url,
+            name="holodeck-" + "+".join(self.names),
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+        )
+
+    async def start(self) -> None:
+        self.nc = await self.broker.connect()
+        self.js = self.nc.jetstream()
+        await provision(self.js, self.settings.nats)
+        self.store = await open_store(self.settings, self.js)
+        for name in self.names:
+            if name in WORKERS:
+                self._register(name)
+        await self.broker.start()
+        if self.runners:
+            self._backlog_task = asyncio.create_task(self._watch_backlog())
+        log.info("services started", services=list(self.names), nats=self.url)
+
+    def _register(self, name: str) -> None:
+        producer = instance_id(name)
+        nats = self.settings.nats
+        workers = self.settings.performance.concurrent_workers
+        bindings: list[tuple[str, str, Work]] = []
+        if name == "planner":
+            planner = Planner(producer)
+            bindings += [
+                ("planner", Consumer.PLANNER, planner),
+                ("planner", Consumer.PLANNER_BY_ID, planner),
+            ]
+        elif name == "imagegen":
+            bindings += [
+                ("imagegen-fanout", Consumer.IMAGEGEN_FANOUT, FanOut(producer)),
+                (
+                    "imagegen",
+                    Consumer.IMAGEGEN,
+                    ImageMaker(producer, self.store, self.settings.image_generation.size),
+                ),
+            ]
+        elif name == "meshgen":
+            bindings.append(("meshgen", Consumer.MESHGEN, MeshMaker(producer, self.store)))
+        elif name == "assembly":
+            history = StreamHistory(self.js, nats.stream)
+            bindings.append(("assembly", Consumer.ASSEMBLY, Assembler(producer, self.store, history)))
+        for stage, durable, work in bindings:
+            runner = StageRunner(stage, work, self.js, nats, producer)
+            self.runners.append(runner)
+            self.broker.subscriber(
+                Consumer.FILTERS[durable],
+                durable=durable,
+                stream=JStream(nats.stream, declare=False),
+                pull_sub=PullSub(batch_size=workers, timeout=1.0),
+                ack_policy=AckPolicy.MANUAL,
+                title=f"{stage}:{durable}",
+            )(_handler(runner))
+
+    async def _watch_backlog(self) -> None:
+        """Export each durable's backlog for the ``holodeck_consumer_*`` gauges."""
+        durables = {d for n in self.names for d in _durables_of(n)}
+        while True:
+            for durable in durables:
+                with contextlib.suppress(Exception):
+                    info = await self.js.consumer_info(self.settings.nats.stream, durable)
+                    metrics.CONSUMER_PENDING.labels(durable).set(info.num_pending or 0)
+                    metrics.CONSUMER_ACK_PENDING.labels(durable).set(info.num_ack_pending or 0)
+            await asyncio.sleep(5)
+
+    def healthy(self) -> dict[str, bool]:
+        return {"nats": self.nc.is_connected}
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking messages, let in-flight ones finish (or nak them), then disconnect."""
+        for runner in self.runners:
+            runner.closing = True
+        await asyncio.gather(*(r.drain(grace) for r in self.runners))
+        if self._backlog_task is not None:
+            self._backlog_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._backlog_task
+        await self.broker.stop()
+        log.info("services stopped", services=list(self.names))
+
+
+def _durables_of(name: str) -> list[str]:
+    return {
+        "planner": [Consumer.PLANNER, Consumer.PLANNER_BY_ID],
+        "imagegen": [Consumer.IMAGEGEN_FANOUT, Consumer.IMAGEGEN],
+        "meshgen": [Consumer.MESHGEN],
+        "assembly": [Consumer.ASSEMBLY],
+    }.get(name, [])
+
+
+def _handler(runner: StageRunner) -> Callable[..., Any]:
+    async def handle(msg: NatsMessage) -> None:
+        await runner.handle(msg.raw_message)
+
+    handle.__name__ = f"handle_{runner.stage.replace('-', '_')}"
+    return handle

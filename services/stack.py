@@ -1,0 +1,252 @@
+"""The embedded stack: a private nats-server (unless NATS_URL is set) and services in-process.
+
+Also the client side of a build: publish a request and follow its scene to the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+from nats.aio.client import Client as NATS
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from services.runtime import ServiceHost
+from shared.artifacts import ArtifactStore
+from shared.bus import EmbeddedNats
+from shared.config import Settings
+from shared.contract import (
+    ImagesReady,
+    LayoutReady,
+    MeshReady,
+    SceneFailed,
+    SceneOptions,
+    SceneReady,
+    SceneRequested,
+    Subject,
+    encode,
+    msg_id,
+    parse_event,
+    scene_subjects,
+    subject,
+)
+from shared.errors import HolodeckError, Permanent, RetryLater
+
+
+@dataclass
+class Stack:
+    url: str
+    host: ServiceHost
+    server: EmbeddedNats | None
+
+    @property
+    def nc(self) -> NATS:
+        return self.host.nc
+
+    @property
+    def store(self) -> ArtifactStore:
+        return self.host.store
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    settings: Settings, services: tuple[str, ...], url: str | None = None
+) -> AsyncIterator[Stack]:
+    """NATS (embedded unless a URL is configured) with ``services`` running in this process."""
+    url = url or settings.nats.url
+    server: EmbeddedNats | None = None
+    if not url:
+        server = EmbeddedNats(
+            store_dir=settings.storage.root / "nats", sync_always=settings.nats.sync_always
+        )
+        await server.start()
+        url = server.url
+    host = ServiceHost(settings, url, services)
+    try:
+        await host.start()
+        yield Stack(url, host, server)
+    finally:
+        with contextlib.suppress(Exception):
+            await host.stop()
+        if server is not None:
+            await server.stop()
+
+
+@dataclass
+class SceneWatch:
+    """Progress of one scene as seen on the bus."""
+
+    scene_id: str
+    object_count: int = 0
+    images: set[str] = field(default_factory=set)
+    meshes: set[str] = field(default_factory=set)
+    layout: LayoutReady | None = None
+    ready: SceneReady | None = None
+    failed: SceneFailed | None = None
+    started: float = field(default_factory=time.perf_counter)
+    marks: dict[str, float] = field(default_factory=dict)
+
+    def apply(self, event: Any) -> None:
+        now = time.perf_counter() - self.started
+        if isinstance(event, LayoutReady):
+            self.layout = event
+            self.object_count = len(event.layout.objects)
+            self.marks.setdefault("planner", now)
+        elif isinstance(event, ImagesReady):
+            self.images.add(event.object_id)
+            if len(self.images) >= event.object_count:
+                self.marks.setdefault("imagegen", now)
+        elif isinstance(event, MeshReady):
+            self.meshes.add(event.object_id)
+            if len(self.meshes) >= event.object_count:
+                self.marks.setdefault("meshgen", now)
+        elif isinstance(event, SceneReady):
+            self.ready = event
+            self.marks.setdefault("assembly", now)
+        elif isinstance(event, SceneFailed):
+            self.failed = event
+
+    @property
+    def done(self) -> bool:
+        return self.ready is not None or self.failed is not None
+
+    def timings(self) -> dict[str, float]:
+        """Seconds from the request to each stage's completion, and per stage."""
+        out: dict[str, float] = {}
+        previous = 0.0
+        for stage in ("planner", "imagegen", "meshgen", "assembly"):
+            if stage in self.marks:
+                out[f"{stage}_s"] = round(self.marks[stage] - previous, 4)
+                previous = self.marks[stage]
+        out["total_s"] = round(previous if self.ready else time.perf_counter() - self.started, 4)
+        return out
+
+
+async def request_scene(
+    nc: NATS,
+    prompt: str,
+    *,
+    seed: int = 0,
+    scene_id: str | None = None,
+    requested_by: str = "cli",
+    timeout: float = 300.0,
+    on_event: Callable[[SceneWatch], None] | None = None,
+) -> SceneWatch:
+    """Publish a scene request and follow the scene until it is ready or failed."""
+    scene_id = scene_id or uuid.uuid4().hex[:20]
+    request = SceneRequested(
+        scene_id=scene_id,
+        prompt=prompt,
+        options=SceneOptions(seed=seed),
+        producer=requested_by,
+        requested_by=requested_by,
+    )
+    watch = SceneWatch(scene_id)
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def collect(msg: Any) -> None:
+        queue.put_nowait(msg)
+
+    subs = [await nc.subscribe(s, cb=collect) for s in scene_subjects(scene_id)]
+    try:
+        await nc.flush()
+        js = nc.jetstream()
+        watch.started = time.perf_counter()
+        await js.publish(
+            subject(Subject.SCENE_REQUESTED, scene_id),
+            encode(request),
+            headers={"Nats-Msg-Id": msg_id("request", scene_id)},
+        )
+        deadline = time.monotonic() + timeout
+        while not watch.done:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RetryLater(f"scene {scene_id} did not finish within {timeout:.0f} s")
+            try:
+                msg = await asyncio.wait_for(queue.get(), remaining)
+            except TimeoutError:
+                continue
+            watch.apply(parse_event(msg.subject, msg.data))
+            if on_event is not None:
+                on_event(watch)
+    finally:
+        for sub in subs:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+    return watch
+
+
+async def save_artifacts(store: ArtifactStore, ready: SceneReady, out_dir: Path) -> dict[str, Path]:
+    """Copy a finished scene's artifacts into ``out_dir/<scene_id>/``."""
+    target = out_dir / ready.scene_id
+    target.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name, ref in ready.artifacts.items():
+        path = target / name
+        path.write_bytes(await store.get(ref.sha256))
+        paths[name] = path
+    return paths
+
+
+def failure_error(watch: SceneWatch) -> HolodeckError:
+    failed = watch.failed
+    assert failed is not None
+    where = failed.stage + (f" ({failed.object_id})" if failed.object_id else "")
+    return Permanent(f"scene {watch.scene_id} failed in {where}: {failed.message}", code=failed.code)
+
+
+def probe_app(host: ServiceHost) -> FastAPI:
+    """``/health`` and ``/metrics`` for worker services."""
+    app = FastAPI(title="holodeck " + "+".join(host.names), docs_url=None, redoc_url=None)
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        checks = host.healthy()
+        ok = all(checks.values())
+        body = {"status": "ok" if ok else "unavailable", "services": list(host.names), **checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
+    """Run ``app`` with uvicorn inside this event loop until ``stop`` is set."""
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    stopper = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopper.cancel()
+    await task
+    if task in done and not stop.is_set() and not server.started:
+        raise RetryLater(f"HTTP server could not start on {host}:{port}")
+
+
+def summary(watch: SceneWatch, paths: dict[str, Path]) -> str:
+    status = "SUCCEEDED" if watch.ready else "FAILED"
+    return json.dumps(
+        {
+            "scene_id": watch.scene_id,
+            "status": status,
+            "artifacts": {name: str(path) for name, path in paths.items()},
+            "objects": watch.object_count,
+            "timings": watch.timings(),
+        }
+    )
+

@@ -1,0 +1,299 @@
+"""The event contract: every subject, the stream, the durable consumers and the events.
+
+No other module spells a subject. Events are frozen pydantic models; payloads carry
+artifact references, never bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from shared.layout import ID_PATTERN, Layout, PlacedObject
+
+SCHEMA_VERSION: Literal[1] = 1
+STREAM = "HOLODECK"
+OBJECT_STORE_BUCKET = "holodeck-artifacts"
+
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+class Subject:
+    """Subject roots. Concrete subjects append ``.<scene_id>`` and ``.<object_id>``."""
+
+    SCENE_REQUESTED = "scene.requested"
+    LAYOUT_READY = "layout.ready"
+    IMAGE_WORK = "imagegen.work"
+    IMAGES_READY = "images.ready"
+    MESH_READY = "mesh.ready"
+    SCENE_READY = "scene.ready"
+    SCENE_FAILED = "scene.failed"
+    PROGRESS = "progress"
+
+
+STREAM_SUBJECTS = [
+    Subject.SCENE_REQUESTED,
+    f"{Subject.SCENE_REQUESTED}.*",
+    f"{Subject.LAYOUT_READY}.*",
+    f"{Subject.IMAGE_WORK}.*.*",
+    f"{Subject.IMAGES_READY}.*.*",
+    f"{Subject.MESH_READY}.*.*",
+    f"{Subject.SCENE_READY}.*",
+    f"{Subject.SCENE_FAILED}.*",
+]
+
+
+def subject(root: str, scene_id: str | None = None, object_id: str | None = None) -> str:
+    parts = [root]
+    if scene_id is not None:
+        parts.append(scene_id)
+    if object_id is not None:
+        parts.append(object_id)
+    return ".".join(parts)
+
+
+def scene_subjects(scene_id: str) -> list[str]:
+    """Every subject that carries news of one scene, for a watcher of that scene."""
+    return [
+        subject(Subject.LAYOUT_READY, scene_id),
+        subject(Subject.IMAGES_READY, scene_id, "*"),
+        subject(Subject.MESH_READY, scene_id, "*"),
+        subject(Subject.SCENE_READY, scene_id),
+        subject(Subject.SCENE_FAILED, scene_id),
+    ]
+
+
+class Consumer:
+    """Durable consumer names and the subjects they filter on."""
+
+    PLANNER = "planner"
+    PLANNER_BY_ID = "planner-by-id"
+    IMAGEGEN_FANOUT = "imagegen-fanout"
+    IMAGEGEN = "imagegen"
+    MESHGEN = "meshgen"
+    ASSEMBLY = "assembly"
+
+    FILTERS: ClassVar[dict[str, str]] = {
+        PLANNER: Subject.SCENE_REQUESTED,
+        PLANNER_BY_ID: f"{Subject.SCENE_REQUESTED}.*",
+        IMAGEGEN_FANOUT: f"{Subject.LAYOUT_READY}.*",
+        IMAGEGEN: f"{Subject.IMAGE_WORK}.*.*",
+        MESHGEN: f"{Subject.IMAGES_READY}.*.*",
+        ASSEMBLY: f"{Subject.MESH_READY}.*.*",
+    }
+
+
+def msg_id(stage: str, scene_id: str, object_id: str | None = None) -> str:
+    """The deterministic ``Nats-Msg-Id`` of a stage's output for one scene (and object)."""
+    return f"{stage}:{scene_id}:{object_id or '-'}"
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ArtifactRef(BaseModel):
+    """Where an artifact lives and what it is; the sha256 is its identity."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    uri: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    media_type: str
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
+    scene_id: Identifier
+    time: datetime = Field(default_factory=now)
+    producer: str = "unknown"
+
+
+class SceneOptions(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class SceneRequested(BaseModel):
+    """What another system publishes: only ``prompt`` is required.
+
+    Not an :class:`Event` subclass because ``scene_id`` is optional on the wire; the
+    planner and the gateway derive the same id from the stream when it is missing.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
+    scene_id: Identifier | None = None
+    time: datetime = Field(default_factory=now)
+    producer: str = "external"
+    prompt: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    options: SceneOptions = Field(default_factory=SceneOptions)
+    requested_by: str | None = None
+
+
+class LayoutReady(Event):
+    prompt: str
+    seed: int = 0
+    layout: Layout
+
+
+class ImageWork(Event):
+    """One object's image to make: imagegen's own work item, so replicas share a scene."""
+
+    object_id: Identifier
+    object: PlacedObject
+    seed: int = 0
+    object_count: int = Field(ge=1)
+
+
+class ImagesReady(Event):
+    object_id: Identifier
+    object: PlacedObject
+    image: ArtifactRef
+    seed: int = 0
+    object_count: int = Field(ge=1)
+
+
+class MeshReady(Event):
+    object_id: Identifier
+    mesh: ArtifactRef
+    object_count: int = Field(ge=1)
+
+
+class SceneReady(Event):
+    artifacts: dict[str, ArtifactRef]
+    object_count: int = Field(ge=0)
+
+
+class SceneFailed(Event):
+    stage: str
+    object_id: str | None = None
+    code: str
+    message: str
+    retryable: bool = False
+
+
+AnyEvent = SceneRequested | LayoutReady | ImageWork | ImagesReady | MeshReady | SceneReady | SceneFailed
+
+EVENT_BY_ROOT: dict[str, type[BaseModel]] = {
+    Subject.SCENE_REQUESTED: SceneRequested,
+    Subject.LAYOUT_READY: LayoutReady,
+    Subject.IMAGE_WORK: ImageWork,
+    Subject.IMAGES_READY: ImagesReady,
+    Subject.MESH_READY: MeshReady,
+    Subject.SCENE_READY: SceneReady,
+    Subject.SCENE_FAILED: SceneFailed,
+}
+
+
+def root_of(subject_name: str) -> str:
+    """``images.ready.s1.o2`` → ``images.ready``: the subject pattern, for labels."""
+    return ".".join(subject_name.split(".")[:2])
+
+
+def ids_from_subject(subject_name: str) -> tuple[str | None, str | None]:
+    """The scene and object ids a concrete subject names, if any."""
+    parts = subject_name.split(".")[2:]
+    scene_id = parts[0] if parts else None
+    object_id = parts[1] if len(parts) > 1 else None
+    return scene_id, object_id
+
+
+def derived_scene_id(stream_seq: int, stored_at: datetime | float) -> str:
+    """The scene id of a request published without one.
+
+    Derived from where JetStream stored the request, so the planner and the gateway
+    (and every redelivery) agree on it without talking to each other.
+    """
+    stamp = stored_at.timestamp() if isinstance(stored_at, datetime) else stored_at
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"holodeck:{stream_seq}:{stamp:.6f}").hex[:20]
+
+
+class MalformedEvent(ValueError):
+    """The bytes on a subject are not a valid event of that subject's schema."""
+
+    def __init__(self, subject_name: str, reason: str, scene_id: str | None = None):
+        super().__init__(f"{subject_name}: {reason}")
+        self.subject = subject_name
+        self.reason = reason
+        self.scene_id = scene_id
+
+
+def parse_event(subject_name: str, data: bytes) -> Any:
+    """Decode and validate the event on ``subject_name``; raise :class:`MalformedEvent`."""
+    root = root_of(subject_name)
+    model = EVENT_BY_ROOT.get(root)
+    scene_hint, _ = ids_from_subject(subject_name)
+    if model is None:
+        raise MalformedEvent(subject_name, "no event is defined for this subject", scene_hint)
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        raise MalformedEvent(
+            subject_name, _describe(exc), _scene_id_in(data) or scene_hint
+        ) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def _scene_id_in(data: bytes) -> str | None:
+    """Best effort: the scene id of a message that failed validation, if it has a usable one."""
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if isinstance(value, dict):
+        candidate = value.get("scene_id")
+        if isinstance(candidate, str) and re.fullmatch(ID_PATTERN, candidate):
+            return candidate
+    return None
+
+
+def encode(event: BaseModel) -> bytes:
+    return event.model_dump_json().encode()
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of every event, keyed by subject root."""
+    return {root: model.model_json_schema() for root, model in EVENT_BY_ROOT.items()}
+
+
+def request_scene_id(
+    event: SceneRequested, subject_name: str, stream_seq: int, stored_at: datetime | float
+) -> str:
+    """The scene id of a request: the body's, else the subject's, else derived from the stream.
+
+    A body and a subject that name different scenes are a bad request.
+    """
+    from_subject, _ = ids_from_subject(subject_name)
+    if from_subject is not None and not re.fullmatch(ID_PATTERN, from_subject):
+        raise MalformedEvent(subject_name, f"subject token {from_subject!r} is not a scene id")
+    if event.scene_id and from_subject and event.scene_id != from_subject:
+        raise MalformedEvent(
+            subject_name,
+            f"scene_id {event.scene_id!r} in the body differs from the subject's {from_subject!r}",
+            event.scene_id,
+        )
+    return event.scene_id or from_subject or derived_scene_id(stream_seq, stored_at)

@@ -1,0 +1,60 @@
+"""structlog set-up: readable on a terminal, JSON in production; ids bound per message."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+from shared.config import LoggingSettings
+
+
+def configure_logging(settings: LoggingSettings, *, stream: Any = None) -> None:
+    """Route structlog and the standard library (FastStream, uvicorn) through one renderer."""
+    stream = stream or sys.stderr
+    use_json = settings.format == "json" or (settings.format == "auto" and not stream.isatty())
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    )
+    structlog.configure(
+        processors=[
+            *shared_processors,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if use_json else _identity,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.level)
+    # Per-message chatter from the broker library stays below INFO.
+    logging.getLogger("faststream").setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("uvicorn.access").setLevel(max(logging.WARNING, root.level))
+
+
+def _identity(logger: Any, name: str, event: Any) -> Any:
+    return event
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

@@ -1,0 +1,84 @@
+"""Prometheus metrics: the operations guide's names plus per-stage series.
+
+Labels use subject patterns (``images.ready``), never concrete subjects with ids.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections import deque
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS_TOTAL = Counter(
+    "holodeck_requests_total",
+    "Requests handled: HTTP calls and bus messages",
+    ["method", "endpoint", "status"],
+)
+REQUEST_DURATION = Histogram(
+    "holodeck_request_duration_seconds",
+    "Request handling duration",
+    ["method", "endpoint"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+MEMORY_USAGE = Gauge("holodeck_memory_usage_bytes", "Resident memory of this process")
+CACHE_HIT_RATIO = Gauge(
+    "holodeck_cache_hit_ratio", "Share of object requests served from the asset cache", ["stage"]
+)
+ERROR_RATE = Gauge(
+    "holodeck_error_rate", "Share of messages that failed over the last five minutes", ["stage"]
+)
+STAGE_DURATION = Histogram(
+    "holodeck_stage_duration_seconds",
+    "Work time of one message in a stage",
+    ["stage"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+STAGE_FAILURES = Counter(
+    "holodeck_stage_failures_total", "Messages a stage could not process", ["stage", "code"]
+)
+STAGE_RETRIES = Counter(
+    "holodeck_stage_retries_total", "Messages a stage handed back for a later retry", ["stage"]
+)
+CONSUMER_PENDING = Gauge(
+    "holodeck_consumer_pending_messages", "Messages waiting in a durable consumer", ["consumer"]
+)
+CONSUMER_ACK_PENDING = Gauge(
+    "holodeck_consumer_ack_pending_messages",
+    "Messages delivered but not yet acknowledged",
+    ["consumer"],
+)
+SCENES_TOTAL = Counter("holodeck_scenes_total", "Scenes finished, by outcome", ["status"])
+
+
+class ErrorWindow:
+    """Failures over handled messages in a sliding time window, for ``holodeck_error_rate``."""
+
+    def __init__(self, stage: str, window_s: float = 300.0):
+        self.stage = stage
+        self.window_s = window_s
+        self._events: deque[tuple[float, bool]] = deque()
+
+    def record(self, failed: bool) -> None:
+        now = time.monotonic()
+        self._events.append((now, failed))
+        while self._events and self._events[0][0] < now - self.window_s:
+            self._events.popleft()
+        failures = sum(1 for _, f in self._events if f)
+        ERROR_RATE.labels(self.stage).set(failures / len(self._events))
+
+
+def resident_memory_bytes() -> int:
+    """Current resident set size, read from /proc where it exists, else the peak."""
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
+
+
+MEMORY_USAGE.set_function(resident_memory_bytes)
