@@ -22,6 +22,7 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
+from pydantic import BaseModel
 
 from services.assembly.history import StreamHistory
 from services.assembly.work import Assembler
@@ -32,7 +33,19 @@ from shared import metrics
 from shared.artifacts import ArtifactStore, LocalArtifactStore, NatsArtifactStore
 from shared.bus import provision
 from shared.config import Settings
-from shared.contract import Consumer
+from shared.contract import (
+    SCHEMA_VERSION,
+    STREAM,
+    Consumer,
+    ImagesReady,
+    ImageWork,
+    LayoutReady,
+    MeshReady,
+    SceneFailed,
+    SceneReady,
+    SceneRequested,
+    Subject,
+)
 from shared.errors import ConfigError
 from shared.logs import get_logger
 from shared.stage import StageRunner, Work
@@ -172,3 +185,47 @@ def _handler(runner: StageRunner) -> Callable[..., Any]:
 
     handle.__name__ = f"handle_{runner.stage.replace('-', '_')}"
     return handle
+
+
+# Which event each durable consumes and what its stage publishes, for the AsyncAPI document.
+_FLOWS: dict[str, tuple[type[BaseModel], list[tuple[str, type[BaseModel]]]]] = {
+    Consumer.PLANNER: (SceneRequested, [(f"{Subject.LAYOUT_READY}.{{scene_id}}", LayoutReady)]),
+    Consumer.PLANNER_BY_ID: (SceneRequested, []),
+    Consumer.IMAGEGEN_FANOUT: (
+        LayoutReady,
+        [(f"{Subject.IMAGE_WORK}.{{scene_id}}.{{object_id}}", ImageWork)],
+    ),
+    Consumer.IMAGEGEN: (
+        ImageWork,
+        [(f"{Subject.IMAGES_READY}.{{scene_id}}.{{object_id}}", ImagesReady)],
+    ),
+    Consumer.MESHGEN: (ImagesReady, [(f"{Subject.MESH_READY}.{{scene_id}}.{{object_id}}", MeshReady)]),
+    Consumer.ASSEMBLY: (MeshReady, [(f"{Subject.SCENE_READY}.{{scene_id}}", SceneReady)]),
+}
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The AsyncAPI 3.0 document of the bus: every consumer, its input and its outputs."""
+    from faststream.specification import AsyncAPI
+
+    broker = NatsBroker()
+    for durable, (model, outputs) in _FLOWS.items():
+
+        async def consume(body: Any) -> None:
+            """Documentation only: the running handlers live in ServiceHost."""
+
+        consume.__annotations__["body"] = model
+        broker.subscriber(
+            Consumer.FILTERS[durable],
+            durable=durable,
+            stream=JStream(STREAM, declare=False),
+            pull_sub=PullSub(),
+            title=durable,
+            description=(model.__doc__ or "").strip() or None,
+        )(consume)
+        for pattern, out_model in outputs:
+            broker.publisher(pattern, title=pattern, schema=out_model)
+    broker.publisher(f"{Subject.SCENE_FAILED}.{{scene_id}}", title="scene.failed", schema=SceneFailed)
+    spec = AsyncAPI(broker, title="Holodeck events", version=str(SCHEMA_VERSION))
+    result: dict[str, Any] = spec.to_specification().to_jsonable()
+    return result

@@ -1,0 +1,125 @@
+"""The whole system as a user runs it: the CLI, the gateway, a raw NATS publisher."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import nats
+import trimesh
+
+from services.runtime import SERVICES
+from services.stack import running_stack
+from shared.bus import free_port
+
+HOLODECK = str(Path(sys.executable).parent / "holodeck")
+TIMEOUT = 60.0
+
+
+def run_cli(
+    *args: str, workspace: Path, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLODECK_", "HOLDECK_"))}
+    env.pop("NATS_URL", None)
+    env["HOLODECK_WORKSPACE"] = str(workspace)
+    env.update(extra or {})
+    return subprocess.run(
+        [HOLODECK, *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_build_writes_a_glb_with_one_node_per_object(tmp_path: Path, workspace: Path):
+    out = tmp_path / "out"
+    result = run_cli(
+        "build", "a bedroom with a double bed, two nightstands and a desk",
+        "--out", str(out), "--seed", "2", "--json",
+        workspace=workspace,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["status"] == "SUCCEEDED"
+    glb_path = Path(summary["artifacts"]["scene.glb"])
+    assert glb_path.parent == out / summary["scene_id"]
+    layout = json.loads(Path(summary["artifacts"]["layout.json"]).read_text())
+    object_ids = {obj["id"] for obj in layout["objects"]}
+    assert {"nightstand-1", "nightstand-2"} <= object_ids
+    scene = trimesh.load(io.BytesIO(glb_path.read_bytes()), file_type="glb")
+    assert isinstance(scene, trimesh.Scene)
+    node_names = set(scene.graph.nodes)
+    assert object_ids <= node_names
+    for object_id in object_ids:
+        assert sum(1 for n in node_names if n == object_id) == 1
+    assert set(summary["timings"]) >= {"planner_s", "imagegen_s", "meshgen_s", "assembly_s"}
+
+
+def test_build_rejects_bad_config_naming_the_field(workspace: Path):
+    result = run_cli("build", "a kitchen", workspace=workspace, extra={"HOLDECK_WORKERS": "many"})
+    assert result.returncode == 2
+    assert "performance.concurrent_workers" in result.stderr
+    assert not (workspace / "nats").exists(), "nothing may start on invalid configuration"
+
+
+async def wait_for_status(client: httpx.AsyncClient, url: str, wanted: str) -> dict:
+    async with asyncio.timeout(TIMEOUT):
+        while True:
+            response = await client.get(url)
+            if response.status_code == 200 and response.json()["status"] in (wanted, "FAILED"):
+                return response.json()
+            await asyncio.sleep(0.1)
+
+
+async def test_gateway_reports_success_and_serves_artifacts(settings, nats_server):
+    from services.gateway.app import run_gateway
+
+    port = free_port()
+    stop = asyncio.Event()
+    async with running_stack(settings, SERVICES, url=nats_server) as stack:
+        server = asyncio.create_task(run_gateway(settings, stack.host, "127.0.0.1", port, stop))
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+                async with asyncio.timeout(10):
+                    while True:
+                        try:
+                            if (await client.get("/health")).status_code == 200:
+                                break
+                        except httpx.TransportError:
+                            await asyncio.sleep(0.05)
+                created = await client.post(
+                    "/v1/scenes", json={"prompt": "a living room with a sofa and a tv"}
+                )
+                assert created.status_code == 202, created.text
+                body = created.json()
+                status = await wait_for_status(client, body["status_url"], "SUCCEEDED")
+                assert status["status"] == "SUCCEEDED", status
+                assert status["progress"] == 100
+                assert all(o["mesh"]["status"] == "SUCCEEDED" for o in status["objects"])
+                glb = await client.get(status["artifacts"]["scene.glb"])
+                assert glb.status_code == 200 and glb.content[:4] == b"glTF"
+                layout = await client.get(status["artifacts"]["layout.json"])
+                assert layout.json()["scene_id"] == body["scene_id"]
+                image = await client.get(status["objects"][0]["image"]["url"])
+                assert image.content.startswith(b"\x89PNG")
+
+                # Another system publishes a bare request with plain nats-py.
+                nc = await nats.connect(nats_server)
+                prompt = "a kitchen with a red fridge"
+                await nc.jetstream().publish("scene.requested", json.dumps({"prompt": prompt}).encode())
+                await nc.close()
+                async with asyncio.timeout(TIMEOUT):
+                    while True:
+                        listing = (await client.get("/v1/scenes?page_size=50")).json()
+                        mine = [s for s in listing["items"] if s["prompt"] == prompt]
+                        if mine and mine[0]["status"] in ("SUCCEEDED", "FAILED"):
+                            break
+                        await asyncio.sleep(0.1)
+                assert mine[0]["status"] == "SUCCEEDED"
+        finally:
+            stop.set()
+            await server
+
