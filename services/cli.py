@@ -244,7 +244,7 @@ async def _health(settings: Settings) -> bool:
     try:
         from services.gateway.projection import Projection
 
-        projection = await Projection.open(settings.database_url)
+        projection = await Projection(settings.database_url).open()
         checks.append(("database", True, _redact(settings.database_url)))
         await projection.close()
     except Exception as exc:
@@ -276,7 +276,7 @@ async def _rebuild(settings: Settings) -> int:
     from services.stack import running_stack
 
     async with running_stack(settings, ()) as stack:
-        projection = await Projection.open(settings.database_url)
+        projection = await Projection(settings.database_url).open()
         try:
             await projection.reset()
             return await rebuild(stack.host.js, settings.nats.stream, projection)

@@ -36,6 +36,12 @@ STAGE_DURATION = Histogram(
     ["stage"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+BUS_DELAY = Histogram(
+    "holodeck_bus_delay_seconds",
+    "Time from JetStream storing a message to a stage starting on it (queueing included)",
+    ["stage"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30),
+)
 STAGE_FAILURES = Counter(
     "holodeck_stage_failures_total", "Messages a stage could not process", ["stage", "code"]
 )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,6 +89,8 @@ class StageRunner:
         self._errors = metrics.ErrorWindow(stage)
         self._inflight: set[asyncio.Task[Any]] = set()
         self.closing = False
+        # Seconds from JetStream storing a message to this stage starting on it.
+        self.recent_delays: deque[float] = deque(maxlen=10_000)
 
     async def handle(self, msg: Msg) -> None:
         """Process one delivered message to a final ack, nak or term."""
@@ -127,6 +130,9 @@ class StageRunner:
             stored_at=meta.timestamp,
             attempt=meta.num_delivered,
         )
+        delay = max(time.time() - delivery.stored_at.timestamp(), 0.0)
+        self.recent_delays.append(delay)
+        metrics.BUS_DELAY.labels(self.stage).observe(delay)
         structlog.contextvars.bind_contextvars(stage=self.stage)
         try:
             event = parse_event(msg.subject, msg.data)

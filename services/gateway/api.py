@@ -1,0 +1,393 @@
+"""The gateway's HTTP API: ask for a scene, follow its progress, download what it made.
+
+Reads come from the projection; a new scene is an event published on the bus. Health and
+metrics are added around the routes, not inside them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from services.gateway.projection import (
+    ObjectView,
+    Projection,
+    SceneSummary,
+    SceneView,
+    StageStatuses,
+    Status,
+)
+from shared import metrics
+from shared.artifacts import ArtifactNotFound, ArtifactStore
+from shared.contract import ArtifactRef, SceneOptions, SceneRequested
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+Publish = Callable[[SceneRequested], Awaitable[int]]
+HealthCheck = Callable[[], dict[str, bool]]
+
+# How long a POST waits for its own request to reach the projection, so that a GET
+# right after the 202 finds the scene.
+PROJECTION_WAIT_S = 2.0
+MAX_PAGE_SIZE = 1000
+PRODUCER = "gateway"
+
+EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "model/gltf-binary": ".glb",
+    "application/json": ".json",
+    "image/svg+xml": ".svg",
+}
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": {"code", "message"}}`` with its HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+class NewScene(BaseModel):
+    """The body of ``POST /v1/scenes``; the prompt's rules are the contract's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str
+    options: SceneOptions = Field(default_factory=SceneOptions)
+
+
+class SceneCreated(BaseModel):
+    scene_id: str
+    status_url: str
+
+
+class ArtifactLink(BaseModel):
+    status: Status
+    url: str | None
+
+
+class ObjectBody(BaseModel):
+    object_id: str
+    category: str
+    description: str
+    image: ArtifactLink
+    mesh: ArtifactLink
+
+
+class ErrorBody(BaseModel):
+    stage: str | None
+    object_id: str | None
+    code: str
+    message: str
+    retryable: bool
+
+
+class SceneItem(BaseModel):
+    scene_id: str
+    prompt: str
+    status: Status
+    progress: int
+    stages: StageStatuses
+    object_count: int
+    created_at: datetime
+    updated_at: datetime
+    status_url: str
+
+
+class SceneBody(BaseModel):
+    scene_id: str
+    prompt: str
+    status: Status
+    progress: int
+    stages: StageStatuses
+    object_count: int
+    objects: list[ObjectBody]
+    error: ErrorBody | None
+    artifacts: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class SceneList(BaseModel):
+    items: list[SceneItem]
+    page: int
+    page_size: int
+    total: int
+
+
+def scene_url(scene_id: str) -> str:
+    return f"/v1/scenes/{scene_id}"
+
+
+def scene_artifact_url(scene_id: str, name: str) -> str:
+    return f"/v1/scenes/{scene_id}/artifacts/{quote(name)}"
+
+
+def artifact_url(sha256: str) -> str:
+    return f"/v1/artifacts/{sha256}"
+
+
+def create_app(
+    projection: Projection,
+    store: ArtifactStore,
+    publish: Publish,
+    *,
+    page_size: int = 50,
+    health: HealthCheck | None = None,
+) -> FastAPI:
+    """The gateway app over an open projection, an artifact store and a way to publish.
+
+    ``publish`` puts a request on the bus and returns its JetStream stream sequence;
+    ``health`` adds checks (such as the NATS connection) to ``GET /health``.
+    """
+    default_page_size = page_size
+    app = FastAPI(title="Holodeck gateway", version="1")
+    app.add_middleware(RequestMetrics)
+    _add_error_handlers(app)
+
+    @app.post("/v1/scenes", status_code=202, response_model=SceneCreated)
+    async def create_scene(body: NewScene, request: Request) -> JSONResponse:
+        scene_id = uuid.uuid4().hex[:20]
+        try:
+            requested = SceneRequested(
+                scene_id=scene_id,
+                prompt=body.prompt,
+                options=body.options,
+                producer=PRODUCER,
+                requested_by=request.client.host if request.client else None,
+            )
+        except ValidationError as exc:
+            raise _invalid(exc.errors(), prefix=("body",)) from None
+        try:
+            seq = await publish(requested)
+        except Exception as exc:
+            log.error("scene request not published", scene_id=scene_id, error=repr(exc))
+            raise ApiError(
+                503, "bus_unavailable", "the event bus did not take the request; try again"
+            ) from None
+        log.info("scene requested", scene_id=scene_id, stream_seq=seq)
+        if not await projection.wait_for_seq(seq, timeout=PROJECTION_WAIT_S):
+            log.warning("projection behind the request", scene_id=scene_id, stream_seq=seq)
+        created = SceneCreated(scene_id=scene_id, status_url=scene_url(scene_id))
+        return JSONResponse(
+            created.model_dump(), status_code=202, headers={"Location": created.status_url}
+        )
+
+    @app.get("/v1/scenes/{scene_id}", response_model=SceneBody)
+    async def get_scene(scene_id: str) -> SceneBody:
+        view = await projection.get_scene(scene_id)
+        if view is None:
+            raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}")
+        return _scene_body(view)
+
+    @app.get("/v1/scenes", response_model=SceneList)
+    async def list_scenes(
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = default_page_size,
+        status: Status | None = None,
+    ) -> SceneList:
+        found = await projection.list_scenes(page, page_size, status)
+        return SceneList(
+            items=[_scene_item(item) for item in found.items],
+            page=found.page,
+            page_size=found.page_size,
+            total=found.total,
+        )
+
+    @app.get("/v1/scenes/{scene_id}/artifacts/{name}")
+    async def scene_artifact(scene_id: str, name: str) -> Response:
+        view = await projection.get_scene(scene_id)
+        if view is None:
+            raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}")
+        ref = view.artifacts.get(name)
+        if ref is None:
+            raise ApiError(404, "artifact_not_found", f"scene {scene_id!r} has no {name!r}")
+        return await _download(store, ref, name)
+
+    @app.get("/v1/artifacts/{sha256}")
+    async def artifact(sha256: str) -> Response:
+        ref = await projection.artifact(sha256)
+        if ref is None:
+            raise ApiError(404, "artifact_not_found", f"no artifact {sha256!r}")
+        return await _download(store, ref, sha256 + EXTENSIONS.get(ref.media_type, ""))
+
+    @app.get("/health")
+    async def check_health() -> JSONResponse:
+        checks = {"database": await projection.ping()}
+        if health is not None:
+            try:
+                checks.update(health())
+            except Exception as exc:
+                log.warning("health check raised", error=repr(exc))
+                checks["health"] = False
+        ok = all(checks.values())
+        return JSONResponse(
+            {
+                "status": "ok" if ok else "unavailable",
+                "checks": checks,
+                "last_seq": projection.last_seq(),
+            },
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _scene_body(view: SceneView) -> SceneBody:
+    error = ErrorBody(**view.error.model_dump()) if view.error else None
+    return SceneBody(
+        scene_id=view.scene_id,
+        prompt=view.prompt,
+        status=view.status,
+        progress=view.progress,
+        stages=view.stages,
+        object_count=view.object_count,
+        objects=[_object_body(obj) for obj in view.objects],
+        error=error,
+        artifacts={name: scene_artifact_url(view.scene_id, name) for name in view.artifacts},
+        created_at=view.created_at,
+        updated_at=view.updated_at,
+    )
+
+
+def _object_body(obj: ObjectView) -> ObjectBody:
+    return ObjectBody(
+        object_id=obj.object_id,
+        category=obj.category,
+        description=obj.description,
+        image=_link(obj.image_status, obj.image),
+        mesh=_link(obj.mesh_status, obj.mesh),
+    )
+
+
+def _link(status: Status, ref: ArtifactRef | None) -> ArtifactLink:
+    ready = status == Status.SUCCEEDED and ref is not None
+    return ArtifactLink(status=status, url=artifact_url(ref.sha256) if ready and ref else None)
+
+
+def _scene_item(summary: SceneSummary) -> SceneItem:
+    return SceneItem(
+        scene_id=summary.scene_id,
+        prompt=summary.prompt,
+        status=summary.status,
+        progress=summary.progress,
+        stages=summary.stages,
+        object_count=summary.object_count,
+        created_at=summary.created_at,
+        updated_at=summary.updated_at,
+        status_url=scene_url(summary.scene_id),
+    )
+
+
+async def _download(store: ArtifactStore, ref: ArtifactRef, filename: str) -> Response:
+    try:
+        data = await store.get(ref.sha256)
+    except ArtifactNotFound:
+        raise ApiError(
+            404, "artifact_not_found", f"artifact {ref.sha256} is not in the store"
+        ) from None
+    return Response(
+        data,
+        media_type=ref.media_type,
+        headers={"Content-Disposition": _disposition(filename)},
+    )
+
+
+def _disposition(filename: str) -> str:
+    if filename.isascii() and filename.isprintable() and not any(c in filename for c in '"\\'):
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+# -- errors --------------------------------------------------------------------------
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+def _invalid(errors: Any, prefix: tuple[str, ...] = ()) -> ApiError:
+    fields = [
+        {
+            "field": ".".join(str(part) for part in (*prefix, *err["loc"])),
+            "message": err["msg"],
+            "type": err["type"],
+        }
+        for err in errors
+    ]
+    summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+    return ApiError(422, "invalid_request", f"invalid request: {summary}", fields=fields)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.code, exc.message, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        error = _invalid(exc.errors())
+        return _error(error.status, error.code, error.message, **error.extra)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return _error(
+            exc.status_code,
+            codes.get(exc.status_code, f"http_{exc.status_code}"),
+            str(exc.detail),
+        )
+
+
+# -- metrics -------------------------------------------------------------------------
+
+
+class RequestMetrics:
+    """Counts and times every HTTP request by route template, never by concrete path."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record_status)
+        finally:
+            route = scope.get("route")
+            endpoint = getattr(route, "path", None) or "unmatched"
+            method = scope["method"]
+            metrics.REQUESTS_TOTAL.labels(method, endpoint, str(status)).inc()
+            metrics.REQUEST_DURATION.labels(method, endpoint).observe(time.perf_counter() - started)

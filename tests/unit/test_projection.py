@@ -1,0 +1,516 @@
+"""The projection folds hand-built events into SQLite rows, once per stream sequence."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from services.gateway.projection import Projection, SceneView, Status
+from shared.contract import (
+    ArtifactRef,
+    ImagesReady,
+    ImageWork,
+    LayoutReady,
+    MeshReady,
+    SceneFailed,
+    SceneReady,
+    SceneRequested,
+    Subject,
+    derived_scene_id,
+    encode,
+    msg_id,
+    subject,
+)
+from shared.layout import Layout, PlacedObject, Room, rectangle
+
+T0 = datetime(2031, 5, 4, 12, 0, tzinfo=UTC)
+OBJECTS = ("bed-1", "lamp-1")
+
+
+def at(seq: int) -> datetime:
+    """The storage time the tests give stream sequence ``seq``."""
+    return T0 + timedelta(seconds=seq)
+
+
+def ref_of(content: bytes, media_type: str) -> ArtifactRef:
+    sha = hashlib.sha256(content).hexdigest()
+    return ArtifactRef(
+        uri=f"file:///artifacts/{sha}", sha256=sha, size=len(content), media_type=media_type
+    )
+
+
+def make_layout(object_ids: tuple[str, ...] = OBJECTS) -> Layout:
+    room = Room(type="bedroom", polygon=rectangle(4.0, 3.0), height=2.6)
+    objects = [
+        PlacedObject(
+            id=object_id,
+            category=object_id.split("-")[0],
+            description=f"a wooden {object_id.split('-')[0]}",
+            size=(1.0, 0.8, 1.0),
+            position=(0.8 + 1.2 * i, 0.0, 1.0),
+        )
+        for i, object_id in enumerate(object_ids)
+    ]
+    return Layout(room=room, objects=objects)
+
+
+def image_bytes(scene_id: str, object_id: str) -> bytes:
+    return f"png of {object_id} in {scene_id}".encode()
+
+
+def mesh_bytes(scene_id: str, object_id: str) -> bytes:
+    return f"glb of {object_id} in {scene_id}".encode()
+
+
+def scene_events(
+    scene_id: str, prompt: str = "a cozy bedroom", object_ids: tuple[str, ...] = OBJECTS
+) -> list[tuple[str, BaseModel, str]]:
+    """A scene's whole run as the services publish it: (subject, event, Nats-Msg-Id)."""
+    layout = make_layout(object_ids)
+    count = len(layout.objects)
+    events: list[tuple[str, BaseModel, str]] = [
+        (
+            subject(Subject.SCENE_REQUESTED),
+            SceneRequested(scene_id=scene_id, prompt=prompt, requested_by="10.0.0.7"),
+            msg_id("request", scene_id),
+        ),
+        (
+            subject(Subject.LAYOUT_READY, scene_id),
+            LayoutReady(scene_id=scene_id, prompt=prompt, layout=layout),
+            msg_id("planner", scene_id),
+        ),
+    ]
+    for obj in layout.objects:
+        events.append(
+            (
+                subject(Subject.IMAGE_WORK, scene_id, obj.id),
+                ImageWork(scene_id=scene_id, object_id=obj.id, object=obj, object_count=count),
+                msg_id("imagegen-fanout", scene_id, obj.id),
+            )
+        )
+    for obj in layout.objects:
+        image = ref_of(image_bytes(scene_id, obj.id), "image/png")
+        events.append(
+            (
+                subject(Subject.IMAGES_READY, scene_id, obj.id),
+                ImagesReady(
+                    scene_id=scene_id, object_id=obj.id, object=obj, image=image, object_count=count
+                ),
+                msg_id("imagegen", scene_id, obj.id),
+            )
+        )
+    for obj in layout.objects:
+        mesh = ref_of(mesh_bytes(scene_id, obj.id), "model/gltf-binary")
+        events.append(
+            (
+                subject(Subject.MESH_READY, scene_id, obj.id),
+                MeshReady(scene_id=scene_id, object_id=obj.id, mesh=mesh, object_count=count),
+                msg_id("meshgen", scene_id, obj.id),
+            )
+        )
+    artifacts = {
+        "scene.glb": ref_of(f"scene {scene_id}".encode(), "model/gltf-binary"),
+        "layout.json": ref_of(f'{{"scene_id": "{scene_id}"}}'.encode(), "application/json"),
+    }
+    events.append(
+        (
+            subject(Subject.SCENE_READY, scene_id),
+            SceneReady(scene_id=scene_id, artifacts=artifacts, object_count=count),
+            msg_id("assembly", scene_id),
+        )
+    )
+    return events
+
+
+class Feed:
+    """Applies events to a projection at increasing stream sequences."""
+
+    def __init__(self, projection: Projection, start: int = 0):
+        self.projection = projection
+        self.seq = start
+
+    async def raw(self, subject_name: str, data: bytes) -> int:
+        self.seq += 1
+        await self.projection.apply(subject_name, data, self.seq, at(self.seq))
+        return self.seq
+
+    async def event(self, subject_name: str, event: BaseModel) -> int:
+        return await self.raw(subject_name, encode(event))
+
+
+@pytest.fixture
+async def projection(tmp_path: Path):
+    projection = await Projection(f"sqlite+aiosqlite:///{tmp_path}/gateway.db").open()
+    try:
+        yield projection
+    finally:
+        await projection.close()
+
+
+async def view_of(projection: Projection, scene_id: str) -> SceneView:
+    view = await projection.get_scene(scene_id)
+    assert view is not None, f"scene {scene_id} is not in the projection"
+    return view
+
+
+async def test_a_scene_moves_through_every_stage(projection: Projection, unique: str) -> None:
+    scene_id = f"scene-{unique}"
+    events = scene_events(scene_id)
+    feed = Feed(projection)
+    requested, layout, work_a, work_b, image_a, image_b, mesh_a, mesh_b, ready = events
+
+    await feed.event(requested[0], requested[1])
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.PENDING
+    assert view.prompt == "a cozy bedroom"
+    assert view.requested_by == "10.0.0.7"
+    assert view.stages.planner == Status.IN_PROGRESS
+    assert view.stages.imagegen == Status.PENDING
+    assert view.progress == 5
+    assert view.objects == []
+    assert view.created_at == at(1)
+
+    await feed.event(layout[0], layout[1])
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.IN_PROGRESS
+    assert view.stages.planner == Status.SUCCEEDED
+    assert view.stages.imagegen == Status.IN_PROGRESS
+    assert view.stages.meshgen == Status.PENDING
+    assert view.object_count == 2
+    assert [(o.object_id, o.category, o.description) for o in view.objects] == [
+        ("bed-1", "bed", "a wooden bed"),
+        ("lamp-1", "lamp", "a wooden lamp"),
+    ]
+    assert all(o.image_status == Status.PENDING and o.image is None for o in view.objects)
+    assert view.progress == 15
+
+    await feed.event(work_a[0], work_a[1])
+    await feed.event(work_b[0], work_b[1])
+    assert projection.last_seq() == 4
+    assert (await view_of(projection, scene_id)).model_dump(exclude={"updated_at"}) == (
+        view.model_dump(exclude={"updated_at"})
+    )
+
+    await feed.event(image_a[0], image_a[1])
+    view = await view_of(projection, scene_id)
+    bed, lamp = view.objects
+    assert bed.image_status == Status.SUCCEEDED
+    assert isinstance(image_a[1], ImagesReady)
+    assert bed.image == image_a[1].image
+    assert lamp.image_status == Status.PENDING
+    assert view.stages.imagegen == Status.IN_PROGRESS
+    assert view.stages.meshgen == Status.IN_PROGRESS
+    assert view.progress == 35
+
+    await feed.event(image_b[0], image_b[1])
+    view = await view_of(projection, scene_id)
+    assert view.stages.imagegen == Status.SUCCEEDED
+    assert view.progress == 55
+
+    await feed.event(mesh_a[0], mesh_a[1])
+    view = await view_of(projection, scene_id)
+    assert view.objects[0].mesh_status == Status.SUCCEEDED
+    assert isinstance(mesh_a[1], MeshReady)
+    assert view.objects[0].mesh == mesh_a[1].mesh
+    assert view.objects[1].mesh is None
+    assert view.stages.meshgen == Status.IN_PROGRESS
+    assert view.stages.assembly == Status.PENDING
+    assert view.progress == 75
+
+    await feed.event(mesh_b[0], mesh_b[1])
+    view = await view_of(projection, scene_id)
+    assert view.stages.meshgen == Status.SUCCEEDED
+    assert view.stages.assembly == Status.IN_PROGRESS
+    assert view.status == Status.IN_PROGRESS
+    assert view.progress == 95
+
+    await feed.event(ready[0], ready[1])
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.SUCCEEDED
+    assert view.progress == 100
+    assert view.stages.model_dump() == dict.fromkeys(
+        ("planner", "imagegen", "meshgen", "assembly"), Status.SUCCEEDED
+    )
+    assert isinstance(ready[1], SceneReady)
+    assert view.artifacts == ready[1].artifacts
+    assert view.error is None
+    assert view.created_at == at(1)
+    assert view.updated_at == at(9)
+    assert projection.last_seq() == 9
+    assert isinstance(mesh_b[1], MeshReady)
+    lamp_mesh = mesh_b[1].mesh
+    assert view.objects[1].mesh == lamp_mesh
+    assert await projection.artifact(lamp_mesh.sha256) == lamp_mesh
+    assert await projection.artifact("0" * 64) is None
+
+
+async def test_replaying_the_same_sequences_changes_nothing(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"replay-{unique}"
+    events = scene_events(scene_id)
+    for seq, (subject_name, event, _) in enumerate(events, start=1):
+        await projection.apply(subject_name, encode(event), seq, at(seq))
+    before = await view_of(projection, scene_id)
+
+    for seq, (subject_name, event, _) in enumerate(events, start=1):
+        await projection.apply(subject_name, encode(event), seq, at(seq + 1000))
+    assert await view_of(projection, scene_id) == before
+    assert projection.last_seq() == len(events)
+
+
+async def test_a_duplicate_event_at_a_new_sequence_counts_once(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"dup-{unique}"
+    requested, layout, _, _, image_a, *_ = scene_events(scene_id)
+    feed = Feed(projection)
+    for subject_name, event, _ in (requested, layout, image_a, image_a, image_a):
+        await feed.event(subject_name, event)
+    view = await view_of(projection, scene_id)
+    assert view.progress == 35
+    assert view.stages.imagegen == Status.IN_PROGRESS
+
+
+async def test_a_malformed_message_only_advances_the_position(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"bad-{unique}"
+    requested, layout, *_ = scene_events(scene_id)
+    feed = Feed(projection)
+    await feed.event(requested[0], requested[1])
+    before = await view_of(projection, scene_id)
+
+    await feed.raw(subject(Subject.LAYOUT_READY, scene_id), b"{not json")
+    await feed.raw(subject(Subject.IMAGES_READY, scene_id, "bed-1"), b'{"scene_id": "x"}')
+    await feed.raw("elsewhere.entirely", b"{}")
+    mismatch = SceneRequested(scene_id=scene_id, prompt="another")
+    await feed.event(subject(Subject.SCENE_REQUESTED, f"other-{unique}"), mismatch)
+
+    assert projection.last_seq() == 5
+    assert await view_of(projection, scene_id) == before
+    assert await projection.get_scene(f"other-{unique}") is None
+    assert (await projection.list_scenes()).total == 1
+
+    await feed.event(layout[0], layout[1])
+    assert (await view_of(projection, scene_id)).stages.planner == Status.SUCCEEDED
+
+
+async def test_a_failure_fails_the_scene_and_its_stage(projection: Projection, unique: str) -> None:
+    scene_id = f"fail-{unique}"
+    requested, layout, _, _, image_a, image_b, *_, ready = scene_events(scene_id)
+    feed = Feed(projection)
+    for subject_name, event, _ in (requested, layout, image_a):
+        await feed.event(subject_name, event)
+    failure = SceneFailed(
+        scene_id=scene_id,
+        stage="imagegen",
+        object_id="lamp-1",
+        code="backend_unavailable",
+        message="ComfyUI did not answer",
+        retryable=True,
+    )
+    await feed.event(subject(Subject.SCENE_FAILED, scene_id), failure)
+
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.FAILED
+    assert view.stages.imagegen == Status.FAILED
+    assert view.stages.planner == Status.SUCCEEDED
+    assert view.error is not None
+    assert view.error.model_dump() == {
+        "stage": "imagegen",
+        "object_id": "lamp-1",
+        "code": "backend_unavailable",
+        "message": "ComfyUI did not answer",
+        "retryable": True,
+    }
+    assert [o.image_status for o in view.objects] == [Status.SUCCEEDED, Status.FAILED]
+    assert view.progress == 35
+
+    # Work still in flight for the scene does not reopen it.
+    await feed.event(image_b[0], image_b[1])
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.FAILED
+    assert view.stages.imagegen == Status.FAILED
+    assert view.objects[1].image_status == Status.SUCCEEDED
+
+    # A re-run that builds the scene after all is the last word.
+    await feed.event(ready[0], ready[1])
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.SUCCEEDED
+    assert view.error is None
+    assert view.stages.imagegen == Status.SUCCEEDED
+
+
+async def test_a_failure_of_a_sub_stage_reports_on_its_stage(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"fanout-{unique}"
+    requested, layout, *_ = scene_events(scene_id)
+    feed = Feed(projection)
+    await feed.event(requested[0], requested[1])
+    await feed.event(layout[0], layout[1])
+    failure = SceneFailed(scene_id=scene_id, stage="imagegen-fanout", code="x", message="m")
+    await feed.event(subject(Subject.SCENE_FAILED, scene_id), failure)
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.FAILED
+    assert view.stages.imagegen == Status.FAILED
+    assert view.error is not None and view.error.stage == "imagegen-fanout"
+
+
+async def test_a_failure_after_success_is_ignored(projection: Projection, unique: str) -> None:
+    scene_id = f"late-{unique}"
+    feed = Feed(projection)
+    for subject_name, event, _ in scene_events(scene_id):
+        await feed.event(subject_name, event)
+    failure = SceneFailed(scene_id=scene_id, stage="assembly", code="x", message="late")
+    await feed.event(subject(Subject.SCENE_FAILED, scene_id), failure)
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.SUCCEEDED
+    assert view.error is None
+
+
+async def test_a_request_without_scene_id_gets_the_derived_id(projection: Projection) -> None:
+    feed = Feed(projection, start=40)
+    seq = await feed.event(subject(Subject.SCENE_REQUESTED), SceneRequested(prompt="a study"))
+    view = await view_of(projection, derived_scene_id(seq, at(seq)))
+    assert view.prompt == "a study"
+    assert view.status == Status.PENDING
+
+
+async def test_a_request_on_a_scene_subject_takes_the_subject_id(
+    projection: Projection, unique: str
+) -> None:
+    feed = Feed(projection)
+    scene_id = f"by-subject-{unique}"
+    request = SceneRequested(prompt="a kitchen")
+    await feed.event(subject(Subject.SCENE_REQUESTED, scene_id), request)
+    assert (await view_of(projection, scene_id)).prompt == "a kitchen"
+
+
+async def test_events_for_an_unknown_scene_create_it(projection: Projection, unique: str) -> None:
+    scene_id = f"orphan-{unique}"
+    _, layout, _, _, image_a, _, _, mesh_b, _ = scene_events(scene_id)
+    feed = Feed(projection)
+
+    # A mesh before anything else: the object is known by its id only.
+    await feed.event(mesh_b[0], mesh_b[1])
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.IN_PROGRESS
+    assert view.prompt == ""
+    assert view.object_count == 2
+    assert [(o.object_id, o.mesh_status) for o in view.objects] == [("lamp-1", Status.SUCCEEDED)]
+    assert view.created_at == at(1)
+
+    # An image names its object in full.
+    await feed.event(image_a[0], image_a[1])
+    view = await view_of(projection, scene_id)
+    assert [(o.object_id, o.category) for o in view.objects] == [("lamp-1", ""), ("bed-1", "bed")]
+
+    # The layout, late, fills in the prompt, the names and the layout's order.
+    await feed.event(layout[0], layout[1])
+    view = await view_of(projection, scene_id)
+    assert view.prompt == "a cozy bedroom"
+    assert [(o.object_id, o.category) for o in view.objects] == [
+        ("bed-1", "bed"),
+        ("lamp-1", "lamp"),
+    ]
+    assert view.progress == 5 + 10 + 20 + 20
+
+
+async def test_scenes_are_listed_newest_first_by_page(projection: Projection, unique: str) -> None:
+    feed = Feed(projection)
+    ids = [f"list-{i}-{unique}" for i in range(5)]
+    for scene_id in ids:
+        await feed.event(
+            subject(Subject.SCENE_REQUESTED), SceneRequested(scene_id=scene_id, prompt=scene_id)
+        )
+    for subject_name, event, _ in scene_events(ids[1])[1:]:
+        await feed.event(subject_name, event)
+
+    first = await projection.list_scenes(page=1, page_size=2)
+    assert first.total == 5
+    assert [item.scene_id for item in first.items] == [ids[4], ids[3]]
+    last = await projection.list_scenes(page=3, page_size=2)
+    assert [item.scene_id for item in last.items] == [ids[0]]
+    assert (await projection.list_scenes(page=4, page_size=2)).items == []
+
+    done = await projection.list_scenes(status=Status.SUCCEEDED)
+    assert [(item.scene_id, item.progress) for item in done.items] == [(ids[1], 100)]
+    pending = await projection.list_scenes(status="PENDING")
+    assert pending.total == 4
+
+
+async def test_wait_for_seq_wakes_when_the_sequence_is_applied(
+    projection: Projection, unique: str
+) -> None:
+    assert await projection.wait_for_seq(0, timeout=0.01)
+    assert not await projection.wait_for_seq(1, timeout=0.05)
+
+    waiting = asyncio.create_task(projection.wait_for_seq(2, timeout=5))
+    feed = Feed(projection)
+    requested = SceneRequested(scene_id=f"wait-{unique}", prompt="a hall")
+    await feed.event(subject(Subject.SCENE_REQUESTED), requested)
+    assert not waiting.done()
+    await feed.raw(subject(Subject.SCENE_REQUESTED), b"junk")
+    assert await asyncio.wait_for(waiting, timeout=5)
+
+
+async def test_the_position_survives_a_restart(tmp_path: Path, unique: str) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/nested/dir/gateway.db"
+    scene_id = f"restart-{unique}"
+    events = scene_events(scene_id)
+    async with Projection(url) as first:
+        for seq, (subject_name, event, _) in enumerate(events[:3], start=1):
+            await first.apply(subject_name, encode(event), seq, at(seq))
+    async with Projection(url) as second:
+        assert second.last_seq() == 3
+        for seq, (subject_name, event, _) in enumerate(events, start=1):
+            await second.apply(subject_name, encode(event), seq, at(seq))
+        view = await view_of(second, scene_id)
+    assert view.status == Status.SUCCEEDED
+    assert view.created_at == at(1)
+
+
+async def test_two_gateways_sharing_a_database_apply_each_event_once(
+    tmp_path: Path, unique: str
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/shared.db"
+    scene_id = f"shared-{unique}"
+    events = scene_events(scene_id)
+    async with Projection(url) as one, Projection(url) as two:
+        for seq, (subject_name, event, _) in enumerate([*events[:5], events[4]], start=1):
+            data = encode(event)
+            await asyncio.gather(
+                one.apply(subject_name, data, seq, at(seq)),
+                two.apply(subject_name, data, seq, at(seq)),
+            )
+        assert one.last_seq() == two.last_seq() == 6
+        view = await view_of(one, scene_id)
+        assert view == await view_of(two, scene_id)
+    # One object's image, applied at two sequences, counts once: 5 + 10 + 40 × 1/2.
+    assert view.progress == 35
+
+
+async def test_an_in_memory_database_keeps_its_rows(unique: str) -> None:
+    async with Projection("sqlite+aiosqlite://") as projection:
+        scene_id = f"mem-{unique}"
+        await projection.apply(
+            subject(Subject.SCENE_REQUESTED),
+            encode(SceneRequested(scene_id=scene_id, prompt="a loft")),
+            1,
+            at(1),
+        )
+        assert (await view_of(projection, scene_id)).prompt == "a loft"
+        assert await projection.ping()
+
+
+async def test_a_closed_projection_says_so(tmp_path: Path) -> None:
+    projection = Projection(f"sqlite+aiosqlite:///{tmp_path}/closed.db")
+    with pytest.raises(RuntimeError, match="not open"):
+        await projection.get_scene("anything")
