@@ -707,7 +707,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
     if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
         raise ValueError("expected an (h, w, 3) uint8 array")
     buffer = io.BytesIO()
-    Image.fromarray(pixels, mode="RGB").save(buffer, format="PNG", compress_level=1)
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
