@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import uuid
@@ -47,7 +48,7 @@ from shared.contract import (
     Subject,
 )
 from shared.errors import ConfigError
-from shared.logs import get_logger
+from shared.logs import get_logger, route_library_logs
 from shared.stage import StageRunner, Work
 
 log = get_logger(__name__)
@@ -91,6 +92,7 @@ class ServiceHost:
             name="holodeck-" + "+".join(self.names),
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            log_level=logging.DEBUG,  # per-message lines only at DEBUG
         )
 
     async def start(self) -> None:
@@ -102,6 +104,7 @@ class ServiceHost:
             if name in WORKERS:
                 self._register(name)
         await self.broker.start()
+        route_library_logs()
         if self.runners:
             self._backlog_task = asyncio.create_task(self._watch_backlog())
         log.info("services started", services=list(self.names), nats=self.url)

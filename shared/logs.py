@@ -58,3 +58,17 @@ def _identity(logger: Any, name: str, event: Any) -> Any:
 
 def get_logger(name: str) -> Any:
     return structlog.get_logger(name)
+
+
+def route_library_logs() -> None:
+    """Send FastStream's own loggers (which write to stdout by default) through ours.
+
+    Called once the broker has created them; their INFO chatter stays below the line.
+    """
+    root = logging.getLogger()
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("faststream"):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.propagate = True
+            logger.setLevel(max(logging.WARNING, root.level))

@@ -234,7 +234,10 @@ async def test_malformed_message_is_terminated_and_the_next_processed(
 
 
 async def test_two_imagegen_replicas_share_one_scene(settings, nats_server, unique):
-    prompt = "a large living room with a sofa, two armchairs, a coffee table, a tv, a bookshelf"
+    prompt = (
+        "a large living room with a sofa, two armchairs, a coffee table, a tv stand, a tv, "
+        "a bookshelf, two floor lamps, a rug, three plants and a side table"
+    )
     layout = layout_event(unique, prompt)
     n = len(layout.layout.objects)
     assert n >= 12, f"the test needs a scene of at least 12 objects, got {n}"
