@@ -27,10 +27,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.runtime import WORKERS  # noqa: E402
-from services.stack import SceneWatch, request_scene, running_stack  # noqa: E402
-from shared.config import load_settings  # noqa: E402
-from shared.logs import configure_logging  # noqa: E402
+from services.runtime import WORKERS
+from services.stack import SceneWatch, request_scene, running_stack
+from shared.config import load_settings
+from shared.logs import configure_logging
 
 PROMPTS = [
     "a living room with a grey sofa, two armchairs, a coffee table, a tv stand with a tv, "
@@ -60,10 +60,14 @@ async def raw_round_trip(url: str, samples: int = 300) -> list[float]:
 
     nc = await nats.connect(url)
     js = nc.jetstream()
-    await js.add_stream(StreamConfig(name="BENCHRAW", subjects=["benchraw.>"], storage=StorageType.FILE))
+    await js.add_stream(
+        StreamConfig(name="BENCHRAW", subjects=["benchraw.>"], storage=StorageType.FILE)
+    )
     await js.add_consumer(
         "BENCHRAW",
-        ConsumerConfig(durable_name="raw", filter_subject="benchraw.>", ack_policy=AckPolicy.EXPLICIT),
+        ConsumerConfig(
+            durable_name="raw", filter_subject="benchraw.>", ack_policy=AckPolicy.EXPLICIT
+        ),
     )
     sub = await js.pull_subscribe_bind("raw", "BENCHRAW")
     payload = b"x" * 1024
@@ -132,7 +136,9 @@ async def run(scenes: int, seed: int) -> dict[str, object]:
         table.add_row(f"  {s} (s)", f"{pct(values, 50):.3f}", f"{pct(values, 95):.3f}")
     for stage, values in sorted(delays.items()):
         table.add_row(
-            f"bus delay → {stage} (ms)", f"{pct(values, 50) * 1000:.2f}", f"{pct(values, 95) * 1000:.2f}"
+            f"bus delay → {stage} (ms)",
+            f"{pct(values, 50) * 1000:.2f}",
+            f"{pct(values, 95) * 1000:.2f}",
         )
     table.add_row("raw nats-py round trip (ms)", f"{raw_p50_ms:.2f}", f"{pct(raw, 95) * 1000:.2f}")
     console.print(table)

@@ -104,9 +104,7 @@ async def _build(
 
     async with running_stack(settings, WORKERS) as stack:
         with progress:
-            watch = await request_scene(
-                stack.nc, prompt, seed=seed, timeout=timeout, on_event=show
-            )
+            watch = await request_scene(stack.nc, prompt, seed=seed, timeout=timeout, on_event=show)
         if watch.failed:
             if as_json:
                 print(summary(watch, {}))
@@ -170,10 +168,12 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     workers = tuple(n for n in names if n in WORKERS)
     async with running_stack(settings, names) as stack:
-        jobs = []
+        jobs: list[Coroutine[Any, Any, Any]] = []
         if "gateway" in names:
             gateway_port = port if port is not None else settings.gateway.port
-            jobs.append(run_gateway(settings, stack.host, settings.gateway.host, gateway_port, stop))
+            jobs.append(
+                run_gateway(settings, stack.host, settings.gateway.host, gateway_port, stop)
+            )
             err.print(f"gateway on http://{settings.gateway.host}:{gateway_port}")
         elif workers:
             probe_port = metrics_port if metrics_port is not None else DEFAULT_PORTS[workers[0]]
@@ -186,8 +186,9 @@ async def _serve(
 
 @app.command()
 def schema(
-    out: Annotated[Path | None, typer.Option(help="Write one JSON Schema file per event here.")]
-    = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write one JSON Schema file per event here.")
+    ] = None,
 ) -> None:
     """Print (or write) the JSON Schema of every event on the bus."""
     from shared.contract import json_schemas

@@ -202,7 +202,9 @@ def failure_error(watch: SceneWatch) -> HolodeckError:
     failed = watch.failed
     assert failed is not None
     where = failed.stage + (f" ({failed.object_id})" if failed.object_id else "")
-    return Permanent(f"scene {watch.scene_id} failed in {where}: {failed.message}", code=failed.code)
+    return Permanent(
+        f"scene {watch.scene_id} failed in {where}: {failed.message}", code=failed.code
+    )
 
 
 def probe_app(host: ServiceHost) -> FastAPI:
@@ -225,9 +227,10 @@ def probe_app(host: ServiceHost) -> FastAPI:
 
 async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
     """Run ``app`` with uvicorn inside this event loop until ``stop`` is set."""
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+    )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     stopper = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -249,4 +252,3 @@ def summary(watch: SceneWatch, paths: dict[str, Path]) -> str:
             "timings": watch.timings(),
         }
     )
-

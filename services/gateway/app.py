@@ -34,7 +34,9 @@ async def run_gateway(
                 timeout=5,
             )
         except Exception as exc:
-            raise RetryLater(f"cannot publish the request: {exc!r}", code="bus_unavailable") from exc
+            raise RetryLater(
+                f"cannot publish the request: {exc!r}", code="bus_unavailable"
+            ) from exc
         return ack.seq
 
     app = create_app(

@@ -497,7 +497,7 @@ class Projection:
         return self._seq
 
     # The contract's signature: callers pass the wait, as with asyncio.wait_for.
-    async def wait_for_seq(self, seq: int, timeout: float) -> bool:  # noqa: ASYNC109
+    async def wait_for_seq(self, seq: int, timeout: float) -> bool:
         """Wait until ``seq`` is applied; False if ``timeout`` seconds pass first."""
         async with self._changed:
             try:

@@ -109,7 +109,9 @@ async def test_gateway_reports_success_and_serves_artifacts(settings, nats_serve
                 # Another system publishes a bare request with plain nats-py.
                 nc = await nats.connect(nats_server)
                 prompt = "a kitchen with a red fridge"
-                await nc.jetstream().publish("scene.requested", json.dumps({"prompt": prompt}).encode())
+                await nc.jetstream().publish(
+                    "scene.requested", json.dumps({"prompt": prompt}).encode()
+                )
                 await nc.close()
                 async with asyncio.timeout(TIMEOUT):
                     while True:
@@ -122,4 +124,3 @@ async def test_gateway_reports_success_and_serves_artifacts(settings, nats_serve
         finally:
             stop.set()
             await server
-

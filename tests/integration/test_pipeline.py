@@ -48,9 +48,7 @@ class Collector:
 
     async def wait(self, predicate: Any, timeout: float = TIMEOUT) -> list[Any]:
         async with self._changed:
-            await asyncio.wait_for(
-                self._changed.wait_for(lambda: predicate(self.events)), timeout
-            )
+            await asyncio.wait_for(self._changed.wait_for(lambda: predicate(self.events)), timeout)
         return self.events
 
     def of(self, kind: type) -> list[Any]:
@@ -98,7 +96,9 @@ async def events_of(nc: Any, stream: str, scene_id: str) -> int:
     return per_scene + per_object - requests
 
 
-def layout_event(scene_id: str, prompt: str = "a bedroom with a desk and two chairs") -> LayoutReady:
+def layout_event(
+    scene_id: str, prompt: str = "a bedroom with a desk and two chairs"
+) -> LayoutReady:
     return LayoutReady(
         scene_id=scene_id, producer="test", prompt=prompt, seed=1, layout=plan_scene(prompt, 1)
     )
@@ -167,7 +167,9 @@ async def test_meshgen_and_assembly_finish_a_scene(settings, nats_server, unique
     assert len(document["objects"]) == len(layout.layout.objects)
 
 
-async def test_redelivered_message_produces_no_duplicate(settings, nats_server, unique, monkeypatch):
+async def test_redelivered_message_produces_no_duplicate(
+    settings, nats_server, unique, monkeypatch
+):
     """The first acknowledgement is lost; JetStream redelivers; the output is deduplicated."""
     acks: list[str] = []
     original_ack = Msg.ack
@@ -198,9 +200,10 @@ async def test_malformed_message_is_terminated_and_the_next_processed(
 ):
     async with (
         hosting(settings, nats_server, "planner"),
-        collecting(
-            nats_server, f"{Subject.LAYOUT_READY}.*", f"{Subject.SCENE_FAILED}.*"
-        ) as (nc, got),
+        collecting(nats_server, f"{Subject.LAYOUT_READY}.*", f"{Subject.SCENE_FAILED}.*") as (
+            nc,
+            got,
+        ),
     ):
         await publish(nc, Subject.SCENE_REQUESTED, b"{not json")
         bad = f"{unique}-bad"
@@ -219,8 +222,10 @@ async def test_malformed_message_is_terminated_and_the_next_processed(
             nc, subject(Subject.SCENE_REQUESTED, good), encode(SceneRequested(prompt="a study"))
         )
         await got.wait(
-            lambda ev: any(isinstance(e, LayoutReady) for e in ev)
-            and len([e for e in ev if isinstance(e, SceneFailed)]) >= 2
+            lambda ev: (
+                any(isinstance(e, LayoutReady) for e in ev)
+                and len([e for e in ev if isinstance(e, SceneFailed)]) >= 2
+            )
         )
         js = nc.jetstream()
         info = await js.consumer_info(settings.nats.stream, "planner")

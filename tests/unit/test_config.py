@@ -80,7 +80,7 @@ def test_unknown_yaml_key_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     path = tmp_path / "c.yaml"
     path.write_text("performance:\n  concurent_workers: 3\n")
     monkeypatch.setenv("HOLODECK_CONFIG", str(path))
-    with pytest.raises(ConfigError, match="performance.concurent_workers"):
+    with pytest.raises(ConfigError, match=r"performance\.concurent_workers"):
         load_settings()
 
 

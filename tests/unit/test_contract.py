@@ -53,7 +53,10 @@ def test_every_event_round_trips_through_its_subject():
     obj = a_layout().objects[0]
     events = [
         (subject(Subject.SCENE_REQUESTED, "s1"), SceneRequested(scene_id="s1", prompt="a room")),
-        (subject(Subject.LAYOUT_READY, "s1"), LayoutReady(scene_id="s1", prompt="p", layout=a_layout())),
+        (
+            subject(Subject.LAYOUT_READY, "s1"),
+            LayoutReady(scene_id="s1", prompt="p", layout=a_layout()),
+        ),
         (
             subject(Subject.IMAGES_READY, "s1", "bed-1"),
             ImagesReady(scene_id="s1", object_id="bed-1", object=obj, image=ref, object_count=1),
@@ -130,7 +133,9 @@ def test_request_scene_id_sources():
     stamp = datetime(2026, 1, 1, tzinfo=UTC)
     bare = SceneRequested(prompt="p")
     derived = request_scene_id(bare, "scene.requested", 7, stamp)
-    assert derived == derived_scene_id(7, stamp) == request_scene_id(bare, "scene.requested", 7, stamp)
+    assert (
+        derived == derived_scene_id(7, stamp) == request_scene_id(bare, "scene.requested", 7, stamp)
+    )
     assert derived != request_scene_id(bare, "scene.requested", 8, stamp)
     assert request_scene_id(bare, "scene.requested.abc", 7, stamp) == "abc"
     named = SceneRequested(prompt="p", scene_id="abc")

@@ -404,4 +404,3 @@ def test_generic_shapes_differ() -> None:
         for shape, mesh in built.items()
     }
     assert len(set(unit.values())) == 3
-
