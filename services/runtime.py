@@ -133,7 +133,9 @@ class ServiceHost:
             bindings.append(("meshgen", Consumer.MESHGEN, MeshMaker(producer, self.store)))
         elif name == "assembly":
             history = StreamHistory(self.js, nats.stream)
-            bindings.append(("assembly", Consumer.ASSEMBLY, Assembler(producer, self.store, history)))
+            bindings.append(
+                ("assembly", Consumer.ASSEMBLY, Assembler(producer, self.store, history))
+            )
         for stage, durable, work in bindings:
             runner = StageRunner(stage, work, self.js, nats, producer)
             self.runners.append(runner)
@@ -202,7 +204,10 @@ _FLOWS: dict[str, tuple[type[BaseModel], list[tuple[str, type[BaseModel]]]]] = {
         ImageWork,
         [(f"{Subject.IMAGES_READY}.{{scene_id}}.{{object_id}}", ImagesReady)],
     ),
-    Consumer.MESHGEN: (ImagesReady, [(f"{Subject.MESH_READY}.{{scene_id}}.{{object_id}}", MeshReady)]),
+    Consumer.MESHGEN: (
+        ImagesReady,
+        [(f"{Subject.MESH_READY}.{{scene_id}}.{{object_id}}", MeshReady)],
+    ),
     Consumer.ASSEMBLY: (MeshReady, [(f"{Subject.SCENE_READY}.{{scene_id}}", SceneReady)]),
 }
 
@@ -228,7 +233,9 @@ def asyncapi_document() -> dict[str, Any]:
         )(consume)
         for pattern, out_model in outputs:
             broker.publisher(pattern, title=pattern, schema=out_model)
-    broker.publisher(f"{Subject.SCENE_FAILED}.{{scene_id}}", title="scene.failed", schema=SceneFailed)
+    broker.publisher(
+        f"{Subject.SCENE_FAILED}.{{scene_id}}", title="scene.failed", schema=SceneFailed
+    )
     spec = AsyncAPI(broker, title="Holodeck events", version=str(SCHEMA_VERSION))
     result: dict[str, Any] = spec.to_specification().to_jsonable()
     return result

@@ -29,7 +29,7 @@ class StreamHistory:
             self.stream, subjects_filter=subject(Subject.MESH_READY, scene_id, "*")
         )
         found = set()
-        for name in (info.state.subjects or {}):
+        for name in info.state.subjects or {}:
             _, object_id = ids_from_subject(name)
             if object_id:
                 found.add(object_id)

@@ -74,7 +74,9 @@ class Assembler:
             )
         except ArtifactNotFound as exc:
             raise Permanent(f"mesh artifact {exc} is missing", code="artifact_missing") from None
-        glb = await asyncio.to_thread(build_scene_glb, layout.layout, dict(zip(wanted, blobs, strict=True)))
+        glb = await asyncio.to_thread(
+            build_scene_glb, layout.layout, dict(zip(wanted, blobs, strict=True))
+        )
         artifacts: dict[str, ArtifactRef] = {
             "scene.glb": await self.store.put(glb, "model/gltf-binary"),
             "layout.json": await self.store.put(layout_document(layout), "application/json"),
