@@ -26,7 +26,9 @@ class Planner:
         self.producer = producer
 
     async def __call__(self, event: SceneRequested, delivery: Delivery) -> list[Output]:
-        scene_id = request_scene_id(event, delivery.subject, delivery.stream_seq, delivery.stored_at)
+        scene_id = request_scene_id(
+            event, delivery.subject, delivery.stream_seq, delivery.stored_at
+        )
         layout = await asyncio.to_thread(plan_scene, event.prompt, event.options.seed)
         if not layout.objects:
             reasons = "; ".join(f"{u.category}: {u.reason}" for u in layout.unplaced)

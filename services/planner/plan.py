@@ -1,0 +1,20 @@
+"""The planner's entry point: a prompt in, a furnished room layout out."""
+
+from __future__ import annotations
+
+from services.planner.solver import solve
+from services.planner.understand import furnish, understand
+from shared.errors import BadInput
+from shared.layout import Layout
+
+
+def plan_scene(prompt: str, seed: int = 0) -> Layout:
+    """Plan the room ``prompt`` describes; the same prompt and seed give the same layout.
+
+    Pure and synchronous: no I/O. Raises :class:`BadInput` only for an empty prompt;
+    any other prompt yields a furnished room (a living room when the type is unclear).
+    """
+    if not prompt or not prompt.strip():
+        raise BadInput("the prompt is empty")
+    spec = furnish(understand(prompt))
+    return solve(spec, seed)
