@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from faststream import BaseMiddleware
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
-from faststream.nats.annotations import NatsMessage
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import BaseModel
 
@@ -93,6 +96,7 @@ class ServiceHost:
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
             log_level=logging.DEBUG,  # per-message lines only at DEBUG
+            middlewares=[_RawMessage],
         )
 
     async def start(self) -> None:
@@ -145,6 +149,7 @@ class ServiceHost:
                 stream=JStream(nats.stream, declare=False),
                 pull_sub=PullSub(batch_size=workers, timeout=1.0),
                 ack_policy=AckPolicy.MANUAL,
+                decoder=_raw_body,
                 title=f"{stage}:{durable}",
             )(_handler(runner))
 
@@ -184,9 +189,27 @@ def _durables_of(name: str) -> list[str]:
     }.get(name, [])
 
 
+# The handler needs the raw JetStream message (to ack, nak, term and heartbeat). Asking
+# FastStream to inject it as a `Context` parameter costs a thread-pool hop per message
+# (about 0.5 ms); a middleware hands it over through a context variable instead, and the
+# body is not decoded twice: StageRunner validates it against the contract itself.
+_current_message: contextvars.ContextVar[Msg] = contextvars.ContextVar("holodeck_message")
+
+
+class _RawMessage(BaseMiddleware):
+    async def on_receive(self) -> None:
+        _current_message.set(cast(Msg, self.msg))
+        await super().on_receive()
+
+
+async def _raw_body(message: StreamMessage[Any]) -> bytes:
+    body: bytes = message.body
+    return body
+
+
 def _handler(runner: StageRunner) -> Callable[..., Any]:
-    async def handle(msg: NatsMessage) -> None:
-        await runner.handle(msg.raw_message)
+    async def handle(body: bytes) -> None:
+        await runner.handle(_current_message.get())
 
     handle.__name__ = f"handle_{runner.stage.replace('-', '_')}"
     return handle
