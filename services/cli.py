@@ -187,20 +187,37 @@ async def _serve(
 @app.command()
 def schema(
     out: Annotated[
-        Path | None, typer.Option(help="Write one JSON Schema file per event here.")
+        Path | None,
+        typer.Option(help="Write <subject>.schema.json per event and asyncapi.json here."),
     ] = None,
+    asyncapi: Annotated[bool, typer.Option(help="Print the AsyncAPI document instead.")] = False,
 ) -> None:
-    """Print (or write) the JSON Schema of every event on the bus."""
+    """Print (or write) the JSON Schema of every event and the AsyncAPI document."""
+    from services.runtime import asyncapi_document
     from shared.contract import json_schemas
 
-    schemas = json_schemas()
     if out is None:
-        print(json.dumps(schemas, indent=2))
+        body = asyncapi_document() if asyncapi else json_schemas()
+        print(json.dumps(body, indent=2, sort_keys=True))
         return
+    written = write_schemas(out)
+    err.print(f"wrote {len(written)} files to {out}")
+
+
+def write_schemas(out: Path) -> list[Path]:
+    """Every event's JSON Schema and the AsyncAPI document, as committed under docs/."""
+    from services.runtime import asyncapi_document
+    from shared.contract import json_schemas
+
     out.mkdir(parents=True, exist_ok=True)
-    for root, body in schemas.items():
-        (out / f"{root}.schema.json").write_text(json.dumps(body, indent=2) + "\n")
-    err.print(f"wrote {len(schemas)} schemas to {out}")
+    documents = {f"{root}.schema.json": body for root, body in json_schemas().items()}
+    documents["asyncapi.json"] = asyncapi_document()
+    written = []
+    for name, body in documents.items():
+        path = out / name
+        path.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+        written.append(path)
+    return written
 
 
 @debug_app.command("health")

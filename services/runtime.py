@@ -243,7 +243,7 @@ def asyncapi_document() -> dict[str, Any]:
     for durable, (model, outputs) in _FLOWS.items():
 
         async def consume(body: Any) -> None:
-            """Documentation only: the running handlers live in ServiceHost."""
+            return None
 
         consume.__annotations__["body"] = model
         broker.subscriber(
@@ -252,7 +252,8 @@ def asyncapi_document() -> dict[str, Any]:
             stream=JStream(STREAM, declare=False),
             pull_sub=PullSub(),
             title=durable,
-            description=(model.__doc__ or "").strip() or None,
+            description=f"Durable consumer {durable!r} reads {model.__name__} events. "
+            + " ".join((model.__doc__ or "").split()),
         )(consume)
         for pattern, out_model in outputs:
             broker.publisher(pattern, title=pattern, schema=out_model)

@@ -217,6 +217,7 @@ class StageRunner:
         object_id = getattr(event, "object_id", None)
         log.error("stage failed", code=error.code, error=error.message, retryable=error.retryable)
         metrics.STAGE_FAILURES.labels(self.stage, error.code).inc()
+        metrics.SCENES_TOTAL.labels("FAILED").inc()
         if scene_id:
             try:
                 await self._publish_failure(

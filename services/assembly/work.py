@@ -13,6 +13,7 @@ import json
 from typing import Protocol
 
 from services.assembly.scene import build_scene_glb
+from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.contract import (
     ArtifactRef,
@@ -82,6 +83,7 @@ class Assembler:
             "layout.json": await self.store.put(layout_document(layout), "application/json"),
         }
         log.info("scene assembled", scene_id=scene_id, objects=len(wanted), glb_bytes=len(glb))
+        metrics.SCENES_TOTAL.labels("SUCCEEDED").inc()
         ready = SceneReady(
             scene_id=scene_id,
             producer=self.producer,
