@@ -35,7 +35,7 @@ from services.meshgen.work import MeshMaker
 from services.planner.work import Planner
 from shared import metrics
 from shared.artifacts import ArtifactStore, LocalArtifactStore, NatsArtifactStore
-from shared.bus import provision
+from shared.bus import ensure_reachable, log_client_error, provision
 from shared.config import Settings
 from shared.contract import (
     SCHEMA_VERSION,
@@ -95,11 +95,13 @@ class ServiceHost:
             name="holodeck-" + "+".join(self.names),
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
+            error_cb=log_client_error,
             log_level=logging.DEBUG,  # per-message lines only at DEBUG
             middlewares=[_RawMessage],
         )
 
     async def start(self) -> None:
+        await ensure_reachable(self.url)
         self.nc = await self.broker.connect()
         self.js = self.nc.jetstream()
         await provision(self.js, self.settings.nats)

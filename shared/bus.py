@@ -16,6 +16,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import nats
@@ -40,17 +41,51 @@ from shared.logs import get_logger
 log = get_logger(__name__)
 
 
+async def ensure_reachable(url: str, timeout: float = 5.0) -> None:
+    """Fail fast, with one clear error, when no server of ``url`` accepts a connection.
+
+    The client itself would retry an unreachable server forever (it is configured to
+    reconnect without limit, which is right once connected), logging every attempt.
+    """
+    servers = []
+    for part in url.split(","):
+        parsed = urlsplit(part.strip() if "://" in part else f"nats://{part.strip()}")
+        servers.append((parsed.hostname or "127.0.0.1", parsed.port or 4222))
+    deadline = time.monotonic() + timeout
+    last: OSError | None = None
+    while time.monotonic() < deadline:
+        for host, port in servers:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+            except (OSError, TimeoutError) as exc:
+                last = exc if isinstance(exc, OSError) else OSError(str(exc) or "timed out")
+                continue
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+            return
+        await asyncio.sleep(0.2)
+    raise RetryLater(f"cannot reach NATS at {url}: {last}", code="nats_unreachable")
+
+
+async def log_client_error(exc: Exception) -> None:
+    log.warning("nats client error", error=str(exc) or type(exc).__name__)
+
+
+CLIENT_OPTIONS: dict[str, object] = {
+    "connect_timeout": 5,
+    "max_reconnect_attempts": -1,
+    "reconnect_time_wait": 0.5,
+    "allow_reconnect": True,
+    "error_cb": log_client_error,
+}
+
+
 async def connect(url: str, name: str) -> NATS:
     """Connect with unlimited reconnects; a server that never answers is a clear error."""
+    await ensure_reachable(url)
     try:
-        return await nats.connect(
-            url,
-            name=name,
-            connect_timeout=5,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=0.5,
-            allow_reconnect=True,
-        )
+        return await nats.connect(url, name=name, **CLIENT_OPTIONS)
     except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
         raise RetryLater(f"cannot reach NATS at {url}: {exc}", code="nats_unreachable") from None
 

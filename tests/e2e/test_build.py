@@ -124,3 +124,13 @@ async def test_gateway_reports_success_and_serves_artifacts(settings, nats_serve
         finally:
             stop.set()
             await server
+
+
+def test_build_with_unreachable_nats_fails_with_one_clear_error(workspace: Path):
+    port = free_port()  # nothing listens there
+    result = run_cli(
+        "build", "a kitchen", workspace=workspace, extra={"NATS_URL": f"nats://127.0.0.1:{port}"}
+    )
+    assert result.returncode == 1
+    assert "cannot reach NATS" in result.stderr
+    assert "Traceback" not in result.stderr
