@@ -72,3 +72,18 @@ def route_library_logs() -> None:
             logger.handlers.clear()
             logger.propagate = True
             logger.setLevel(max(logging.WARNING, root.level))
+            if not any(isinstance(f, _IdleFetchTimeout) for f in logger.filters):
+                logger.addFilter(_IdleFetchTimeout())
+
+
+class _IdleFetchTimeout(logging.Filter):
+    """Drop the pull loop's restart report when an idle fetch merely timed out.
+
+    nats-py can end an idle long-poll with a bare ``asyncio.TimeoutError`` that FastStream's
+    loop does not expect; its supervisor restarts the loop at once, so nothing is lost and
+    the traceback would only alarm an operator.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc_type = record.exc_info[0] if record.exc_info else None
+        return not (exc_type is TimeoutError and "raised an exception" in record.getMessage())
