@@ -27,6 +27,8 @@ def configure_logging(settings: LoggingSettings, *, stream: Any = None) -> None:
     )
     structlog.configure(
         processors=[
+            # Drop below-level lines before any work is spent rendering them.
+            structlog.stdlib.filter_by_level,
             *shared_processors,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

@@ -66,14 +66,16 @@ class ErrorWindow:
         self.stage = stage
         self.window_s = window_s
         self._events: deque[tuple[float, bool]] = deque()
+        self._failures = 0
 
     def record(self, failed: bool) -> None:
         now = time.monotonic()
         self._events.append((now, failed))
-        while self._events and self._events[0][0] < now - self.window_s:
-            self._events.popleft()
-        failures = sum(1 for _, f in self._events if f)
-        ERROR_RATE.labels(self.stage).set(failures / len(self._events))
+        self._failures += failed
+        while self._events[0][0] < now - self.window_s:
+            _, old = self._events.popleft()
+            self._failures -= old
+        ERROR_RATE.labels(self.stage).set(self._failures / len(self._events))
 
 
 def resident_memory_bytes() -> int:

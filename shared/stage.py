@@ -156,7 +156,7 @@ class StageRunner:
             await self._fail_terminally(msg, event, RetryLater("worker lost on the last attempt"))
             return "failed"
 
-        heartbeat = asyncio.create_task(self._keep_alive(msg))
+        heartbeat = _Heartbeat(msg, max(self.settings.ack_wait_s / 3, 0.5))
         try:
             outputs = await self.work(event, delivery)
             await self._publish_all(outputs)
@@ -180,9 +180,7 @@ class StageRunner:
             await msg.nak(delay=delay)
             return "retry"
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            heartbeat.stop()
         await msg.ack()
         return "ok"
 
@@ -200,13 +198,6 @@ class StageRunner:
             raise RetryLater(
                 f"publish to {out.subject} failed: {exc!r}", code="publish_failed"
             ) from None
-
-    async def _keep_alive(self, msg: Msg) -> None:
-        interval = max(self.settings.ack_wait_s / 3, 0.5)
-        while True:
-            await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()
 
     def _backoff(self, attempt: int, hint: float | None) -> float:
         base = self.settings.retry_base_delay_s * (2 ** max(attempt - 1, 0))
@@ -254,6 +245,32 @@ class StageRunner:
         pending = [t for t in self._inflight if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+
+
+class _Heartbeat:
+    """Tells JetStream the message is still being worked on, every ``interval`` seconds.
+
+    A timer rather than a task: most messages finish long before the first beat, and
+    arming and disarming a timer costs far less than starting and cancelling a task.
+    """
+
+    def __init__(self, msg: Msg, interval: float):
+        self._msg = msg
+        self._interval = interval
+        self._loop = asyncio.get_running_loop()
+        self._pending: asyncio.Task[None] | None = None
+        self._timer = self._loop.call_later(interval, self._beat)
+
+    def _beat(self) -> None:
+        self._pending = self._loop.create_task(self._send())
+        self._timer = self._loop.call_later(self._interval, self._beat)
+
+    async def _send(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._msg.in_progress()
+
+    def stop(self) -> None:
+        self._timer.cancel()
 
 
 def _unexpected(exc: BaseException) -> RetryLater:
