@@ -17,7 +17,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from faststream import BaseMiddleware
 from faststream.message import StreamMessage
@@ -30,7 +30,9 @@ from pydantic import BaseModel
 
 from services.assembly.history import StreamHistory
 from services.assembly.work import Assembler
+from services.imagegen.backend import image_backend
 from services.imagegen.work import FanOut, ImageMaker
+from services.meshgen.backend import mesh_backend
 from services.meshgen.work import MeshMaker
 from services.planner.work import Planner
 from shared import metrics
@@ -55,6 +57,7 @@ from shared.logs import get_logger, route_library_logs
 from shared.stage import StageRunner, Work
 
 log = get_logger(__name__)
+B = TypeVar("B")
 
 WORKERS = ("planner", "imagegen", "meshgen", "assembly")
 SERVICES = (*WORKERS, "gateway")
@@ -84,6 +87,7 @@ class ServiceHost:
     js: JetStreamContext = field(init=False)
     store: ArtifactStore = field(init=False)
     runners: list[StageRunner] = field(default_factory=list, init=False)
+    backends: list[Any] = field(default_factory=list, init=False)
     _backlog_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -132,11 +136,17 @@ class ServiceHost:
                 (
                     "imagegen",
                     Consumer.IMAGEGEN,
-                    ImageMaker(producer, self.store, self.settings.image_generation.size),
+                    ImageMaker(
+                        producer,
+                        self.store,
+                        self._backend(image_backend(self.settings.image_generation)),
+                        self.settings.image_generation.size,
+                    ),
                 ),
             ]
         elif name == "meshgen":
-            bindings.append(("meshgen", Consumer.MESHGEN, MeshMaker(producer, self.store)))
+            backend = self._backend(mesh_backend(self.settings.three_d_generation))
+            bindings.append(("meshgen", Consumer.MESHGEN, MeshMaker(producer, self.store, backend)))
         elif name == "assembly":
             history = StreamHistory(self.js, nats.stream)
             bindings.append(
@@ -160,6 +170,10 @@ class ServiceHost:
                     title=f"{stage}:{durable}:{slot}",
                     include_in_schema=False,
                 )(handler)
+
+    def _backend(self, backend: B) -> B:
+        self.backends.append(backend)
+        return backend
 
     async def _watch_backlog(self) -> None:
         """Export each durable's backlog for the ``holodeck_consumer_*`` gauges."""
@@ -185,6 +199,9 @@ class ServiceHost:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._backlog_task
         await self.broker.stop()
+        for backend in self.backends:
+            with contextlib.suppress(Exception):
+                await backend.close()
         log.info("services stopped", services=list(self.names))
 
 

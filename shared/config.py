@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from shared.errors import ConfigError
@@ -33,6 +33,8 @@ FLAT_VARIABLES: dict[str, tuple[str, str]] = {
     "OPENAI_BASE_URL": ("llm", "base_url"),
     "COMFYUI_API_URL": ("image_generation", "comfyui_url"),
     "SF3D_API_URL": ("three_d_generation", "sf3d_url"),
+    "SF3D_API_KEY": ("three_d_generation", "sf3d_api_key"),
+    "HUNYUAN3D_API_URL": ("three_d_generation", "hunyuan3d_url"),
     "NATS_URL": ("nats", "url"),
     "DATABASE_URL": ("gateway", "database_url"),
     "{prefix}LOG_LEVEL": ("logging", "level"),
@@ -49,28 +51,55 @@ class Section(BaseModel):
 
 
 class LLMSettings(Section):
-    default_provider: Literal["rules"] = "rules"
+    """``rules`` is the offline understanding; ``openai`` any OpenAI-compatible server."""
+
+    default_provider: Literal["rules", "openai"] = "rules"
     api_key: str | None = None
     base_url: str = "https://api.openai.com"
     model: str = "gpt-4o-mini"
+    json_mode: Literal["json_schema", "json_object"] = "json_schema"
+    fallback_to_rules: bool = True
     timeout: float = Field(default=30, gt=0)
     retry_attempts: int = Field(default=3, ge=1, le=20)
     backoff_factor: float = Field(default=1.5, ge=1)
+    max_retry_wait_s: float = Field(default=30, gt=0)
 
 
 class ImageSettings(Section):
-    default_backend: Literal["procedural"] = "procedural"
+    default_backend: Literal["procedural", "comfyui"] = "procedural"
     comfyui_url: str | None = None
+    workflow_path: Path | None = None
+    negative_prompt: str = "blurry, low quality, text, watermark, people"
     timeout: float = Field(default=300, gt=0)
     quality: Literal["draft", "standard", "high"] = "standard"
     size: int = Field(default=512, ge=64, le=2048)
 
+    @model_validator(mode="after")
+    def _backend_reachable(self) -> ImageSettings:
+        if self.default_backend == "comfyui" and not self.comfyui_url:
+            raise ValueError("comfyui_url (COMFYUI_API_URL) is required for the comfyui backend")
+        return self
+
 
 class MeshSettings(Section):
-    default_backend: Literal["procedural"] = "procedural"
+    default_backend: Literal["procedural", "sf3d", "hunyuan3d"] = "procedural"
     sf3d_url: str | None = None
+    sf3d_api_key: str | None = None
+    hunyuan3d_url: str | None = None
+    texture_resolution: Literal[512, 1024, 2048] = 1024
+    foreground_ratio: float = Field(default=0.85, ge=0.1, le=1.0)
+    remesh: Literal["none", "triangle", "quad"] = "none"
+    vertex_count: int = Field(default=-1, ge=-1, le=20000)
     timeout: float = Field(default=600, gt=0)
     quality: Literal["draft", "standard", "high"] = "standard"
+
+    @model_validator(mode="after")
+    def _backend_reachable(self) -> MeshSettings:
+        if self.default_backend == "sf3d" and not self.sf3d_url:
+            raise ValueError("sf3d_url (SF3D_API_URL) is required for the sf3d backend")
+        if self.default_backend == "hunyuan3d" and not self.hunyuan3d_url:
+            raise ValueError("hunyuan3d_url (HUNYUAN3D_API_URL) is required for hunyuan3d")
+        return self
 
 
 class PerformanceSettings(Section):

@@ -6,9 +6,7 @@ same durable on that subject, so the objects of one scene spread across replicas
 
 from __future__ import annotations
 
-import asyncio
-
-from services.imagegen.procedural import object_image
+from services.imagegen.backend import ImageBackend
 from shared.artifacts import ArtifactStore
 from shared.contract import (
     ImagesReady,
@@ -48,13 +46,14 @@ class FanOut:
 
 
 class ImageMaker:
-    def __init__(self, producer: str, store: ArtifactStore, size: int = 512):
+    def __init__(self, producer: str, store: ArtifactStore, backend: ImageBackend, size: int = 512):
         self.producer = producer
         self.store = store
+        self.backend = backend
         self.size = size
 
     async def __call__(self, event: ImageWork, delivery: Delivery) -> list[Output]:
-        png = await asyncio.to_thread(object_image, event.object, event.seed, self.size)
+        png = await self.backend.generate(event.object, event.seed, self.size)
         ref = await self.store.put(png, "image/png")
         ready = ImagesReady(
             scene_id=event.scene_id,

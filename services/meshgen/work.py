@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from services.meshgen.shapes import mesh_glb
+from services.meshgen.backend import MeshBackend
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.contract import ImagesReady, MeshReady, Subject, msg_id, subject
 from shared.errors import Permanent
@@ -14,9 +12,10 @@ STAGE = "meshgen"
 
 
 class MeshMaker:
-    def __init__(self, producer: str, store: ArtifactStore):
+    def __init__(self, producer: str, store: ArtifactStore, backend: MeshBackend):
         self.producer = producer
         self.store = store
+        self.backend = backend
 
     async def __call__(self, event: ImagesReady, delivery: Delivery) -> list[Output]:
         try:
@@ -26,8 +25,7 @@ class MeshMaker:
                 f"image {event.image.sha256} of {event.object_id} is not in the artifact store",
                 code="artifact_missing",
             ) from None
-        obj = event.object
-        glb = await asyncio.to_thread(mesh_glb, obj.category, obj.size, image)
+        glb = await self.backend.generate(event.object, image)
         ref = await self.store.put(glb, "model/gltf-binary")
         ready = MeshReady(
             scene_id=event.scene_id,

@@ -265,7 +265,7 @@ async def test_backend_failure_retries_then_fails_the_scene(
     settings, nats_server, unique, monkeypatch
 ):
     """A stage whose backend keeps failing retries with backoff, then publishes scene.failed."""
-    from services.imagegen import work
+    from services.imagegen import backend
     from shared.errors import RetryLater
 
     calls: list[str] = []
@@ -274,7 +274,7 @@ async def test_backend_failure_retries_then_fails_the_scene(
         calls.append(obj.id)
         raise RetryLater("image backend down")
 
-    monkeypatch.setattr(work, "object_image", broken)
+    monkeypatch.setattr(backend, "object_image", broken)
     layout = layout_event(unique, "a bathroom with a toilet")
     async with (
         hosting(settings, nats_server, "imagegen"),

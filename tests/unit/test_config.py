@@ -99,3 +99,35 @@ def test_workspace_config_yaml_is_read(monkeypatch: pytest.MonkeyPatch, tmp_path
     (tmp_path / "config.yaml").write_text("gateway:\n  port: 9999\n")
     monkeypatch.setenv("HOLODECK_WORKSPACE", str(tmp_path))
     assert load_settings().gateway.port == 9999
+
+
+def test_remote_backend_without_its_url_is_named(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HOLODECK_IMAGE_GENERATION__DEFAULT_BACKEND", "comfyui")
+    with pytest.raises(ConfigError, match="COMFYUI_API_URL"):
+        load_settings()
+    monkeypatch.setenv("COMFYUI_API_URL", "http://comfy:8188")
+    assert load_settings().image_generation.default_backend == "comfyui"
+    monkeypatch.setenv("HOLODECK_THREE_D_GENERATION__DEFAULT_BACKEND", "sf3d")
+    with pytest.raises(ConfigError, match="SF3D_API_URL"):
+        load_settings()
+
+
+def test_the_guides_production_yaml_loads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    path = tmp_path / "production.yaml"
+    path.write_text(
+        "llm:\n  default_provider: openai\n  timeout: 30\n  retry_attempts: 3\n"
+        "  backoff_factor: 1.5\n"
+        "image_generation:\n  default_backend: comfyui\n  timeout: 300\n  quality: high\n"
+        "three_d_generation:\n  default_backend: sf3d\n  timeout: 600\n  quality: standard\n"
+        "performance:\n  cache_ttl: 7200\n  max_cache_size_mb: 500\n  concurrent_workers: 8\n"
+        "  memory_monitoring: true\n"
+        "logging:\n  level: INFO\n  file_rotation: 100MB\n  retention_days: 30\n"
+    )
+    monkeypatch.setenv("HOLODECK_CONFIG", str(path))
+    monkeypatch.setenv("COMFYUI_API_URL", "http://localhost:8188")
+    monkeypatch.setenv("SF3D_API_URL", "http://localhost:8080")
+    settings = load_settings()
+    assert settings.llm.default_provider == "openai"
+    assert settings.image_generation.default_backend == "comfyui"
+    assert settings.three_d_generation.default_backend == "sf3d"
+    assert settings.performance.concurrent_workers == 8

@@ -1,0 +1,49 @@
+"""Image backends: what imagegen calls to turn one object into one reference image."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from services.imagegen.procedural import object_image
+from shared.config import ImageSettings
+from shared.layout import PlacedObject
+
+Progress = Callable[[float], Awaitable[None]]
+"""Reports a fraction 0–1 of one image's work while the backend runs."""
+
+
+class ImageBackend(Protocol):
+    """Makes a PNG of one object. ``identity`` names the backend and its model/workflow,
+    so the asset cache never serves one backend's output for another's request."""
+
+    identity: str
+
+    async def generate(
+        self, obj: PlacedObject, seed: int, size: int, progress: Progress | None = None
+    ) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+class ProceduralImages:
+    """Offline default: material and colour images drawn with numpy."""
+
+    identity = "procedural/v1"
+
+    async def generate(
+        self, obj: PlacedObject, seed: int, size: int, progress: Progress | None = None
+    ) -> bytes:
+        png = await asyncio.to_thread(object_image, obj, seed, size)
+        if progress is not None:
+            await progress(1.0)
+        return png
+
+    async def close(self) -> None:
+        return None
+
+
+def image_backend(settings: ImageSettings) -> ImageBackend:
+    """The configured image backend, created once at start-up."""
+    return ProceduralImages()

@@ -1,0 +1,39 @@
+"""Mesh backends: what meshgen calls to turn one object and its image into one mesh."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+from services.meshgen.shapes import mesh_glb
+from shared.config import MeshSettings
+from shared.layout import PlacedObject
+
+
+class MeshBackend(Protocol):
+    """Makes a GLB of one object in its local frame: +Y up, the bottom face centred on
+    the origin, the front facing +Z, its bounding box equal to ``obj.size``.
+    ``identity`` names the backend and its model, for the asset cache."""
+
+    identity: str
+
+    async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes: ...
+
+    async def close(self) -> None: ...
+
+
+class ParametricMeshes:
+    """Offline default: recognisable multi-part shapes per category, textured with the image."""
+
+    identity = "parametric/v1"
+
+    async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
+        return await asyncio.to_thread(mesh_glb, obj.category, obj.size, image_png)
+
+    async def close(self) -> None:
+        return None
+
+
+def mesh_backend(settings: MeshSettings) -> MeshBackend:
+    """The configured mesh backend, created once at start-up."""
+    return ParametricMeshes()
