@@ -168,12 +168,14 @@ class ImagesReady(Event):
     image: ArtifactRef
     seed: int = 0
     object_count: int = Field(ge=1)
+    cached: bool = False
 
 
 class MeshReady(Event):
     object_id: Identifier
     mesh: ArtifactRef
     object_count: int = Field(ge=1)
+    cached: bool = False
 
 
 class SceneReady(Event):
