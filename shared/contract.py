@@ -191,6 +191,21 @@ class SceneFailed(Event):
     retryable: bool = False
 
 
+class ObjectProgress(BaseModel):
+    """Live progress of one object in a stage, on core NATS only (``progress.<scene>.<object>``).
+
+    Not stored in the stream: it is news of the moment, superseded by the stage's output.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scene_id: Identifier
+    object_id: Identifier
+    stage: str
+    fraction: float = Field(ge=0, le=1)
+    time: datetime = Field(default_factory=now)
+
+
 AnyEvent = (
     SceneRequested | LayoutReady | ImageWork | ImagesReady | MeshReady | SceneReady | SceneFailed
 )

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.gateway.progress import ProgressBoard
 from services.gateway.projection import (
     ObjectView,
     Projection,
@@ -82,6 +83,7 @@ class SceneCreated(BaseModel):
 class ArtifactLink(BaseModel):
     status: Status
     url: str | None
+    progress: int | None = None
 
 
 class ObjectBody(BaseModel):
@@ -152,6 +154,7 @@ def create_app(
     *,
     page_size: int = 50,
     health: HealthCheck | None = None,
+    progress: ProgressBoard | None = None,
 ) -> FastAPI:
     """The gateway app over an open projection, an artifact store and a way to publish.
 
@@ -196,7 +199,7 @@ def create_app(
         view = await projection.get_scene(scene_id)
         if view is None:
             raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}")
-        return _scene_body(view)
+        return _scene_body(view, progress)
 
     @app.get("/v1/scenes", response_model=SceneList)
     async def list_scenes(
@@ -255,7 +258,7 @@ def create_app(
     return app
 
 
-def _scene_body(view: SceneView) -> SceneBody:
+def _scene_body(view: SceneView, board: ProgressBoard | None = None) -> SceneBody:
     error = ErrorBody(**view.error.model_dump()) if view.error else None
     return SceneBody(
         scene_id=view.scene_id,
@@ -264,7 +267,7 @@ def _scene_body(view: SceneView) -> SceneBody:
         progress=view.progress,
         stages=view.stages,
         object_count=view.object_count,
-        objects=[_object_body(obj) for obj in view.objects],
+        objects=[_object_body(view.scene_id, obj, board) for obj in view.objects],
         error=error,
         artifacts={name: scene_artifact_url(view.scene_id, name) for name in view.artifacts},
         created_at=view.created_at,
@@ -272,19 +275,31 @@ def _scene_body(view: SceneView) -> SceneBody:
     )
 
 
-def _object_body(obj: ObjectView) -> ObjectBody:
+def _object_body(scene_id: str, obj: ObjectView, board: ProgressBoard | None) -> ObjectBody:
+    def live(stage: str) -> float | None:
+        return board.fraction(scene_id, obj.object_id, stage) if board else None
+
     return ObjectBody(
         object_id=obj.object_id,
         category=obj.category,
         description=obj.description,
-        image=_link(obj.image_status, obj.image),
-        mesh=_link(obj.mesh_status, obj.mesh),
+        image=_link(obj.image_status, obj.image, live("imagegen")),
+        mesh=_link(obj.mesh_status, obj.mesh, live("meshgen")),
     )
 
 
-def _link(status: Status, ref: ArtifactRef | None) -> ArtifactLink:
+def _link(status: Status, ref: ArtifactRef | None, fraction: float | None) -> ArtifactLink:
+    """An artifact's status and download link, with live percent while it is being made."""
     ready = status == Status.SUCCEEDED and ref is not None
-    return ArtifactLink(status=status, url=artifact_url(ref.sha256) if ready and ref else None)
+    if ready:
+        percent: int | None = 100
+    elif fraction is not None and status != Status.FAILED:
+        percent = min(99, int(fraction * 100))
+    else:
+        percent = None
+    return ArtifactLink(
+        status=status, url=artifact_url(ref.sha256) if ready and ref else None, progress=percent
+    )
 
 
 def _scene_item(summary: SceneSummary) -> SceneItem:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 
 from services.gateway.api import create_app
+from services.gateway.progress import ProgressBoard, follow_progress
 from services.gateway.projection import Projection
 from services.gateway.projector import follow
 from services.runtime import ServiceHost
@@ -39,18 +40,23 @@ async def run_gateway(
             ) from exc
         return ack.seq
 
+    board = ProgressBoard()
     app = create_app(
         projection,
         host.store,
         publish,
         page_size=settings.gateway.page_size,
         health=host.healthy,
+        progress=board,
     )
-    follower = asyncio.create_task(follow(host.js, settings.nats.stream, projection, stop))
+    followers = [
+        asyncio.create_task(follow(host.js, settings.nats.stream, projection, stop)),
+        asyncio.create_task(follow_progress(host.nc, board, stop)),
+    ]
     try:
         await serve_http(app, bind, port, stop)
     finally:
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
-            await follower
+            await asyncio.gather(*followers)
         await projection.close()

@@ -195,8 +195,16 @@ async def test_a_finished_scene_shows_objects_and_artifact_links(gateway: Gatewa
             "object_id": obj.object_id,
             "category": obj.category,
             "description": obj.description,
-            "image": {"status": "SUCCEEDED", "url": f"/v1/artifacts/{obj.image.sha256}"},
-            "mesh": {"status": "SUCCEEDED", "url": f"/v1/artifacts/{obj.mesh.sha256}"},
+            "image": {
+                "status": "SUCCEEDED",
+                "url": f"/v1/artifacts/{obj.image.sha256}",
+                "progress": 100,
+            },
+            "mesh": {
+                "status": "SUCCEEDED",
+                "url": f"/v1/artifacts/{obj.mesh.sha256}",
+                "progress": 100,
+            },
         }
         for obj in view.objects
         if obj.image and obj.mesh
@@ -230,8 +238,9 @@ async def test_objects_have_no_urls_until_ready(gateway: Gateway) -> None:
     body = (await gateway.client.get(f"/v1/scenes/{scene_id}")).json()
     assert body["status"] == "IN_PROGRESS"
     assert body["progress"] == 15
-    assert [o["image"] for o in body["objects"]] == [{"status": "PENDING", "url": None}] * 2
-    assert [o["mesh"] for o in body["objects"]] == [{"status": "PENDING", "url": None}] * 2
+    pending = {"status": "PENDING", "url": None, "progress": None}
+    assert [o["image"] for o in body["objects"]] == [pending] * 2
+    assert [o["mesh"] for o in body["objects"]] == [pending] * 2
 
 
 async def test_a_failed_scene_reports_its_error(gateway: Gateway) -> None:
