@@ -14,9 +14,10 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column, Table
 
 from shared.config import Settings, load_settings
-from shared.errors import HolodeckError
+from shared.errors import BadInput, HolodeckError
 from shared.logs import configure_logging
 
 DEFAULT_PROMPT = "a cozy bedroom with a reading corner, two bookshelves and a green armchair"
@@ -26,6 +27,8 @@ debug_app = typer.Typer(help="Diagnostics.", no_args_is_help=True)
 projection_app = typer.Typer(help="The gateway's status projection.", no_args_is_help=True)
 app.add_typer(debug_app, name="debug")
 app.add_typer(projection_app, name="projection")
+session_app = typer.Typer(help="The workspace and the scenes made in it.", no_args_is_help=True)
+app.add_typer(session_app, name="session")
 
 err = Console(stderr=True)
 T = TypeVar("T")
@@ -306,3 +309,78 @@ def main() -> None:  # pragma: no cover - console entry
     with contextlib.suppress(BrokenPipeError):
         app()
     sys.exit(0)
+
+
+@session_app.command("info")
+def session_info() -> None:
+    """Where the workspace is and what it holds."""
+    from shared.config import config_path
+
+    settings = _settings(quiet=True)
+    root = settings.storage.root
+    table = Table(show_header=False, box=None)
+    table.add_row("workspace", str(root))
+    table.add_row("config file", str(config_path() or "none (environment and defaults)"))
+    table.add_row("NATS", settings.nats.url or f"embedded, store {root / 'nats'}")
+    table.add_row("artifact store", settings.storage.artifact_store)
+    count, size = _folder_usage(root / "artifacts")
+    table.add_row("local artifacts", f"{count} files, {size / 1e6:.1f} MB")
+    _, nats_size = _folder_usage(root / "nats")
+    table.add_row("embedded NATS store", f"{nats_size / 1e6:.1f} MB")
+    table.add_row("status database", _redact(settings.database_url))
+    table.add_row(
+        "backends",
+        f"planner={settings.llm.default_provider} "
+        f"images={settings.image_generation.default_backend} "
+        f"meshes={settings.three_d_generation.default_backend}",
+    )
+    Console().print(table)
+
+
+def _folder_usage(folder: Path) -> tuple[int, int]:
+    files = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+@session_app.command("list")
+def session_list(
+    limit: Annotated[int, typer.Option(help="How many scenes, newest first.")] = 20,
+    status: Annotated[str | None, typer.Option(help="Only scenes with this status.")] = None,
+) -> None:
+    """The scenes made in this workspace (the status database, brought up to date first)."""
+    settings = _settings(quiet=True)
+    page = _run(_session_list(settings, limit, status))
+    table = Table("status", "progress", "objects", "created", "prompt")
+    table.columns.insert(0, Column("scene", no_wrap=True, min_width=20))
+    for item in page.items:
+        table.add_row(
+            item.scene_id,
+            item.status,
+            f"{item.progress}%",
+            str(item.object_count),
+            item.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            item.prompt[:60],
+        )
+    Console().print(table)
+    err.print(f"{page.total} scenes in all")
+
+
+async def _session_list(settings: Settings, limit: int, status: str | None) -> Any:
+    from services.gateway.projection import Projection, Status
+    from services.gateway.projector import catch_up
+    from services.stack import running_stack
+
+    wanted = None
+    if status is not None:
+        try:
+            wanted = Status(status.upper())
+        except ValueError:
+            choices = ", ".join(s.value for s in Status)
+            raise BadInput(f"unknown status {status!r}; choose from {choices}") from None
+    projection = await Projection(settings.database_url).open()
+    try:
+        async with running_stack(settings, ()) as stack:
+            await catch_up(stack.host.js, settings.nats.stream, projection)
+        return await projection.list_scenes(page=1, page_size=limit, status=wanted)
+    finally:
+        await projection.close()

@@ -117,11 +117,20 @@ async def _apply_retrying(projection: Applier, msg: Msg, stop: asyncio.Event) ->
 async def rebuild(js: JetStreamContext, stream: str, projection: Applier) -> int:
     """Apply the stream from sequence 1 up to its current last sequence; return how many
     messages were read. Meant for a fresh database: applied sequences are skipped."""
+    return await catch_up(js, stream, projection, start_seq=1)
+
+
+async def catch_up(
+    js: JetStreamContext, stream: str, projection: Applier, *, start_seq: int | None = None
+) -> int:
+    """Apply what the stream holds after the projection's position (or from ``start_seq``)
+    up to its current last sequence, then return how many messages were read."""
+    start = start_seq if start_seq is not None else projection.last_seq() + 1
     info = await js.stream_info(stream)
     last = info.state.last_seq
-    if info.state.messages == 0 or last == 0:
+    if info.state.messages == 0 or last == 0 or start > last:
         return 0
-    sub = await _subscribe(js, stream, 1)
+    sub = await _subscribe(js, stream, start)
     count = 0
     try:
         while True:
@@ -142,5 +151,5 @@ async def rebuild(js: JetStreamContext, stream: str, projection: Applier) -> int
     finally:
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
-    log.info("projection rebuilt", stream=stream, messages=count, last_seq=last)
+    log.info("projection caught up", stream=stream, messages=count, last_seq=last)
     return count

@@ -57,6 +57,12 @@ def test_build_writes_a_glb_with_one_node_per_object(tmp_path: Path, workspace: 
         assert sum(1 for n in node_names if n == object_id) == 1
     assert set(summary["timings"]) >= {"planner_s", "imagegen_s", "meshgen_s", "assembly_s"}
 
+    listing = run_cli("session", "list", workspace=workspace, extra={"COLUMNS": "200"})
+    assert listing.returncode == 0, listing.stderr
+    assert summary["scene_id"] in listing.stdout and "SUCCEEDED" in listing.stdout
+    info = run_cli("session", "info", workspace=workspace, extra={"COLUMNS": "200"})
+    assert str(workspace) in info.stdout
+
 
 def test_build_rejects_bad_config_naming_the_field(workspace: Path):
     result = run_cli("build", "a kitchen", workspace=workspace, extra={"HOLDECK_WORKERS": "many"})
