@@ -7,6 +7,7 @@ import contextlib
 import json
 import signal
 import sys
+import time
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -384,3 +385,55 @@ async def _session_list(settings: Settings, limit: int, status: str | None) -> A
         return await projection.list_scenes(page=1, page_size=limit, status=wanted)
     finally:
         await projection.close()
+
+
+@debug_app.command("performance")
+def debug_performance(
+    scenes: Annotated[int, typer.Option(min=1, max=100, help="Scenes to time.")] = 3,
+    prompt: Annotated[str, typer.Option(help="The prompt of every scene.")] = DEFAULT_PROMPT,
+    report: Annotated[
+        bool, typer.Option("--report", help="Also write a JSON report into the workspace.")
+    ] = False,
+) -> None:
+    """Time scenes through the stack: per stage, the bus's delay per hop, and memory."""
+    from shared.metrics import resident_memory_bytes
+
+    settings = _settings(quiet=True)
+    figures = _run(_performance(settings, scenes, prompt))
+    figures["memory_bytes"] = resident_memory_bytes()
+    table = Table("measure", "p50", "max")
+    for name, values in figures["series"].items():
+        table.add_row(name, f"{_median(values):.4f}", f"{max(values):.4f}")
+    Console().print(table)
+    err.print(f"resident memory {figures['memory_bytes'] / 1e6:.0f} MB")
+    if report:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = settings.storage.root / f"performance-{stamp}.json"
+        path.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"report: {path}")
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+async def _performance(settings: Settings, scenes: int, prompt: str) -> dict[str, Any]:
+    from services.runtime import WORKERS
+    from services.stack import failure_error, request_scene, running_stack
+
+    series: dict[str, list[float]] = {}
+    async with running_stack(settings, WORKERS) as stack:
+        for i in range(scenes):
+            watch = await request_scene(stack.nc, prompt, seed=i)
+            if watch.failed:
+                raise failure_error(watch)
+            for name, value in watch.timings().items():
+                series.setdefault(f"{name.removesuffix('_s')} (s)", []).append(value)
+        for runner in stack.host.runners:
+            if runner.recent_delays:
+                series.setdefault(f"bus delay to {runner.stage} (s)", []).extend(
+                    runner.recent_delays
+                )
+    return {"scenes": scenes, "prompt": prompt, "series": series}

@@ -140,3 +140,15 @@ def test_build_with_unreachable_nats_fails_with_one_clear_error(workspace: Path)
     assert result.returncode == 1
     assert "cannot reach NATS" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_debug_performance_writes_a_report(workspace: Path):
+    result = run_cli(
+        "debug", "performance", "--scenes", "1", "--prompt", "a small office", "--report",
+        workspace=workspace,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = Path(result.stdout.strip().splitlines()[-1].removeprefix("report: "))
+    figures = json.loads(report.read_text())
+    assert figures["scenes"] == 1 and figures["memory_bytes"] > 0
+    assert {"planner (s)", "total (s)", "bus delay to planner (s)"} <= set(figures["series"])
