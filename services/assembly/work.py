@@ -12,6 +12,7 @@ import asyncio
 import json
 from typing import Protocol
 
+from services.assembly.floorplan import floorplan_png
 from services.assembly.scene import build_scene_glb
 from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
@@ -75,12 +76,14 @@ class Assembler:
             )
         except ArtifactNotFound as exc:
             raise Permanent(f"mesh artifact {exc} is missing", code="artifact_missing") from None
+        plan = await asyncio.to_thread(floorplan_png, layout.layout)
         glb = await asyncio.to_thread(
             build_scene_glb, layout.layout, dict(zip(wanted, blobs, strict=True))
         )
         artifacts: dict[str, ArtifactRef] = {
             "scene.glb": await self.store.put(glb, "model/gltf-binary"),
             "layout.json": await self.store.put(layout_document(layout), "application/json"),
+            "floorplan.png": await self.store.put(plan, "image/png"),
         }
         log.info("scene assembled", scene_id=scene_id, objects=len(wanted), glb_bytes=len(glb))
         metrics.SCENES_TOTAL.labels("SUCCEEDED").inc()

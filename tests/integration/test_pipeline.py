@@ -159,7 +159,7 @@ async def test_meshgen_and_assembly_finish_a_scene(settings, nats_server, unique
         await got.wait(lambda ev: any(isinstance(e, SceneReady) for e in ev))
         assert await count_on(nc, settings.nats.stream, f"{Subject.SCENE_READY}.{unique}") == 1
     ready = got.of(SceneReady)[0]
-    assert set(ready.artifacts) >= {"scene.glb", "layout.json"}
+    assert set(ready.artifacts) == {"scene.glb", "layout.json", "floorplan.png"}
     assert len(got.of(MeshReady)) == len(layout.layout.objects)
     store = LocalArtifactStore(settings.storage.root / "artifacts")
     document = json.loads(await store.get(ready.artifacts["layout.json"].sha256))
