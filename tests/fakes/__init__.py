@@ -1,0 +1,1 @@
+"""Fakes of external backends, served over real HTTP on loopback for tests."""
