@@ -46,4 +46,9 @@ class ProceduralImages:
 
 def image_backend(settings: ImageSettings) -> ImageBackend:
     """The configured image backend, created once at start-up."""
+    if settings.default_backend == "comfyui":
+        # Imported here: the ComfyUI module imports this one for ``Progress``.
+        from services.imagegen.comfyui import ComfyUIImages
+
+        return ComfyUIImages.from_settings(settings)
     return ProceduralImages()

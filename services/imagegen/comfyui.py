@@ -1,0 +1,612 @@
+"""The ComfyUI image backend: fill a workflow template, queue it, follow it, fetch the PNG.
+
+Per image the WebSocket ``/ws?clientId=`` is opened before ``POST /prompt`` (with the same
+``client_id``, without which ComfyUI sends no execution events), so no event is missed.
+Whenever the socket drops or goes quiet, ``GET /history/{prompt_id}`` says how the prompt
+ended. The whole image has one deadline; past it the prompt is taken off the queue and
+interrupted, and the caller is told to retry later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import hashlib
+import io
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from PIL import Image, ImageOps
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from services.imagegen.backend import Progress
+from shared.config import ImageSettings
+from shared.errors import ConfigError, Permanent, RetryLater
+from shared.layout import PlacedObject
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_WORKFLOW = Path(__file__).parent / "workflows" / "text_to_image.json"
+"""The shipped text-to-image template (CheckpointLoaderSimple → … → SaveImage)."""
+
+STYLE = "single object, centered, product photo, studio lighting, plain white background"
+STEPS = {"draft": 12, "standard": 20, "high": 30}
+"""Sampler steps per ``ImageSettings.quality``, filled into a template's ``{{steps}}``."""
+
+TEXT_MARKERS = frozenset({"prompt", "negative_prompt", "filename_prefix"})
+NUMBER_MARKERS = frozenset({"seed", "width", "height", "steps"})
+MARKERS = TEXT_MARKERS | NUMBER_MARKERS
+MARKER = re.compile(r"\{\{(.*?)\}\}")
+
+SEED_RANGE = 2**64  # ComfyUI's KSampler seed is an unsigned 64-bit integer
+LATENT_STEP = 8  # latent images are a multiple of 8 pixels on a side
+MAX_FRAME = 32 * 2**20  # binary preview frames can exceed websockets' 1 MiB default
+ABANDON_TIMEOUT = 5.0
+
+
+class _ServerBusy(Exception):
+    """A 5xx or 429 answer: worth another attempt."""
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """An API-format ComfyUI graph whose inputs hold ``{{marker}}`` strings to fill.
+
+    A value that is exactly one marker becomes the typed value (ints stay ints); a marker
+    inside a longer string is replaced by its text. ``{{prompt}}`` is required; the other
+    markers are ``negative_prompt``, ``seed``, ``width``, ``height``, ``steps`` and
+    ``filename_prefix``.
+    """
+
+    graph: dict[str, Any]
+    source: str
+    digest: str
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Workflow:
+        """Read and check a template; every problem is a :class:`ConfigError` naming it."""
+        path = path or DEFAULT_WORKFLOW
+        try:
+            text = path.expanduser().read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"ComfyUI workflow {path}: {exc.strerror or exc}") from None
+        try:
+            graph = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"ComfyUI workflow {path} is not valid JSON: {exc}") from None
+        return cls.from_graph(graph, source=str(path))
+
+    @classmethod
+    def from_graph(cls, graph: Any, *, source: str) -> Workflow:
+        if not isinstance(graph, dict) or not graph:
+            raise ConfigError(f"ComfyUI workflow {source} must be a non-empty object of nodes")
+        if "nodes" in graph and "links" in graph:
+            raise ConfigError(
+                f"ComfyUI workflow {source} is in the editor's format; "
+                "export it in the API format instead"
+            )
+        found: set[str] = set()
+        for node_id, node in graph.items():
+            if (
+                not isinstance(node, dict)
+                or not isinstance(node.get("class_type"), str)
+                or not isinstance(node.get("inputs"), dict)
+            ):
+                raise ConfigError(
+                    f"ComfyUI workflow {source}: node {node_id!r} needs a string "
+                    "'class_type' and an 'inputs' object"
+                )
+            for name in _markers(node["inputs"]):
+                if name not in MARKERS:
+                    raise ConfigError(
+                        f"ComfyUI workflow {source}: node {node_id} ({node['class_type']}) "
+                        f"has an unknown marker {{{{{name}}}}}; known markers: "
+                        + ", ".join(sorted(MARKERS))
+                    )
+                found.add(name)
+        if "prompt" not in found:
+            raise ConfigError(
+                f"ComfyUI workflow {source} has no {{{{prompt}}}} marker for the object's text"
+            )
+        canonical = json.dumps(graph, sort_keys=True, separators=(",", ":"))
+        digest = hashlib.sha256(canonical.encode()).hexdigest()
+        return cls(graph=graph, source=source, digest=digest)
+
+    def fill(self, values: Mapping[str, str | int]) -> dict[str, Any]:
+        """A copy of the graph with every marker replaced; ``values`` covers all markers."""
+        graph = copy.deepcopy(self.graph)
+        for node in graph.values():
+            node["inputs"] = _fill(node["inputs"], values)
+        return graph
+
+
+def _markers(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {match.strip() for match in MARKER.findall(value)}
+    if isinstance(value, list):
+        return set().union(*(_markers(item) for item in value))
+    if isinstance(value, dict):
+        return set().union(*(_markers(item) for item in value.values()))
+    return set()
+
+
+def _fill(value: Any, values: Mapping[str, str | int]) -> Any:
+    if isinstance(value, str):
+        whole = MARKER.fullmatch(value)
+        if whole is not None:
+            return values[whole.group(1).strip()]
+        return MARKER.sub(lambda match: str(values[match.group(1).strip()]), value)
+    if isinstance(value, list):
+        return [_fill(item, values) for item in value]
+    if isinstance(value, dict):
+        return {key: _fill(item, values) for key, item in value.items()}
+    return value
+
+
+def object_prompt(obj: PlacedObject) -> str:
+    """The positive prompt: what the object is, its material and colour, in a studio shot."""
+    subject = obj.description.strip() or obj.category
+    parts = [subject]
+    if obj.category.lower() not in subject.lower():
+        parts.append(obj.category)
+    if obj.material:
+        parts.append(f"made of {obj.material}")
+    if obj.color:
+        parts.append(f"{obj.color} colour")
+    parts.append(STYLE)
+    return ", ".join(parts)
+
+
+@dataclass
+class _Job:
+    """One image's state while ComfyUI works on it."""
+
+    object_id: str
+    client_id: str
+    progress: Progress | None
+    prompt_id: str = ""
+    images: list[dict[str, Any]] = field(default_factory=list)
+    reported: float = 0.0
+
+    async def report(self, fraction: float) -> None:
+        # Several step-based nodes each count 0→1; the caller sees one rising fraction.
+        if self.progress is not None and fraction > self.reported:
+            self.reported = fraction
+            await self.progress(fraction)
+
+
+class ComfyUIImages:
+    """Makes object images with a ComfyUI server (``ImageBackend``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        workflow: Path | None = None,
+        negative_prompt: str = "",
+        timeout: float = 300.0,
+        http: httpx.AsyncClient | None = None,
+        steps: int = STEPS["standard"],
+        retry_attempts: int = 4,
+        retry_wait: float = 0.5,
+        poll_interval: float = 1.0,
+        stall_after: float = 15.0,
+    ):
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ConfigError(f"ComfyUI URL must be http(s)://host[:port], got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.workflow = Workflow.load(workflow)
+        self.negative_prompt = negative_prompt
+        self.timeout = timeout
+        self.steps = steps
+        self.retry_attempts = retry_attempts
+        self.retry_wait = retry_wait
+        self.poll_interval = poll_interval
+        self.stall_after = stall_after
+        self._owns_http = http is None
+        self._http = (
+            http
+            if http is not None
+            else httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        )
+        # Everything that changes the pixels for the same object, seed and size.
+        recipe = f"{self.workflow.digest}\0{negative_prompt}\0{steps}".encode()
+        self.identity = f"comfyui/{hashlib.sha256(recipe).hexdigest()[:12]}"
+
+    @classmethod
+    def from_settings(cls, settings: ImageSettings) -> ComfyUIImages:
+        if not settings.comfyui_url:
+            raise ConfigError("image_generation.comfyui_url (COMFYUI_API_URL) is not set")
+        return cls(
+            settings.comfyui_url,
+            workflow=settings.workflow_path,
+            negative_prompt=settings.negative_prompt,
+            timeout=settings.timeout,
+            steps=STEPS[settings.quality],
+        )
+
+    async def generate(
+        self, obj: PlacedObject, seed: int, size: int, progress: Progress | None = None
+    ) -> bytes:
+        """Queue the filled workflow, follow it to the end and return a ``size``² PNG."""
+        job = _Job(object_id=obj.id, client_id=uuid.uuid4().hex, progress=progress)
+        # Ask for a latent-friendly size; the answer is fitted to ``size`` afterwards.
+        side = -(-size // LATENT_STEP) * LATENT_STEP
+        graph = self.workflow.fill(
+            {
+                "prompt": object_prompt(obj),
+                "negative_prompt": self.negative_prompt,
+                "seed": seed % SEED_RANGE,
+                "width": side,
+                "height": side,
+                "steps": self.steps,
+                "filename_prefix": f"holodeck/{obj.id}",
+            }
+        )
+        deadline = asyncio.timeout(self.timeout)
+        try:
+            async with deadline:
+                return await self._run(job, graph, size)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            await self._abandon(job)
+            raise RetryLater(
+                f"ComfyUI did not finish object {obj.id} (prompt {job.prompt_id or 'not queued'}) "
+                f"within {self.timeout:g}s",
+                code="comfyui_timeout",
+            ) from None
+
+    async def close(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _run(self, job: _Job, graph: dict[str, Any], size: int) -> bytes:
+        async with contextlib.AsyncExitStack() as stack:
+            socket = await self._open_socket(job, stack)
+            job.prompt_id = await self._submit(graph, job.client_id)
+            log.info(
+                "comfyui prompt queued",
+                object_id=job.object_id,
+                prompt_id=job.prompt_id,
+                socket=socket is not None,
+            )
+            finished = socket is not None and await self._follow(socket, job)
+        if not finished or not job.images:
+            await self._poll(job)
+        image = _first_image(job)
+        data = await self._download(image)
+        png = await asyncio.to_thread(_as_png, data, size)
+        await job.report(1.0)
+        log.info("comfyui image ready", object_id=job.object_id, prompt_id=job.prompt_id)
+        return png
+
+    async def _open_socket(
+        self, job: _Job, stack: contextlib.AsyncExitStack
+    ) -> ClientConnection | None:
+        url = httpx.URL(f"{self.base_url}/ws", params={"clientId": job.client_id})
+        url = url.copy_with(scheme="wss" if url.scheme == "https" else "ws")
+        try:
+            return await stack.enter_async_context(
+                connect(str(url), max_size=MAX_FRAME, close_timeout=2)
+            )
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            # History still tells how the prompt ends; the POST decides if the server is up.
+            log.warning(
+                "comfyui socket unavailable, polling history instead",
+                object_id=job.object_id,
+                error=repr(exc),
+            )
+            return None
+
+    async def _submit(self, graph: dict[str, Any], client_id: str) -> str:
+        response = await self._request(
+            "POST", "/prompt", json={"prompt": graph, "client_id": client_id}
+        )
+        if response.status_code == 400:
+            raise Permanent(_rejection(response, self.workflow.source), code="comfyui_rejected")
+        if response.status_code >= 400:
+            raise Permanent(
+                f"ComfyUI answered {response.status_code} to POST /prompt: {_snippet(response)}",
+                code="comfyui_rejected",
+            )
+        body = _json_object(response, "POST /prompt")
+        prompt_id = body.get("prompt_id")
+        if not isinstance(prompt_id, str) or not prompt_id:
+            raise Permanent(f"ComfyUI queued no prompt_id: {_snippet(response)}")
+        if body.get("node_errors"):
+            log.warning(
+                "comfyui dropped some outputs", prompt_id=prompt_id, node_errors=body["node_errors"]
+            )
+        return prompt_id
+
+    async def _follow(self, socket: ClientConnection, job: _Job) -> bool:
+        """Relay frames until the done signal (True) or until the socket drops (False)."""
+        while True:
+            try:
+                async with asyncio.timeout(self.stall_after):
+                    message = await socket.recv()
+            except TimeoutError:
+                log.info("comfyui socket quiet, asking history", prompt_id=job.prompt_id)
+                if await self._check_history(job):
+                    return True
+                continue
+            except ConnectionClosed as exc:
+                log.warning(
+                    "comfyui socket closed mid-run, polling history",
+                    prompt_id=job.prompt_id,
+                    error=repr(exc),
+                )
+                return False
+            # Binary frames are previews.
+            if isinstance(message, str) and await self._on_frame(job, message):
+                return True
+
+    async def _on_frame(self, job: _Job, message: str) -> bool:
+        try:
+            frame = json.loads(message)
+        except ValueError:
+            return False
+        if not isinstance(frame, dict) or not isinstance(frame.get("data"), dict):
+            return False
+        kind, data = frame.get("type"), frame["data"]
+        if data.get("prompt_id", job.prompt_id) != job.prompt_id:
+            return False
+        if kind == "progress":
+            value, maximum = data.get("value"), data.get("max")
+            if isinstance(value, int | float) and isinstance(maximum, int | float) and maximum > 0:
+                await job.report(min(value / maximum, 1.0))
+        elif kind == "executed":
+            output = data.get("output")
+            if isinstance(output, dict):
+                job.images.extend(_images(output))
+        elif kind == "execution_cached":
+            log.debug("comfyui nodes cached", prompt_id=job.prompt_id, nodes=data.get("nodes"))
+        elif kind == "execution_error":
+            raise Permanent(_execution_error(data), code="comfyui_execution_error")
+        elif kind == "execution_interrupted":
+            raise RetryLater(_interrupted(data), code="comfyui_interrupted")
+        elif kind == "execution_success":
+            # Without images yet, wait for the done signal: history is written before it.
+            return bool(job.images)
+        elif kind == "executing":
+            return data.get("node") is None and data.get("prompt_id") == job.prompt_id
+        return False
+
+    async def _poll(self, job: _Job) -> None:
+        while True:
+            if await self._check_history(job):
+                return
+            await asyncio.sleep(self.poll_interval)
+
+    async def _check_history(self, job: _Job) -> bool:
+        """True once history holds the prompt (its images then in ``job.images``)."""
+        path = f"/history/{quote(job.prompt_id, safe='')}"
+        response = await self._request("GET", path)
+        if response.status_code != 200:
+            raise Permanent(
+                f"ComfyUI answered {response.status_code} to GET {path}: {_snippet(response)}"
+            )
+        entry = _json_object(response, f"GET {path}").get(job.prompt_id)
+        if not isinstance(entry, dict):
+            return False
+        status = entry.get("status")
+        if isinstance(status, dict) and status.get("status_str") == "error":
+            raise _history_failure(job.prompt_id, status.get("messages"))
+        outputs = entry.get("outputs")
+        if isinstance(outputs, dict):
+            images = [
+                image
+                for output in outputs.values()
+                if isinstance(output, dict)
+                for image in _images(output)
+            ]
+            if images:
+                job.images = images
+        return True
+
+    async def _download(self, image: dict[str, Any]) -> bytes:
+        params = {
+            "filename": image["filename"],
+            "subfolder": str(image.get("subfolder") or ""),
+            "type": str(image.get("type") or "output"),
+        }
+        response = await self._request("GET", "/view", params=params)
+        if response.status_code == 404:
+            raise Permanent(
+                f"ComfyUI has no {params['type']} file {params['filename']!r} "
+                f"in {params['subfolder']!r}",
+                code="comfyui_missing_output",
+            )
+        if response.status_code >= 400:
+            raise Permanent(
+                f"ComfyUI refused /view for {params['filename']!r} "
+                f"in {params['subfolder']!r}: {response.status_code}",
+                code="comfyui_missing_output",
+            )
+        return response.content
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP call, retried with backoff on connection errors, 429 and 5xx."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retry_attempts),
+            wait=wait_exponential(multiplier=self.retry_wait, max=30)
+            + wait_random(0, self.retry_wait),
+            retry=retry_if_exception_type((httpx.TransportError, _ServerBusy)),
+            reraise=True,
+        )
+        try:
+            return await retrying(self._attempt, method, path, **kwargs)
+        except (httpx.TransportError, _ServerBusy) as exc:
+            raise RetryLater(
+                f"ComfyUI at {self.base_url} unavailable for {method} {path} "
+                f"after {self.retry_attempts} attempts: {exc!r}",
+                code="comfyui_unavailable",
+            ) from exc
+
+    async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = await self._http.request(method, f"{self.base_url}{path}", **kwargs)
+        if response.status_code >= 500 or response.status_code == 429:
+            raise _ServerBusy(f"{response.status_code}: {_snippet(response)}")
+        return response
+
+    async def _abandon(self, job: _Job) -> None:
+        """Best effort: take the prompt off the queue, or stop it if it is running."""
+        if not job.prompt_id:
+            return
+        try:
+            async with asyncio.timeout(ABANDON_TIMEOUT):
+                await self._http.post(f"{self.base_url}/queue", json={"delete": [job.prompt_id]})
+                await self._http.post(
+                    f"{self.base_url}/interrupt", json={"prompt_id": job.prompt_id}
+                )
+        except (httpx.HTTPError, TimeoutError) as exc:
+            log.warning("comfyui interrupt failed", prompt_id=job.prompt_id, error=repr(exc))
+
+
+def _images(output: dict[str, Any]) -> list[dict[str, Any]]:
+    images = output.get("images")
+    if not isinstance(images, list):
+        return []
+    return [
+        image
+        for image in images
+        if isinstance(image, dict) and isinstance(image.get("filename"), str)
+    ]
+
+
+def _first_image(job: _Job) -> dict[str, Any]:
+    # Saved outputs first; preview nodes report "temp" files.
+    for image in job.images:
+        if image.get("type", "output") == "output":
+            return image
+    if job.images:
+        return job.images[0]
+    raise Permanent(
+        f"ComfyUI prompt {job.prompt_id} finished without an output image", code="comfyui_no_image"
+    )
+
+
+def _as_png(data: bytes, size: int) -> bytes:
+    """``data`` as a ``size``×``size`` PNG; other formats and sizes are converted."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            if opened.format == "PNG" and opened.size == (size, size):
+                return data
+            image: Image.Image = opened
+            if image.mode not in ("RGB", "RGBA"):
+                has_alpha = "A" in image.getbands() or "transparency" in image.info
+                image = image.convert("RGBA" if has_alpha else "RGB")
+            if image.width != image.height:
+                # Pad with the background colour rather than crop into the object.
+                corner = image.getpixel((0, 0))
+                background = corner if isinstance(corner, tuple) else None
+                image = ImageOps.pad(image, (size, size), color=background)
+            elif image.size != (size, size):
+                image = image.resize((size, size), Image.Resampling.LANCZOS)
+            out = io.BytesIO()
+            image.save(out, format="PNG")
+            return out.getvalue()
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise Permanent(
+            f"ComfyUI sent an unreadable image: {exc}", code="comfyui_bad_image"
+        ) from None
+
+
+def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise Permanent(f"ComfyUI answered {what} with no JSON object: {_snippet(response)}")
+    return body
+
+
+def _snippet(response: httpx.Response, limit: int = 300) -> str:
+    return response.text[:limit] or "(empty body)"
+
+
+def _rejection(response: httpx.Response, source: str) -> str:
+    """A 400 on POST /prompt as one line naming every failing node."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return f"ComfyUI rejected workflow {source}: {_snippet(response)}"
+    error = body.get("error")
+    if isinstance(error, dict):
+        head = f"{error.get('type')}: {error.get('message')}"
+    else:
+        head, error = str(error), {}
+    parts = [f"ComfyUI rejected workflow {source}: {head}"]
+    node_errors = body.get("node_errors")
+    if isinstance(node_errors, dict):
+        for node_id, info in node_errors.items():
+            if not isinstance(info, dict):
+                continue
+            for problem in info.get("errors") or []:
+                if not isinstance(problem, dict):
+                    continue
+                text = (
+                    f"node {node_id} ({info.get('class_type')}): "
+                    f"{problem.get('type')}: {problem.get('message')}"
+                )
+                if problem.get("details"):
+                    text += f" ({problem['details']})"
+                parts.append(text)
+    if len(parts) == 1 and error.get("details"):
+        parts.append(str(error["details"]))
+    return "; ".join(parts)
+
+
+def _execution_error(data: Mapping[str, Any]) -> str:
+    return (
+        f"ComfyUI failed prompt {data.get('prompt_id')} at node {data.get('node_id')} "
+        f"({data.get('node_type')}): {data.get('exception_type')}: "
+        f"{data.get('exception_message')}"
+    )
+
+
+def _interrupted(data: Mapping[str, Any]) -> str:
+    return (
+        f"ComfyUI prompt {data.get('prompt_id')} was interrupted at node "
+        f"{data.get('node_id')} ({data.get('node_type')})"
+    )
+
+
+def _history_failure(prompt_id: str, messages: Any) -> Permanent | RetryLater:
+    for message in messages if isinstance(messages, list) else []:
+        if not isinstance(message, list | tuple) or len(message) != 2:
+            continue
+        event, data = message
+        if not isinstance(data, dict):
+            continue
+        if event == "execution_error":
+            return Permanent(_execution_error(data), code="comfyui_execution_error")
+        if event == "execution_interrupted":
+            return RetryLater(_interrupted(data), code="comfyui_interrupted")
+    return Permanent(
+        f"ComfyUI prompt {prompt_id} ended in error without details",
+        code="comfyui_execution_error",
+    )
