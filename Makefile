@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PROMPT ?= a cozy bedroom with a reading corner, two bookshelves and a green armchair
+NPM ?= npm
+NODE_STAMP := tests/tools/node_modules/.installed-stamp
 
 .PHONY: install run up test lint format bench schema clean
 
@@ -24,7 +26,13 @@ run: install
 up: install
 	$(BIN)/holodeck up
 
-test: install lint
+# The Khronos glTF validator (an npm package) checks every scene file the tests build.
+$(NODE_STAMP): tests/tools/package.json tests/tools/package-lock.json
+	@command -v node >/dev/null || { echo "Node.js 18+ (node and npm) is needed: the glTF validity tests run the Khronos validator"; exit 1; }
+	$(NPM) ci --prefix tests/tools --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+test: install lint $(NODE_STAMP)
 	$(BIN)/pytest -q
 
 lint: install
@@ -43,4 +51,4 @@ schema: install
 	$(BIN)/holodeck schema --out docs/schemas
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache tests/tools/node_modules

@@ -38,6 +38,7 @@ from services.planner.work import Planner
 from shared import metrics
 from shared.artifacts import ArtifactStore, LocalArtifactStore, NatsArtifactStore
 from shared.bus import ensure_reachable, log_client_error, provision
+from shared.cache import AssetCache
 from shared.config import Settings
 from shared.contract import (
     SCHEMA_VERSION,
@@ -47,10 +48,12 @@ from shared.contract import (
     ImageWork,
     LayoutReady,
     MeshReady,
+    ObjectProgress,
     SceneFailed,
     SceneReady,
     SceneRequested,
     Subject,
+    subject,
 )
 from shared.errors import ConfigError
 from shared.logs import get_logger, route_library_logs
@@ -88,6 +91,7 @@ class ServiceHost:
     store: ArtifactStore = field(init=False)
     runners: list[StageRunner] = field(default_factory=list, init=False)
     backends: list[Any] = field(default_factory=list, init=False)
+    cache: AssetCache | None = field(default=None, init=False)
     _backlog_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -110,6 +114,8 @@ class ServiceHost:
         self.js = self.nc.jetstream()
         await provision(self.js, self.settings.nats)
         self.store = await open_store(self.settings, self.js)
+        if {"imagegen", "meshgen"} & set(self.names):
+            self.cache = await AssetCache.open(self.js, self.store, self.settings.performance)
         for name in self.names:
             if name in WORKERS:
                 self._register(name)
@@ -141,12 +147,20 @@ class ServiceHost:
                         self.store,
                         self._backend(image_backend(self.settings.image_generation)),
                         self.settings.image_generation.size,
+                        cache=self.cache,
+                        report=self._report_progress,
                     ),
                 ),
             ]
         elif name == "meshgen":
             backend = self._backend(mesh_backend(self.settings.three_d_generation))
-            bindings.append(("meshgen", Consumer.MESHGEN, MeshMaker(producer, self.store, backend)))
+            bindings.append(
+                (
+                    "meshgen",
+                    Consumer.MESHGEN,
+                    MeshMaker(producer, self.store, backend, cache=self.cache),
+                )
+            )
         elif name == "assembly":
             history = StreamHistory(self.js, nats.stream)
             bindings.append(
@@ -171,6 +185,14 @@ class ServiceHost:
                     include_in_schema=False,
                 )(handler)
 
+    async def _report_progress(self, event: ObjectProgress) -> None:
+        """Live progress goes out on core NATS only: news of the moment, not history."""
+        with contextlib.suppress(Exception):
+            await self.nc.publish(
+                subject(Subject.PROGRESS, event.scene_id, event.object_id),
+                event.model_dump_json().encode(),
+            )
+
     def _backend(self, backend: B) -> B:
         self.backends.append(backend)
         return backend
@@ -194,6 +216,8 @@ class ServiceHost:
         for runner in self.runners:
             runner.closing = True
         await asyncio.gather(*(r.drain(grace) for r in self.runners))
+        if self.cache is not None:
+            await self.cache.close()
         if self._backlog_task is not None:
             self._backlog_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

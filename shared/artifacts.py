@@ -7,6 +7,7 @@ harmless and a redone step produces the same reference.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -30,6 +31,10 @@ class ArtifactStore(Protocol):
     async def get(self, sha256: str) -> bytes: ...
 
     async def exists(self, sha256: str) -> bool: ...
+
+    async def delete(self, sha256: str) -> None:
+        """Remove the artifact; removing one that is not stored is not an error."""
+        ...
 
 
 def digest(data: bytes) -> str:
@@ -82,6 +87,9 @@ class LocalArtifactStore:
     async def exists(self, sha256: str) -> bool:
         return self.path_of(sha256).exists()
 
+    async def delete(self, sha256: str) -> None:
+        await asyncio.to_thread(self.path_of(sha256).unlink, missing_ok=True)
+
 
 class NatsArtifactStore:
     """The JetStream object store: artifacts reachable from every host on the bus."""
@@ -121,3 +129,9 @@ class NatsArtifactStore:
         except (ObjectNotFoundError, NotFoundError):
             return False
         return True
+
+    async def delete(self, sha256: str) -> None:
+        # The object store keeps a small "deleted" record and purges the chunks; a later
+        # put of the same bytes stores them again.
+        with contextlib.suppress(ObjectNotFoundError, NotFoundError):
+            await self._store.delete(_check_sha(sha256))

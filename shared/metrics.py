@@ -27,6 +27,11 @@ MEMORY_USAGE = Gauge("holodeck_memory_usage_bytes", "Resident memory of this pro
 CACHE_HIT_RATIO = Gauge(
     "holodeck_cache_hit_ratio", "Share of object requests served from the asset cache", ["stage"]
 )
+CACHE_LOOKUPS = Counter(
+    "holodeck_cache_lookups_total",
+    "Asset cache lookups by stage and result (hit or miss)",
+    ["stage", "result"],
+)
 ERROR_RATE = Gauge(
     "holodeck_error_rate", "Share of messages that failed over the last five minutes", ["stage"]
 )

@@ -24,6 +24,14 @@ class StreamHistory:
             return None
         return LayoutReady.model_validate_json(raw.data or b"")
 
+    async def scene_ready(self, scene_id: str) -> bool:
+        """Whether the stream already holds this scene's ``scene.ready``."""
+        try:
+            await self.js.get_last_msg(self.stream, subject(Subject.SCENE_READY, scene_id))
+        except NotFoundError:
+            return False
+        return True
+
     async def mesh_object_ids(self, scene_id: str) -> set[str]:
         info = await self.js.stream_info(
             self.stream, subjects_filter=subject(Subject.MESH_READY, scene_id, "*")

@@ -40,6 +40,8 @@ class History(Protocol):
 
     async def meshes(self, scene_id: str, object_ids: list[str]) -> dict[str, MeshReady]: ...
 
+    async def scene_ready(self, scene_id: str) -> bool: ...
+
 
 def layout_document(ready: LayoutReady) -> bytes:
     """``layout.json``: the scene id, the prompt and the layout, in the event's own schema."""
@@ -57,12 +59,24 @@ class Assembler:
         self.producer = producer
         self.store = store
         self.history = history
+        self._building: set[str] = set()
 
     async def __call__(self, event: MeshReady, delivery: Delivery) -> list[Output]:
         scene_id = event.scene_id
         done = await self.history.mesh_object_ids(scene_id)
-        if len(done) < event.object_count:
+        if len(done) < event.object_count or scene_id in self._building:
+            # Not complete yet, or another message of this scene is building it here:
+            # that build's scene.ready stands for this message too.
             return []
+        self._building.add(scene_id)
+        try:
+            if await self.history.scene_ready(scene_id):
+                return []  # already assembled (a redelivery, a replay, another replica)
+            return await self._assemble(scene_id, done)
+        finally:
+            self._building.discard(scene_id)
+
+    async def _assemble(self, scene_id: str, done: set[str]) -> list[Output]:
         layout = await self.history.layout(scene_id)
         if layout is None:
             raise RetryLater(f"layout of scene {scene_id} not found in the stream", delay=1.0)

@@ -6,12 +6,16 @@ same durable on that subject, so the objects of one scene spread across replicas
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from services.imagegen.backend import ImageBackend
 from shared.artifacts import ArtifactStore
+from shared.cache import AssetCache, cache_key
 from shared.contract import (
     ImagesReady,
     ImageWork,
     LayoutReady,
+    ObjectProgress,
     Subject,
     msg_id,
     subject,
@@ -19,6 +23,7 @@ from shared.contract import (
 from shared.stage import Delivery, Output
 
 FANOUT_STAGE = "imagegen-fanout"
+ProgressReporter = Callable[[ObjectProgress], Awaitable[None]]
 STAGE = "imagegen"
 
 
@@ -46,15 +51,45 @@ class FanOut:
 
 
 class ImageMaker:
-    def __init__(self, producer: str, store: ArtifactStore, backend: ImageBackend, size: int = 512):
+    """One object's image: from the asset cache when it holds one, else from the backend."""
+
+    def __init__(
+        self,
+        producer: str,
+        store: ArtifactStore,
+        backend: ImageBackend,
+        size: int = 512,
+        cache: AssetCache | None = None,
+        report: ProgressReporter | None = None,
+    ):
         self.producer = producer
         self.store = store
         self.backend = backend
         self.size = size
+        self.cache = cache
+        self.report = report
 
     async def __call__(self, event: ImageWork, delivery: Delivery) -> list[Output]:
-        png = await self.backend.generate(event.object, event.seed, self.size)
-        ref = await self.store.put(png, "image/png")
+        async def progress(fraction: float) -> None:
+            if self.report is not None:
+                await self.report(
+                    ObjectProgress(
+                        scene_id=event.scene_id,
+                        object_id=event.object_id,
+                        stage=STAGE,
+                        fraction=max(0.0, min(1.0, fraction)),
+                    )
+                )
+
+        async def make() -> bytes:
+            return await self.backend.generate(event.object, event.seed, self.size, progress)
+
+        if self.cache is None:
+            ref, cached = await self.store.put(await make(), "image/png"), False
+        else:
+            # The image size is the size class: the same object at another size is another image.
+            key = cache_key(STAGE, self.backend.identity, event.object, self.size, event.seed)
+            ref, cached = await self.cache.get_or_make(STAGE, key, make, "image/png")
         ready = ImagesReady(
             scene_id=event.scene_id,
             producer=self.producer,
@@ -63,6 +98,7 @@ class ImageMaker:
             image=ref,
             seed=event.seed,
             object_count=event.object_count,
+            cached=cached,
         )
         return [
             Output(

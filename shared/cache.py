@@ -1,0 +1,513 @@
+"""The asset cache: identical object requests reuse the stored artifact.
+
+**Key.** The sha256 of a canonical JSON document of everything that decides a stage's
+output: the stage, the backend's ``identity`` (backend + model or workflow), the object's
+description, material, colour and category, a size class and the seed, plus the stage's
+other inputs. Images use the image size in pixels as the size class; meshes use the
+object's size in whole centimetres (so a served mesh matches the layout size within
+1 cm) and add the input image's sha256. The object's id, position and rotation are not
+part of the key: two identical chairs share one image and one mesh.
+
+**Index.** One JetStream key-value bucket (``holodeck-cache``) shared by every replica
+maps key → ``{sha256, size, media_type, uri, last_used, stage}``; the bytes stay in the
+artifact store. Each replica follows the bucket with a watcher into a local mirror,
+which answers most lookups without a round trip and is what the size accounting and
+the sweeps work from; a key the mirror does not hold yet is read from the bucket, so a
+replica sees another's new entry at once.
+
+**Rules.**
+
+- A hit is an entry that has not expired and whose artifact is in this replica's store.
+  Its ``last_used`` is rewritten at most once per ``touch_interval_s`` (60 s), not on
+  every hit.
+- Expiry: an entry unused for more than ``performance.cache_ttl`` seconds is removed
+  (``cache_ttl = 0`` turns expiry off).
+- Size bound: while the distinct artifacts the index points at exceed
+  ``performance.max_cache_size_mb``, the least recently used entry is removed.
+- Protection: an entry used within the last ``protect_s`` seconds (600 by default) counts
+  as referenced by a scene still in flight and is removed by neither rule. The window
+  must therefore be longer than the slowest scene build plus the touch interval. When
+  every remaining entry is protected the cache stays over its bound until they age.
+- Artifacts: removing an entry deletes its artifact from the store only when no other
+  entry points at the same sha256.
+- Races between replicas: every removal and every ``last_used`` refresh is conditional on
+  the entry's revision, so a replica that has just used or replaced an entry wins over
+  one sweeping it away.
+- Within one process, identical requests that arrive while the first is being made wait
+  for it instead of calling the backend again; they count as hits.
+
+An entry removed after a scene finished takes its artifact with it. The scene's GLB
+embeds its meshes and stays whole, and a replay from ``layout.ready`` makes what is
+missing again; a replay of its ``images.ready`` events, though, fails with
+``artifact_missing`` for an image that is gone and whose mesh is no longer cached.
+A cache index that cannot be reached is a miss, never a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import APIError, BucketNotFoundError, KeyNotFoundError
+from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+
+from shared import metrics
+from shared.artifacts import ArtifactStore
+from shared.config import PerformanceSettings
+from shared.contract import ArtifactRef
+from shared.errors import ConfigError
+from shared.layout import PlacedObject, Vec3
+from shared.logs import get_logger
+
+log = get_logger(__name__)
+
+CACHE_BUCKET = "holodeck-cache"
+DEFAULT_PROTECT_S = 600.0
+DEFAULT_TOUCH_INTERVAL_S = 60.0
+DEFAULT_SWEEP_INTERVAL_S = 60.0
+# JetStream's "wrong last sequence" errors: the entry changed since it was read.
+_WRONG_LAST_SEQUENCE = (10071, 10164)
+
+
+def cache_key(
+    stage: str,
+    identity: str,
+    obj: PlacedObject,
+    size_class: int | list[int],
+    seed: int,
+    **inputs: str,
+) -> str:
+    """The cache key of one object's output in ``stage``; ``inputs`` are further inputs
+    that decide it (meshgen: ``image=<sha256>``)."""
+    document = {
+        "stage": stage,
+        "backend": identity,
+        "description": obj.description,
+        "material": obj.material,
+        "color": obj.color,
+        "category": obj.category,
+        "size_class": size_class,
+        "seed": int(seed),
+        "inputs": inputs,
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def centimetres(size: Vec3) -> list[int]:
+    """A mesh's size class: its size rounded to whole centimetres."""
+    return [round(v * 100) for v in size]
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """What the index holds for one key."""
+
+    sha256: str
+    size: int
+    media_type: str
+    uri: str
+    last_used: float
+    stage: str
+
+    @classmethod
+    def of(cls, ref: ArtifactRef, stage: str, now: float) -> CacheEntry:
+        return cls(ref.sha256, ref.size, ref.media_type, ref.uri, now, stage)
+
+    @classmethod
+    def decode(cls, data: bytes | None) -> CacheEntry:
+        """Raises ValueError for anything that is not an entry."""
+        try:
+            value = json.loads(data or b"")
+            entry = cls(
+                sha256=str(value["sha256"]),
+                size=int(value["size"]),
+                media_type=str(value["media_type"]),
+                uri=str(value["uri"]),
+                last_used=float(value["last_used"]),
+                stage=str(value.get("stage", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a cache entry: {exc}") from None
+        return entry
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+    def ref(self) -> ArtifactRef:
+        return ArtifactRef(
+            uri=self.uri, sha256=self.sha256, size=self.size, media_type=self.media_type
+        )
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What one sweep removed, and what is left."""
+
+    expired: int = 0
+    evicted: int = 0
+    artifacts_deleted: int = 0
+    entries: int = 0
+    bytes: int = 0
+
+
+class _HitTally:
+    """Hits and lookups per stage since the process started, for the hit-ratio gauge."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def record(self, stage: str, hit: bool) -> None:
+        hits, lookups = self._counts.get(stage, (0, 0))
+        hits, lookups = hits + hit, lookups + 1
+        self._counts[stage] = (hits, lookups)
+        metrics.CACHE_LOOKUPS.labels(stage, "hit" if hit else "miss").inc()
+        metrics.CACHE_HIT_RATIO.labels(stage).set(hits / lookups)
+
+
+_TALLY = _HitTally()
+
+
+async def open_bucket(js: JetStreamContext, bucket: str = CACHE_BUCKET) -> KeyValue:
+    """The cache's key-value bucket, created when missing (safe when replicas race)."""
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        pass
+    config = KeyValueConfig(
+        bucket=bucket,
+        description="Holodeck asset cache: key -> stored artifact",
+        history=1,
+        storage=StorageType.FILE,
+        direct=True,  # reads of one key answered by any server, without the API layer
+    )
+    try:
+        return await js.create_key_value(config)
+    except APIError:
+        # Another replica created it first (perhaps with other settings): use theirs.
+        return await js.key_value(bucket)
+
+
+class AssetCache:
+    """The shared asset cache; create it once per process with :meth:`open`."""
+
+    def __init__(
+        self,
+        kv: KeyValue,
+        store: ArtifactStore,
+        settings: PerformanceSettings,
+        *,
+        protect_s: float = DEFAULT_PROTECT_S,
+        touch_interval_s: float = DEFAULT_TOUCH_INTERVAL_S,
+        clock: Callable[[], float] = time.time,
+    ):
+        if protect_s <= touch_interval_s:
+            raise ConfigError(
+                f"cache protection window ({protect_s} s) must be longer than the "
+                f"last_used refresh interval ({touch_interval_s} s)"
+            )
+        self.kv = kv
+        self.store = store
+        self.max_bytes = settings.max_cache_size_mb * 1024 * 1024
+        self.ttl_s = float(settings.cache_ttl)
+        self.protect_s = protect_s
+        self.touch_interval_s = touch_interval_s
+        self.clock = clock
+        # Mirror of the bucket: key → (entry, revision), kept by the watcher.
+        self._entries: dict[str, tuple[CacheEntry, int]] = {}
+        self._inflight: dict[str, asyncio.Future[ArtifactRef]] = {}
+        self._sweeping = asyncio.Lock()
+        self._primed = asyncio.Event()
+        self._watcher: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._warned_at = float("-inf")
+
+    @classmethod
+    async def open(
+        cls,
+        js: JetStreamContext,
+        store: ArtifactStore,
+        settings: PerformanceSettings,
+        *,
+        bucket: str = CACHE_BUCKET,
+        protect_s: float = DEFAULT_PROTECT_S,
+        touch_interval_s: float = DEFAULT_TOUCH_INTERVAL_S,
+        sweep_interval_s: float | None = DEFAULT_SWEEP_INTERVAL_S,
+        clock: Callable[[], float] = time.time,
+        timeout: float = 10.0,
+    ) -> AssetCache:
+        """Open (or create) the bucket, load the index and start following it.
+
+        ``sweep_interval_s`` is how often expiry and the size bound are enforced in the
+        background (besides after every insertion); None leaves it to :meth:`sweep`.
+        Call :meth:`close` when done.
+        """
+        kv = await open_bucket(js, bucket)
+        cache = cls(
+            kv,
+            store,
+            settings,
+            protect_s=protect_s,
+            touch_interval_s=touch_interval_s,
+            clock=clock,
+        )
+        cache._watcher = await kv.watchall()
+        cache._tasks.append(asyncio.create_task(cache._follow()))
+        try:
+            await asyncio.wait_for(cache._primed.wait(), timeout)
+        except TimeoutError:
+            await cache.close()
+            raise
+        if sweep_interval_s is not None:
+            cache._tasks.append(asyncio.create_task(cache._sweep_every(sweep_interval_s)))
+        return cache
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._watcher is not None:
+            with contextlib.suppress(Exception):
+                await self._watcher.stop()
+            self._watcher = None
+
+    # ------------------------------------------------------------------ lookups
+
+    async def get_or_make(
+        self,
+        stage: str,
+        key: str,
+        make: Callable[[], Awaitable[bytes]],
+        media_type: str,
+    ) -> tuple[ArtifactRef, bool]:
+        """The artifact for ``key``: from the cache (``True``), else made by ``make``,
+        stored and remembered (``False``)."""
+        pending = self._inflight.get(key)
+        if pending is not None:
+            await asyncio.wait({pending})
+            if not pending.cancelled() and pending.exception() is None:
+                _TALLY.record(stage, hit=True)
+                return pending.result(), True
+            # The first request failed: this one makes its own attempt.
+        future: asyncio.Future[ArtifactRef] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_consume_exception)
+        self._inflight[key] = future
+        try:
+            ref = await self._find(key)
+            _TALLY.record(stage, hit=ref is not None)
+            hit = ref is not None
+            if ref is None:
+                ref = await self.store.put(await make(), media_type)
+                await self.remember(stage, key, ref)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                future.cancel()
+            else:
+                future.set_exception(exc)
+            raise
+        else:
+            future.set_result(ref)
+            return ref, hit
+        finally:
+            if self._inflight.get(key) is future:
+                del self._inflight[key]
+
+    async def lookup(self, stage: str, key: str) -> ArtifactRef | None:
+        """The cached artifact for ``key``, or None; counts towards the hit ratio."""
+        ref = await self._find(key)
+        _TALLY.record(stage, hit=ref is not None)
+        return ref
+
+    async def remember(self, stage: str, key: str, ref: ArtifactRef) -> None:
+        """Record that ``key`` is served by the stored artifact ``ref``."""
+        entry = CacheEntry.of(ref, stage, self.clock())
+        try:
+            revision = await self.kv.put(key, entry.encode())
+        except (NatsError, TimeoutError) as exc:
+            log.warning("cache index unavailable: entry not recorded", key=key, error=repr(exc))
+            return
+        self._note(key, entry, revision)
+        if self.total_bytes > self.max_bytes:
+            await self.sweep()
+
+    async def _find(self, key: str) -> ArtifactRef | None:
+        known = self._entries.get(key)
+        if known is not None:
+            # The mirror answers without a round trip. It may lag the bucket by a moment:
+            # an entry removed meanwhile is either still backed by its artifact (checked
+            # below) or found missing there and made again.
+            entry, revision = known
+        else:
+            # Not (yet) in the mirror: the bucket has the last word, e.g. on an entry
+            # another replica wrote a moment ago.
+            try:
+                item = await self.kv.get(key)
+            except KeyNotFoundError:
+                return None
+            except (NatsError, TimeoutError) as exc:
+                log.warning("cache index unavailable: treated as a miss", key=key, error=repr(exc))
+                return None
+            try:
+                entry = CacheEntry.decode(item.value)
+            except ValueError:
+                return None  # the miss that follows overwrites it
+            revision = item.revision or 0
+        now = self.clock()
+        if self._expired(entry, now):
+            await self._remove(key, entry, revision)
+            return None
+        if not await self.store.exists(entry.sha256):
+            # Not in this replica's store (deleted, or a store not shared between hosts):
+            # a miss, whose result overwrites the entry.
+            return None
+        if now - entry.last_used >= self.touch_interval_s:
+            await self._touch(key, entry, revision, now)
+        return entry.ref()
+
+    async def _touch(self, key: str, entry: CacheEntry, revision: int, now: float) -> None:
+        fresh = replace(entry, last_used=now)
+        try:
+            new_revision = await self.kv.update(key, fresh.encode(), last=revision)
+        except APIError as exc:
+            if exc.err_code not in _WRONG_LAST_SEQUENCE:
+                log.warning("cache entry not refreshed", key=key, error=repr(exc))
+            return  # otherwise another replica refreshed or replaced it: fine either way
+        except (NatsError, TimeoutError) as exc:
+            log.warning("cache entry not refreshed", key=key, error=repr(exc))
+            return
+        self._note(key, fresh, new_revision)
+
+    # ------------------------------------------------------------------ bounds
+
+    @property
+    def total_bytes(self) -> int:
+        """Bytes of the distinct artifacts the index points at."""
+        sizes = {entry.sha256: entry.size for entry, _ in self._entries.values()}
+        return sum(sizes.values())
+
+    def entries(self) -> dict[str, CacheEntry]:
+        """A snapshot of this replica's view of the index."""
+        return {key: entry for key, (entry, _) in self._entries.items()}
+
+    def _expired(self, entry: CacheEntry, now: float) -> bool:
+        idle = now - entry.last_used
+        return self.ttl_s > 0 and idle > self.ttl_s and idle > self.protect_s
+
+    async def sweep(self) -> Sweep:
+        """Remove expired entries, then least recently used ones while over the bound."""
+        async with self._sweeping:
+            now = self.clock()
+            expired = evicted = deleted = 0
+            by_age = sorted(self._entries.items(), key=lambda item: item[1][0].last_used)
+            survivors: list[tuple[str, CacheEntry, int]] = []
+            for key, (entry, revision) in by_age:
+                if self._expired(entry, now):
+                    removed, artifact = await self._remove(key, entry, revision)
+                    expired += removed
+                    deleted += artifact
+                else:
+                    survivors.append((key, entry, revision))
+            for key, entry, revision in survivors:
+                if self.total_bytes <= self.max_bytes:
+                    break
+                if now - entry.last_used < self.protect_s:
+                    break  # this and every later entry may still be in use
+                if self._entries.get(key, (None, None))[1] != revision:
+                    continue  # changed since the sweep began
+                removed, artifact = await self._remove(key, entry, revision)
+                evicted += removed
+                deleted += artifact
+            total = self.total_bytes
+            if total > self.max_bytes and now - self._warned_at >= self.touch_interval_s:
+                # Every insertion sweeps while over the bound: say so once a minute, not each time.
+                self._warned_at = now
+                log.warning(
+                    "asset cache over its bound: the rest is in use",
+                    bytes=total,
+                    bound=self.max_bytes,
+                    protect_s=self.protect_s,
+                )
+            if expired or evicted:
+                log.info(
+                    "asset cache swept",
+                    expired=expired,
+                    evicted=evicted,
+                    artifacts_deleted=deleted,
+                    bytes=total,
+                )
+            return Sweep(expired, evicted, deleted, len(self._entries), total)
+
+    async def _remove(self, key: str, entry: CacheEntry, revision: int) -> tuple[bool, bool]:
+        """Delete the entry if it is still at ``revision``, then its artifact if no other
+        entry points at it. Returns (entry removed, artifact deleted)."""
+        try:
+            await self.kv.delete(key, last=revision)
+        except APIError as exc:
+            if exc.err_code not in _WRONG_LAST_SEQUENCE:
+                log.warning("cache entry not removed", key=key, error=repr(exc))
+            return False, False
+        except (NatsError, TimeoutError) as exc:
+            log.warning("cache entry not removed", key=key, error=repr(exc))
+            return False, False
+        current = self._entries.get(key)
+        if current is not None and current[1] <= revision:
+            del self._entries[key]
+        if any(other.sha256 == entry.sha256 for other, _ in self._entries.values()):
+            return True, False
+        try:
+            await self.store.delete(entry.sha256)
+        except Exception as exc:
+            log.warning("cached artifact not deleted", sha256=entry.sha256, error=repr(exc))
+            return True, False
+        return True, True
+
+    # ------------------------------------------------------------------ mirror
+
+    def _note(self, key: str, entry: CacheEntry, revision: int) -> None:
+        current = self._entries.get(key)
+        if current is None or current[1] < revision:
+            self._entries[key] = (entry, revision)
+
+    async def _follow(self) -> None:
+        """Apply the bucket's updates to the mirror; the first None marks the initial load."""
+        async for update in self._watcher:
+            if update is None:
+                self._primed.set()
+                continue
+            revision = update.revision or 0
+            if update.operation in (KV_DEL, KV_PURGE):
+                current = self._entries.get(update.key)
+                if current is not None and current[1] < revision:
+                    del self._entries[update.key]
+                continue
+            try:
+                entry = CacheEntry.decode(update.value)
+            except ValueError:
+                continue
+            self._note(update.key, entry, revision)
+
+    async def _sweep_every(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("asset cache sweep failed")
+
+
+def _consume_exception(future: asyncio.Future[Any]) -> None:
+    # Nobody may be waiting on a failed request; don't let asyncio log it as unretrieved.
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,438 @@
+"""The asset cache against a real nats-server: hits with no backend call, misses on any
+input that decides the output, LRU eviction under the size bound with the protection
+window, expiry, the hit-ratio metrics, and replicas sharing one index."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+import trimesh
+from nats.js.errors import KeyNotFoundError
+from prometheus_client import REGISTRY
+
+from services.imagegen.procedural import object_image
+from services.imagegen.work import ImageMaker
+from services.meshgen.shapes import mesh_glb
+from services.meshgen.work import MeshMaker
+from services.planner.plan import plan_scene
+from shared.artifacts import ArtifactStore, LocalArtifactStore, NatsArtifactStore
+from shared.cache import CACHE_BUCKET, AssetCache, cache_key
+from shared.config import PerformanceSettings
+from shared.contract import ArtifactRef, ImagesReady, ImageWork, MeshReady
+from shared.layout import PlacedObject
+from shared.stage import Delivery
+
+KIB = 1024
+IMAGE_SIZE = 64  # small images keep the tests quick; the size is part of the key anyway
+
+
+class Clock:
+    """Wall-clock seconds the test moves by hand."""
+
+    def __init__(self, now: float = 1_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingImages:
+    """An image backend (the ImageBackend protocol) that counts its calls."""
+
+    def __init__(self, identity: str = "counting-images/v1"):
+        self.identity = identity
+        self.calls: list[str] = []
+
+    async def generate(
+        self, obj: PlacedObject, seed: int, size: int, progress: Any = None
+    ) -> bytes:
+        self.calls.append(obj.id)
+        return object_image(obj, seed, size)
+
+    async def close(self) -> None:
+        return None
+
+
+class CountingMeshes:
+    """A mesh backend (the MeshBackend protocol) that counts its calls."""
+
+    def __init__(self, identity: str = "counting-meshes/v1"):
+        self.identity = identity
+        self.calls: list[str] = []
+
+    async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
+        self.calls.append(obj.id)
+        return mesh_glb(obj.category, obj.size, image_png)
+
+    async def close(self) -> None:
+        return None
+
+
+def delivery(subject: str) -> Delivery:
+    return Delivery(subject=subject, stream_seq=1, stored_at=datetime.now(UTC), attempt=1)
+
+
+def image_work(scene_id: str, obj: PlacedObject, seed: int = 0) -> ImageWork:
+    return ImageWork(scene_id=scene_id, object_id=obj.id, object=obj, seed=seed, object_count=1)
+
+
+def blob(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def const(data: bytes) -> Any:
+    async def make() -> bytes:
+        return data
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def opened(
+    url: str,
+    store: ArtifactStore,
+    *,
+    ttl: int = 7200,
+    max_mb: int = 500,
+    protect_s: float = 120.0,
+    clock: Clock | None = None,
+) -> AsyncIterator[AssetCache]:
+    """A cache on its own connection, as one replica would hold it."""
+    nc = await nats.connect(url)
+    cache = await AssetCache.open(
+        nc.jetstream(),
+        store,
+        PerformanceSettings(cache_ttl=ttl, max_cache_size_mb=max_mb),
+        protect_s=protect_s,
+        touch_interval_s=60.0,
+        sweep_interval_s=None,
+        clock=clock or Clock(),
+    )
+    try:
+        yield cache
+    finally:
+        await cache.close()
+        await nc.close()
+
+
+async def in_index(cache: AssetCache, key: str) -> bool:
+    try:
+        await cache.kv.get(key)
+    except KeyNotFoundError:
+        return False
+    return True
+
+
+async def wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def lookups(stage: str, result: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "holodeck_cache_lookups_total", {"stage": stage, "result": result}
+    )
+    return value or 0.0
+
+
+# ------------------------------------------------------------------ the stages
+
+
+async def test_second_build_makes_no_backend_call(nats_server: str, tmp_path: Path):
+    """Every object of a scene, built twice: the second build is served from the cache."""
+    layout = plan_scene("a bedroom with a desk, two chairs and a bookshelf", 3)
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    images, meshes = CountingImages(), CountingMeshes()
+    async with opened(nats_server, store) as cache:
+        image_maker = ImageMaker("imagegen@test", store, images, IMAGE_SIZE, cache=cache)
+        mesh_maker = MeshMaker("meshgen@test", store, meshes, cache=cache)
+
+        async def build(scene_id: str) -> tuple[list[ImagesReady], list[MeshReady]]:
+            made_images: list[ImagesReady] = []
+            made_meshes: list[MeshReady] = []
+            for obj in layout.objects:
+                [image_out] = await image_maker(image_work(scene_id, obj, 3), delivery("w"))
+                assert isinstance(image_out.event, ImagesReady)
+                made_images.append(image_out.event)
+                [mesh_out] = await mesh_maker(image_out.event, delivery("i"))
+                assert isinstance(mesh_out.event, MeshReady)
+                made_meshes.append(mesh_out.event)
+            return made_images, made_meshes
+
+        first_images, first_meshes = await build("first")
+        assert images.calls and meshes.calls
+        # Identical objects in one scene already share: every uncached output cost one call.
+        assert sum(not e.cached for e in first_images) == len(images.calls)
+        assert sum(not e.cached for e in first_meshes) == len(meshes.calls)
+        images.calls.clear()
+        meshes.calls.clear()
+        second_images, second_meshes = await build("second")
+    assert images.calls == [] and meshes.calls == []
+    assert all(e.cached for e in second_images) and all(e.cached for e in second_meshes)
+    assert [e.image for e in second_images] == [e.image for e in first_images]
+    assert [e.mesh for e in second_meshes] == [e.mesh for e in first_meshes]
+
+
+async def test_identical_objects_in_flight_share_one_backend_call(nats_server: str, tmp_path: Path):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    obj = plan_scene("a dining room with a table and four chairs", 0).objects[0]
+    backend = CountingImages()
+    async with opened(nats_server, store) as cache:
+        maker = ImageMaker("imagegen@test", store, backend, IMAGE_SIZE, cache=cache)
+        twins = [obj.model_copy(update={"id": f"twin-{i}"}) for i in range(4)]
+        outputs = await asyncio.gather(*(maker(image_work("s", t), delivery("w")) for t in twins))
+    events = [out.event for [out] in outputs]
+    assert len(backend.calls) == 1
+    assert sorted(e.cached for e in events) == [False, True, True, True]
+    assert len({e.image.sha256 for e in events}) == 1
+
+
+async def test_any_input_that_decides_the_output_is_a_miss(nats_server: str, tmp_path: Path):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    obj = plan_scene("an office with an oak desk", 0).objects[0]
+    first, other_model = CountingImages("counting-images/v1"), CountingImages("counting-images/v2")
+    async with opened(nats_server, store) as cache:
+        maker = ImageMaker("imagegen@test", store, first, IMAGE_SIZE, cache=cache)
+
+        async def cached(o: PlacedObject, seed: int = 0, via: ImageMaker = maker) -> bool:
+            [out] = await via(image_work("s", o, seed), delivery("w"))
+            assert isinstance(out.event, ImagesReady)
+            return out.event.cached
+
+        assert not await cached(obj)
+        assert await cached(obj)
+        assert await cached(obj.model_copy(update={"id": "elsewhere", "position": (1, 0, 1)}))
+        assert not await cached(obj, seed=1)
+        assert not await cached(obj.model_copy(update={"material": "glass"}))
+        assert not await cached(obj.model_copy(update={"color": "red"}))
+        assert not await cached(obj.model_copy(update={"description": "a walnut desk"}))
+        assert not await cached(obj.model_copy(update={"category": "table"}))
+        bigger = ImageMaker("imagegen@test", store, first, IMAGE_SIZE * 2, cache=cache)
+        assert not await cached(obj, via=bigger)
+        assert not await cached(
+            obj, via=ImageMaker("i", store, other_model, IMAGE_SIZE, cache=cache)
+        )
+    assert len(first.calls) == 7 and len(other_model.calls) == 1
+
+
+async def test_meshes_are_shared_within_a_centimetre_of_size(nats_server: str, tmp_path: Path):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    desk = plan_scene("an office with an oak desk", 0).objects[0]
+    desk = desk.model_copy(update={"size": (1.404, 0.75, 0.7)})
+    backend = CountingMeshes()
+    async with opened(nats_server, store) as cache:
+        maker = MeshMaker("meshgen@test", store, backend, cache=cache)
+        image = await store.put(object_image(desk, 0, IMAGE_SIZE), "image/png")
+
+        async def mesh_of(obj: PlacedObject, image_ref: ArtifactRef = image) -> MeshReady:
+            ready = ImagesReady(
+                scene_id="s", object_id=obj.id, object=obj, image=image_ref, object_count=1
+            )
+            [out] = await maker(ready, delivery("i"))
+            assert isinstance(out.event, MeshReady)
+            return out.event
+
+        made = await mesh_of(desk)
+        near = desk.model_copy(update={"size": (1.396, 0.752, 0.698)})
+        served = await mesh_of(near)
+        assert served.cached and served.mesh == made.mesh
+        scene = trimesh.load(
+            trimesh.util.wrap_as_stream(await store.get(served.mesh.sha256)), "glb"
+        )
+        assert all(abs(a - b) < 0.01 for a, b in zip(scene.extents, near.size, strict=True))
+
+        assert not (await mesh_of(desk.model_copy(update={"size": (1.42, 0.75, 0.7)}))).cached
+        other = await store.put(object_image(desk, 1, IMAGE_SIZE), "image/png")
+        assert not (await mesh_of(desk, other)).cached
+    assert len(backend.calls) == 3
+
+
+# ------------------------------------------------------------------ bounds
+
+
+async def test_lru_eviction_spares_shared_artifacts_and_the_protection_window(
+    nats_server: str, tmp_path: Path
+):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    clock = Clock()
+    start = clock.now
+    async with opened(nats_server, store, max_mb=1, protect_s=120, clock=clock) as cache:
+        old = blob(400 * KIB, 1)
+        a, _ = await cache.get_or_make("test", "a", const(old), "application/octet-stream")
+        clock.now = start + 10
+        b, _ = await cache.get_or_make("test", "b", const(blob(300 * KIB, 2)), "x/y")
+        # Same bytes under another key: one artifact, two entries.
+        b2, _ = await cache.get_or_make("test", "b2", const(blob(300 * KIB, 2)), "x/y")
+        assert b2.sha256 == b.sha256 and cache.total_bytes == 700 * KIB
+
+        clock.now = start + 300
+        assert await cache.lookup("test", "a") == a  # a is used again: now the newest but one
+        assert cache.entries()["a"].last_used == clock.now
+
+        clock.now = start + 310
+        c, _ = await cache.get_or_make("test", "c", const(blob(500 * KIB, 3)), "x/y")
+        # 1200 KiB > 1 MiB: the least recently used entries go, b then b2 (same age);
+        # the shared artifact is deleted only with the last entry that points at it.
+        assert not await in_index(cache, "b") and not await in_index(cache, "b2")
+        assert not await store.exists(b.sha256)
+        assert await in_index(cache, "a") and await in_index(cache, "c")
+        assert await store.exists(a.sha256) and await store.exists(c.sha256)
+        assert cache.total_bytes == 900 * KIB
+
+        # Everything left was used within the protection window: over the bound, nothing goes.
+        clock.now = start + 350
+        d, _ = await cache.get_or_make("test", "d", const(blob(400 * KIB, 4)), "x/y")
+        assert {"a", "c", "d"} <= set(cache.entries())
+        assert cache.total_bytes == 1300 * KIB
+        assert all([await store.exists(r.sha256) for r in (a, c, d)])
+
+        # Once a leaves the window it is the one to go; c and d stay.
+        clock.now = start + 300 + 121
+        swept = await cache.sweep()
+        assert swept.evicted == 1 and swept.artifacts_deleted == 1
+        assert set(cache.entries()) == {"c", "d"}
+        assert not await store.exists(a.sha256)
+
+
+async def test_evicting_one_of_two_entries_keeps_their_artifact(nats_server: str, tmp_path: Path):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    clock = Clock()
+    start = clock.now
+    async with opened(nats_server, store, max_mb=1, protect_s=120, clock=clock) as cache:
+        shared = blob(600 * KIB, 5)
+        x, _ = await cache.get_or_make("test", "x1", const(shared), "x/y")
+        await cache.get_or_make("test", "x2", const(shared), "x/y")
+        clock.now = start + 450
+        assert await cache.lookup("test", "x2") is not None  # x2 now inside the window
+        clock.now = start + 500
+        await cache.get_or_make("test", "y", const(blob(600 * KIB, 6)), "x/y")
+        assert not await in_index(cache, "x1")
+        assert await in_index(cache, "x2") and await store.exists(x.sha256)
+
+
+async def test_entries_expire_after_the_ttl(nats_server: str, tmp_path: Path):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    clock = Clock()
+    start = clock.now
+    async with opened(nats_server, store, ttl=1000, protect_s=120, clock=clock) as cache:
+        a, _ = await cache.get_or_make("test", "a", const(b"alpha"), "text/plain")
+        clock.now = start + 500
+        b, _ = await cache.get_or_make("test", "b", const(b"beta"), "text/plain")
+
+        clock.now = start + 1001
+        swept = await cache.sweep()
+        assert (swept.expired, swept.artifacts_deleted, swept.entries) == (1, 1, 1)
+        assert not await in_index(cache, "a") and not await store.exists(a.sha256)
+        assert await store.exists(b.sha256)
+
+        # An expired entry met by a lookup is a miss (and is removed) even before a sweep.
+        clock.now = start + 1501
+        assert await cache.lookup("test", "b") is None
+        assert not await in_index(cache, "b") and not await store.exists(b.sha256)
+        made, hit = await cache.get_or_make("test", "b", const(b"beta"), "text/plain")
+        assert not hit and await store.exists(made.sha256)
+
+
+async def test_hit_ratio_and_lookup_counters(nats_server: str, tmp_path: Path):
+    stage = f"stage-{uuid.uuid4().hex[:8]}"
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    async with opened(nats_server, store) as cache:
+        assert await cache.lookup(stage, "k") is None
+        await cache.get_or_make(stage, "k", const(b"value"), "text/plain")
+        assert REGISTRY.get_sample_value("holodeck_cache_hit_ratio", {"stage": stage}) == 0.0
+        await cache.get_or_make(stage, "k", const(b"value"), "text/plain")
+        await cache.lookup(stage, "k")
+    assert lookups(stage, "miss") == 2 and lookups(stage, "hit") == 2
+    assert REGISTRY.get_sample_value("holodeck_cache_hit_ratio", {"stage": stage}) == 0.5
+
+
+# ------------------------------------------------------------------ replicas
+
+
+async def test_two_replicas_share_one_index(nats_server: str):
+    nc = await nats.connect(nats_server)
+    clock = Clock()
+    try:
+        store = await NatsArtifactStore.open(nc.jetstream())
+        async with (
+            opened(nats_server, store) as one,
+            opened(nats_server, store, ttl=1000, clock=clock) as two,
+        ):
+            obj = plan_scene("a bathroom with a toilet", 0).objects[0]
+            key = cache_key("imagegen", "shared/v1", obj, IMAGE_SIZE, 0)
+            made, hit = await one.get_or_make("imagegen", key, const(b"png bytes"), "image/png")
+            assert not hit
+
+            calls: list[int] = []
+
+            async def make() -> bytes:
+                calls.append(1)
+                return b"other bytes"
+
+            served, hit = await two.get_or_make("imagegen", key, make, "image/png")
+            assert hit and served == made and calls == []
+
+            # A replica started later loads the index as it stands.
+            async with opened(nats_server, store) as late:
+                assert set(late.entries()) == {key}
+                assert late.entries()[key].sha256 == made.sha256
+
+            # What one replica removes, the other stops serving.
+            await wait_until(lambda: key in two.entries())
+            clock.now += 5000
+            swept = await two.sweep()
+            assert (swept.expired, swept.artifacts_deleted) == (1, 1)
+            await wait_until(lambda: key not in one.entries())
+            assert await one.lookup("imagegen", key) is None
+            assert not await store.exists(made.sha256)
+        assert (await nc.jetstream().key_value(CACHE_BUCKET)) is not None
+    finally:
+        await nc.close()
+
+
+async def test_an_unreachable_index_is_a_miss_not_a_failure(nats_server: str, tmp_path: Path):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    nc = await nats.connect(nats_server)
+    cache = await AssetCache.open(
+        nc.jetstream(), store, PerformanceSettings(), sweep_interval_s=None
+    )
+    try:
+        await nc.close()
+        ref, hit = await cache.get_or_make("test", "k", const(b"made anyway"), "text/plain")
+        assert not hit and await store.get(ref.sha256) == b"made anyway"
+    finally:
+        await cache.close()
+
+
+# ------------------------------------------------------------------ stores
+
+
+@pytest.mark.parametrize("kind", ["local", "nats"])
+async def test_artifact_stores_delete(kind: str, nats_server: str, tmp_path: Path):
+    nc = await nats.connect(nats_server)
+    try:
+        store: ArtifactStore = (
+            LocalArtifactStore(tmp_path / "artifacts")
+            if kind == "local"
+            else await NatsArtifactStore.open(nc.jetstream())
+        )
+        keep = await store.put(b"keep me", "text/plain")
+        gone = await store.put(b"delete me", "text/plain")
+        await store.delete(gone.sha256)
+        assert not await store.exists(gone.sha256)
+        assert await store.exists(keep.sha256)
+        await store.delete(gone.sha256)  # deleting what is not there is not an error
+        assert await store.put(b"delete me", "text/plain") == gone
+        assert await store.get(gone.sha256) == b"delete me"
+    finally:
+        await nc.close()
