@@ -95,6 +95,9 @@ class SceneWatch:
     failed: SceneFailed | None = None
     started: float = field(default_factory=time.perf_counter)
     marks: dict[str, float] = field(default_factory=dict)
+    cached: dict[str, set[str]] = field(
+        default_factory=lambda: {"imagegen": set(), "meshgen": set()}
+    )
 
     def apply(self, event: Any) -> None:
         now = time.perf_counter() - self.started
@@ -104,10 +107,14 @@ class SceneWatch:
             self.marks.setdefault("planner", now)
         elif isinstance(event, ImagesReady):
             self.images.add(event.object_id)
+            if event.cached:
+                self.cached["imagegen"].add(event.object_id)
             if len(self.images) >= event.object_count:
                 self.marks.setdefault("imagegen", now)
         elif isinstance(event, MeshReady):
             self.meshes.add(event.object_id)
+            if event.cached:
+                self.cached["meshgen"].add(event.object_id)
             if len(self.meshes) >= event.object_count:
                 self.marks.setdefault("meshgen", now)
         elif isinstance(event, SceneReady):
@@ -115,6 +122,17 @@ class SceneWatch:
             self.marks.setdefault("assembly", now)
         elif isinstance(event, SceneFailed):
             self.failed = event
+
+    def cache_report(self) -> dict[str, dict[str, int]]:
+        """Asset-cache hits and misses per stage for this scene."""
+        made = {"imagegen": self.images, "meshgen": self.meshes}
+        return {
+            stage: {
+                "hits": len(self.cached[stage]),
+                "misses": len(made[stage] - self.cached[stage]),
+            }
+            for stage in made
+        }
 
     @property
     def done(self) -> bool:
@@ -250,5 +268,6 @@ def summary(watch: SceneWatch, paths: dict[str, Path]) -> str:
             "artifacts": {name: str(path) for name, path in paths.items()},
             "objects": watch.object_count,
             "timings": watch.timings(),
+            "cache": watch.cache_report(),
         }
     )

@@ -56,6 +56,21 @@ def test_build_writes_a_glb_with_one_node_per_object(tmp_path: Path, workspace: 
     for object_id in object_ids:
         assert sum(1 for n in node_names if n == object_id) == 1
     assert set(summary["timings"]) >= {"planner_s", "imagegen_s", "meshgen_s", "assembly_s"}
+    objects = summary["objects"]
+    for stage in ("imagegen", "meshgen"):  # identical objects in one scene may share work
+        assert sum(summary["cache"][stage].values()) == objects
+        assert summary["cache"][stage]["misses"] > 0
+    again = run_cli(
+        "build", "a bedroom with a double bed, two nightstands and a desk",
+        "--out", str(out), "--seed", "2", "--json",
+        workspace=workspace,
+    )  # fmt: skip
+    second = json.loads(again.stdout.strip().splitlines()[-1])
+    assert second["scene_id"] != summary["scene_id"]
+    assert second["cache"] == {
+        "imagegen": {"hits": objects, "misses": 0},
+        "meshgen": {"hits": objects, "misses": 0},
+    }, "a second build of the same prompt must make no backend call"
 
     listing = run_cli("session", "list", workspace=workspace, extra={"COLUMNS": "200"})
     assert listing.returncode == 0, listing.stderr
