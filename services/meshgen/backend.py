@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
+from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
 from services.meshgen.shapes import mesh_glb
 from shared.config import MeshSettings
 from shared.layout import PlacedObject
@@ -36,4 +37,8 @@ class ParametricMeshes:
 
 def mesh_backend(settings: MeshSettings) -> MeshBackend:
     """The configured mesh backend, created once at start-up."""
+    if settings.default_backend == "sf3d":
+        return SF3DMeshes.from_settings(settings)
+    if settings.default_backend == "hunyuan3d":
+        return Hunyuan3DMeshes.from_settings(settings)
     return ParametricMeshes()

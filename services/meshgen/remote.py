@@ -1,0 +1,581 @@
+"""Image-to-3D mesh backends over HTTP: Stable Fast 3D and Hunyuan3D-2.
+
+Both send the object's image to a server, receive a GLB in the model's own frame and
+hand it to :func:`normalize_glb`, which turns, scales and places it in the object's frame.
+Which way a model faces follows from how it was conditioned:
+
+- SF3D conditions on a camera on +X of its Z-up frame, looking at the origin, and turns
+  its mesh −90° about X and then +90° about Y before export; the side the image showed
+  ends up facing −Z (``SF3D_FRONT``).
+- Hunyuan3D-2's texturing renders the reference view from +Z of the exported frame, so
+  its meshes face +Z (``HUNYUAN3D_FRONT``).
+
+Failures become the project's errors at this boundary. Transient ones (connection errors,
+5xx, rate limits) are retried here a few times with backoff and then raised as
+:class:`RetryLater`; one structured log line is written per failed attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import email.utils
+import json
+import math
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
+
+from services.meshgen.normalize import normalize_glb
+from shared.config import MeshSettings
+from shared.errors import ConfigError, HolodeckError, Permanent, RetryLater
+from shared.layout import PlacedObject
+from shared.logs import get_logger
+
+SF3D_PATH = "/v2beta/3d/stable-fast-3d"
+SF3D_FRONT = "-z"
+HUNYUAN3D_FRONT = "+z"
+
+Sleep = Callable[[float], Awaitable[None]]
+T = TypeVar("T")
+
+log = get_logger(__name__)
+
+# Seconds allowed to open a connection, whatever the (long) generation timeout is.
+_CONNECT_TIMEOUT = 10.0
+
+
+class _Failed(Exception):
+    """One failed attempt. ``outcome`` is raised once the attempt is not repeated;
+    ``limit`` caps the attempts for this kind of failure below the client's own."""
+
+    def __init__(
+        self,
+        outcome: HolodeckError,
+        *,
+        retry: bool = True,
+        retry_after: float | None = None,
+        limit: int | None = None,
+        status: int | None = None,
+    ):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+        self.retry = retry
+        self.retry_after = retry_after
+        self.limit = limit
+        self.status = status
+
+
+def _mime(image: bytes) -> str:
+    if image.startswith(b"\x89PNG"):
+        return "image/png"
+    if image.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if image[:4] == b"RIFF" and image[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """A ``Retry-After`` header as seconds from now: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        current = datetime.now(UTC).timestamp() if now is None else now
+        seconds = when.timestamp() - current
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)
+
+
+class _RemoteMeshes:
+    """What both backends share: the HTTP client, retries, logging and normalisation."""
+
+    backend = "remote"
+    front_axis = "+z"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float,
+        http: httpx.AsyncClient | None,
+        attempts: int,
+        backoff: float,
+        max_wait: float,
+        sleep: Sleep | None,
+    ):
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._owns_http = http is None
+        self._http = (
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout, connect=min(timeout, _CONNECT_TIMEOUT))
+            )
+            if http is None
+            else http
+        )
+        self._attempts = attempts
+        self._backoff = backoff
+        self._max_wait = max_wait
+        self._sleep = asyncio.sleep if sleep is None else sleep
+
+    async def close(self) -> None:
+        """Close the HTTP client if this backend created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def _normalized(self, glb: bytes, obj: PlacedObject) -> bytes:
+        return await asyncio.to_thread(normalize_glb, glb, obj.size, front_axis=self.front_axis)
+
+    def _wait(self, state: RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, _Failed) and failure.retry_after is not None:
+            return min(failure.retry_after, self._max_wait)
+        return float(min(self._backoff * 2 ** (state.attempt_number - 1), self._max_wait))
+
+    def _should_retry(self, state: RetryCallState) -> bool:
+        failure = state.outcome.exception() if state.outcome else None
+        if not isinstance(failure, _Failed) or not failure.retry:
+            return False
+        return failure.limit is None or state.attempt_number < failure.limit
+
+    async def _retrying(
+        self, obj: PlacedObject, step: str, attempt: Callable[[], Awaitable[T]]
+    ) -> T:
+        """``attempt`` until it succeeds, fails for good or runs out of attempts."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=self._wait,
+            retry=self._should_retry,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            async for state in retrying:
+                with state:
+                    try:
+                        return await attempt()
+                    except _Failed as failure:
+                        self._log_failure(obj, step, state.retry_state.attempt_number, failure)
+                        raise
+        except _Failed as failure:
+            raise failure.outcome from None
+        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+    def _log_failure(self, obj: PlacedObject, step: str, attempt: int, failure: _Failed) -> None:
+        log.warning(
+            "mesh_attempt_failed",
+            object_id=obj.id,
+            backend=self.backend,
+            step=step,
+            attempt=attempt,
+            status=failure.status,
+            code=failure.outcome.code,
+            retry_after=failure.retry_after,
+            error=failure.outcome.message,
+        )
+
+    def _transport_failure(self, exc: httpx.TransportError, what: str) -> _Failed:
+        """A request that got no answer. A generation that ran into the read timeout is
+        not repeated here: it already took the whole budget, so the bus retries it later."""
+        if isinstance(exc, httpx.TimeoutException) and not isinstance(
+            exc, httpx.ConnectTimeout | httpx.PoolTimeout
+        ):
+            return _Failed(
+                RetryLater(
+                    f"{what} gave no answer within {self.timeout:g} s",
+                    code=f"{self.backend}_timeout",
+                ),
+                retry=False,
+            )
+        return _Failed(
+            RetryLater(
+                f"{what} unreachable: {type(exc).__name__}: {exc}",
+                code=f"{self.backend}_unreachable",
+            )
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Stable Fast 3D.
+
+
+class SF3DMeshes(_RemoteMeshes):
+    """Stable Fast 3D over Stability's protocol (hosted, or a self-hosted wrapper).
+
+    ``POST {base}/v2beta/3d/stable-fast-3d`` as multipart/form-data; the answer is the
+    GLB. Errors are JSON ``{"id", "name", "errors"}``.
+    """
+
+    backend = "sf3d"
+    front_axis = SF3D_FRONT
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        texture_resolution: int = 1024,
+        foreground_ratio: float = 0.85,
+        remesh: Literal["none", "triangle", "quad"] = "none",
+        vertex_count: int = -1,
+        timeout: float = 600.0,
+        http: httpx.AsyncClient | None = None,
+        attempts: int = 3,
+        backoff: float = 1.0,
+        max_wait: float = 30.0,
+        sleep: Sleep | None = None,
+    ):
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            http=http,
+            attempts=attempts,
+            backoff=backoff,
+            max_wait=max_wait,
+            sleep=sleep,
+        )
+        self.api_key = api_key
+        self.texture_resolution = texture_resolution
+        self.foreground_ratio = foreground_ratio
+        self.remesh = remesh
+        self.vertex_count = vertex_count
+        self.identity = f"sf3d/{texture_resolution}/{remesh}/{vertex_count}/{foreground_ratio:g}"
+
+    @classmethod
+    def from_settings(cls, settings: MeshSettings) -> SF3DMeshes:
+        if not settings.sf3d_url:
+            raise ConfigError("sf3d_url (SF3D_API_URL) is required for the sf3d backend")
+        return cls(
+            settings.sf3d_url,
+            api_key=settings.sf3d_api_key,
+            texture_resolution=settings.texture_resolution,
+            foreground_ratio=settings.foreground_ratio,
+            remesh=settings.remesh,
+            vertex_count=settings.vertex_count,
+            timeout=settings.timeout,
+        )
+
+    async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
+        """The object's mesh made from its image, in the object's frame."""
+        glb = await self._retrying(obj, "generate", lambda: self._request(image_png))
+        return await self._normalized(glb, obj)
+
+    async def _request(self, image: bytes) -> bytes:
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        form = {
+            "texture_resolution": str(self.texture_resolution),
+            "foreground_ratio": f"{self.foreground_ratio:g}",
+            "remesh": self.remesh,
+            "vertex_count": str(self.vertex_count),
+        }
+        try:
+            response = await self._http.post(
+                self.base_url + SF3D_PATH,
+                files={"image": ("image", image, _mime(image))},
+                data=form,
+                headers=headers,
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_failure(exc, "SF3D") from None
+        if response.status_code == 200:
+            return response.content
+        raise self._failure(response)
+
+    def _failure(self, response: httpx.Response) -> _Failed:
+        status = response.status_code
+        name, errors, request_id = _sf3d_error(response)
+        detail = f"{status} {name or 'error'}: {'; '.join(errors) or 'no detail'}"
+        if request_id:
+            detail += f" (request {request_id})"
+        if status == 429 or status in (500, 502, 503, 504):
+            delay = retry_after_seconds(response.headers.get("retry-after"))
+            code = "sf3d_rate_limited" if status == 429 else "sf3d_unavailable"
+            outcome = RetryLater(f"SF3D answered {detail}", code=code, delay=delay)
+            # A wait longer than we hold a message for goes back to the bus instead.
+            retry = delay is None or delay <= self._max_wait
+            return _Failed(outcome, retry=retry, retry_after=delay, status=status)
+        if status == 401:
+            code = "sf3d_unauthorized"
+        elif status == 403:
+            code = "content_moderation" if name == "content_moderation" else "sf3d_forbidden"
+        else:
+            code = {
+                400: "sf3d_bad_request",
+                413: "sf3d_payload_too_large",
+                422: "sf3d_unprocessable",
+            }.get(status, "sf3d_unexpected_status")
+        return _Failed(Permanent(f"SF3D refused: {detail}", code=code), retry=False, status=status)
+
+
+def _sf3d_error(response: httpx.Response) -> tuple[str, list[str], str]:
+    """``name``, ``errors`` and ``id`` of an SF3D error body, or the raw text."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        text = response.text.strip()[:300]
+        return "", [text] if text else [], ""
+    errors = body.get("errors")
+    listed = [str(e) for e in errors] if isinstance(errors, list) else []
+    return str(body.get("name") or ""), listed, str(body.get("id") or "")
+
+
+# --------------------------------------------------------------------------------------
+# Hunyuan3D-2.
+
+# Octree resolution and face budget per quality level; the step count stays at the
+# server's default, which suits its default (turbo) model.
+_HUNYUAN3D_QUALITY: dict[str, tuple[int, int]] = {
+    "draft": (128, 10000),
+    "standard": (256, 40000),
+    "high": (384, 80000),
+}
+
+# The server's answer to every failure, whatever went wrong.
+_HUNYUAN3D_404_ATTEMPTS = 2
+
+
+class Hunyuan3DMeshes(_RemoteMeshes):
+    """Tencent Hunyuan3D-2's ``api_server``.
+
+    ``sync`` posts to ``/generate`` and receives the GLB. ``async`` posts to ``/send`` and
+    polls ``/status/{uid}`` until the model is ``completed``.
+
+    The server answers every failure with HTTP 404 ``{"text", "error_code": 1}`` and
+    the same fixed text, whether the GPU ran out of memory under load (which passes) or
+    the image cannot be used (which does not). A 404 is therefore tried once more, which
+    absorbs a passing GPU failure, and a second one is taken as permanent rather than
+    spending more GPU minutes on an input that keeps failing. A 404 without
+    ``error_code`` is a wrong URL and is not retried.
+
+    ``/status`` has no failure state: a job whose worker thread died stays
+    ``processing`` forever, so polling stops at ``timeout`` with ``hunyuan3d_timeout``.
+    The server also reports ``completed`` as soon as the file exists, possibly while it is
+    still being written: a GLB shorter than its header says is polled again.
+
+    ``sync`` is the default: the server runs ``/generate`` on its event loop, so requests
+    queue one at a time, while ``/send`` starts a GPU thread per request however many
+    arrive.
+    """
+
+    backend = "hunyuan3d"
+    front_axis = HUNYUAN3D_FRONT
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 600.0,
+        seed: int = 1234,
+        octree_resolution: int = 256,
+        num_inference_steps: int = 5,
+        guidance_scale: float = 5.0,
+        texture: bool = True,
+        face_count: int = 40000,
+        mode: Literal["sync", "async"] = "sync",
+        poll_interval: float = 2.0,
+        http: httpx.AsyncClient | None = None,
+        attempts: int = 3,
+        backoff: float = 1.0,
+        max_wait: float = 30.0,
+        sleep: Sleep | None = None,
+    ):
+        if mode not in ("sync", "async"):
+            raise ValueError(f"mode must be 'sync' or 'async', got {mode!r}")
+        super().__init__(
+            base_url,
+            timeout=timeout,
+            http=http,
+            attempts=attempts,
+            backoff=backoff,
+            max_wait=max_wait,
+            sleep=sleep,
+        )
+        self.seed = seed
+        self.octree_resolution = octree_resolution
+        self.num_inference_steps = num_inference_steps
+        self.guidance_scale = guidance_scale
+        self.texture = texture
+        self.face_count = face_count
+        self.mode = mode
+        self.poll_interval = poll_interval
+        self.identity = (
+            f"hunyuan3d/{octree_resolution}/{num_inference_steps}/{guidance_scale:g}/"
+            f"{'textured' if texture else 'untextured'}/{face_count}/{seed}"
+        )
+
+    @classmethod
+    def from_settings(cls, settings: MeshSettings) -> Hunyuan3DMeshes:
+        if not settings.hunyuan3d_url:
+            raise ConfigError("hunyuan3d_url (HUNYUAN3D_API_URL) is required for hunyuan3d")
+        octree_resolution, face_count = _HUNYUAN3D_QUALITY[settings.quality]
+        return cls(
+            settings.hunyuan3d_url,
+            timeout=settings.timeout,
+            octree_resolution=octree_resolution,
+            face_count=face_count,
+        )
+
+    def _payload(self, image: bytes) -> dict[str, Any]:
+        return {
+            "image": base64.b64encode(image).decode("ascii"),
+            "seed": self.seed,
+            "octree_resolution": self.octree_resolution,
+            "num_inference_steps": self.num_inference_steps,
+            "guidance_scale": self.guidance_scale,
+            "texture": self.texture,
+            "face_count": self.face_count,
+            "type": "glb",
+        }
+
+    async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
+        """The object's mesh made from its image, in the object's frame."""
+        payload = self._payload(image_png)
+        if self.mode == "sync":
+            glb = await self._retrying(obj, "generate", lambda: self._post("/generate", payload))
+        else:
+            glb = await self._generate_async(obj, payload)
+        return await self._normalized(glb, obj)
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> bytes:
+        try:
+            response = await self._http.post(self.base_url + path, json=payload)
+        except httpx.TransportError as exc:
+            raise self._transport_failure(exc, "Hunyuan3D") from None
+        if response.status_code == 200:
+            return response.content
+        raise self._failure(response, path)
+
+    def _failure(self, response: httpx.Response, path: str) -> _Failed:
+        status = response.status_code
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        if status == 404 and isinstance(body, dict) and "error_code" in body:
+            text = str(body.get("text") or "no text")
+            failed = Permanent(f"Hunyuan3D failed: {text}", code="hunyuan3d_failed")
+            return _Failed(failed, limit=_HUNYUAN3D_404_ATTEMPTS, status=status)
+        if status >= 500:
+            delay = retry_after_seconds(response.headers.get("retry-after"))
+            unavailable = RetryLater(
+                f"Hunyuan3D answered {status} on {path}", code="hunyuan3d_unavailable", delay=delay
+            )
+            retry = delay is None or delay <= self._max_wait
+            return _Failed(unavailable, retry=retry, retry_after=delay, status=status)
+        code = "hunyuan3d_not_found" if status == 404 else "hunyuan3d_unexpected_status"
+        refused = Permanent(
+            f"Hunyuan3D answered {status} on {self.base_url}{path}: {response.text[:200]}",
+            code=code,
+        )
+        return _Failed(refused, retry=False, status=status)
+
+    async def _generate_async(self, obj: PlacedObject, payload: dict[str, Any]) -> bytes:
+        deadline = time.monotonic() + self.timeout
+        answer = await self._retrying(obj, "send", lambda: self._post("/send", payload))
+        uid = _json_field(answer, "uid")
+        if not uid:
+            raise Permanent(
+                f"Hunyuan3D /send answered without a uid: {answer[:200]!r}",
+                code="hunyuan3d_unexpected_answer",
+            )
+        polls = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                failure = _Failed(
+                    RetryLater(
+                        f"Hunyuan3D job {uid} still processing after {self.timeout:g} s "
+                        f"({polls} polls); the server has no failure state",
+                        code="hunyuan3d_timeout",
+                    ),
+                    retry=False,
+                )
+                self._log_failure(obj, "status", polls, failure)
+                raise failure.outcome
+            polls += 1
+            glb = await self._poll(obj, uid, polls, remaining)
+            if glb is not None:
+                return glb
+            await asyncio.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0.0)))
+
+    async def _poll(self, obj: PlacedObject, uid: str, poll: int, remaining: float) -> bytes | None:
+        """The finished GLB, or None while the job is processing (or did not answer)."""
+        try:
+            response = await self._http.get(
+                f"{self.base_url}/status/{uid}", timeout=min(remaining, self.timeout)
+            )
+        except httpx.TransportError as exc:
+            # One lost poll is no verdict on the job: the deadline decides.
+            unanswered = RetryLater(
+                f"Hunyuan3D /status unanswered: {type(exc).__name__}: {exc}",
+                code="hunyuan3d_unreachable",
+            )
+            self._log_failure(obj, "status", poll, _Failed(unanswered))
+            return None
+        if response.status_code != 200:
+            failure = self._failure(response, f"/status/{uid}")
+            self._log_failure(obj, "status", poll, failure)
+            if not failure.retry:
+                raise failure.outcome
+            return None
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or body.get("status") not in ("processing", "completed"):
+            raise Permanent(
+                f"Hunyuan3D /status answered {response.text[:200]!r}",
+                code="hunyuan3d_unexpected_answer",
+            )
+        if body["status"] == "processing":
+            return None
+        try:
+            glb = base64.b64decode(str(body.get("model_base64") or ""), validate=True)
+        except binascii.Error:
+            raise Permanent(
+                f"Hunyuan3D job {uid} completed with a malformed model_base64",
+                code="mesh_invalid",
+            ) from None
+        if not _whole_glb(glb):
+            log.info("mesh_partial_file", object_id=obj.id, backend=self.backend, uid=uid)
+            return None
+        return glb
+
+
+def _json_field(answer: bytes, name: str) -> str | None:
+    try:
+        body = json.loads(answer)
+    except ValueError:
+        return None
+    value = body.get(name) if isinstance(body, dict) else None
+    return str(value) if value else None
+
+
+def _whole_glb(data: bytes) -> bool:
+    """False for a GLB cut short: fewer bytes than its header declares (or no header)."""
+    if len(data) < 12:
+        return False
+    if data[:4] != b"glTF":
+        return True  # not a GLB at all: normalisation says so
+    (declared,) = struct.unpack_from("<I", data, 8)
+    return declared <= len(data)
