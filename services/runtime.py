@@ -15,9 +15,9 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from faststream import BaseMiddleware
 from faststream.message import StreamMessage
@@ -34,7 +34,8 @@ from services.imagegen.backend import image_backend
 from services.imagegen.work import FanOut, ImageMaker
 from services.meshgen.backend import mesh_backend
 from services.meshgen.work import MeshMaker
-from services.planner.work import Planner
+from services.planner.llm import ChatCompletions
+from services.planner.work import Planner, llm_understander
 from shared import metrics
 from shared.artifacts import ArtifactStore, LocalArtifactStore, NatsArtifactStore
 from shared.bus import ensure_reachable, log_client_error, provision
@@ -60,7 +61,13 @@ from shared.logs import get_logger, route_library_logs
 from shared.stage import StageRunner, Work
 
 log = get_logger(__name__)
-B = TypeVar("B")
+
+
+class _Closable(Protocol):
+    async def close(self) -> None: ...
+
+
+B = TypeVar("B", bound=_Closable)
 
 WORKERS = ("planner", "imagegen", "meshgen", "assembly")
 SERVICES = (*WORKERS, "gateway")
@@ -90,7 +97,7 @@ class ServiceHost:
     js: JetStreamContext = field(init=False)
     store: ArtifactStore = field(init=False)
     runners: list[StageRunner] = field(default_factory=list, init=False)
-    backends: list[Any] = field(default_factory=list, init=False)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, init=False)
     cache: AssetCache | None = field(default=None, init=False)
     _backlog_task: asyncio.Task[None] | None = field(default=None, init=False)
 
@@ -114,7 +121,7 @@ class ServiceHost:
         self.js = self.nc.jetstream()
         await provision(self.js, self.settings.nats)
         self.store = await open_store(self.settings, self.js)
-        if {"imagegen", "meshgen"} & set(self.names):
+        if {"imagegen", "meshgen", "assembly"} & set(self.names):
             self.cache = await AssetCache.open(self.js, self.store, self.settings.performance)
         for name in self.names:
             if name in WORKERS:
@@ -131,7 +138,14 @@ class ServiceHost:
         workers = self.settings.performance.concurrent_workers
         bindings: list[tuple[str, str, Work]] = []
         if name == "planner":
-            planner = Planner(producer)
+            understander = None
+            if self.settings.llm.default_provider == "openai":
+                client = ChatCompletions.from_settings(self.settings.llm)
+                self.closers.append(client.aclose)
+                understander = llm_understander(
+                    client, fallback=self.settings.llm.fallback_to_rules
+                )
+            planner = Planner(producer, understander)
             bindings += [
                 ("planner", Consumer.PLANNER, planner),
                 ("planner", Consumer.PLANNER_BY_ID, planner),
@@ -164,7 +178,11 @@ class ServiceHost:
         elif name == "assembly":
             history = StreamHistory(self.js, nats.stream)
             bindings.append(
-                ("assembly", Consumer.ASSEMBLY, Assembler(producer, self.store, history))
+                (
+                    "assembly",
+                    Consumer.ASSEMBLY,
+                    Assembler(producer, self.store, history, self.cache),
+                )
             )
         for stage, durable, work in bindings:
             runner = StageRunner(stage, work, self.js, nats, producer)
@@ -194,7 +212,7 @@ class ServiceHost:
             )
 
     def _backend(self, backend: B) -> B:
-        self.backends.append(backend)
+        self.closers.append(backend.close)
         return backend
 
     async def _watch_backlog(self) -> None:
@@ -223,9 +241,9 @@ class ServiceHost:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._backlog_task
         await self.broker.stop()
-        for backend in self.backends:
+        for close in self.closers:
             with contextlib.suppress(Exception):
-                await backend.close()
+                await close()
         log.info("services stopped", services=list(self.names))
 
 

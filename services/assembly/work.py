@@ -9,13 +9,16 @@ artifacts, so the duplicate is dropped by JetStream.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from services.assembly.floorplan import floorplan_png
 from services.assembly.scene import build_scene_glb
 from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
+from shared.cache import AssetCache
 from shared.contract import (
     ArtifactRef,
     LayoutReady,
@@ -31,6 +34,9 @@ from shared.stage import Delivery, Output
 
 log = get_logger(__name__)
 STAGE = "assembly"
+# Bump when the scene file or the floor plan would come out differently for the same input.
+ASSEMBLY_VERSION = "v1"
+MEDIA_TYPES = {"scene.glb": "model/gltf-binary", "floorplan.png": "image/png"}
 
 
 class History(Protocol):
@@ -55,10 +61,17 @@ def layout_document(ready: LayoutReady) -> bytes:
 
 
 class Assembler:
-    def __init__(self, producer: str, store: ArtifactStore, history: History):
+    def __init__(
+        self,
+        producer: str,
+        store: ArtifactStore,
+        history: History,
+        cache: AssetCache | None = None,
+    ):
         self.producer = producer
         self.store = store
         self.history = history
+        self.cache = cache
         self._building: set[str] = set()
 
     async def __call__(self, event: MeshReady, delivery: Delivery) -> list[Output]:
@@ -76,6 +89,18 @@ class Assembler:
         finally:
             self._building.discard(scene_id)
 
+    async def _cached(
+        self, name: str, inputs: list[bytes], make: Callable[[], Awaitable[bytes]]
+    ) -> ArtifactRef:
+        media_type = MEDIA_TYPES[name]
+        if self.cache is None:
+            return await self.store.put(await make(), media_type)
+        digest = hashlib.sha256(f"{STAGE}/{ASSEMBLY_VERSION}/{name}".encode())
+        for part in inputs:
+            digest.update(hashlib.sha256(part).digest())
+        ref, _ = await self.cache.get_or_make(STAGE, digest.hexdigest(), make, media_type)
+        return ref
+
     async def _assemble(self, scene_id: str, done: set[str]) -> list[Output]:
         layout = await self.history.layout(scene_id)
         if layout is None:
@@ -90,16 +115,25 @@ class Assembler:
             )
         except ArtifactNotFound as exc:
             raise Permanent(f"mesh artifact {exc} is missing", code="artifact_missing") from None
-        plan = await asyncio.to_thread(floorplan_png, layout.layout)
-        glb = await asyncio.to_thread(
-            build_scene_glb, layout.layout, dict(zip(wanted, blobs, strict=True))
-        )
+        room = layout.layout.model_dump_json().encode()
+        meshes = dict(zip(wanted, blobs, strict=True))
+
+        async def make_glb() -> bytes:
+            return await asyncio.to_thread(build_scene_glb, layout.layout, meshes)
+
+        async def make_plan() -> bytes:
+            return await asyncio.to_thread(floorplan_png, layout.layout)
+
+        # The same layout with the same meshes is the same file: a rebuild reuses it.
+        mesh_shas = [mesh_events[o].mesh.sha256 for o in wanted]
+        glb_ref = await self._cached("scene.glb", [room, *map(str.encode, mesh_shas)], make_glb)
+        plan_ref = await self._cached("floorplan.png", [room], make_plan)
         artifacts: dict[str, ArtifactRef] = {
-            "scene.glb": await self.store.put(glb, "model/gltf-binary"),
+            "scene.glb": glb_ref,
             "layout.json": await self.store.put(layout_document(layout), "application/json"),
-            "floorplan.png": await self.store.put(plan, "image/png"),
+            "floorplan.png": plan_ref,
         }
-        log.info("scene assembled", scene_id=scene_id, objects=len(wanted), glb_bytes=len(glb))
+        log.info("scene assembled", scene_id=scene_id, objects=len(wanted), glb_bytes=glb_ref.size)
         metrics.SCENES_TOTAL.labels("SUCCEEDED").inc()
         ready = SceneReady(
             scene_id=scene_id,
