@@ -71,6 +71,20 @@ class Room(_Frozen):
         return ((z2 - z1) / length, -(x2 - x1) / length)
 
 
+class ConstraintResult(_Frozen):
+    """How one asked-for placement rule came out: ``kind`` is the rule ("against_wall",
+    "beside", "facing", ...), ``target`` what it was asked relative to (a category or an
+    object reference, ``None`` for rules about the room), ``target_id`` the object it was
+    checked against, ``met`` whether the final layout satisfies it and ``detail`` a short
+    human-readable explanation."""
+
+    kind: str
+    target: str | None = None
+    target_id: str | None = None
+    met: bool
+    detail: str = ""
+
+
 class PlacedObject(_Frozen):
     id: str = Field(pattern=ID_PATTERN)
     category: str
@@ -82,6 +96,7 @@ class PlacedObject(_Frozen):
     parent: str | None = None
     material: str | None = None
     color: str | None = None
+    constraints: list[ConstraintResult] = Field(default_factory=list)
 
     @field_validator("size")
     @classmethod
@@ -104,6 +119,8 @@ class PlacedObject(_Frozen):
 
 
 class Unplaced(_Frozen):
+    """An object the spec asked for that is not in the layout, and why."""
+
     category: str
     description: str
     reason: str

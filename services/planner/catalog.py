@@ -588,6 +588,177 @@ ENTRIES: tuple[CatalogEntry, ...] = (
 CATALOG: dict[str, CatalogEntry] = {entry.category: entry for entry in ENTRIES}
 
 
+# --------------------------------------------------------------------------- relations
+
+# The placement rules an object of a category follows unless the spec gives its own:
+# "kind target|target|...", separated by ";". A rule with targets applies to the first
+# target present in the room (a category, or a family such as "bed" or "sofa"); a rule
+# without one ("against_wall", "corner", "middle") always applies. "a || b": rule b
+# only when rule a finds none of its targets.
+_RELATIONS: dict[str, str] = {
+    "double bed": "against_wall",
+    "bed": "against_wall",
+    "king bed": "against_wall",
+    "single bed": "against_wall",
+    "bunk bed": "against_wall",
+    "crib": "against_wall",
+    "sofa": "against_wall",
+    "sectional sofa": "against_wall",
+    "armchair": "around coffee table|fireplace|sofa",
+    "chair": "around dining table|table|kitchen island|student desk|desk|teachers desk",
+    "office chair": "around desk|teachers desk|table",
+    "stool": "around kitchen island|table|dining table",
+    "ottoman": "in_front_of armchair|sofa",
+    "rocking chair": "near fireplace|crib|bookshelf",
+    "dining table": "middle",
+    "table": "middle",
+    "kitchen island": "middle",
+    "coffee table": "in_front_of sofa|armchair",
+    "side table": "beside sofa|armchair|bed",
+    "console table": "against_wall",
+    "desk": "against_wall",
+    "student desk": "facing whiteboard",
+    "teachers desk": "in_front_of whiteboard",
+    "nightstand": "beside bed; against_wall",
+    "wardrobe": "against_wall",
+    "dresser": "against_wall",
+    "bookshelf": "against_wall",
+    "cabinet": "against_wall",
+    "filing cabinet": "against_wall; near desk|teachers desk",
+    "sideboard": "against_wall",
+    "tv stand": "against_wall; facing sofa|armchair|bed",
+    "toy box": "against_wall",
+    "coat rack": "near door",
+    "kitchen cabinet": "against_wall; beside kitchen unit",
+    "fridge": "against_wall; beside kitchen unit",
+    "stove": "against_wall; beside kitchen unit",
+    "sink": "against_wall; beside kitchen unit",
+    "dishwasher": "against_wall; beside kitchen unit",
+    "washing machine": "against_wall",
+    "microwave": "on kitchen cabinet|kitchen island|sideboard|cabinet",
+    "toilet": "against_wall",
+    "bathtub": "against_wall",
+    "shower": "corner",
+    "towel rack": "near bathtub|shower|sink",
+    "tv": "facing sofa|armchair|bed",
+    "computer monitor": "on desk|teachers desk|table",
+    "laptop": "on desk|teachers desk|table|coffee table",
+    "piano": "against_wall",
+    "fireplace": "against_wall",
+    "floor lamp": "beside sofa|armchair|bed|desk",
+    "table lamp": "on nightstand|side table|desk|dresser|console table",
+    "ceiling light": "above dining table|table|kitchen island|coffee table|bed",
+    "chandelier": "above dining table|table|kitchen island|coffee table",
+    "ceiling fan": "above bed|coffee table|dining table|table",
+    "plant": "corner",
+    "vase": "on dining table|coffee table|table|sideboard|console table",
+    "rug": "under coffee table|dining table|table|bed || in_front_of bathtub|shower|sink",
+    "painting": "above sofa|bed|sideboard|dresser|fireplace|console table",
+    "mirror": "above sink|dresser|console table",
+    "shelf": "above desk",
+    "trash can": "near desk|sink|kitchen cabinet",
+    "globe": "on desk|side table|bookshelf",
+    "books": "on bookshelf|coffee table|side table|nightstand|desk",
+    "candle": "on dining table|coffee table|side table|sideboard",
+    "guitar": "against_wall",
+    "dollhouse": "against_wall",
+    "aquarium": "on cabinet|sideboard|dresser|console table",
+}
+
+# Names a rule may target that stand for any of several categories: "a sink beside a
+# kitchen unit" is met next to a cabinet, the cooker or the dishwasher.
+TARGET_GROUPS: dict[str, frozenset[str]] = {
+    "kitchen unit": frozenset(
+        ("kitchen cabinet", "sink", "stove", "dishwasher", "fridge", "washing machine")
+    ),
+}
+
+
+Relation = tuple[str, tuple[str, ...]]
+
+
+def _relations(spec: str) -> tuple[tuple[Relation, ...], ...]:
+    out = []
+    for part in spec.split(";"):
+        choices = []
+        for choice in part.split("||"):
+            words = choice.strip().split(" ", 1)
+            targets = tuple(t.strip() for t in words[1].split("|")) if len(words) > 1 else ()
+            choices.append((words[0], targets))
+        out.append(tuple(choices))
+    return tuple(out)
+
+
+DEFAULT_RELATIONS: dict[str, tuple[tuple[Relation, ...], ...]] = {
+    category: _relations(text) for category, text in _RELATIONS.items()
+}
+
+
+# How a person reaches an object: "front" (a wardrobe, a sofa, a cooker: the walkway
+# must reach the side it faces), "any" (a chair, a bed, a table: any side will do) or
+# "none" (a rug: it is walked on).
+def access(category: str) -> str:
+    """How a person reaches a floor object of ``category``: "front", "any" or "none"."""
+    item = CATALOG.get(category)
+    if category == "rug":
+        return "none"
+    if item is None:
+        return "any"
+    if category in ACCESS_ANY_SIDE:
+        return "any"
+    return "front" if item.against_wall else "any"
+
+
+# Tables and desks stand on legs: a low object may go under them.
+OPEN_BELOW = frozenset(
+    (
+        "dining table",
+        "table",
+        "coffee table",
+        "desk",
+        "student desk",
+        "teachers desk",
+        "console table",
+        "kitchen island",
+        "side table",
+    )
+)
+
+# The categories a person sits on (or otherwise uses from any side).
+ACCESS_ANY_SIDE = frozenset(
+    (
+        "double bed",
+        "bed",
+        "king bed",
+        "single bed",
+        "bunk bed",
+        "crib",
+        "armchair",
+        "chair",
+        "office chair",
+        "stool",
+        "bench",
+        "ottoman",
+        "bean bag",
+        "rocking chair",
+        "dining table",
+        "table",
+        "kitchen island",
+        "coffee table",
+        "side table",
+        "student desk",
+        "teachers desk",
+        "grand piano",
+        "floor lamp",
+        "plant",
+        "trash can",
+        "coat rack",
+        "guitar",
+        "nightstand",
+    )
+)
+
+
 def entry(category: str) -> CatalogEntry | None:
     """The catalog entry of a category, or ``None`` when the category is not known."""
     return CATALOG.get(category)

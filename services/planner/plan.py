@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from services.planner.solver import solve
+from services.planner.spec import SceneSpec
 from services.planner.understand import furnish, understand
 from shared.errors import BadInput
 from shared.layout import Layout
+
+
+def scene_spec(prompt: str) -> SceneSpec:
+    """The completed scene spec of ``prompt``: what it names, plus the room type's
+    usual objects and rules. Raises :class:`BadInput` for an empty prompt."""
+    if not prompt or not prompt.strip():
+        raise BadInput("the prompt is empty")
+    return furnish(understand(prompt))
 
 
 def plan_scene(prompt: str, seed: int = 0) -> Layout:
@@ -14,7 +23,4 @@ def plan_scene(prompt: str, seed: int = 0) -> Layout:
     Pure and synchronous: no I/O. Raises :class:`BadInput` only for an empty prompt;
     any other prompt yields a furnished room (a living room when the type is unclear).
     """
-    if not prompt or not prompt.strip():
-        raise BadInput("the prompt is empty")
-    spec = furnish(understand(prompt))
-    return solve(spec, seed)
+    return solve(scene_spec(prompt), seed)

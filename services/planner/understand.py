@@ -1,72 +1,32 @@
-"""Understanding a prompt: the room it asks for and the objects it names.
+"""Understanding a prompt: the room it asks for, the objects it names and how they go.
 
 Plain English parsing with regular expressions and word lists. :func:`understand`
-turns a prompt into a :class:`RoomSpec` that holds only what the prompt says;
-:func:`furnish` then adds the typical objects of the room type from the catalog's
-templates. The solver works from the spec alone and never looks at the prompt.
+turns a prompt into a :class:`~services.planner.spec.SceneSpec` that holds only what the
+prompt says: the room type, its size or shape if given, each named object with its
+count, colour, material, size and the placement rules the prompt states ("a lamp next
+to the bed", "chairs around the table", "a plant in the corner"). :func:`furnish` then
+completes the room from its type's template and gives every object without rules of
+its own the usual ones (nightstands beside the bed, the coffee table in front of the
+sofa). The solver works from the spec alone and never looks at the prompt.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from services.planner import catalog
+from services.planner.items import canonical
+from services.planner.spec import (
+    OPENING_TARGETS,
+    Constraint,
+    FloorSize,
+    ObjectSize,
+    ObjectSpec,
+    RoomSpec,
+    SceneSpec,
+)
 from shared.layout import Placement, Vec3
-
-# --------------------------------------------------------------------------- the spec
-
-
-@dataclass(frozen=True)
-class ObjectRequest:
-    """``count`` objects of one category, as the prompt (or a template) asks for them.
-
-    ``known`` is false for a noun the catalog does not have; its ``size`` is then an
-    estimate. ``size`` set on a known category overrides the catalog size (the prompt
-    gave dimensions). ``placement`` overrides the catalog placement ("a wall-mounted
-    tv"), ``on`` names the category it should stand on, ``near`` one it should be
-    close to. ``requested`` is false for objects added from a room template.
-    """
-
-    category: str
-    count: int = 1
-    color: str | None = None
-    material: str | None = None
-    adjectives: tuple[str, ...] = ()
-    scale: float = 1.0
-    size: Vec3 | None = None
-    placement: Placement | None = None
-    on: str | None = None
-    near: str | None = None
-    known: bool = True
-    requested: bool = True
-
-
-@dataclass(frozen=True)
-class RoomSpec:
-    """The room a prompt asks for.
-
-    ``width`` (x) and ``depth`` (z) in metres are set when the prompt fixes the floor
-    size; ``size_factor`` scales the template's floor size otherwise ("small" < 1 <
-    "spacious"). ``style`` holds room-wide style words.
-    """
-
-    room_type: str
-    objects: tuple[ObjectRequest, ...] = ()
-    width: float | None = None
-    depth: float | None = None
-    height: float | None = None
-    size_factor: float = 1.0
-    style: tuple[str, ...] = ()
-    floor_material: str | None = None
-    wall_material: str | None = None
-    excluded: frozenset[str] = field(default_factory=frozenset)
-    room_type_stated: bool = False
-
-    @property
-    def fixed_size(self) -> bool:
-        return self.width is not None and self.depth is not None
-
 
 # --------------------------------------------------------------------------- word lists
 
@@ -243,7 +203,9 @@ BREAKERS: frozenset[str] = frozenset(
         ", . ; : ! ? ( ) with in on at near by next beside behind under underneath above "
         "over for from to of into onto against along across around between facing that "
         "which where who is are was were has have had be been being it there this these "
-        "those plus also then while but so as like and or"
+        "those plus also then while but so as like and or beneath below close opposite "
+        "alongside atop upon toward towards away far surrounding flanking left right "
+        "aligned centered centred"
     ).split()
 )
 # Words after which "a <noun>" is a list item the prompt asks for.
@@ -304,8 +266,102 @@ VAGUE_ADJECTIVES: frozenset[str] = frozenset(
 ADJECTIVE_SUFFIXES = ("ly", "ful", "ous", "ive", "ish", "able", "ible", "less", "ic")
 
 FEW_KINDS = 3  # a prompt naming fewer kinds of object gets the template's extras
-MAX_COUNT = 40
+MAX_COUNT = 120
 FEET = 0.3048
+
+
+def _variants(preps: str, dets: str, nouns: str, tails: str = "") -> list[tuple[str, ...]]:
+    """Every "<prep> <det> <noun> <tail>" combination as token tuples."""
+    out = []
+    for prep in preps.split(","):
+        for det in dets.split(","):
+            for noun in nouns.split(","):
+                for tail in ["", *tails.split(",")] if tails else [""]:
+                    words = " ".join(w for w in (prep, det, noun, tail) if w.strip())
+                    out.append(tuple(words.split()))
+    return out
+
+
+# Placement phrases that need no target: "in the corner", "against the wall".
+ROOM_RULE_PHRASES: dict[tuple[str, ...], str] = {
+    **{
+        k: "corner"
+        for k in _variants(
+            "in,into,at,tucked in,tucked into",
+            "the,a,one,each,any,the far,a cozy,a cosy,the empty",
+            "corner,corners",
+            "of the room,of the space",
+        )
+    },
+    **{
+        k: "against_wall"
+        for k in _variants(
+            "against,along,up against,flush against,pushed against,backed against",
+            "the,a,one,each",
+            "wall,walls",
+        )
+    },
+    **{
+        k: "middle"
+        for k in _variants(
+            "in,at,right in",
+            "the,the very",
+            "middle,center,centre",
+            "of the room,of the space,of the floor",
+        )
+    },
+    ("centered",): "middle",
+    ("centred",): "middle",
+}
+
+# Placement phrases followed by their target: "next to the bed", "around the table".
+RELATION_PHRASES: dict[tuple[str, ...], str] = {
+    tuple(phrase.split()): kind
+    for kind, phrases in {
+        "beside": "next to, right next to, beside, besides, by, alongside, flanking, "
+        "side by side with, on either side of, on each side of, on both sides of, "
+        "either side of, each side of, to the side of, by the side of",
+        "near": "near, near to, close to, nearby, not far from, close by, right by",
+        "far": "far from, away from, far away from, well away from, across the room from",
+        "around": "around, round, surrounding, encircling, at, gathered around, "
+        "arranged around, placed around, set around",
+        "under": "under, underneath, beneath, below",
+        "facing": "facing, facing towards, facing toward, facing to, opposite, opposite to, "
+        "opposite of, across from, pointed at, pointing at, turned towards, "
+        "turned toward, looking at, looking towards, oriented towards, aimed at",
+        "above": "above, over, hanging above, hanging over, mounted above, mounted over, "
+        "hung above, hung over, just above",
+        "on": "on, onto, atop, upon, on top of, sitting on, standing on, resting on, "
+        "placed on, set on, hanging on, mounted on, hung on",
+        "in_front_of": "in front of, right in front of, at the foot of, at the end of, before",
+        "behind": "behind, in back of, right behind",
+        "left_of": "to the left of, left of, on the left of, on the left side of, "
+        "to the left side of, at the left of",
+        "right_of": "to the right of, right of, on the right of, on the right side of, "
+        "to the right side of, at the right of",
+        "aligned_with": "aligned with, in line with, lined up with, centered on, "
+        "centred on, centered with, centred with",
+    }.items()
+    for phrase in (p.strip() for p in phrases.split(","))
+}
+# "with nightstands on either side": beside whatever came before.
+BESIDE_IT = frozenset(
+    tuple(p.split())
+    for p in ("on either side", "on each side", "on both sides", "either side", "each side")
+)
+OPENING_WORDS = {
+    "window": "window",
+    "windows": "window",
+    "door": "door",
+    "doors": "door",
+    "doorway": "door",
+    "entrance": "door",
+    "entry": "door",
+}
+TARGET_SKIP = frozenset(
+    "the a an my its each every both either this that his her their our your one".split()
+)
+_MAX_RELATION = max(len(k) for k in (*ROOM_RULE_PHRASES, *RELATION_PHRASES, *BESIDE_IT))
 
 
 # --------------------------------------------------------------------------- text
@@ -459,6 +515,8 @@ for _p in MOUNT_WORDS:
     _add(_p, "mount", None)
 for _p, _surface in SURFACES.items():
     _add(_p, "surface", _surface)
+for _p in ("l shaped", "l shape", "lshaped", "l form", "l formed"):
+    _add(_p, "shape", "l_shape")
 _MAX_PHRASE = max(len(k) for k in _PHRASES)
 
 
@@ -476,6 +534,17 @@ def _match(tokens: list[str], i: int) -> tuple[int, _Kind, object]:
     if token in BREAKERS:
         return 1, "break", None
     return 1, "word", None
+
+
+def _phrase_at(
+    tokens: list[str], i: int, table: dict[tuple[str, ...], str]
+) -> tuple[int, str] | None:
+    """The longest phrase of ``table`` starting at ``tokens[i]``: (length, value)."""
+    for n in range(min(_MAX_RELATION, len(tokens) - i), 0, -1):
+        hit = table.get(tuple(tokens[i : i + n]))
+        if hit is not None:
+            return n, hit
+    return None
 
 
 # --------------------------------------------------------------------------- scanning
@@ -498,8 +567,11 @@ class _Mention:
     definite: bool = False
     negated: bool = False
     mounted: bool = False
-    on: str | None = None
-    near: str | None = None
+    floor: bool = False
+    ceiling: bool = False
+    # (rule kind, target phrase or None, target kind: "object", "context", "unknown",
+    # "opening" or "")
+    relations: list[tuple[str, str | None, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -526,6 +598,7 @@ class _Scan:
     floor_material: str | None = None
     wall_material: str | None = None
     unused_dims: list[int] = field(default_factory=list)
+    shape: str | None = None
 
 
 def _is_noun(word: str) -> bool:
@@ -556,6 +629,9 @@ class _Scanner:
         self.out = _Scan()
         self.pending = _Pending()
         self.negated = False
+        self.leading: str | None = None  # "in the corner, a plant"
+        self.shape: str | None = None  # "an L-shaped ..." waiting for its noun
+        self.last_end = -1  # where the last object mention (and its rules) ended
 
     def _reset(self) -> None:
         self.pending = _Pending()
@@ -574,9 +650,17 @@ class _Scanner:
         tokens = self.tokens
         i = 0
         while i < len(tokens):
+            if i != self.last_end:
+                rule = _phrase_at(tokens, i, ROOM_RULE_PHRASES)
+                if rule is not None and (i == 0 or _match(tokens, i - 1)[1] == "break"):
+                    self.leading = rule[1]
+                    i += rule[0]
+                    continue
             n, kind, value = _match(tokens, i)
             handler = getattr(self, f"_on_{kind}")
             i = handler(i, n, value)
+        if self.shape is not None:
+            self.out.shape = self.shape
         for index in range(len(self.dims.pairs)):
             used = any(m.dims is self.dims.pairs[index] for m in self.out.mentions)
             if not used:
@@ -670,7 +754,14 @@ class _Scanner:
         self.negated = False
         return i + n
 
+    def _on_shape(self, i: int, n: int, value: object) -> int:
+        self.shape = str(value)
+        return i + n
+
     def _on_room(self, i: int, n: int, value: object) -> int:
+        if self.shape is not None:
+            self.out.shape = self.shape
+            self.shape = None
         if value is not None:
             self.out.rooms.append(str(value))
         pending = self.pending
@@ -742,46 +833,96 @@ class _Scanner:
         )
         if pending.dims is not None:
             mention.dims = self.dims.pairs[pending.dims]
-        end = self._relations(mention, i + n)
+        return self._finish(mention, i + n)
+
+    def _finish(self, mention: _Mention, j: int) -> int:
+        if self.leading is not None and not mention.negated:
+            mention.relations.append((self.leading, None, ""))
+        self.leading = None
+        self.shape = None
+        end = self._relations(mention, j)
+        mention.end = end
+        self.last_end = end
         self.out.mentions.append(mention)
         self._reset()
         return end
 
+    def _previous(self) -> _Mention | None:
+        for mention in reversed(self.out.mentions):
+            if not mention.negated:
+                return mention
+        return None
+
     def _relations(self, mention: _Mention, j: int) -> int:
-        """Read "on the desk", "on the wall", "above the sofa", "next to the bed"."""
+        """Read the placement phrases right after an object: "in the corner", "on the
+        wall", "next to the bed", "around it", "by the window". Returns where the
+        scanner goes on: at the target's first word, so "the bed" is read as an object
+        of its own (or as a second mention of one already named)."""
         tokens = self.tokens
-        if j >= len(tokens):
-            return j
-        word = tokens[j]
-        k = j + 1
-        if word in ("on", "onto", "atop", "upon"):
-            relation = "on"
-            if k + 1 < len(tokens) and tokens[k] == "top" and tokens[k + 1] == "of":
-                k += 2
-        elif word in ("above", "over"):
-            relation = "near"
-        elif word in ("beside", "near", "by") or (
-            word == "next" and k < len(tokens) and tokens[k] == "to"
-        ):
-            relation = "near"
-            if word == "next":
+        while j < len(tokens):
+            k = j
+            if tokens[k] in ("and", ",") and k + 1 < len(tokens):
+                nxt = _phrase_at(tokens, k + 1, ROOM_RULE_PHRASES) or _phrase_at(
+                    tokens, k + 1, RELATION_PHRASES
+                )
+                if nxt is None or (nxt[1] == "around" and tokens[k + 1] == "at"):
+                    return j
                 k += 1
-        else:
+            room_rule = _phrase_at(tokens, k, ROOM_RULE_PHRASES)
+            beside_it = _phrase_at(tokens, k, dict.fromkeys(BESIDE_IT, "beside"))
+            relation = _phrase_at(tokens, k, RELATION_PHRASES)
+            if room_rule is not None and (relation is None or room_rule[0] >= relation[0]):
+                mention.relations.append((room_rule[1], None, ""))
+                j = k + room_rule[0]
+                continue
+            if beside_it is not None and (relation is None or beside_it[0] > relation[0]):
+                before = self._previous()
+                if before is not None:
+                    mention.relations.append(("beside", before.value, before.kind))
+                j = k + beside_it[0]
+                continue
+            if relation is None:
+                return j
+            n, kind = relation
+            start = k + n
+            t = start
+            while t < len(tokens) and tokens[t] in TARGET_SKIP:
+                t += 1
+            while t < len(tokens) and _match(tokens, t)[1] in ("color", "material", "size"):
+                t += _match(tokens, t)[0]
+            if t >= len(tokens):
+                return j
+            word = tokens[t]
+            if word in ("it", "them", "one"):
+                before = self._previous()
+                if before is None:
+                    return j
+                mention.relations.append((kind, before.value, before.kind))
+                j = t + 1
+                continue
+            if word in OPENING_WORDS:
+                mention.relations.append((kind, OPENING_WORDS[word], "opening"))
+                j = t + 1
+                continue
+            m, found, value = _match(tokens, t)
+            if found == "surface":
+                if value == "wall" and kind in ("on", "above"):
+                    mention.mounted = True
+                elif value == "floor" and kind == "on":
+                    mention.floor = True
+                elif value == "ceiling" and kind in ("on", "under"):
+                    mention.ceiling = True
+                else:
+                    return j
+                j = t + m
+                continue
+            if found in ("object", "context"):
+                target = str(value[0]) if isinstance(value, tuple) else str(value)
+                mention.relations.append((kind, target, found))
+                return start
+            if kind == "around" and tokens[k] == "at":
+                return j
             return j
-        while k < len(tokens) and tokens[k] in ("the", "a", "an", "my", "its", "each"):
-            k += 1
-        if k >= len(tokens):
-            return j
-        n, kind, value = _match(tokens, k)
-        if kind == "surface" and value == "wall" and relation == "on":
-            mention.mounted = True
-            return k + n
-        if kind in ("object", "context"):
-            target = str(value[0]) if isinstance(value, tuple) else str(value)
-            if relation == "on":
-                mention.on = target
-            else:
-                mention.near = target
         return j
 
     def _unknown_object(self, start: int) -> int | None:
@@ -839,9 +980,7 @@ class _Scanner:
             sizes=[*self.pending.sizes, *sizes],
             adjectives=adjectives,
         )
-        self.out.mentions.append(mention)
-        self._reset()
-        return j
+        return self._finish(mention, j)
 
 
 # --------------------------------------------------------------------------- resolving
@@ -852,6 +991,12 @@ def _resolve(kind: str, value: str, room_type: str) -> str:
         choices = catalog.CONTEXT_PHRASES[value]
         return choices.get(room_type, choices["*"])
     return value
+
+
+def _resolve_phrase(phrase: str, room_type: str) -> str:
+    if phrase in catalog.CONTEXT_PHRASES:
+        return _resolve("context", phrase, room_type)
+    return phrase
 
 
 def _infer_room_type(mentions: list[_Mention]) -> str:
@@ -865,12 +1010,46 @@ def _infer_room_type(mentions: list[_Mention]) -> str:
     return best
 
 
-def _estimated_size(noun: str, factor: float) -> Vec3:
-    """An unknown object's size: a medium floor object, scaled by its size words."""
-    return (round(0.6 * factor, 3), round(0.9 * factor, 3), round(0.6 * factor, 3))
+def _estimated_size(placement: Placement, factor: float) -> Vec3:
+    """An unknown object's size: a medium floor object, a small thing on a surface, a
+    flat piece on a wall; scaled by its size words."""
+    base = {"surface": (0.3, 0.3, 0.3), "wall": (0.6, 0.5, 0.05), "ceiling": (0.5, 0.3, 0.5)}
+    w, h, d = base.get(placement, (0.6, 0.9, 0.6))
+    return (round(w * factor, 3), round(h * factor, 3), round(d * factor, 3))
 
 
-def _request(mention: _Mention, category: str) -> ObjectRequest:
+@dataclass
+class _Request:
+    """An object the prompt names, on its way to becoming an :class:`ObjectSpec`."""
+
+    category: str
+    count: int
+    description: str | None
+    size: Vec3 | None
+    material: str | None
+    color: str | None
+    placement: Placement | None
+    mount_height: float | None = None
+    constraints: list[Constraint] = field(default_factory=list)
+
+    def spec(self) -> ObjectSpec:
+        size = None
+        if self.size is not None:
+            size = ObjectSize(width=self.size[0], height=self.size[1], depth=self.size[2])
+        return ObjectSpec(
+            category=self.category,
+            description=self.description,
+            count=self.count,
+            size=size,
+            material=self.material,
+            color=self.color,
+            placement=self.placement,
+            mount_height=self.mount_height,
+            constraints=self.constraints,
+        )
+
+
+def _request(mention: _Mention, category: str) -> _Request:
     entry = catalog.entry(category)
     factor = 1.0
     for _, f in mention.sizes:
@@ -882,40 +1061,101 @@ def _request(mention: _Mention, category: str) -> ObjectRequest:
     else:
         count = 1
     count = max(1, min(MAX_COUNT, count))
+    placement: Placement | None = None
+    if mention.mounted and (
+        entry is None or entry.wall_mountable or entry.placement in ("wall", "surface")
+    ):
+        placement = "wall"
+    elif mention.ceiling and (entry is None or entry.placement != "floor"):
+        placement = "ceiling"
+    elif mention.floor and entry is not None and entry.placement == "surface":
+        placement = "floor"
     size: Vec3 | None = None
     if entry is None:
-        size = _estimated_size(category, factor)
-        factor = 1.0
+        shape: Placement = placement or "floor"
+        if any(kind == "on" for kind, _, _ in mention.relations):
+            shape = "surface"
+        size = _estimated_size(shape, factor)
+        if shape == "surface":
+            placement = "surface"
     elif mention.dims is not None:
         dims = mention.dims
         height = dims[2] if len(dims) == 3 else entry.size[1]
         if min(dims[0], dims[1]) > 0.05 and height > 0.001:
-            size = (dims[0], height, dims[1])
-    placement: Placement | None = None
-    if (
-        mention.mounted
-        and entry is not None
-        and (entry.wall_mountable or entry.placement == "wall")
-    ):
-        placement = "wall"
+            size = (round(dims[0], 3), round(height, 3), round(dims[1], 3))
+    elif factor != 1.0:
+        w, h, d = entry.size
+        size = (round(w * factor, 3), h, round(d * factor, 3))
     color = mention.colors[0] if mention.colors else None
     if len(mention.colors) > 1:
         color = " and ".join(mention.colors)
     material = " ".join(dict.fromkeys(mention.materials)) or None
-    return ObjectRequest(
+    words = [w for w, _ in mention.sizes] + mention.adjectives
+    description = None
+    if words or color or material:
+        name = {"teachers desk": "teacher's desk", "tv": "TV"}.get(category, category)
+        description = " ".join(w for w in (*words, color, material, name) if w)
+    return _Request(
         category=category,
         count=count,
-        color=color,
-        material=material,
-        adjectives=tuple([*(w for w, _ in mention.sizes), *mention.adjectives]),
-        scale=factor,
+        description=description,
         size=size,
+        material=material,
+        color=color,
         placement=placement,
-        known=entry is not None,
     )
 
 
-def understand(prompt: str) -> RoomSpec:
+def _constraints(mention: _Mention, request: _Request, room_type: str) -> None:
+    """The prompt's placement rules for one object, fitted to what the object is."""
+    entry = catalog.entry(request.category)
+    usual = request.placement or (entry.placement if entry is not None else "floor")
+    for kind, phrase, target_kind in mention.relations:
+        if target_kind == "opening":
+            assert phrase is not None
+            if kind not in ("near", "far", "facing"):
+                kind = "near"
+            request.constraints.append(Constraint(kind=kind, target=phrase))
+            continue
+        if phrase is None:
+            if usual in ("floor", "surface") or kind == "against_wall":
+                request.constraints.append(Constraint(kind=kind))
+            continue
+        target = _resolve_phrase(phrase, room_type) if target_kind != "unknown" else phrase
+        if target == request.category and kind not in ("beside", "near", "far", "aligned_with"):
+            continue
+        held = catalog.entry(target)
+        if (
+            kind in ("under", "near", "beside")
+            and held is not None
+            and held.placement
+            in (
+                "wall",
+                "ceiling",
+            )
+        ):
+            continue  # "chairs under a chandelier": the chandelier hangs above them
+        if kind == "above":
+            if request.category in ("table lamp", "floor lamp"):
+                request.category, request.placement, request.size = "ceiling light", None, None
+                usual = "ceiling"
+            elif usual in ("wall", "ceiling"):
+                pass
+            elif entry is not None and entry.wall_mountable:
+                request.placement = usual = "wall"
+            elif entry is None:
+                request.placement = usual = "wall"
+                request.size = _estimated_size("wall", 1.0)
+            elif usual == "surface":
+                kind = "on"
+            else:
+                kind = "near"
+        if kind == "on" and usual in ("wall", "ceiling"):
+            kind = "above" if usual == "wall" else "near"
+        request.constraints.append(Constraint(kind=kind, target=target))
+
+
+def understand(prompt: str) -> SceneSpec:
     """The room and the objects ``prompt`` names, without template objects."""
     text, dims = _extract_dimensions(_normalise(prompt))
     tokens = _tokens(text)
@@ -924,31 +1164,30 @@ def understand(prompt: str) -> RoomSpec:
     predicate = _ROOM_SIZE_PREDICATE.search(text)
     if predicate and predicate.group(1) in SIZES:
         size_factor = SIZES[predicate.group(1)]
-    stated = bool(scan.rooms)
     room_type = scan.rooms[0] if scan.rooms else _infer_room_type(scan.mentions)
 
-    requests: list[ObjectRequest] = []
+    requests: list[_Request] = []
     excluded: set[str] = set()
-    named: set[str] = set()
+    named: dict[str, _Request] = {}
     resolved = [(m, _resolve(m.kind, m.value, room_type)) for m in scan.mentions]
-    for mention, category in resolved:
-        if not mention.negated and not mention.definite:
-            named.add(category)
     for mention, category in resolved:
         if mention.negated:
             excluded.add(category)
+    indefinite = {c for m, c in resolved if not m.negated and not m.definite}
+    for mention, category in resolved:
+        if mention.negated or category in excluded:
             continue
-        if mention.definite:
-            if category in named:
-                continue
-            named.add(category)
+        if mention.definite and category in indefinite and category in named:
+            first = named[category]
+            if not first.constraints:
+                _constraints(mention, first, room_type)
+            continue
+        if mention.definite and category in named:
+            continue
         request = _request(mention, category)
-        if mention.on is not None:
-            request = replace(request, on=_resolve_phrase(mention.on, room_type))
-        if mention.near is not None:
-            request = replace(request, near=_resolve_phrase(mention.near, room_type))
+        _constraints(mention, request, room_type)
+        named.setdefault(category, request)
         requests.append(request)
-    requests = [r for r in requests if r.category not in excluded]
     seats = _SEATS_FOR.search(text)
     if seats is not None:
         word = seats.group(1) or seats.group(2)
@@ -956,7 +1195,7 @@ def understand(prompt: str) -> RoomSpec:
         seat = "student desk" if room_type == "classroom" else "chair"
         if count > 0 and all(_family(r.category) != _family(seat) for r in requests):
             if seat not in excluded:
-                requests.append(ObjectRequest(seat, count=count))
+                requests.append(_Request(seat, count, None, None, None, None, None))
 
     width = depth = None
     if dims.width is not None and dims.depth is not None:
@@ -969,7 +1208,11 @@ def understand(prompt: str) -> RoomSpec:
     elif dims.area is not None:
         template = catalog.ROOM_TEMPLATES[room_type]
         aspect = template.size[1] / template.size[0]
-        width = (dims.area / aspect) ** 0.5
+        if scan.shape == "l_shape":
+            area = dims.area / (1 - 0.45 * 0.45)
+        else:
+            area = dims.area
+        width = (area / aspect) ** 0.5
         depth = width * aspect
     elif dims.width is not None or dims.depth is not None:
         template = catalog.ROOM_TEMPLATES[room_type]
@@ -978,30 +1221,27 @@ def understand(prompt: str) -> RoomSpec:
             width, depth = dims.width, dims.width * aspect
         elif dims.depth is not None:
             width, depth = dims.depth / aspect, dims.depth
+    size = None
     if width is not None and depth is not None:
-        width = min(max(width, 1.5), 40.0)
-        depth = min(max(depth, 1.5), 40.0)
-    height = None if dims.height is None else min(max(dims.height, 2.2), 8.0)
+        width = round(min(max(width, 1.5), 40.0), 4)
+        depth = round(min(max(depth, 1.5), 40.0), 4)
+        size = FloorSize(width=width, depth=depth)
+    height = None if dims.height is None else round(min(max(dims.height, 2.2), 8.0), 3)
 
-    return RoomSpec(
-        room_type=room_type,
-        objects=tuple(requests),
-        width=width,
-        depth=depth,
-        height=height,
-        size_factor=size_factor,
-        style=tuple(scan.style),
-        floor_material=scan.floor_material,
-        wall_material=scan.wall_material,
-        excluded=frozenset(excluded),
-        room_type_stated=stated,
+    return SceneSpec(
+        room=RoomSpec(
+            type=room_type,
+            shape="l_shape" if scan.shape == "l_shape" else None,
+            size=size,
+            height=height,
+            scale=round(size_factor, 3) if size_factor != 1.0 else None,
+            floor_material=scan.floor_material,
+            wall_material=scan.wall_material,
+            style=list(scan.style),
+        ),
+        objects=[r.spec() for r in requests],
+        exclude=sorted(excluded),
     )
-
-
-def _resolve_phrase(phrase: str, room_type: str) -> str:
-    if phrase in catalog.CONTEXT_PHRASES:
-        return _resolve("context", phrase, room_type)
-    return phrase
 
 
 # --------------------------------------------------------------------------- templates
@@ -1012,23 +1252,59 @@ def _family(category: str) -> str:
     return entry.family if entry is not None else category
 
 
-def furnish(spec: RoomSpec) -> RoomSpec:
-    """Add the room template's typical objects the prompt did not name.
+def _default_constraints(category: str, present: dict[str, str]) -> list[Constraint]:
+    """The catalog's usual rules for ``category``, each tied to the first of its
+    targets the room holds (``present`` maps categories and families to a category)."""
+    out = []
+    for choices in catalog.DEFAULT_RELATIONS.get(category, ()):
+        for kind, targets in choices:
+            rule = _tie(kind, targets, category, present)
+            if rule is not None:
+                out.append(rule)
+                break
+    return out
 
-    Core template objects are added unless the prompt named something of the same
-    family or excluded it ("no tv"); the rest only when the prompt names few kinds of
-    object.
-    Surface objects with nothing to stand on get their usual support.
+
+def _tie(
+    kind: str, targets: tuple[str, ...], category: str, present: dict[str, str]
+) -> Constraint | None:
+    if not targets:
+        return Constraint(kind=kind)
+    for target in targets:
+        if target in OPENING_TARGETS:
+            return Constraint(kind=kind, target=target)
+        found = present.get(target)
+        if found in catalog.TARGET_GROUPS:
+            members = catalog.TARGET_GROUPS[found]
+            if sum(1 for c in present.values() if c in members) > 1 or category not in members:
+                return Constraint(kind=kind, target=found)
+            continue
+        if found is not None and (found != category or kind in ("beside", "near")):
+            return Constraint(kind=kind, target=found)
+    return None
+
+
+def furnish(spec: SceneSpec) -> SceneSpec:
+    """Complete a spec from its room type's template and the catalog's usual rules.
+
+    Core template objects are added unless the spec names something of the same family
+    or excludes it ("no tv"); the rest only when the spec names few kinds of object.
+    Surface objects with nothing to stand on get their usual support. Every object the
+    spec gives no rules of its own gets its category's usual ones, tied to objects the
+    room holds (the coffee table in front of the sofa, chairs around the table).
     """
-    template = catalog.ROOM_TEMPLATES[spec.room_type]
+    room_type = spec.room.type or catalog.DEFAULT_ROOM_TYPE
+    template = catalog.ROOM_TEMPLATES[room_type]
     objects = list(spec.objects)
-    named_kinds = len({r.category for r in objects})
-    named_families = {_family(r.category) for r in objects}
-    excluded_families = {_family(c) for c in spec.excluded}
+    categories = [canonical(o.category) for o in objects]
+    named_kinds = len(set(categories))
+    named_families = {_family(c) for c in categories}
+    excluded = {canonical(c) for c in spec.exclude}
+    excluded_families = {_family(c) for c in excluded}
     deferred = []
     for item in template.items:
         family = _family(item.category)
-        if item.category in spec.excluded or family in excluded_families:
+        if item.category in excluded or family in excluded_families:
             continue
         if family in named_families:
             continue
@@ -1037,29 +1313,59 @@ def furnish(spec: RoomSpec) -> RoomSpec:
         if item.per is not None:
             deferred.append(item)
             continue
-        objects.append(ObjectRequest(item.category, count=item.count, requested=False))
+        objects.append(ObjectSpec(category=item.category, count=item.count, requested=False))
     for item in deferred:
-        count = sum(r.count for r in objects if r.category == item.per)
+        count = sum(o.count for o in objects if canonical(o.category) == item.per)
         if count > 0:
-            objects.append(ObjectRequest(item.category, count=count, requested=False))
+            objects.append(ObjectSpec(category=item.category, count=count, requested=False))
 
-    supports: list[ObjectRequest] = []
-    present = {r.category for r in objects}
-    for request in objects:
-        entry = catalog.entry(request.category)
-        if entry is None or (request.placement or entry.placement) != "surface":
+    present = {canonical(o.category) for o in objects}
+    supports: list[ObjectSpec] = []
+    for obj in objects:
+        category = canonical(obj.category)
+        entry = catalog.entry(category)
+        if entry is None or (obj.placement or entry.placement) != "surface":
             continue
-        if request.on is not None and request.on in catalog.CATALOG:
-            wanted: tuple[str, ...] = (request.on,)
-        else:
-            wanted = entry.parents
+        ons = [canonical(c.target) for c in obj.constraints if c.kind == "on" and c.target]
+        wanted: tuple[str, ...] = tuple(o for o in ons if o in catalog.CATALOG) or entry.parents
         if not wanted or any(p in present for p in wanted):
             continue
-        if entry.wall_mountable and request.on is None:
+        if any(o.ref is not None and o.ref in ons for o in objects):
+            continue
+        if entry.wall_mountable and not ons:
             continue  # a tv with no stand goes on the wall
         for parent in wanted:
-            if parent not in spec.excluded:
-                supports.append(ObjectRequest(parent, count=1, requested=False))
+            if parent not in excluded:
+                supports.append(ObjectSpec(category=parent, requested=False))
                 present.add(parent)
                 break
-    return replace(spec, objects=tuple(objects + supports))
+    objects += supports
+
+    lookup: dict[str, str] = {}
+    for obj in objects:
+        category = canonical(obj.category)
+        lookup.setdefault(category, category)
+        lookup.setdefault(_family(category), category)
+        for name, members in catalog.TARGET_GROUPS.items():
+            if category in members:
+                lookup[name] = name
+        if obj.ref:
+            lookup.setdefault(obj.ref, obj.ref)
+    finished = []
+    for obj in objects:
+        if obj.constraints:
+            finished.append(obj)
+            continue
+        category = canonical(obj.category)
+        rules = _default_constraints(category, lookup)
+        if obj.count > 1:
+            # Ten tables cannot all stand in the middle, nor ten plants in corners.
+            rules = [r for r in rules if r.kind != "middle"]
+            if obj.count > 2 and any(r.kind == "corner" for r in rules):
+                rules = [r for r in rules if r.kind != "corner"] + [Constraint(kind="against_wall")]
+        if obj.placement is not None and obj.placement != (
+            catalog.CATALOG[category].placement if category in catalog.CATALOG else "floor"
+        ):
+            rules = [r for r in rules if r.kind not in ("on", "against_wall", "corner")]
+        finished.append(obj.model_copy(update={"constraints": rules}) if rules else obj)
+    return spec.model_copy(update={"objects": finished})

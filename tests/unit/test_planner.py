@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
 import pytest
 
-from services.planner import catalog
-from services.planner.plan import plan_scene
+from services.planner import catalog, check
+from services.planner.commands import plan_prompt
+from services.planner.plan import plan_scene, scene_spec
 from services.planner.solver import solve
-from services.planner.understand import ObjectRequest, RoomSpec, furnish, understand
+from services.planner.spec import ObjectSpec, RoomSpec, SceneSpec
+from services.planner.understand import furnish, understand
 from shared.errors import BadInput
 from shared.layout import ID_PATTERN, Layout, PlacedObject, Vec2
 
@@ -111,15 +114,22 @@ def assert_valid(layout: Layout) -> None:
             _assert_on_wall(layout, obj)
     for item in layout.unplaced:
         assert item.reason
+    report = check.check(layout)
+    assert report.valid, report
+    assert not report.unreachable, report.unreachable
 
 
 def _assert_on_wall(layout: Layout, obj: PlacedObject) -> None:
     room = layout.room
     best = None
     for index in range(len(room.polygon)):
-        (x1, z1), _ = room.wall_segment(index)
+        (x1, z1), (x2, z2) = room.wall_segment(index)
         nx, nz = room.inward_normal(index)
         distance = (obj.position[0] - x1) * nx + (obj.position[2] - z1) * nz
+        length = math.hypot(x2 - x1, z2 - z1)
+        along = ((obj.position[0] - x1) * (x2 - x1) + (obj.position[2] - z1) * (z2 - z1)) / length
+        if distance < -1e-6 or not -1e-6 <= along <= length + 1e-6:
+            continue  # the wall's line, not the wall (an L's inner walls)
         if best is None or distance < best[0]:
             best = (distance, index, (nx, nz))
     assert best is not None
@@ -191,10 +201,10 @@ def test_colours_and_materials_attach_to_the_next_object() -> None:
 
 def test_room_wide_style_and_surfaces() -> None:
     spec = understand("A minimalist scandinavian bedroom with white walls and oak floors")
-    assert spec.room_type == "bedroom"
-    assert spec.style == ("minimalist", "scandinavian")
-    assert spec.wall_material == "white painted plaster"
-    assert spec.floor_material == "oak"
+    assert spec.room.type == "bedroom"
+    assert spec.room.style == ["minimalist", "scandinavian"]
+    assert spec.room.wall_material == "white painted plaster"
+    assert spec.room.floor_material == "oak"
     layout = plan_scene("A minimalist scandinavian bedroom with white walls and oak floors")
     assert layout.room.floor_material == "oak"
     assert all("scandinavian" in o.description for o in layout.objects)
@@ -257,7 +267,7 @@ def test_an_unknown_noun_becomes_an_object() -> None:
 
 def test_ordinary_words_do_not_become_furniture() -> None:
     spec = understand("A bedroom that feels like a dream, with a lot of natural light and a view")
-    assert spec.objects == ()
+    assert spec.objects == []
     spec = understand("A cozy place for a teenager with a bed")
     assert [r.category for r in spec.objects] == ["bed"]
 
@@ -285,7 +295,7 @@ def test_room_types_and_synonyms() -> None:
         "a garage": "living room",
     }
     for prompt, room_type in cases.items():
-        assert understand(prompt).room_type == room_type, prompt
+        assert understand(prompt).room.type == room_type, prompt
 
 
 def test_synonyms_plurals_and_counts() -> None:
@@ -325,6 +335,8 @@ def test_templates_furnish_sparse_prompts_only() -> None:
     categories = {r.category for r in sparse.objects}
     assert {"double bed", "nightstand", "wardrobe"} <= categories
     assert all(not r.requested for r in sparse.objects)
+    named = furnish(understand("A bedroom with a desk"))
+    assert [o.requested for o in named.objects][:1] == [True]
     named = furnish(understand("A bedroom with a single bed, a desk, a chair and a guitar"))
     names = [r.category for r in named.objects]
     assert "double bed" not in names, "a named bed satisfies the template's bed"
@@ -334,7 +346,7 @@ def test_templates_furnish_sparse_prompts_only() -> None:
 
 @pytest.mark.parametrize("room_type", sorted(catalog.ROOM_TEMPLATES))
 def test_every_room_type_is_furnished(room_type: str) -> None:
-    spec = furnish(RoomSpec(room_type=room_type))
+    spec = furnish(SceneSpec(room=RoomSpec(type=room_type)))  # type: ignore[arg-type]
     assert spec.objects
     layout = solve(spec, seed=1)
     assert layout.room.type == room_type
@@ -344,7 +356,7 @@ def test_every_room_type_is_furnished(room_type: str) -> None:
 
 
 def test_catalog_covers_the_basics() -> None:
-    assert len(catalog.CATALOG) >= 40
+    assert len(catalog.CATALOG) >= 60
     for category, entry in catalog.CATALOG.items():
         w, h, d = entry.size
         assert min(w, h, d) > 0, category
@@ -436,10 +448,123 @@ def test_large_prompts_keep_every_object() -> None:
     assert len(layout.objects) + len(layout.unplaced) == 25
 
 
-def test_spec_types_are_plain_dataclasses() -> None:
-    request = ObjectRequest("sofa", count=2, color="red")
-    spec = RoomSpec(room_type="living room", objects=(request,))
+def test_specs_can_be_written_by_hand() -> None:
+    spec = SceneSpec(
+        room=RoomSpec(type="living room"),
+        objects=[ObjectSpec(category="sofa", count=2, color="red")],
+    )
     layout = solve(spec, seed=0)
     sofas = _all(layout, "sofa")[0]
     assert [s.id for s in sofas] == ["sofa-1", "sofa-2"]
     assert all(s.color == "red" for s in sofas)
+
+
+def test_plan_prompt_gives_layout_json() -> None:
+    text = plan_prompt("a bedroom with a bed", seed=3)
+    layout = Layout.model_validate(json.loads(text))
+    assert layout == plan_scene("a bedroom with a bed", 3)
+    with pytest.raises(BadInput):
+        plan_prompt("  ", seed=0)
+
+
+# --------------------------------------------------------------------------- relations
+
+
+def _rules(prompt: str) -> dict[str, list[tuple[str, str | None]]]:
+    spec = understand(prompt)
+    return {o.category: [(c.kind, c.target) for c in o.constraints] for o in spec.objects}
+
+
+@pytest.mark.parametrize(
+    ("prompt", "category", "expected"),
+    [
+        ("a bedroom with a lamp next to the bed", "table lamp", ("beside", "bed")),
+        ("a dining room with chairs around the table", "chair", ("around", "dining table")),
+        ("a living room with a rug under the coffee table", "rug", ("under", "coffee table")),
+        ("a living room with a TV facing the sofa", "tv", ("facing", "sofa")),
+        ("a bedroom with a painting above the bed", "painting", ("above", "bed")),
+        ("a library with books on the shelf", "books", ("on", "bookshelf")),
+        ("an office with books on the shelf", "books", ("on", "shelf")),
+        ("a living room with a plant in the corner", "plant", ("corner", None)),
+        ("an office with a desk against the wall", "desk", ("against_wall", None)),
+        ("a dining room with a table in the middle", "dining table", ("middle", None)),
+        ("a room with a table in the middle of the room", "table", ("middle", None)),
+        ("a bedroom with a desk near the window", "desk", ("near", "window")),
+        ("a bedroom with a desk far from the bed", "desk", ("far", "bed")),
+        ("a living room with a lamp to the left of the sofa", "floor lamp", ("left_of", "sofa")),
+        ("a living room with a plant right of the sofa", "plant", ("right_of", "sofa")),
+        ("a coffee table in front of the sofa", "coffee table", ("in_front_of", "sofa")),
+        ("a console table behind the sofa", "console table", ("behind", "sofa")),
+        ("a bed with nightstands on either side", "nightstand", ("beside", "bed")),
+        ("a desk with an office chair at it", "office chair", ("around", "desk")),
+        ("a room with a harp next to the piano", "harp", ("beside", "piano")),
+    ],
+)
+def test_relations_are_read_from_plain_english(
+    prompt: str, category: str, expected: tuple[str, str | None]
+) -> None:
+    rules = _rules(prompt)
+    assert expected in rules[category], rules
+
+
+def test_relation_targets_become_objects_once() -> None:
+    spec = understand("a bedroom with a bed, a lamp next to the bed and a painting above the bed")
+    assert [o.category for o in spec.objects].count("bed") == 1
+    assert {o.category for o in spec.objects} == {"bed", "table lamp", "painting"}
+    painting = next(o for o in spec.objects if o.category == "painting")
+    assert painting.placement in (None, "wall")
+
+
+def test_a_leading_rule_belongs_to_the_next_object() -> None:
+    assert _rules("In the corner, a plant. A sofa against the wall.") == {
+        "plant": [("corner", None)],
+        "sofa": [("against_wall", None)],
+    }
+
+
+def test_relations_from_prompts_are_met_in_the_layout() -> None:
+    prompt = (
+        "a living room with a sofa against the wall, a coffee table in front of the sofa, "
+        "a rug under the coffee table, a tv facing the sofa, a painting above the sofa, "
+        "a plant in the corner and a floor lamp next to the sofa"
+    )
+    layout = plan_scene(prompt, seed=2)
+    results = [c for o in layout.objects for c in o.constraints]
+    assert results and sum(c.met for c in results) / len(results) >= 0.85
+    assert_valid(layout)
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+def test_l_shaped_rooms_are_understood_and_built() -> None:
+    spec = understand("an L-shaped living room with a sofa and two armchairs")
+    assert spec.room.shape == "l_shape" and spec.room.type == "living room"
+    assert understand("an L-shaped sofa").room.shape is None
+    layout = plan_scene("an L-shaped living room with a sofa and two armchairs", seed=1)
+    assert len(layout.room.polygon) == 6
+    assert_valid(layout)
+    fixed = plan_scene("a 6 by 7 meters L-shaped office with two desks", seed=0)
+    xs = [p[0] for p in fixed.room.polygon]
+    zs = [p[1] for p in fixed.room.polygon]
+    assert (max(xs) - min(xs), max(zs) - min(zs)) == pytest.approx((6.0, 7.0))
+    assert len(fixed.room.polygon) == 6
+
+
+def test_templates_bring_their_usual_rules() -> None:
+    spec = scene_spec("a bedroom")
+    rules = {o.category: [(c.kind, c.target) for c in o.constraints] for o in spec.objects}
+    assert ("against_wall", None) in rules["double bed"]
+    assert ("beside", "double bed") in rules["nightstand"]
+    assert ("on", "nightstand") in rules["table lamp"]
+    living = scene_spec("a living room")
+    rules = {o.category: [(c.kind, c.target) for c in o.constraints] for o in living.objects}
+    assert ("in_front_of", "sofa") in rules["coffee table"]
+    assert ("facing", "sofa") in rules["tv stand"]
+    dining = scene_spec("a dining room")
+    rules = {o.category: [(c.kind, c.target) for c in o.constraints] for o in dining.objects}
+    assert ("around", "dining table") in rules["chair"]
+    assert ("above", "dining table") in rules["chandelier"]
+    own = scene_spec("a bedroom with a bed in the corner")
+    bed = next(o for o in own.objects if o.category == "bed")
+    assert [(c.kind, c.target) for c in bed.constraints] == [("corner", None)]

@@ -1,0 +1,1190 @@
+"""One search for places in one room: the candidates, the hard checks and the scores.
+
+For each object the :class:`Arranger` generates candidate poses *from* its rules and
+the room — slots along every wall and flush against what already stands there, slots
+around, beside, in front of and under its targets, next to the objects of its own kind
+(rows of desks), a grid over the open floor — scores them all at once with numpy, and
+tries them best first against the hard checks:
+
+- the true rotated footprint inside the room polygon (an L's inner corner included);
+- no overlap in 3D with what is placed (a rug under furniture, an object standing on
+  another and a low object wholly under a table excepted);
+- the keep-out box in front of each door, the strip in front of each window for
+  furniture taller than its sill, and the space in front of every opening for wall
+  objects;
+- the walkway: a person can still walk from the door to every floor object
+  (:mod:`services.planner.walk`).
+
+An object with companions to come (chairs around a table) first looks for a place with
+room for them too. Everything random comes from the seed.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from services.planner import geometry, items, room, rules, walk
+from services.planner.geometry import Array, Mask
+from services.planner.items import Item, Rule
+from services.planner.rules import Candidates, RoomInfo, Shape
+from shared.layout import Room
+
+GAP = 0.02  # clearance between pieces of furniture
+WALL_GAP = 0.005  # between a wall and the back of an object against it
+MARGIN = 0.003  # footprints stay this far inside the walls
+CEILING_GAP = 0.02
+MAX_REACH_TRIES = 40  # candidates tried against the walkway per object
+CHUNK = 96  # candidates checked against the placed objects at a time
+RULE_WEIGHT = 3.0
+UNMET_WEIGHT = 2.0
+JITTER = 0.15
+SCREENS = frozenset(("tv", "tv stand"))
+SIGHT_HEIGHT = 0.6  # furniture taller than this blocks a view
+OPENING_DEPTH = 0.55  # wall objects on a side wall keep this far from an opening
+
+
+# --------------------------------------------------------------------------- poses
+
+
+@dataclass(eq=False)
+class Pose:
+    item: Item
+    x: float
+    y: float
+    z: float
+    rot: float
+    quad: Array
+    wall: int | None = None
+    t: float | None = None
+    parent: Pose | None = None
+    zone: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
+    window: int | None = None  # the window curtains hang at
+    # The spec's item when ``item`` is an adjusted copy of it (curtains sized to their
+    # window, a TV moved to the wall): items are shared by every attempt, never changed.
+    source: Item | None = None
+
+    @property
+    def origin(self) -> Item:
+        return self.source or self.item
+
+    @property
+    def shape(self) -> Shape:
+        it = self.item
+        return Shape(self.x, self.z, self.rot, it.w, it.d, self.y, it.h)
+
+
+@dataclass
+class Slots:
+    """Candidate poses under construction: centres, rotations, and per candidate the
+    wall it backs onto (-1: none), its distance along that wall and a rank penalty.
+    Whole rows come in as arrays (:meth:`add`), single slots one by one (:meth:`one`)."""
+
+    x: list[Array] = field(default_factory=list)
+    z: list[Array] = field(default_factory=list)
+    rot: list[Array] = field(default_factory=list)
+    wall: list[Array] = field(default_factory=list)
+    t: list[Array] = field(default_factory=list)
+    rank: list[Array] = field(default_factory=list)
+    singles: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+    def add(
+        self,
+        x: Array,
+        z: Array,
+        rot: Array | float,
+        wall: int = -1,
+        t: Array | None = None,
+        rank: Array | float = 0.0,
+    ) -> None:
+        n = x.shape[0]
+        if n == 0:
+            return
+        self.x.append(np.asarray(x, dtype=float))
+        self.z.append(np.asarray(z, dtype=float))
+        self.rot.append(np.broadcast_to(np.asarray(rot, dtype=float), (n,)))
+        self.wall.append(np.full(n, wall, dtype=int))
+        self.t.append(np.full(n, np.nan) if t is None else np.asarray(t, dtype=float))
+        self.rank.append(np.broadcast_to(np.asarray(rank, dtype=float), (n,)))
+
+    def one(self, x: float, z: float, rot: float, rank: float = 0.0) -> None:
+        self.singles.append((x, z, rot, rank))
+
+    def arrays(self) -> tuple[Array, Array, Array, np.ndarray, Array, Array]:
+        if self.singles:
+            extra = np.array(self.singles, dtype=float)
+            self.add(extra[:, 0], extra[:, 1], extra[:, 2], rank=extra[:, 3])
+            self.singles = []
+        if not self.x:
+            empty = np.zeros(0)
+            return empty, empty, empty, np.zeros(0, dtype=int), empty, empty
+        return (
+            np.concatenate(self.x),
+            np.concatenate(self.z),
+            np.round(np.mod(np.concatenate(self.rot), 360.0), 9),
+            np.concatenate(self.wall),
+            np.concatenate(self.t),
+            np.concatenate(self.rank),
+        )
+
+
+@dataclass
+class Walk:
+    """The outcome of a walkway check: whether it passed, the cells the object takes
+    from the walkway, the cells it is used from, and the reach afterwards (``None``
+    when it must be worked out again)."""
+
+    ok: bool
+    shadow: tuple[tuple[slice, slice], np.ndarray] | None
+    zone: np.ndarray
+    reached: np.ndarray | None
+
+
+@dataclass
+class Failure:
+    item: Item
+    reason: str
+    growable: bool = True
+
+
+# --------------------------------------------------------------------------- arranging
+
+
+class Arranger:
+    """One search over one room."""
+
+    def __init__(self, shell: Room, rng: random.Random):
+        self.room = shell
+        self.polygon = list(shell.polygon)
+        self.walls = room.walls(self.polygon)
+        self.rect = len(self.polygon) == 4 and all(
+            abs(w.u[0]) < 1e-9 or abs(w.u[1]) < 1e-9 for w in self.walls
+        )
+        xs = [p[0] for p in self.polygon]
+        zs = [p[1] for p in self.polygon]
+        self.box = (min(xs), min(zs), max(xs), max(zs))
+        door_shapes = [room.opening_shape(o, self.walls[o.wall]) for o in shell.doors]
+        window_shapes = [room.opening_shape(o, self.walls[o.wall]) for o in shell.windows]
+        self.info = RoomInfo(self.polygon, self.walls, door_shapes, window_shapes)
+        self.rng = rng
+        self.noise = np.random.default_rng(rng.randrange(2**32))
+        self.poses: list[Pose] = []
+        self.by_item: dict[int, Pose] = {}
+        self.failures: list[Failure] = []
+        self.walk = walk.WalkGrid(self.polygon)
+        self.walk.set_doors([room.entry_point(d, self.walls[d.wall]) for d in shell.doors])
+        self.check_walk = bool(shell.doors)  # a room with no door has no walkway to keep
+        self.reached = self.walk.reach(self.walk.free()) if self.check_walk else None
+        # Views kept open (a sofa to its TV): boxes that tall furniture stays out of.
+        self.sights: list[tuple[Array, set[int]]] = []
+        # Static keep-outs: (shape, applies to floor objects taller than this).
+        self.keepouts: list[tuple[Shape, float]] = []
+        for door in shell.doors:
+            self.keepouts.append((room.door_zone(door, self.walls[door.wall]), items.FLAT))
+        for window in shell.windows:
+            zone = room.opening_box(window, self.walls[window.wall])
+            self.keepouts.append((zone, max(items.FLAT, window.sill + 0.01)))
+        # The space in front of each opening that wall objects keep out of: (box, the
+        # index of the window it belongs to or -1 for a door).
+        self.opening_boxes: list[tuple[Shape, int]] = []
+        for door in shell.doors:
+            box = room.opening_box(door, self.walls[door.wall], OPENING_DEPTH)
+            self.opening_boxes.append((box, -1))
+        for k, window in enumerate(shell.windows):
+            box = room.opening_box(window, self.walls[window.wall], OPENING_DEPTH)
+            self.opening_boxes.append((box, k))
+        self._arrays: tuple[Array, ...] | None = None
+        # Objects placed without the floor their companions wanted (a table with no
+        # room for its chairs): a room the spec does not size grows for them.
+        self.cramped: list[Item] = []
+        # About 600 grid points over the floor, 15 cm to 1 m apart.
+        self.step = min(max(math.sqrt(max(shell.area, 1.0) / 600.0), 0.15), 1.0)
+        self._grid = self._floor_grid()
+
+    # ----------------------------------------------------------------- bookkeeping
+
+    def placed(self, item: Item) -> Pose | None:
+        return self.by_item.get(id(item))
+
+    def _commit(self, pose: Pose) -> None:
+        self.poses.append(pose)
+        self.by_item[id(pose.origin)] = pose
+        self._arrays = None
+
+    def _fail(self, item: Item, reason: str, growable: bool = True) -> None:
+        self.failures.append(Failure(item, reason, growable))
+
+    def _obstacles(self) -> tuple[Array, ...]:
+        """Every placed pose as arrays: quads, boxes, y0, y1, aligned, flat, floor."""
+        if self._arrays is None:
+            if self.poses:
+                quads = np.stack([p.quad for p in self.poses])
+            else:
+                quads = np.zeros((0, 4, 2))
+            boxes = geometry.bounds(quads) if len(self.poses) else np.zeros((0, 4))
+            y0 = np.array([p.y for p in self.poses])
+            y1 = np.array([p.y + p.item.h for p in self.poses])
+            aligned = geometry.aligned(np.array([p.rot for p in self.poses]))
+            flat = np.array([p.item.flat for p in self.poses], dtype=bool)
+            floor = np.array([p.item.placement == "floor" for p in self.poses], dtype=bool)
+            ceiling = np.array([p.item.placement == "ceiling" for p in self.poses], dtype=bool)
+            self._arrays = (quads, boxes, y0, y1, aligned, flat, floor, ceiling)
+        return self._arrays
+
+    # ----------------------------------------------------------------- hard checks
+
+    def _inside(self, c: Candidates) -> Mask:
+        boxes = c.boxes
+        x0, z0, x1, z1 = self.box
+        m = 1.5 * MARGIN
+        ok = (
+            (boxes[:, 0] >= x0 + m)
+            & (boxes[:, 1] >= z0 + m)
+            & (boxes[:, 2] <= x1 - m)
+            & (boxes[:, 3] <= z1 - m)
+        )
+        if self.rect or not ok.any():
+            return ok
+        index = np.nonzero(ok)[0]
+        grown = geometry.corners(
+            c.x[index], c.z[index], c.w + 2 * MARGIN, c.d + 2 * MARGIN, c.rot[index]
+        )
+        ok[index] = geometry.polygon_contains(grown, self.polygon)
+        return ok
+
+    def _clear(
+        self,
+        item: Item,
+        c: Candidates,
+        exempt: set[int] | None = None,
+        window: int | None = None,
+    ) -> Mask:
+        """Candidates that overlap no placed object and no keep-out zone. ``exempt``:
+        tables the item may stand wholly under; ``window``: the window curtains hang at."""
+        n = len(c)
+        quads, boxes, y0, y1, aligned, flat, floor, ceiling = self._obstacles()
+        cand_boxes = c.boxes
+        cand_aligned = geometry.aligned(c.rot)
+        ok = np.ones(n, dtype=bool)
+        if len(self.poses):
+            if item.flat:
+                relevant = np.broadcast_to(flat, (n, len(self.poses)))
+            else:
+                top = c.y + item.h
+                relevant = (
+                    ~flat[None, :]
+                    & (c.y[:, None] < y1[None, :] - 1e-9)
+                    & (y0[None, :] < top[:, None] - 1e-9)
+                )
+                if exempt:
+                    keep = np.array([id(p.origin) not in exempt for p in self.poses], dtype=bool)
+                    relevant = relevant & keep[None, :]
+                    ok &= self._tucked(c, self._tables(exempt))
+            gap = np.zeros(len(self.poses))
+            if item.placement == "floor" and not item.flat:
+                gap = np.where(floor & ~flat, GAP, 0.0)
+            elif item.placement == "ceiling":
+                gap = np.where(ceiling, 0.2, 0.0)
+            ok &= ~self._hits(
+                c.quads, cand_boxes, cand_aligned, quads, boxes, aligned, gap, relevant
+            )
+        shapes: list[Shape] = []
+        if item.placement == "floor" and not item.flat:
+            shapes = [s for s, tallest in self.keepouts if item.h > tallest]
+        elif item.placement == "wall":
+            # Nothing on a wall juts into the way in front of a door or window.
+            shapes = [box for box, k in self.opening_boxes if window is None or k != window]
+        if shapes:
+            kq = np.stack([s.quad for s in shapes])
+            kb = geometry.bounds(kq)
+            ka = geometry.aligned(np.array([s.rot for s in shapes]))
+            every = np.ones((n, len(shapes)), dtype=bool)
+            ok &= ~self._hits(
+                c.quads, cand_boxes, cand_aligned, kq, kb, ka, np.zeros(len(shapes)), every
+            )
+        return ok
+
+    @staticmethod
+    def _inside_of(c: Candidates, table: Pose) -> Mask:
+        lx, lz = geometry.to_local(c.quads[:, :, 0], c.quads[:, :, 1], table.x, table.z, table.rot)
+        inside = (np.abs(lx) <= table.item.w / 2 - 0.005) & (np.abs(lz) <= table.item.d / 2 - 0.005)
+        return np.asarray(inside.all(axis=1))
+
+    def _under(self, c: Candidates, tables: list[Pose]) -> Mask:
+        """Candidates lying wholly under one of these tables."""
+        out = np.zeros(len(c), dtype=bool)
+        for table in tables:
+            out |= self._inside_of(c, table)
+        return out
+
+    def _tucked(self, c: Candidates, tables: list[Pose]) -> Mask:
+        """Candidates that either keep clear of these tables or lie wholly under one."""
+        ok = np.ones(len(c), dtype=bool)
+        for table in tables:
+            apart = geometry.separated(c.quads, table.quad, 0.0)
+            ok &= self._inside_of(c, table) | apart
+        return ok
+
+    @staticmethod
+    def _hits(
+        quads: Array,
+        boxes: Array,
+        aligned: Mask,
+        oquads: Array,
+        oboxes: Array,
+        oaligned: Mask,
+        gap: Array,
+        relevant: Mask,
+    ) -> Mask:
+        g = gap[None, :]
+        over = (
+            relevant
+            & (boxes[:, None, 0] < oboxes[None, :, 2] + g - 1e-9)
+            & (oboxes[None, :, 0] < boxes[:, None, 2] + g - 1e-9)
+            & (boxes[:, None, 1] < oboxes[None, :, 3] + g - 1e-9)
+            & (oboxes[None, :, 1] < boxes[:, None, 3] + g - 1e-9)
+        )
+        exact = over & ~(aligned[:, None] & oaligned[None, :])
+        if exact.any():
+            ci, oi = np.nonzero(exact)
+            apart = geometry.separated(quads[ci], oquads[oi], 0.0)
+            # Turned shapes: the gap is kept on the box test above, the overlap is exact.
+            over[ci[apart], oi[apart]] = False
+        return np.asarray(over.any(axis=1))
+
+    def _reserved(self, item: Item, c: Candidates) -> Candidates:
+        """The candidates grown by the floor their companions will need."""
+        front, back, left, right = item.reserve
+        w = item.w + left + right
+        d = item.d + front + back
+        ox, oz = (right - left) / 2, (front - back) / 2
+        sx, sz = geometry.side(c.rot)
+        fx, fz = geometry.front(c.rot)
+        return Candidates(
+            c.x + sx * ox + fx * oz, c.z + sz * ox + fz * oz, c.rot, w, d, c.y, item.h, c.seat
+        )
+
+    # ----------------------------------------------------------------- scoring
+
+    def _targets(self, rule: Rule) -> tuple[list[Shape], list[Pose | None]]:
+        if rule.opening is not None:
+            shapes = self.info.openings[rule.opening]
+            return list(shapes), [None] * len(shapes)
+        poses = [p for p in (self.placed(t) for t in rule.targets) if p is not None]
+        return [p.shape for p in poses], list(poses)
+
+    def _score(self, item: Item, c: Candidates, wall: np.ndarray, t: Array, rank: Array) -> Array:
+        n = len(c)
+        score = rank + self.noise.random(n) * JITTER
+        positional = False
+        for rule in item.rules:
+            if rule.kind == "on":
+                continue
+            if rule.kind in ("against_wall", "corner", "middle"):
+                positional = True
+            shapes, _ = self._targets(rule)
+            if rule.relative and not shapes:
+                continue
+            if rule.relative:
+                positional = True
+            v, p, _ = rules.best_of(rule.kind, c, shapes, self.info, rule.distance)
+            weight = 1.5 if rule.kind == "against_wall" else 1.0
+            score = score + weight * (RULE_WEIGHT * v + UNMET_WEIGHT * (v > 1e-6)) + 0.5 * p
+        if item.placement == "floor":
+            score = score + self._floor_preferences(item, c, wall, t, positional)
+        if item.placement in ("floor", "wall"):
+            score = score + self._view_penalty(item, c)
+        return score
+
+    def _floor_preferences(
+        self, item: Item, c: Candidates, wall: np.ndarray, t: Array, positional: bool
+    ) -> Array:
+        n = len(c)
+        out = np.zeros(n)
+        on_wall = wall >= 0
+        kinds = {r.kind for r in item.rules}
+        if item.wall_hugger and not kinds & {"against_wall", "middle", "under"}:
+            v, _ = rules.evaluate("against_wall", c, None, self.info)
+            out += 1.5 * v + 1.0 * (v > 1e-6)
+        if on_wall.any():
+            lengths = np.array([w.length for w in self.walls])
+            length = np.where(on_wall, lengths[np.maximum(wall, 0)], 1.0)
+            along = np.where(on_wall, t, 0.0)
+            centred = item.category in items.CENTRED_ON_WALL or item.family in ("bed", "sofa")
+            if centred:
+                out += np.where(on_wall, 1.2 * np.abs(along - length / 2) / length, 0.0)
+                out += np.where(on_wall, 0.4 * (lengths.max() - length) / lengths.max(), 0.0)
+                door_walls = {d.wall for d in self.room.doors}
+                out += np.where(np.isin(wall, list(door_walls)) & on_wall, 0.6, 0.0)
+            if item.hosts_above:
+                for window in self.room.windows:
+                    half = window.width / 2 + item.w / 2 + 0.05
+                    under = on_wall & (wall == window.wall) & (np.abs(along - window.offset) < half)
+                    out += np.where(under, 1.5, 0.0)
+            if item.category in items.CORNER_LOVERS and not centred:
+                end = np.minimum(along - item.w / 2, length - along - item.w / 2)
+                out += np.where(on_wall, 0.3 * np.maximum(end, 0.0), 0.0)
+        siblings = any(p.item.obj is item.obj for p in self.poses)
+        lattice = item.obj.count >= 2 and siblings
+        group = item.has_reserve and item.obj.count < 2
+        free = not positional and not item.wall_hugger and not lattice and not group
+        if free:
+            # Free-standing objects with no rule keep to the edges (with the floor their
+            # companions need).
+            clear = np.full(n, np.inf)
+            for w in self.walls:
+                clear = np.minimum(clear, geometry.point_segment_distance(c.x, c.z, *w.a, *w.b))
+            front, back, left, right = item.reserve
+            reach = min(item.w + left + right, item.d + front + back) / 2
+            if item.has_reserve:
+                reach += walk.AISLE  # room to walk round to the companions
+            out += 0.3 * np.maximum(clear - reach, 0.0)
+        if free or (item.seat and "facing" not in kinds and "against_wall" not in kinds):
+            # They face the room; at a desk, the person sitting does.
+            cx, cz = self.info.centre
+            fx, fz = geometry.front(c.rot)
+            if item.seat:
+                fx, fz = -fx, -fz
+            vx, vz = cx - c.x, cz - c.z
+            cos = (fx * vx + fz * vz) / np.maximum(np.hypot(vx, vz), 1e-9)
+            out += 0.3 * (1.0 - cos)
+        same = [p for p in self.poses if p.item.category == item.category]
+        if same and item.category not in ("chair", "stool", "office chair"):
+            dist = np.min(np.stack([np.hypot(c.x - p.x, c.z - p.z) for p in same]), axis=0)
+            out += 0.05 * dist
+        return out
+
+    # ----------------------------------------------------------------- the walkway
+
+    def _walk_ok(
+        self, item: Item, c: Candidates, k: int, grown: Candidates | None, access: str
+    ) -> Walk:
+        """Whether placing candidate ``k`` keeps every floor object reachable. With
+        ``grown`` (the candidate with the floor its companions will take), the check
+        is made as if the companions stood there already."""
+        x, z, rot = float(c.x[k]), float(c.z[k]), float(c.rot[k])
+        shadow = self.walk.shadow(x, z, item.w, item.d, rot)
+        zone = self.walk.zone(x, z, item.w, item.d, rot, access)
+        if not self.check_walk:
+            return Walk(True, shadow, zone, None)
+        assert self.reached is not None
+        test_shadow = shadow
+        test_zones = [zone] if access != "none" else []
+        if grown is not None:
+            # Each side where companions will stand must be reachable from outside, and
+            # the object itself where its companions leave it open.
+            gx, gz = float(grown.x[k]), float(grown.z[k])
+            test_shadow = self.walk.shadow(gx, gz, grown.w, grown.d, rot)
+            if zone.size and test_shadow is not None:
+                (rows, cols), mask = test_shadow
+                taken = np.zeros(self.walk.count.shape, dtype=bool)
+                taken[rows, cols] = mask
+                open_zone = zone[~taken.ravel()[zone]]
+                test_zones = [open_zone] if open_zone.size else []
+            sides = ("front", "back", "left", "right")
+            test_zones += [
+                self.walk.zone(gx, gz, grown.w, grown.d, rot, side)
+                for side, margin in zip(sides, item.reserve, strict=True)
+                if margin > 0
+            ]
+        touches = False
+        if test_shadow is not None:
+            (rows, cols), mask = test_shadow
+            touches = bool((self.reached[rows, cols] & mask).any())
+        reached = self.walk.reach(self.walk.free(test_shadow)) if touches else self.reached
+        flat = reached.ravel()
+        if any(not z.size or not flat[z].any() for z in test_zones):
+            return Walk(False, shadow, zone, None)  # no cell to use it from is reached
+        if touches:
+            for pose in self.poses:
+                if pose.zone.size and not flat[pose.zone].any():
+                    return Walk(False, shadow, zone, None)
+        if grown is not None:
+            return Walk(True, shadow, zone, None)  # the true reach is found on commit
+        return Walk(True, shadow, zone, reached)
+
+    # ----------------------------------------------------------------- floor objects
+
+    def _floor_grid(self) -> tuple[Array, Array]:
+        x0, z0, x1, z1 = self.box
+        s = self.step
+        xs = np.arange(x0 + s / 2, x1, s)
+        zs = np.arange(z0 + s / 2, z1, s)
+        gx, gz = np.meshgrid(xs, zs)
+        gx, gz = gx.ravel(), gz.ravel()
+        inside = geometry.points_in_polygon(gx, gz, self.polygon)
+        return np.round(gx[inside], 4), np.round(gz[inside], 4)
+
+    def _wall_slots(self, item: Item, slots: Slots, rank: float = 0.0) -> None:
+        """Backs to every wall: evenly along it, and flush against what stands there."""
+        w, d = item.w, item.d
+        standing = [p.quad for p in self.poses if p.item.placement == "floor" and not p.item.flat]
+        quads = np.stack(standing) if standing else np.zeros((0, 4, 2))
+        for wall in self.walls:
+            lo, hi = w / 2 + WALL_GAP + MARGIN, wall.length - w / 2 - WALL_GAP - MARGIN
+            if hi < lo:
+                continue
+            steps = max(1, min(60, int((hi - lo) / 0.1)))
+            parts = [np.linspace(lo, hi, steps + 1), np.array([wall.length / 2])]
+            if len(quads):
+                rel = quads - np.array(wall.a)
+                along = rel @ np.array(wall.u)
+                out = rel @ np.array(wall.n)
+                close = (out.min(axis=1) <= 0.35) & (out.max(axis=1) >= -0.01)
+                if close.any():
+                    reach = w / 2 + GAP + 0.002
+                    parts.append(along[close].min(axis=1) - reach)
+                    parts.append(along[close].max(axis=1) + reach)
+            tt = np.unique(np.round(np.concatenate(parts), 4))
+            tt = tt[(tt >= lo - 1e-9) & (tt <= hi + 1e-9)]
+            out_d = d / 2 + WALL_GAP + MARGIN
+            x = wall.a[0] + wall.u[0] * tt + wall.n[0] * out_d
+            z = wall.a[1] + wall.u[1] * tt + wall.n[1] * out_d
+            slots.add(x, z, wall.yaw, wall=wall.index, t=tt, rank=rank)
+
+    def _free_slots(self, item: Item, slots: Slots, rank: float = 0.3) -> None:
+        gx, gz = self._grid
+        for k, turn in enumerate((0.0, 90.0, 180.0, 270.0)):
+            slots.add(gx, gz, turn, rank=rank + 0.01 * k)
+
+    def _relative_slots(self, item: Item, slots: Slots) -> None:
+        for rule in item.rules:
+            _, poses = self._targets(rule)
+            for pose in poses:
+                if pose is not None:
+                    self._slots_for(rule.kind, item, pose, slots)
+        if item.obj.count >= 2 and not any(r.kind == "around" for r in item.rules):
+            self._sibling_slots(item, slots)
+
+    def _sibling_slots(self, item: Item, slots: Slots) -> None:
+        """Rows and columns: next to the objects of the same kind already placed, with
+        room for their companions and, every other step, an aisle."""
+        siblings = [p for p in self.poses if p.item.obj is item.obj][-12:]
+        front, back, left, right = item.reserve
+        span_w = item.w + left + right
+        span_d = item.d + front + back
+        for pose in siblings:
+            sx, sz = (float(v) for v in geometry.side(pose.rot))
+            fx, fz = (float(v) for v in geometry.front(pose.rot))
+            for gap, rank in ((GAP + 0.01, 0.0), (walk.AISLE, 0.04)):
+                for sign in (1.0, -1.0):
+                    off = sign * (span_w + gap)
+                    slots.one(pose.x + sx * off, pose.z + sz * off, pose.rot, rank)
+            for sign in (1.0, -1.0):
+                off = sign * (span_d + walk.AISLE)
+                slots.one(pose.x + fx * off, pose.z + fz * off, pose.rot, 0.06)
+
+    def _slots_for(self, kind: str, item: Item, target: Pose, slots: Slots) -> None:
+        tw, td = target.item.w, target.item.d
+        w, d = item.w, item.d
+        sx, sz = (float(v) for v in geometry.side(target.rot))
+        fx, fz = (float(v) for v in geometry.front(target.rot))
+
+        def put(lx: float, lz: float, rot: float, rank: float) -> None:
+            slots.one(target.x + sx * lx + fx * lz, target.z + sz * lx + fz * lz, rot, rank)
+
+        base = target.rot
+        if kind == "around":
+            sides = [(0, 1.0), (1, -1.0)]
+            if target.item.seat:
+                sides = [(0, 1.0)]
+            elif target.item.entry is None or not target.item.entry.seats:
+                sides = [(2, -1.0), (3, 1.0), (0, 1.0), (1, -1.0)]
+            else:
+                sides = [(0, 1.0), (1, -1.0), (2, -1.0), (3, 1.0)]
+            for order, (side, sign) in enumerate(sides):
+                length = tw if side in (0, 1) else td
+                count = max(1, int((length + 0.1) // (w + 0.1)))
+                offsets = [-length / 2 + length * (k + 0.5) / count for k in range(count)]
+                for gap in (0.03, 0.15, 0.35):
+                    for k, off in enumerate(offsets):
+                        rank = 0.05 * order + 0.02 * k + 0.1 * gap
+                        if side in (0, 1):
+                            lz = sign * (td / 2 + gap + d / 2)
+                            put(off, lz, base + (180.0 if sign > 0 else 0.0), rank)
+                        else:
+                            lx = sign * (tw / 2 + gap + d / 2)
+                            put(lx, off, base + (-90.0 if sign > 0 else 90.0), rank)
+        elif kind in ("in_front_of", "behind"):
+            sign = 1.0 if kind == "in_front_of" else -1.0
+            for gap in (0.4, 0.3, 0.5, 0.7, 0.9):
+                for lateral in (0.0, 0.25 * tw, -0.25 * tw):
+                    for turn in (0.0, 180.0, 90.0):
+                        depth = d if turn != 90.0 else w
+                        lz = sign * (td / 2 + gap + depth / 2)
+                        turned = {0.0: 0.0, 180.0: 0.05, 90.0: 0.25}[turn]
+                        put(lateral, lz, base + turn, 0.05 * abs(lateral) + turned)
+        elif kind in ("beside", "left_of", "right_of"):
+            signs = {"beside": (-1.0, 1.0), "left_of": (-1.0,), "right_of": (1.0,)}[kind]
+            for sign in signs:
+                for gap in (GAP + 0.005, 0.1, 0.25):
+                    lx = sign * (tw / 2 + gap + w / 2)
+                    for lz in (-td / 2 + d / 2 + MARGIN, 0.0):
+                        put(lx, lz, base, 0.05 * gap)
+        elif kind == "near":
+            for gap in (0.1, 0.4, 0.8):
+                for side, sign in ((0, 1.0), (1, -1.0), (2, -1.0), (3, 1.0)):
+                    if side in (0, 1):
+                        put(0.0, sign * (td / 2 + gap + d / 2), base, 0.05 * gap)
+                        put(0.0, sign * (td / 2 + gap + d / 2), base + 180.0, 0.05 * gap)
+                    else:
+                        put(sign * (tw / 2 + gap + w / 2), 0.0, base, 0.05 * gap)
+                        put(sign * (tw / 2 + gap + d / 2), 0.0, base + 90.0, 0.05 * gap)
+        elif kind == "under":
+            shifts = (0.0, 0.35, 0.6) if target.item.family == "bed" else (0.0,)
+            for lz in shifts:
+                put(0.0, lz, base, 0.1 * abs(lz - 0.35) if lz else 0.05)
+                put(0.0, lz, base + 90.0, 0.1 + 0.1 * abs(lz - 0.35))
+        elif kind == "aligned_with":
+            for dist in np.arange(0.6, 4.01, 0.3):
+                for lx, lz in (
+                    (0.0, dist + td / 2),
+                    (0.0, -dist - td / 2),
+                    (dist + tw / 2, 0.0),
+                    (-dist - tw / 2, 0.0),
+                ):
+                    put(lx, lz, base, 0.02 * dist)
+
+    def _candidates(self, item: Item) -> tuple[Candidates, np.ndarray, Array, Array]:
+        slots = Slots()
+        kinds = {r.kind for r in item.rules}
+        wallish = (
+            item.wall_hugger or kinds & {"against_wall", "corner"} or item.category in ("plant",)
+        )
+        self._wall_slots(item, slots, rank=0.0 if wallish else 0.2)
+        self._relative_slots(item, slots)
+        self._free_slots(item, slots)
+        x, z, rot, wall, t, rank = slots.arrays()
+        c = Candidates(x, z, rot, item.w, item.d, np.zeros(x.shape[0]), item.h, item.seat)
+        return c, wall, t, rank
+
+    def place_floor(self, item: Item) -> None:
+        """Score every candidate, then take them best first through the hard checks
+        (in chunks, so a crowded room costs only as much as it must)."""
+        if item.h > self.room.height - 0.02:
+            self._fail(item, f"it is taller ({item.h:.2f} m) than the room", growable=False)
+            return
+        c, wall, t, rank = self._candidates(item)
+        inside = self._inside(c)
+        if not inside.any():
+            self._fail(
+                item, f"its {item.w:.2f} × {item.d:.2f} m footprint does not fit in the room"
+            )
+            return
+        exempt = self._under_exempt(item)
+        idx = np.nonzero(inside)[0]
+        c, wall, t, rank = c.take(idx), wall[idx], t[idx], rank[idx]
+        order = np.argsort(self._score(item, c, wall, t, rank), kind="stable")
+        free_to_walk = item.flat
+        any_clear = False
+        for roomy in (True, False) if item.has_reserve else (False,):
+            budget = MAX_REACH_TRIES // 2 if roomy else MAX_REACH_TRIES
+            for start in range(0, len(order), CHUNK):
+                chunk = order[start : start + CHUNK]
+                sub = c.take(chunk)
+                ok = self._clear(item, sub, exempt)
+                any_clear = any_clear or bool(ok.any())
+                if roomy and ok.any():
+                    keep = np.nonzero(ok)[0]
+                    grown = self._reserved(item, sub.take(keep))
+                    fits = self._inside(grown)
+                    if fits.any():
+                        fits[fits] = self._clear(item, grown.take(np.nonzero(fits)[0]), exempt)
+                    if fits.any() and self.sights:
+                        index = np.nonzero(fits)[0]
+                        fits[index] = ~self._blocks_view(item, grown.take(index))
+                    ok[keep] = fits
+                grown_all = self._reserved(item, c) if roomy else None
+                for j in np.nonzero(ok)[0]:
+                    k = int(chunk[j])
+                    if free_to_walk:
+                        self._place(item, c, k, wall, t, None)
+                        return
+                    access = item.access
+                    if exempt and self._under(c.take(np.array([k])), self._tables(exempt))[0]:
+                        access = "none"  # reached with the table it stands under
+                    walked = self._walk_ok(item, c, k, grown_all, access)
+                    if walked.ok:
+                        if item.has_reserve and not roomy:
+                            self.cramped.append(item)
+                        self._place(item, c, k, wall, t, walked)
+                        return
+                    budget -= 1
+                    if budget <= 0:
+                        break
+                if budget <= 0:
+                    break
+        if not any_clear:
+            self._fail(item, self._crowded(item))
+        else:
+            self._fail(item, "every free spot left would cut off the walkway from the door")
+
+    def _tables(self, exempt: set[int]) -> list[Pose]:
+        return [p for p in self.poses if id(p.origin) in exempt]
+
+    def _under_exempt(self, item: Item) -> set[int] | None:
+        """Tables a low object may stand under, by their item id."""
+        out = set()
+        for rule in item.rules:
+            if rule.kind != "under":
+                continue
+            for target in rule.targets:
+                if target.open_below and item.h <= target.h - 0.1:
+                    out.add(id(target))
+        return out or None
+
+    def _place(
+        self, item: Item, c: Candidates, k: int, wall: np.ndarray, t: Array, walked: Walk | None
+    ) -> None:
+        w_index = int(wall[k])
+        pose = Pose(
+            item,
+            float(c.x[k]),
+            0.0,
+            float(c.z[k]),
+            float(c.rot[k]),
+            c.quads[k],
+            w_index if w_index >= 0 else None,
+            float(t[k]) if w_index >= 0 else None,
+            zone=walked.zone if walked is not None else np.zeros(0, dtype=np.intp),
+        )
+        if walked is not None and not item.flat and walked.shadow is not None:
+            self.walk.add(walked.shadow)
+            if self.check_walk:
+                if walked.reached is None:
+                    walked.reached = self.walk.reach(self.walk.free())
+                self.reached = walked.reached
+        self._commit(pose)
+        self._sight_lines(pose)
+
+    # ----------------------------------------------------------------- views
+
+    def _screen_rule(self, item: Item, rule: Rule, target: Item) -> bool:
+        return rule.kind == "facing" and bool({item.category, target.category} & SCREENS)
+
+    def _sight_lines(self, pose: Pose) -> None:
+        """Keep the view between a screen and who watches it open for what comes next."""
+        if pose.item.placement not in ("floor", "wall"):
+            return
+        for rule in pose.item.rules:
+            for target in rule.targets:
+                other = self.placed(target)
+                if other is not None and self._screen_rule(pose.item, rule, target):
+                    self._add_sight(pose, other)
+        for other in self.poses:
+            for rule in other.item.rules:
+                if any(t is pose.item for t in rule.targets) and self._screen_rule(
+                    other.item, rule, pose.item
+                ):
+                    self._add_sight(other, pose)
+
+    def _add_sight(self, a: Pose, b: Pose) -> None:
+        dx, dz = b.x - a.x, b.z - a.z
+        length = math.hypot(dx, dz) - 0.6
+        if length <= 0.2:
+            return
+        quad = geometry.corners(
+            (a.x + b.x) / 2, (a.z + b.z) / 2, 0.8, length, geometry.yaw_towards(dx, dz)
+        )[0]
+        self.sights.append((quad, {id(a.origin), id(b.origin)}))
+
+    def _blocks_view(self, item: Item, c: Candidates) -> Mask:
+        """Candidates that would stand in a view kept open (see :meth:`_sight_lines`)."""
+        n = len(c)
+        blocking = [q for q, owners in self.sights if id(item) not in owners]
+        if not blocking or item.placement != "floor" or item.flat:
+            return np.zeros(n, dtype=bool)
+        quads = np.stack(blocking)
+        return self._hits(
+            c.quads,
+            c.boxes,
+            geometry.aligned(c.rot),
+            quads,
+            geometry.bounds(quads),
+            np.zeros(len(blocking), dtype=bool),
+            np.zeros(len(blocking)),
+            np.ones((n, len(blocking)), dtype=bool),
+        )
+
+    def _view_penalty(self, item: Item, c: Candidates) -> Array:
+        """Tall furniture standing in a kept view, and views this object would have to
+        look through furniture for."""
+        out = np.zeros(len(c))
+        if item.h > SIGHT_HEIGHT:
+            out += np.where(self._blocks_view(item, c), 1.5, 0.0)
+        for rule in item.rules:
+            if rule.kind != "facing":
+                continue
+            for target in rule.targets:
+                other = self.placed(target)
+                if other is None or not self._screen_rule(item, rule, target):
+                    continue
+                tall = [
+                    p
+                    for p in self.poses
+                    if p.item.placement == "floor" and p.item.h > SIGHT_HEIGHT and p is not other
+                ]
+                for frac in (0.3, 0.5, 0.7):
+                    px = c.x + (other.x - c.x) * frac
+                    pz = c.z + (other.z - c.z) * frac
+                    for p in tall:
+                        inside = geometry.rect_point_distance(
+                            px, pz, p.x, p.z, p.item.w, p.item.d, p.rot
+                        )
+                        out += np.where(inside <= 0.0, 0.5, 0.0)
+        return out
+
+    def _crowded(self, item: Item) -> str:
+        covered = sum(
+            p.item.footprint for p in self.poses if p.item.placement == "floor" and not p.item.flat
+        )
+        share = 100.0 * covered / max(self.room.area, 1e-9)
+        return (
+            f"no free floor space left for its {item.w:.2f} × {item.d:.2f} m footprint "
+            f"(furniture already covers {share:.0f} % of the {self.room.area:.1f} m² floor)"
+        )
+
+    # ----------------------------------------------------------------- on top of things
+
+    def place_surface(self, item: Item) -> None:
+        wanted: list[Pose] = []
+        for rule in item.rules:
+            if rule.kind == "on":
+                wanted += [p for p in (self.placed(t) for t in rule.targets) if p is not None]
+        parents_pref = item.entry.parents if item.entry is not None else ()
+        ranked: list[tuple[float, Pose]] = []
+        for pose in self.poses:
+            other = pose.item
+            if pose.item is item or other.placement not in ("floor", "wall") or other.flat:
+                continue
+            if pose in wanted:
+                rank = 0.0
+            elif other.category in parents_pref:
+                rank = 1.0 + 0.3 * parents_pref.index(other.category)
+            elif other.has_top and other.h <= 1.3:
+                rank = 4.0
+            else:
+                continue
+            if other.h + pose.y + item.h > self.room.height - CEILING_GAP:
+                continue
+            ranked.append((rank, pose))
+        if not ranked:
+            self._no_surface(item, "there is nothing to stand it on", growable=False)
+            return
+        xs: list[float] = []
+        zs: list[float] = []
+        ys: list[float] = []
+        rots: list[float] = []
+        ranks: list[float] = []
+        owners: list[Pose] = []
+        for rank, parent in ranked:
+            pw, pd = parent.item.w, parent.item.d
+            for turn, (w, d) in ((0.0, (item.w, item.d)), (90.0, (item.d, item.w))):
+                if w > pw - 0.02 or d > pd - 0.02:
+                    continue
+                span_x = (pw - w) / 2 - 0.01
+                span_z = (pd - d) / 2 - 0.01
+                lxs = np.linspace(-span_x, span_x, 5) if span_x > 0.005 else np.zeros(1)
+                lzs = np.linspace(-span_z, span_z, 3) if span_z > 0.005 else np.zeros(1)
+                sx, sz = geometry.side(parent.rot)
+                fx, fz = geometry.front(parent.rot)
+                siblings = sum(
+                    1 for p in self.poses if p.parent is parent and p.item.category == item.category
+                )
+                for lx in lxs:
+                    for lz in lzs:
+                        xs.append(parent.x + float(sx) * lx + float(fx) * lz)
+                        zs.append(parent.z + float(sz) * lx + float(fz) * lz)
+                        ys.append(parent.y + parent.item.h)
+                        rots.append((parent.rot + turn) % 360.0)
+                        ranks.append(
+                            rank
+                            + 1.5 * siblings
+                            + 0.1 * (turn / 90.0)
+                            + self._top_preference(item, lx, lz, span_x, span_z)
+                        )
+                        owners.append(parent)
+        if not xs:
+            self._no_surface(item, "no surface is large enough to hold it", growable=False)
+            return
+        c = Candidates(
+            np.array(xs),
+            np.array(zs),
+            np.round(np.array(rots), 9),
+            item.w,
+            item.d,
+            np.array(ys),
+            item.h,
+        )
+        ok = self._clear(item, c)
+        if not ok.any():
+            self._no_surface(item, "every surface it could stand on is taken", growable=True)
+            return
+        idx = np.nonzero(ok)[0]
+        sub = c.take(idx)
+        score = self._score(
+            item, sub, np.full(len(sub), -1), np.full(len(sub), np.nan), np.array(ranks)[idx]
+        )
+        k = int(idx[int(np.argmin(score))])
+        self._commit(
+            Pose(
+                item,
+                float(c.x[k]),
+                float(c.y[k]),
+                float(c.z[k]),
+                float(c.rot[k]),
+                c.quads[k],
+                parent=owners[k],
+            )
+        )
+
+    def _no_surface(self, item: Item, reason: str, growable: bool) -> None:
+        """A TV with no stand to stand on hangs on the wall instead."""
+        if item.entry is not None and item.entry.wall_mountable:
+            self.place_wall(replace(item, placement="wall"), source=item)
+            return
+        self._fail(item, reason, growable=growable)
+
+    @staticmethod
+    def _top_preference(item: Item, lx: float, lz: float, span_x: float, span_z: float) -> float:
+        back = (lz + span_z) / (2 * span_z) if span_z > 0.005 else 0.0
+        side = 1.0 - abs(lx) / span_x if span_x > 0.005 else 0.0
+        if item.category in ("tv", "computer monitor", "microwave", "aquarium"):
+            return 0.3 * back + 0.2 * (1.0 - side)
+        if item.category == "table lamp":
+            return 0.2 * back + 0.3 * side
+        return 0.1 * (1.0 - side) + 0.1 * abs(lz) / max(span_z, 0.01)
+
+    # ----------------------------------------------------------------- on the walls
+
+    def _opening_free(self, wall: int, t0: Array, t1: Array, window_ok: int | None = None) -> Mask:
+        ok = np.ones(t0.shape, dtype=bool)
+        for opening in self.room.doors:
+            if opening.wall == wall:
+                lo, hi = (
+                    opening.offset - opening.width / 2 - 0.05,
+                    opening.offset + opening.width / 2 + 0.05,
+                )
+                ok &= (t1 <= lo) | (t0 >= hi)
+        for k, opening in enumerate(self.room.windows):
+            if opening.wall == wall and k != window_ok:
+                lo, hi = (
+                    opening.offset - opening.width / 2 - 0.05,
+                    opening.offset + opening.width / 2 + 0.05,
+                )
+                ok &= (t1 <= lo) | (t0 >= hi)
+        return ok
+
+    def place_wall(self, item: Item, source: Item | None = None) -> None:
+        if item.category == "curtains":
+            self._curtains(item)
+            return
+        y = item.mount
+        for rule in item.rules:
+            if rule.kind == "above":
+                tops = [p.y + p.item.h for p in (self.placed(t) for t in rule.targets) if p]
+                if tops:
+                    y = max(y, min(tops) + 0.15)
+        y = min(y, self.room.height - item.h - CEILING_GAP)
+        if y < 0.0:
+            self._fail(item, f"it is taller ({item.h:.2f} m) than the walls", growable=False)
+            return
+        targets = [p for r in item.rules for p in self._targets(r)[1] if p is not None]
+        xs, zs, rots, walls_, ts = [], [], [], [], []
+        for wall in self.walls:
+            lo, hi = item.w / 2 + 0.02, wall.length - item.w / 2 - 0.02
+            if hi < lo:
+                continue
+            tt = set(
+                np.round(
+                    np.linspace(lo, hi, max(2, min(80, int((hi - lo) / 0.05) + 1))), 4
+                ).tolist()
+            )
+            for p in targets:
+                along = (p.x - wall.a[0]) * wall.u[0] + (p.z - wall.a[1]) * wall.u[1]
+                if lo <= along <= hi:
+                    tt.add(round(along, 4))
+            arr = np.array(sorted(tt))
+            free = self._opening_free(wall.index, arr - item.w / 2, arr + item.w / 2)
+            arr = arr[free]
+            out = item.d / 2 + WALL_GAP
+            xs.append(wall.a[0] + wall.u[0] * arr + wall.n[0] * out)
+            zs.append(wall.a[1] + wall.u[1] * arr + wall.n[1] * out)
+            rots.append(np.full(arr.shape, wall.yaw))
+            walls_.append(np.full(arr.shape, wall.index))
+            ts.append(arr)
+        if not xs or sum(a.size for a in xs) == 0:
+            self._fail(item, f"no wall has {item.w:.2f} m free of doors and windows")
+            return
+        x, z = np.concatenate(xs), np.concatenate(zs)
+        c = Candidates(
+            x, z, np.round(np.concatenate(rots), 9), item.w, item.d, np.full(x.shape, y), item.h
+        )
+        wall_idx, t = np.concatenate(walls_), np.concatenate(ts)
+        ok = self._inside(c)
+        if ok.any():
+            ok[ok] = self._clear(item, c.take(np.nonzero(ok)[0]))
+        if not ok.any():
+            self._fail(item, f"no free wall space {item.w:.2f} m wide at {y:.2f} m height")
+            return
+        idx = np.nonzero(ok)[0]
+        sub = c.take(idx)
+        rank = self._wall_preferences(item, sub, wall_idx[idx], t[idx])
+        score = self._score(item, sub, wall_idx[idx], t[idx], rank)
+        k = int(idx[int(np.argmin(score))])
+        self._commit(
+            Pose(
+                item,
+                float(c.x[k]),
+                y,
+                float(c.z[k]),
+                float(c.rot[k]),
+                c.quads[k],
+                int(wall_idx[k]),
+                float(t[k]),
+                source=source,
+            )
+        )
+
+    def _wall_preferences(self, item: Item, c: Candidates, wall: np.ndarray, t: Array) -> Array:
+        lengths = np.array([w.length for w in self.walls])[wall]
+        out = np.zeros(len(c))
+        if not any(r.relative for r in item.rules):
+            out += 0.6 * np.abs(t - lengths / 2) / lengths
+        if item.category == "whiteboard":
+            door_walls = [d.wall for d in self.room.doors]
+            out += np.where(np.isin(wall, door_walls), 1.5, 0.0) - 0.2 * lengths
+        same = [p for p in self.poses if p.item.category == item.category]
+        if same:
+            dist = np.min(np.stack([np.hypot(c.x - p.x, c.z - p.z) for p in same]), axis=0)
+            out -= 0.1 * np.minimum(dist, 3.0)
+        return out
+
+    def _curtains(self, item: Item) -> None:
+        """Curtains hang at a window, as wide as the wall around it allows."""
+        taken = {p.window for p in self.poses if p.window is not None}
+        for k, window in enumerate(self.room.windows):
+            if k in taken:
+                continue
+            wall = self.walls[window.wall]
+            bottom = max(0.02, window.sill - 0.02)
+            top = min(self.room.height - 0.05, window.sill + window.height + 0.2)
+            if top - bottom < 0.3:
+                continue
+            for extra in (0.4, 0.2, 0.0):
+                half = window.width / 2 + extra / 2
+                t0 = max(0.05, window.offset - half)
+                t1 = min(wall.length - 0.05, window.offset + half)
+                free = self._opening_free(window.wall, np.array([t0]), np.array([t1]), window_ok=k)
+                if not free[0]:
+                    continue
+                t = (t0 + t1) / 2
+                w, h, d = round(t1 - t0, 3), round(top - bottom, 3), item.d
+                x, z = wall.at(t, d / 2 + WALL_GAP)
+                c = Candidates(
+                    np.array([x]), np.array([z]), np.array([wall.yaw]), w, d, np.array([bottom]), h
+                )
+                sized = replace(item, size=(w, h, d))
+                if not self._inside(c)[0] or not self._clear(sized, c, window=k)[0]:
+                    continue
+                self._commit(
+                    Pose(
+                        sized,
+                        x,
+                        bottom,
+                        z,
+                        wall.yaw,
+                        c.quads[0],
+                        window.wall,
+                        t,
+                        window=k,
+                        source=item,
+                    )
+                )
+                return
+        self._fail(item, "no free window to hang them at", growable=False)
+
+    # ----------------------------------------------------------------- overhead
+
+    def place_ceiling(self, item: Item) -> None:
+        y = self.room.height - item.h
+        if y < 1.9:
+            self._fail(item, "the ceiling is too low to hang it", growable=False)
+            return
+        xs: list[float] = []
+        zs: list[float] = []
+        ranks: list[float] = []
+        for rule in item.rules:
+            for p in self._targets(rule)[1]:
+                if p is not None:
+                    xs.append(p.x)
+                    zs.append(p.z)
+                    ranks.append(0.0)
+        cx, cz = self.info.centre
+        xs.append(cx)
+        zs.append(cz)
+        ranks.append(0.1)
+        gx, gz = self._grid
+        xs += gx.tolist()
+        zs += gz.tolist()
+        ranks += (0.3 + 0.2 * np.hypot(gx - cx, gz - cz)).tolist()
+        x, z = np.array(xs), np.array(zs)
+        c = Candidates(x, z, np.zeros(x.shape), item.w, item.d, np.full(x.shape, y), item.h)
+        ok = self._inside(c)
+        if ok.any():
+            ok[ok] = self._clear(item, c.take(np.nonzero(ok)[0]))
+        if not ok.any():
+            self._fail(item, "no free ceiling space")
+            return
+        idx = np.nonzero(ok)[0]
+        sub = c.take(idx)
+        score = self._score(
+            item, sub, np.full(len(sub), -1), np.full(len(sub), np.nan), np.array(ranks)[idx]
+        )
+        same = [p for p in self.poses if p.item.category == item.category]
+        if same:
+            dist = np.min(np.stack([np.hypot(sub.x - p.x, sub.z - p.z) for p in same]), axis=0)
+            score = score - 0.2 * np.minimum(dist, 3.0)
+        k = int(idx[int(np.argmin(score))])
+        self._commit(Pose(item, float(c.x[k]), y, float(c.z[k]), 0.0, c.quads[k]))
+
+    # ----------------------------------------------------------------- the plan
+
+    def _like_a_misfit(self, item: Item) -> Failure | None:
+        """The failure of an earlier twin of ``item`` (same object of the spec, same
+        targets): the room has only filled up since, so it would not fit either."""
+        for failure in reversed(self.failures):
+            twin = failure.item
+            if (
+                failure.growable
+                and twin.obj is item.obj
+                and twin.placement == item.placement
+                and [r.targets for r in twin.rules] == [r.targets for r in item.rules]
+            ):
+                return failure
+        return None
+
+    def run(self, order: Sequence[Item], give_up: bool = False) -> bool:
+        """Place ``order``; with ``give_up``, stop at the first object that does not fit
+        for want of space (the room will grow anyway). True when every object was
+        tried."""
+        for item in order:
+            if give_up and any(f.growable for f in self.failures):
+                return False
+            twin = self._like_a_misfit(item)
+            if twin is not None:
+                self._fail(item, twin.reason)
+                continue
+            if item.placement == "floor":
+                self.place_floor(item)
+            elif item.placement == "surface":
+                self.place_surface(item)
+            elif item.placement == "wall":
+                self.place_wall(item)
+            else:
+                self.place_ceiling(item)
+        return True
