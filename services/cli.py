@@ -209,13 +209,16 @@ def schema(
 
 
 def write_schemas(out: Path) -> list[Path]:
-    """Every event's JSON Schema and the AsyncAPI document, as committed under docs/."""
+    """Every event's JSON Schema, the AsyncAPI document and the scene spec's JSON Schema,
+    as committed under docs/schemas."""
+    from services.planner.spec import scene_spec_schema
     from services.runtime import asyncapi_document
     from shared.contract import json_schemas
 
     out.mkdir(parents=True, exist_ok=True)
     documents = {f"{root}.schema.json": body for root, body in json_schemas().items()}
     documents["asyncapi.json"] = asyncapi_document()
+    documents["scene-spec.schema.json"] = scene_spec_schema()
     written = []
     for name, body in documents.items():
         path = out / name

@@ -151,6 +151,7 @@ class LayoutReady(Event):
     prompt: str
     seed: int = 0
     layout: Layout
+    understood_by: Literal["rules", "llm", "rules-fallback"] = "rules"
 
 
 class ImageWork(Event):

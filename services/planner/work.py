@@ -1,10 +1,19 @@
-"""The planner's work: a scene request in, the room layout out."""
+"""The planner's work: a scene request in, the room layout out.
+
+Understanding (prompt → scene spec) is the rule-based one by default, or an
+OpenAI-compatible model when configured, falling back to the rules if the model fails
+and the fallback is allowed. Solving (spec → layout) is always the same solver.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
-from services.planner.plan import plan_scene
+from services.planner.llm import ChatCompletions, LLMUnderstander
+from services.planner.solver import solve
+from services.planner.spec import SceneSpec
+from services.planner.understand import furnish, understand
 from shared.contract import (
     LayoutReady,
     SceneRequested,
@@ -20,16 +29,42 @@ from shared.stage import Delivery, Output
 log = get_logger(__name__)
 STAGE = "planner"
 
+INSTRUCTIONS = """\
+You read a short description of a room and answer with the scene spec that a layout
+solver will place. List every object the description asks for, with its count, in the
+order it was named (the first ones are placed first when space runs out), then the
+furniture such a room usually has if the description names only a few things. Give
+colours and materials where the description gives them. Express spatial wishes as
+constraints (against_wall, corner, middle, near, far, in_front_of, behind, facing,
+beside, left_of, right_of, around, under, above, on, aligned_with), naming the target
+object's category or reference. Leave a value null when the description does not
+decide it: the solver chooses room size, openings, object sizes and exact positions.
+Sizes are in metres."""
+
+Source = Literal["rules", "llm", "rules-fallback"]
+
 
 class Planner:
-    def __init__(self, producer: str):
+    def __init__(self, producer: str, understander: LLMUnderstander[SceneSpec] | None = None):
         self.producer = producer
+        self.understander = understander
+
+    async def _spec(self, prompt: str, seed: int) -> tuple[SceneSpec, Source]:
+        if self.understander is None:
+            return await asyncio.to_thread(understand, prompt), "rules"
+        understood = await self.understander.understand_with_source(prompt, seed=seed)
+        if understood.source == "fallback":
+            log.warning("planner fell back to the rules", reason=understood.reason)
+            return understood.value, "rules-fallback"
+        return understood.value, "llm"
 
     async def __call__(self, event: SceneRequested, delivery: Delivery) -> list[Output]:
         scene_id = request_scene_id(
             event, delivery.subject, delivery.stream_seq, delivery.stored_at
         )
-        layout = await asyncio.to_thread(plan_scene, event.prompt, event.options.seed)
+        seed = event.options.seed
+        spec, source = await self._spec(event.prompt, seed)
+        layout = await asyncio.to_thread(lambda: solve(furnish(spec), seed))
         if not layout.objects:
             reasons = "; ".join(f"{u.category}: {u.reason}" for u in layout.unplaced)
             raise Permanent(f"no object could be placed ({reasons})", code="empty_layout")
@@ -39,12 +74,25 @@ class Planner:
             room=layout.room.type,
             objects=len(layout.objects),
             unplaced=len(layout.unplaced),
+            understood_by=source,
         )
         ready = LayoutReady(
             scene_id=scene_id,
             producer=self.producer,
             prompt=event.prompt,
-            seed=event.options.seed,
+            seed=seed,
             layout=layout,
+            understood_by=source,
         )
         return [Output(subject(Subject.LAYOUT_READY, scene_id), ready, msg_id(STAGE, scene_id))]
+
+
+def llm_understander(client: ChatCompletions, *, fallback: bool) -> LLMUnderstander[SceneSpec]:
+    """The LLM understanding of scene specs over ``client``, created once at start-up."""
+    return LLMUnderstander(
+        client,
+        SceneSpec,
+        instructions=INSTRUCTIONS,
+        fallback=understand if fallback else None,
+        schema_name="scene_spec",
+    )
