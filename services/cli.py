@@ -8,7 +8,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -127,6 +127,38 @@ async def _build(
         err.print(f"[yellow]not placed[/yellow]: {item.description} ({item.reason})")
     for name, path in paths.items():
         print(f"{name}: {path}")
+
+
+@app.command()
+def plan(
+    prompt: Annotated[str, typer.Argument(help="What room to plan.")],
+    seed: Annotated[int, typer.Option(help="Seed for a reproducible layout.")] = 0,
+) -> None:
+    """Understand a prompt and solve its layout; print the layout JSON (no bus, no assets)."""
+    from services.planner.commands import plan_prompt
+
+    _settings(quiet=True)
+    print(_checked(lambda: plan_prompt(prompt, seed)))
+
+
+@app.command()
+def layout(
+    spec: Annotated[Path, typer.Argument(help="A scene spec JSON file (docs/schemas).")],
+    seed: Annotated[int, typer.Option(help="Seed for a reproducible layout.")] = 0,
+) -> None:
+    """Solve a scene spec file; print the layout JSON."""
+    from services.planner.commands import layout_from_spec
+
+    _settings(quiet=True)
+    print(_checked(lambda: layout_from_spec(spec, seed)))
+
+
+def _checked(job: Callable[[], T]) -> T:
+    try:
+        return job()
+    except HolodeckError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from None
 
 
 @app.command()

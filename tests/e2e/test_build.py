@@ -167,3 +167,23 @@ def test_debug_performance_writes_a_report(workspace: Path):
     figures = json.loads(report.read_text())
     assert figures["scenes"] == 1 and figures["memory_bytes"] > 0
     assert {"planner (s)", "total (s)", "bus delay to planner (s)"} <= set(figures["series"])
+
+
+def test_plan_and_layout_commands(tmp_path: Path, workspace: Path):
+    planned = run_cli(
+        "plan", "an L-shaped living room with a sofa", "--seed", "1", workspace=workspace
+    )
+    assert planned.returncode == 0, planned.stderr
+    layout = json.loads(planned.stdout)
+    assert len(layout["room"]["polygon"]) == 6
+    assert any(o["category"] == "sofa" for o in layout["objects"])
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"room": {"type": "office"}, "objects": [{"category": "desk"}]}))
+    solved = run_cli("layout", str(spec), workspace=workspace)
+    assert solved.returncode == 0, solved.stderr
+    assert [o["category"] for o in json.loads(solved.stdout)["objects"]].count("desk") >= 1
+
+    spec.write_text(json.dumps({"objects": [{"category": "sofa", "count": 0}]}))
+    rejected = run_cli("layout", str(spec), workspace=workspace)
+    assert rejected.returncode == 2 and "objects[0].count" in rejected.stderr
