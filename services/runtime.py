@@ -121,7 +121,7 @@ class ServiceHost:
         self.js = self.nc.jetstream()
         await provision(self.js, self.settings.nats)
         self.store = await open_store(self.settings, self.js)
-        if {"imagegen", "meshgen", "assembly"} & set(self.names):
+        if {"planner", "imagegen", "meshgen", "assembly"} & set(self.names):
             self.cache = await AssetCache.open(self.js, self.store, self.settings.performance)
         for name in self.names:
             if name in WORKERS:
@@ -139,13 +139,16 @@ class ServiceHost:
         bindings: list[tuple[str, str, Work]] = []
         if name == "planner":
             understander = None
-            if self.settings.llm.default_provider == "openai":
-                client = ChatCompletions.from_settings(self.settings.llm)
+            identity = "rules"
+            llm = self.settings.llm
+            if llm.default_provider == "openai":
+                client = ChatCompletions.from_settings(llm)
                 self.closers.append(client.aclose)
-                understander = llm_understander(
-                    client, fallback=self.settings.llm.fallback_to_rules
-                )
-            planner = Planner(producer, understander)
+                understander = llm_understander(client, fallback=llm.fallback_to_rules)
+                identity = f"openai/{llm.base_url}/{llm.model}/{llm.json_mode}"
+            planner = Planner(
+                producer, understander, identity=identity, store=self.store, cache=self.cache
+            )
             bindings += [
                 ("planner", Consumer.PLANNER, planner),
                 ("planner", Consumer.PLANNER_BY_ID, planner),

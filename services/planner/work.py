@@ -8,12 +8,19 @@ and the fallback is allowed. Solving (spec → layout) is always the same solver
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import json
 from typing import Literal
+
+from pydantic import BaseModel, ValidationError
 
 from services.planner.llm import ChatCompletions, LLMUnderstander
 from services.planner.solver import solve
 from services.planner.spec import SceneSpec
 from services.planner.understand import furnish, understand
+from shared.artifacts import ArtifactNotFound, ArtifactStore
+from shared.cache import AssetCache
 from shared.contract import (
     LayoutReady,
     SceneRequested,
@@ -23,6 +30,7 @@ from shared.contract import (
     subject,
 )
 from shared.errors import Permanent
+from shared.layout import Layout
 from shared.logs import get_logger
 from shared.stage import Delivery, Output
 
@@ -42,12 +50,55 @@ decide it: the solver chooses room size, openings, object sizes and exact positi
 Sizes are in metres."""
 
 Source = Literal["rules", "llm", "rules-fallback"]
+# Bump when understanding or solving would plan the same prompt differently.
+PLANNER_VERSION = "v2"
+
+
+class _CachedPlan(BaseModel):
+    layout: Layout
+    understood_by: Source
+
+
+def _plan_key(identity: str, prompt: str, seed: int) -> str:
+    document = json.dumps({"stage": STAGE, "identity": identity, "prompt": prompt, "seed": seed})
+    return hashlib.sha256(document.encode()).hexdigest()
 
 
 class Planner:
-    def __init__(self, producer: str, understander: LLMUnderstander[SceneSpec] | None = None):
+    def __init__(
+        self,
+        producer: str,
+        understander: LLMUnderstander[SceneSpec] | None = None,
+        *,
+        identity: str = "rules",
+        store: ArtifactStore | None = None,
+        cache: AssetCache | None = None,
+    ):
         self.producer = producer
         self.understander = understander
+        # Names the understanding (rules, or the model and server), for the plan cache.
+        self.identity = f"{identity}/{PLANNER_VERSION}"
+        self.store = store
+        self.cache = cache if store is not None else None
+
+    async def _plan(self, prompt: str, seed: int) -> tuple[Layout, Source]:
+        """The layout of ``prompt``: from the plan cache when the same understanding has
+        planned the same prompt and seed before, else understood and solved now."""
+        key = _plan_key(self.identity, prompt, seed)
+        if self.cache is not None and self.store is not None:
+            ref = await self.cache.lookup(STAGE, key)
+            if ref is not None:
+                with contextlib.suppress(ArtifactNotFound, ValidationError):
+                    cached = _CachedPlan.model_validate_json(await self.store.get(ref.sha256))
+                    return cached.layout, cached.understood_by
+        spec, source = await self._spec(prompt, seed)
+        layout = await asyncio.to_thread(lambda: solve(furnish(spec), seed))
+        if self.cache is not None and self.store is not None and source != "rules-fallback":
+            # A fallback is not remembered: the model may answer next time.
+            document = _CachedPlan(layout=layout, understood_by=source).model_dump_json()
+            ref = await self.store.put(document.encode(), "application/json")
+            await self.cache.remember(STAGE, key, ref)
+        return layout, source
 
     async def _spec(self, prompt: str, seed: int) -> tuple[SceneSpec, Source]:
         if self.understander is None:
@@ -63,8 +114,7 @@ class Planner:
             event, delivery.subject, delivery.stream_seq, delivery.stored_at
         )
         seed = event.options.seed
-        spec, source = await self._spec(event.prompt, seed)
-        layout = await asyncio.to_thread(lambda: solve(furnish(spec), seed))
+        layout, source = await self._plan(event.prompt, seed)
         if not layout.objects:
             reasons = "; ".join(f"{u.category}: {u.reason}" for u in layout.unplaced)
             raise Permanent(f"no object could be placed ({reasons})", code="empty_layout")

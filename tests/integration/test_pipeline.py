@@ -313,3 +313,34 @@ async def test_idempotent_replay_of_a_whole_scene(settings, nats_server, unique,
     assert before == after
     assert ready_count == 1
     assert msg_id("planner", unique) == f"planner:{unique}:-"
+
+
+async def test_the_same_prompt_and_seed_is_planned_once(settings, nats_server, unique, monkeypatch):
+    from services.planner import work
+
+    solves: list[int] = []
+    original = work.solve
+
+    def counting(spec, seed=0):
+        solves.append(seed)
+        return original(spec, seed)
+
+    monkeypatch.setattr(work, "solve", counting)
+    async with (
+        hosting(settings, nats_server, "planner"),
+        collecting(nats_server, f"{Subject.LAYOUT_READY}.*") as (nc, got),
+    ):
+        for n in (1, 2):
+            scene = f"{unique}-{n}"
+            request = SceneRequested(scene_id=scene, prompt="a study with an oak desk")
+            await publish(nc, subject(Subject.SCENE_REQUESTED, scene), encode(request))
+            await got.wait(lambda ev, n=n: len(ev) >= n)
+        other = SceneRequested(
+            scene_id=f"{unique}-3", prompt="a study with an oak desk", options={"seed": 5}
+        )
+        await publish(nc, subject(Subject.SCENE_REQUESTED, f"{unique}-3"), encode(other))
+        await got.wait(lambda ev: len(ev) >= 3)
+    first, second, third = got.of(LayoutReady)
+    assert first.layout == second.layout
+    assert solves == [0, 5], "the second request of the same prompt and seed must not be solved"
+    assert third.seed == 5
