@@ -21,7 +21,6 @@ import io
 import json
 import os
 import random
-import socket
 import tempfile
 import time
 import uuid
@@ -29,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import uvicorn
 from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from PIL import Image, ImageDraw
+
+from tests.fakes.loopback import serving
 
 DEFAULT_CHECKPOINTS = ("v1-5-pruned-emaonly.safetensors",)
 SAMPLERS = ("euler", "euler_ancestral", "heun", "dpm_2", "dpmpp_2m", "dpmpp_2m_sde", "ddim")
@@ -190,8 +190,7 @@ class FakeComfyUI:
         self._cache: dict[str, dict[str, Any]] = {}
         self._outboxes: dict[str, list[asyncio.Queue[str | bytes | None]]] = {}
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._server: uvicorn.Server | None = None
-        self._serving: asyncio.Task[None] | None = None
+        self._stack = contextlib.AsyncExitStack()
         self._worker: asyncio.Task[None] | None = None
 
     # Context -----------------------------------------------------------------------------
@@ -200,34 +199,22 @@ class FakeComfyUI:
         self._tmp = tempfile.TemporaryDirectory(prefix="fake-comfyui-")
         for kind in ("output", "temp", "input"):
             (Path(self._tmp.name) / kind).mkdir()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app(), log_level="warning", lifespan="off", ws="websockets-sansio"
+        self._stack = contextlib.AsyncExitStack()
+        self.base_url = await self._stack.enter_async_context(
+            serving(self._app(), ws="websockets-sansio")
         )
-        self._server = uvicorn.Server(config)
-        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
         self._worker = asyncio.create_task(self._work())
-        async with asyncio.timeout(10):
-            while not self._server.started:
-                if self._serving.done():
-                    raise RuntimeError(f"fake ComfyUI did not start: {self._serving.exception()!r}")
-                await asyncio.sleep(0.01)
-        self.base_url = f"http://127.0.0.1:{port}"
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._worker is not None and self._server is not None and self._serving
+        assert self._worker is not None
         self._worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._worker
         for outboxes in self._outboxes.values():
             for outbox in outboxes:
                 outbox.put_nowait(None)
-        self._server.should_exit = True
-        async with asyncio.timeout(10):
-            await self._serving
+        await self._stack.aclose()
         if self._tmp is not None:
             self._tmp.cleanup()
 

@@ -26,11 +26,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import email
 import email.policy
 import io
 import math
-import socket
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
@@ -43,10 +43,11 @@ from typing import Any, Literal
 
 import numpy as np
 import trimesh
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from PIL import Image, UnidentifiedImageError
+
+from tests.fakes.loopback import serving
 
 SF3D_PATH = "/v2beta/3d/stable-fast-3d"
 HUNYUAN3D_ERROR_TEXT = (
@@ -181,27 +182,15 @@ class _LoopbackServer(ABC):
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
         self.base_url = ""
-        self._server: uvicorn.Server | None = None
-        self._serving: asyncio.Task[None] | None = None
+        self._stack = contextlib.AsyncExitStack()
 
     @abstractmethod
     def _app(self) -> FastAPI:
         """The routes this fake serves."""
 
     async def __aenter__(self) -> Any:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(self._app(), log_level="warning", lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._serving = asyncio.create_task(self._server.serve(sockets=[sock]))
-        async with asyncio.timeout(10):
-            while not self._server.started:
-                if self._serving.done():
-                    self._serving.result()
-                    raise RuntimeError("the fake server stopped before it started")
-                await asyncio.sleep(0.005)
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._stack = contextlib.AsyncExitStack()
+        self.base_url = await self._stack.enter_async_context(serving(self._app()))
         return self
 
     async def __aexit__(
@@ -210,9 +199,7 @@ class _LoopbackServer(ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        assert self._server is not None and self._serving is not None
-        self._server.should_exit = True
-        await asyncio.wait_for(self._serving, timeout=10)
+        await self._stack.aclose()
 
 
 class _Scripted:

@@ -19,18 +19,18 @@ import asyncio
 import contextlib
 import json
 import re
-import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+
+from tests.fakes.loopback import serving
 
 SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool"})
@@ -258,13 +258,6 @@ def _request_problem(body: Any) -> tuple[str, str | None, str | None] | None:
 # --------------------------------------------------------------------------- the server
 
 
-class _Server(uvicorn.Server):
-    # The test runner owns the process's signals.
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class FakeOpenAI:
     """The fake server; use as ``async with FakeOpenAI(api_key=...) as fake``.
 
@@ -277,9 +270,7 @@ class FakeOpenAI:
         self.requests: list[RecordedRequest] = []
         self._replies: deque[Reply] = deque()
         self._closing = asyncio.Event()
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._socket: socket.socket | None = None
+        self._stack = contextlib.AsyncExitStack()
         self.base_url = ""
         self.app = self._build_app()
 
@@ -305,32 +296,13 @@ class FakeOpenAI:
         return [r for r in self.requests if r.path == "/v1/chat/completions"]
 
     async def __aenter__(self) -> FakeOpenAI:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._socket = sock
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("the fake OpenAI server stopped during start-up")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start within 10 s")
-            await asyncio.sleep(0.005)
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._stack = contextlib.AsyncExitStack()
+        self.base_url = await self._stack.enter_async_context(serving(self.app))
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._closing.set()
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            await asyncio.wait_for(self._task, timeout=10)
-        if self._socket is not None:
-            self._socket.close()
+        await self._stack.aclose()
 
     def _build_app(self) -> FastAPI:
         app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
