@@ -9,6 +9,7 @@ import resource
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -65,22 +66,46 @@ SCENES_TOTAL = Counter("holodeck_scenes_total", "Scenes finished, by outcome", [
 
 
 class ErrorWindow:
-    """Failures over handled messages in a sliding time window, for ``holodeck_error_rate``."""
+    """Failures over handled messages in a sliding time window, for ``holodeck_error_rate``.
 
-    def __init__(self, stage: str, window_s: float = 300.0):
+    The gauge is computed when it is scraped, so an idle stage's rate falls back to 0 as
+    its failures age out of the window instead of repeating the last value it had.
+    """
+
+    def __init__(
+        self, stage: str, window_s: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ):
         self.stage = stage
         self.window_s = window_s
+        self.clock = clock
         self._events: deque[tuple[float, bool]] = deque()
         self._failures = 0
+        ERROR_RATE.labels(stage).set_function(self.rate)
 
     def record(self, failed: bool) -> None:
-        now = time.monotonic()
-        self._events.append((now, failed))
+        self._events.append((self.clock(), failed))
         self._failures += failed
-        while self._events[0][0] < now - self.window_s:
+        self._prune()
+
+    def rate(self) -> float:
+        self._prune()
+        return self._failures / len(self._events) if self._events else 0.0
+
+    def _prune(self) -> None:
+        horizon = self.clock() - self.window_s
+        while self._events and self._events[0][0] < horizon:
             _, old = self._events.popleft()
             self._failures -= old
-        ERROR_RATE.labels(self.stage).set(self._failures / len(self._events))
+
+
+_WINDOWS: dict[str, ErrorWindow] = {}
+
+
+def error_window(stage: str) -> ErrorWindow:
+    """The one error window of ``stage`` in this process (a stage may have several runners)."""
+    if stage not in _WINDOWS:
+        _WINDOWS[stage] = ErrorWindow(stage)
+    return _WINDOWS[stage]
 
 
 def resident_memory_bytes() -> int:

@@ -86,7 +86,7 @@ class StageRunner:
         self.js = js
         self.settings = settings
         self.producer = producer
-        self._errors = metrics.ErrorWindow(stage)
+        self._errors = metrics.error_window(stage)
         self._inflight: set[asyncio.Task[Any]] = set()
         self.closing = False
         # Seconds from JetStream storing a message to this stage starting on it.
