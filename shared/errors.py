@@ -5,6 +5,10 @@ Library exceptions are translated into these at the boundary where they occur.
 
 from __future__ import annotations
 
+import email.utils
+import math
+from datetime import UTC, datetime
+
 
 class HolodeckError(Exception):
     """Base of the project's errors; ``code`` is stable and machine-readable."""
@@ -49,3 +53,24 @@ class ConfigError(BadInput):
     """The configuration is invalid; the message names the field."""
 
     code = "invalid_config"
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """A ``Retry-After`` header as seconds from now (delta-seconds or an HTTP date), for
+    the ``delay`` of a :class:`RetryLater`; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        current = datetime.now(UTC).timestamp() if now is None else now
+        seconds = when.timestamp() - current
+    if not math.isfinite(seconds):
+        return None
+    return max(seconds, 0.0)

@@ -20,13 +20,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import email.utils
 import json
-import math
 import struct
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -34,7 +31,7 @@ from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from services.meshgen.normalize import normalize_glb
 from shared.config import MeshSettings
-from shared.errors import ConfigError, HolodeckError, Permanent, RetryLater
+from shared.errors import ConfigError, HolodeckError, Permanent, RetryLater, retry_after_seconds
 from shared.layout import PlacedObject
 from shared.logs import get_logger
 
@@ -80,26 +77,6 @@ def _mime(image: bytes) -> str:
     if image[:4] == b"RIFF" and image[8:12] == b"WEBP":
         return "image/webp"
     return "application/octet-stream"
-
-
-def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
-    """A ``Retry-After`` header as seconds from now: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        current = datetime.now(UTC).timestamp() if now is None else now
-        seconds = when.timestamp() - current
-    if not math.isfinite(seconds):
-        return None
-    return max(seconds, 0.0)
 
 
 class _RemoteMeshes:

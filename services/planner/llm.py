@@ -14,12 +14,10 @@ help (refusal, truncation, quota, a rejected request, answers that never validat
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
 import json
 import math
 import re
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
@@ -30,7 +28,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.wait import wait_exponential
 
 from shared.config import LLMSettings
-from shared.errors import HolodeckError, Permanent, RetryLater
+from shared.errors import HolodeckError, Permanent, RetryLater, retry_after_seconds
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -754,18 +752,7 @@ def _retry_after(response: httpx.Response) -> float | None:
             value = math.nan
         if math.isfinite(value) and value >= 0:
             return value
-    header = response.headers.get("retry-after")
-    if header is None:
-        return None
-    try:
-        value = float(header)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(header)
-        except (TypeError, ValueError):
-            return None
-        value = when.timestamp() - time.time()
-    return max(value, 0.0) if math.isfinite(value) else None
+    return retry_after_seconds(response.headers.get("retry-after"))
 
 
 # --------------------------------------------------------------------------- the planner's use

@@ -13,9 +13,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from services.meshgen.backend import ParametricMeshes, mesh_backend
-from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes, retry_after_seconds
+from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
 from shared.config import MeshSettings
-from shared.errors import Permanent, RetryLater
+from shared.errors import Permanent, RetryLater, retry_after_seconds
 from shared.layout import PlacedObject
 from tests.fakes.image_to_3d import (
     HUNYUAN3D_ERROR_TEXT,
