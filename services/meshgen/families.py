@@ -9,6 +9,9 @@ of its categories one of these names.
 
 from __future__ import annotations
 
+from services.meshgen import furniture, household
+from services.meshgen.primitives import Builder
+
 FAMILY_NAMES: dict[str, str] = {
     # --- Seating -----------------------------------------------------------------------
     "chair": "four legs, seat and slatted back: chair, dining chair, kitchen chair",
@@ -252,3 +255,18 @@ FAMILY_NAMES: dict[str, str] = {
 }
 
 GENERIC_FAMILIES: frozenset[str] = frozenset({"generic cabinet", "generic table", "generic block"})
+
+
+_BUILDERS: dict[str, Builder] = {
+    **furniture.BUILDERS,
+    **household.BUILDERS,
+    **furniture.GENERIC,
+}
+
+
+def builder(family: str) -> Builder:
+    """The function that draws ``family``; ValueError for a name that is not a family."""
+    try:
+        return _BUILDERS[family]
+    except KeyError:
+        raise ValueError(f"unknown shape family {family!r}") from None
