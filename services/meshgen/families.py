@@ -9,7 +9,7 @@ of its categories one of these names.
 
 from __future__ import annotations
 
-from services.meshgen import furniture, household
+from services.meshgen import furnishings, furniture, household
 from services.meshgen.primitives import Builder
 
 FAMILY_NAMES: dict[str, str] = {
@@ -260,6 +260,7 @@ GENERIC_FAMILIES: frozenset[str] = frozenset({"generic cabinet", "generic table"
 _BUILDERS: dict[str, Builder] = {
     **furniture.BUILDERS,
     **household.BUILDERS,
+    **furnishings.BUILDERS,
     **furniture.GENERIC,
 }
 
