@@ -9,7 +9,7 @@ of its categories one of these names.
 
 from __future__ import annotations
 
-from services.meshgen import furnishings, furniture, household
+from services.meshgen import furnishings, furniture, household, office
 from services.meshgen.primitives import Builder
 
 FAMILY_NAMES: dict[str, str] = {
@@ -261,6 +261,7 @@ _BUILDERS: dict[str, Builder] = {
     **furniture.BUILDERS,
     **household.BUILDERS,
     **furnishings.BUILDERS,
+    **office.BUILDERS,
     **furniture.GENERIC,
 }
 
