@@ -9,7 +9,7 @@ of its categories one of these names.
 
 from __future__ import annotations
 
-from services.meshgen import furnishings, furniture, household, office
+from services.meshgen import furnishings, furniture, household, leisure, office
 from services.meshgen.primitives import Builder
 
 FAMILY_NAMES: dict[str, str] = {
@@ -262,6 +262,7 @@ _BUILDERS: dict[str, Builder] = {
     **household.BUILDERS,
     **furnishings.BUILDERS,
     **office.BUILDERS,
+    **leisure.BUILDERS,
     **furniture.GENERIC,
 }
 
