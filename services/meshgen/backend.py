@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Protocol
 
 from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
@@ -24,12 +25,19 @@ class MeshBackend(Protocol):
 
 
 class ParametricMeshes:
-    """Offline default: recognisable multi-part shapes per category, textured with the image."""
+    """Offline default: recognisable multi-part shapes per family, textured with the image.
 
-    identity = "parametric/v1"
+    The family is the object's own ``shape`` when the layout gives one, else the shared
+    catalog's for its category.
+    """
+
+    identity = "parametric/v2"
 
     async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
-        return await asyncio.to_thread(mesh_glb, obj.category, obj.size, image_png)
+        shape: str | None = getattr(obj, "shape", None)
+        return await asyncio.to_thread(
+            functools.partial(mesh_glb, obj.category, obj.size, image_png, shape=shape)
+        )
 
     async def close(self) -> None:
         return None

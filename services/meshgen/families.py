@@ -9,6 +9,8 @@ of its categories one of these names.
 
 from __future__ import annotations
 
+import functools
+
 from services.meshgen import furnishings, furniture, household, leisure, office
 from services.meshgen.primitives import Builder
 
@@ -267,8 +269,14 @@ _BUILDERS: dict[str, Builder] = {
 }
 
 
-def builder(family: str) -> Builder:
-    """The function that draws ``family``; ValueError for a name that is not a family."""
+def builder(family: str, boards: tuple[float, ...] = ()) -> Builder:
+    """The function that draws ``family``; ValueError for a name that is not a family.
+
+    ``boards`` (rising fractions of the height) place a shelving family's boards where
+    the planner stands things on them; other families ignore them.
+    """
+    if boards and family in furniture.BOARDED:
+        return functools.partial(furniture.BOARDED[family], boards=boards)
     try:
         return _BUILDERS[family]
     except KeyError:

@@ -7,6 +7,7 @@ x ∈ [-w/2, w/2], y ∈ [0, h], z ∈ [-d/2, d/2], front towards +Z.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from services.meshgen.primitives import (
     Builder,
@@ -359,7 +360,11 @@ def _drawer_chest(p: Parts, w: float, h: float, d: float, *, legs: bool) -> None
 _BOOKS = ((0.035, 0.82), (0.025, 0.7), (0.045, 0.88), (0.03, 0.76), (0.04, 0.8), (0.028, 0.66))
 
 
-def _shelves(p: Parts, w: float, h: float, d: float, *, books: bool) -> None:
+def _shelves(
+    p: Parts, w: float, h: float, d: float, *, books: bool, boards: tuple[float, ...] = ()
+) -> None:
+    """Open shelving; ``boards`` are the board tops as fractions of ``h`` (else spaced
+    about 35 cm apart), a top board is always added at ``h``."""
     st = min(0.025, 0.06 * w)
     bt = min(0.022, 0.04 * h)
     back_t = min(0.008, 0.05 * d)
@@ -369,20 +374,27 @@ def _shelves(p: Parts, w: float, h: float, d: float, *, books: bool) -> None:
     groove = 0.4 * st
     p.box((-w / 2.0 + st - groove, 0.0, -d / 2.0), (w / 2.0 - st + groove, h, -d / 2.0 + back_t))
     kick = min(0.06, 0.08 * h) if books else 0.0
-    if books:
+    if boards:
+        kick = min(kick, max(0.0, boards[0] * h - bt))
+        tops = [max(f * h, bt) for f in boards]
+        if h - tops[-1] > 2.0 * bt:
+            tops.append(h)
+    else:
+        levels = int(clamp(round((h - kick) / 0.35), 1, 8))
+        pitch = (h - kick - bt) / levels
+        tops = [kick + i * pitch + bt for i in range(levels + 1)]
+    if books and kick > 0.0:
         p.box((-w / 2.0 + st, 0.0, d / 2.0 - 2.0 * bt), (w / 2.0 - st, kick, d / 2.0 - bt))
-    levels = int(clamp(round((h - kick) / 0.35), 1, 8))
-    pitch = (h - kick - bt) / levels
     inner = w - 2.0 * st
-    for i in range(levels + 1):
-        y = kick + i * pitch
+    for i, top in enumerate(tops):
+        y = top - bt
         p.box(
             (-w / 2.0 + st - 0.5 * groove, y, -d / 2.0 + back_t),
-            (w / 2.0 - st + 0.5 * groove, y + bt, d / 2.0),
+            (w / 2.0 - st + 0.5 * groove, top, d / 2.0),
         )
-        if not books or i == levels:
+        if not books or i == len(tops) - 1:
             continue
-        clear = pitch - bt
+        clear = tops[i + 1] - bt - top
         x = -w / 2.0 + st + 0.04 * inner
         limit = -w / 2.0 + st + (0.75 - 0.1 * (i % 3)) * inner
         scale = min(1.0, clear / 0.3, inner / 0.6)
@@ -392,8 +404,8 @@ def _shelves(p: Parts, w: float, h: float, d: float, *, books: bool) -> None:
             if x + width > limit:
                 break
             p.box(
-                (x, y + bt, -d / 2.0 + back_t + 0.1 * d),
-                (x + width * 0.95, y + bt + tall * clear, d / 2.0 - 0.08 * d),
+                (x, top, -d / 2.0 + back_t + 0.1 * d),
+                (x + width * 0.95, top + tall * clear, d / 2.0 - 0.08 * d),
             )
             x += width
 
@@ -984,3 +996,9 @@ GENERIC: dict[str, Builder] = {
     "generic table": _table_generic,
     "generic block": _block_generic,
 }
+
+BOARDED: dict[str, Callable[..., None]] = {
+    "bookshelf": lambda p, w, h, d, boards: _shelves(p, w, h, d, books=True, boards=boards),
+    "shelf": lambda p, w, h, d, boards: _shelves(p, w, h, d, books=False, boards=boards),
+}
+"""Shelving families that draw their boards at heights the catalog gives."""

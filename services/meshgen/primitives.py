@@ -270,6 +270,7 @@ class Parts:
             raise ValueError("a lathe profile needs at least two points")
         angles = np.linspace(0.0, 2.0 * math.pi, sections, endpoint=False)
         cos, sin = np.cos(angles) * scale[0], np.sin(angles) * scale[1]
+        radial = (abs(scale[0]) + abs(scale[1])) / 2.0  # metres per unit of radius
         cx, cy, cz = centre
         vertices: list[Floats] = []
         normals: list[Floats] = []
@@ -281,13 +282,18 @@ class Parts:
             if abs(r0 - r1) < 1e-12 and abs(y0 - y1) < 1e-12:
                 continue
             # Outward normal of the segment in the (r, y) plane.
-            nr, ny = y1 - y0, -(r1 - r0)
+            nr, ny = y1 - y0, -(r1 - r0) * radial
             length = math.hypot(nr, ny)
             nr, ny = nr / length, ny / length
             low = np.column_stack((cx + r0 * cos, np.full(sections, cy + y0), cz + r0 * sin))
             high = np.column_stack((cx + r1 * cos, np.full(sections, cy + y1), cz + r1 * sin))
             vertices += [low, high]
-            ring_normal = np.column_stack((nr * cos, np.full(sections, ny), nr * sin))
+            # Like a cylinder's side, a wall of revolution sees the image from the front;
+            # a nearly flat ring sees it from above.
+            flat = abs(ny) > 0.7
+            ring_normal = np.tile(
+                (0.0, math.copysign(1.0, ny), 0.0) if flat else (0.0, 0.0, 1.0), (sections, 1)
+            )
             normals += [ring_normal, ring_normal]
             a, b = ring + offset, following + offset
             c, e = following + offset + sections, ring + offset + sections
@@ -367,10 +373,12 @@ class Parts:
             + np.outer(local[:, 0] * r, u)
             + np.outer(local[:, 2] * r, v)
         )
-        side = np.outer(local[:, 0], u) + np.outer(local[:, 2], v)
-        cap = np.outer(np.where(template.top, 1.0, -1.0), axis)
-        normals = np.where((template.tag == 1)[:, None], cap, side)
-        self._add_oriented(vertices, template.faces, normals, turn=None, pivot=None)
+        # As for a cylinder: the caps look along the rod's main axis, the side sees the
+        # image from the front (from above for a rod running front to back).
+        along_axis = int(np.argmax(np.abs(axis)))
+        side_axis = 2 if along_axis != 2 else 1
+        projection = np.where(template.tag == 1, along_axis, side_axis).astype(np.int8)
+        self._add(vertices, template.faces, projection)
 
     def extrude(
         self,

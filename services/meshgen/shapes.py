@@ -27,6 +27,7 @@ from services.meshgen.glb import (
     textured_material,
 )
 from services.meshgen.primitives import MAX_TRIANGLES, Floats, Ints, Parts, Size
+from shared import catalog
 
 __all__ = [
     "CATEGORIES",
@@ -41,163 +42,6 @@ __all__ = [
 CATEGORIES: frozenset[str] = frozenset(FAMILY_NAMES) - GENERIC_FAMILIES
 """Every shape family a category can be drawn as (the generic fallbacks excluded)."""
 
-_LAMP = "lamp"  # resolved by height: floor lamp or table lamp
-
-_ALIASES: dict[str, str] = {
-    "double bed": "bed",
-    "single bed": "bed",
-    "couch": "sofa",
-    "settee": "sofa",
-    "loveseat": "sofa",
-    "love seat": "sofa",
-    "sectional": "sofa",
-    "arm chair": "armchair",
-    "lounge chair": "armchair",
-    "accent chair": "armchair",
-    "club chair": "armchair",
-    "easy chair": "armchair",
-    "wingback chair": "armchair",
-    "recliner": "armchair",
-    "desk chair": "office chair",
-    "swivel chair": "office chair",
-    "computer chair": "office chair",
-    "gaming chair": "office chair",
-    "task chair": "office chair",
-    "bar stool": "stool",
-    "barstool": "stool",
-    "footstool": "stool",
-    "kitchen table": "dining table",
-    "dinner table": "dining table",
-    "cocktail table": "coffee table",
-    "end table": "side table",
-    "accent table": "side table",
-    "bedside table": "nightstand",
-    "night table": "nightstand",
-    "night stand": "nightstand",
-    "bedside cabinet": "nightstand",
-    "nightstands": "nightstand",
-    "writing desk": "desk",
-    "computer desk": "desk",
-    "closet": "wardrobe",
-    "armoire": "wardrobe",
-    "cupboard": "cabinet",
-    "storage cabinet": "cabinet",
-    "display cabinet": "cabinet",
-    "chest of drawers": "dresser",
-    "chest": "dresser",
-    "drawers": "dresser",
-    "commode": "dresser",
-    "filing cabinet": "dresser",
-    "bookcase": "bookshelf",
-    "book shelf": "bookshelf",
-    "book case": "bookshelf",
-    "shelves": "shelf",
-    "shelving": "shelf",
-    "shelving unit": "shelf",
-    "shelf unit": "shelf",
-    "wall shelf": "shelf",
-    "television": "tv",
-    "tv set": "tv",
-    "flat screen": "tv",
-    "monitor": "tv",
-    "tv unit": "tv stand",
-    "tv cabinet": "tv stand",
-    "tv console": "tv stand",
-    "media console": "tv stand",
-    "media unit": "tv stand",
-    "entertainment center": "tv stand",
-    "standing lamp": "floor lamp",
-    "desk lamp": "table lamp",
-    "bedside lamp": "table lamp",
-    "potted plant": "plant",
-    "houseplant": "plant",
-    "house plant": "plant",
-    "ficus": "plant",
-    "flowers": "plant",
-    "flower pot": "plant",
-    "carpet": "rug",
-    "runner": "rug",
-    "kitchen counter": "kitchen cabinet",
-    "counter": "kitchen cabinet",
-    "countertop": "kitchen cabinet",
-    "kitchen island": "kitchen cabinet",
-    "base cabinet": "kitchen cabinet",
-    "wall cabinet": "kitchen cabinet",
-    "kitchen unit": "kitchen cabinet",
-    "refrigerator": "fridge",
-    "freezer": "fridge",
-    "oven": "stove",
-    "cooker": "stove",
-    "range": "stove",
-    "cooktop": "stove",
-    "washbasin": "sink",
-    "basin": "sink",
-    "vanity": "sink",
-    "wc": "toilet",
-    "bath": "bathtub",
-    "tub": "bathtub",
-    "bath tub": "bathtub",
-    "art": "painting",
-    "artwork": "painting",
-    "wall art": "painting",
-    "canvas": "painting",
-    "poster": "painting",
-    "picture": "picture frame",
-    "photo frame": "picture frame",
-    "frame": "picture frame",
-    "wall mirror": "mirror",
-    "curtain": "curtains",
-    "drapes": "curtains",
-    "drape": "curtains",
-    "lamp": _LAMP,
-}
-
-# When nothing matches exactly: the last word's ending decides, checked in this order.
-_SUFFIXES: tuple[tuple[str, str], ...] = (
-    ("nightstand", "nightstand"),
-    ("table", "table"),
-    ("desk", "desk"),
-    ("bed", "bed"),
-    ("armchair", "armchair"),
-    ("chair", "chair"),
-    ("lamp", _LAMP),
-    ("light", _LAMP),
-    ("sofa", "sofa"),
-    ("couch", "sofa"),
-    ("stool", "stool"),
-    ("bench", "bench"),
-    ("bookcase", "bookshelf"),
-    ("bookshelf", "bookshelf"),
-    ("shelf", "shelf"),
-    ("shelves", "shelf"),
-    ("wardrobe", "wardrobe"),
-    ("cabinet", "cabinet"),
-    ("cupboard", "cabinet"),
-    ("dresser", "dresser"),
-    ("plant", "plant"),
-    ("tree", "plant"),
-    ("rug", "rug"),
-    ("carpet", "rug"),
-    ("mat", "rug"),
-    ("mirror", "mirror"),
-    ("clock", "clock"),
-    ("curtain", "curtains"),
-    ("curtains", "curtains"),
-    ("drapes", "curtains"),
-    ("painting", "painting"),
-    ("poster", "painting"),
-    ("frame", "picture frame"),
-    ("fridge", "fridge"),
-    ("refrigerator", "fridge"),
-    ("stove", "stove"),
-    ("oven", "stove"),
-    ("sink", "sink"),
-    ("toilet", "toilet"),
-    ("bathtub", "bathtub"),
-    ("tv", "tv"),
-    ("television", "tv"),
-)
-
 
 def normalize_category(category: str) -> str:
     """Lower case, words separated by single spaces: "Coffee-Table" → "coffee table"."""
@@ -205,20 +49,17 @@ def normalize_category(category: str) -> str:
     return " ".join(words)
 
 
-def _named_shape(name: str) -> str | None:
-    if name in CATEGORIES:
-        return name
-    if name in _ALIASES:
-        return _ALIASES[name]
-    return None
+# A lamp drawn this tall or taller stands on the floor; a shorter one on a table.
+FLOOR_LAMP_HEIGHT = 1.0
+_LAMPS = ("floor lamp", "table lamp")
 
 
 def shape_for(category: str, size: Size, *, shape: str | None = None) -> str:
     """The shape family that ``build_mesh`` draws for this category and size.
 
-    An explicit ``shape`` (a family name) wins; else the category decides; one of
-    ``"generic cabinet"``, ``"generic table"`` or ``"generic block"`` by proportion for
-    categories nothing knows.
+    An explicit ``shape`` (a family name) wins; else the shared catalog's family for the
+    category (synonyms, plurals, compounds and head nouns included); else one of
+    ``"generic cabinet"``, ``"generic table"`` or ``"generic block"`` by proportion.
     """
     w, h, d = _check_size(size)
     if shape is not None:
@@ -226,28 +67,34 @@ def shape_for(category: str, size: Size, *, shape: str | None = None) -> str:
         if family not in FAMILY_NAMES:
             raise ValueError(f"unknown shape family {shape!r}")
         return family
-    name = normalize_category(category)
-    shape = _named_shape(name)
-    if shape is None and name.endswith("s"):
-        shape = _named_shape(name[:-1])
-    if shape is None and name:
-        last = name.split()[-1]
-        singular = last[:-1] if last.endswith("s") and not last.endswith("ss") else last
-        for suffix, target in _SUFFIXES:
-            if last.endswith(suffix) or singular.endswith(suffix):
-                shape = target
+    family = _catalog_family(category, (w, h, d))
+    if family in _LAMPS:
+        # The object's own height decides what kind of lamp it looks like.
+        return _LAMPS[0] if h >= FLOOR_LAMP_HEIGHT else _LAMPS[1]
+    if family not in FAMILY_NAMES:
+        raise ValueError(f"the catalog names {family!r} for {category!r}, which is no shape family")
+    return family
+
+
+def _catalog_family(category: str, size: Size) -> str:
+    """The catalog's family for a category; a word whose meaning depends on the room
+    ("lamp", "mats") takes the catalog's room-independent reading."""
+    found = catalog.lookup(category)
+    if found is None:
+        name = normalize_category(category)
+        readings = catalog.context()
+        for word in (name, name.rsplit(" ", 1)[-1]):
+            default = readings.get(word, {}).get("*")
+            if default is not None:
+                found = catalog.lookup(default)
                 break
-    if shape == _LAMP:
-        return "floor lamp" if h >= 1.0 else "table lamp"
-    if shape is not None:
-        return shape
-    largest = max(w, h, d)
-    footprint = max(w, d)
-    if largest <= 0.45:
-        return "generic block"
-    if h < 0.75 * footprint and min(w, d) >= 0.25 * footprint:
-        return "generic table"
-    return "generic cabinet"
+    return found.shape if found is not None else catalog.generic_shape(size)
+
+
+def _boards(category: str, family: str) -> tuple[float, ...]:
+    """Board heights (fractions of the height) the catalog gives a shelving category."""
+    found = catalog.lookup(category)
+    return found.boards if found is not None and found.shape == family else ()
 
 
 def _check_size(size: Sequence[float]) -> Size:
@@ -273,7 +120,7 @@ def _geometry(
     w, h, d = _check_size(size)
     family = shape_for(category, (w, h, d), shape=shape)
     parts = Parts()
-    builder(family)(parts, w, h, d)
+    builder(family, _boards(category, family))(parts, w, h, d)
     vertices, faces, normals, uv = parts.build((w, h, d))
     return family, parts.count, vertices, faces, normals, uv
 

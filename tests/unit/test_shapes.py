@@ -21,46 +21,20 @@ from services.meshgen.shapes import (
     normalize_category,
     shape_for,
 )
+from shared import catalog
 
 TOLERANCE = 1e-3  # metres
 
-TYPICAL: dict[str, tuple[float, float, float]] = {
-    "bed": (1.6, 1.1, 2.1),
-    "sofa": (2.0, 0.85, 0.9),
-    "armchair": (0.85, 0.9, 0.85),
-    "chair": (0.45, 0.9, 0.5),
-    "office chair": (0.65, 1.1, 0.65),
-    "stool": (0.4, 0.7, 0.4),
-    "bench": (1.4, 0.45, 0.4),
-    "table": (1.2, 0.75, 0.7),
-    "dining table": (1.8, 0.75, 0.9),
-    "coffee table": (1.1, 0.45, 0.6),
-    "side table": (0.5, 0.55, 0.5),
-    "desk": (1.4, 0.75, 0.7),
-    "wardrobe": (1.2, 2.0, 0.6),
-    "cabinet": (0.8, 0.9, 0.45),
-    "dresser": (1.2, 0.85, 0.5),
-    "nightstand": (0.45, 0.55, 0.4),
-    "bookshelf": (0.9, 1.9, 0.32),
-    "shelf": (0.8, 0.3, 0.25),
-    "tv": (1.2, 0.75, 0.25),
-    "tv stand": (1.6, 0.5, 0.4),
-    "floor lamp": (0.4, 1.6, 0.4),
-    "table lamp": (0.3, 0.5, 0.3),
-    "plant": (0.5, 0.9, 0.5),
-    "rug": (2.0, 0.015, 1.4),
-    "kitchen cabinet": (1.2, 0.9, 0.6),
-    "fridge": (0.7, 1.8, 0.7),
-    "stove": (0.6, 0.95, 0.6),
-    "sink": (0.8, 0.95, 0.5),
-    "toilet": (0.4, 0.78, 0.7),
-    "bathtub": (1.7, 0.6, 0.75),
-    "painting": (0.9, 0.6, 0.04),
-    "picture frame": (0.2, 0.25, 0.1),
-    "mirror": (0.6, 0.9, 0.03),
-    "clock": (0.35, 0.35, 0.05),
-    "curtains": (1.6, 2.4, 0.15),
-}
+
+def _typical_sizes() -> dict[str, tuple[float, float, float]]:
+    """Each family at the size of the first catalog category it draws."""
+    sizes: dict[str, tuple[float, float, float]] = {}
+    for item in catalog.entries():
+        sizes.setdefault(item.shape, item.size)
+    return sizes
+
+
+TYPICAL = _typical_sizes()
 
 ODD_SIZES = [
     (0.05, 0.05, 0.05),
@@ -73,9 +47,9 @@ ODD_SIZES = [
 
 UNKNOWN = [
     ("gizmo", (0.3, 0.3, 0.3)),
-    ("grand piano", (1.5, 1.0, 1.8)),
-    ("radiator", (1.0, 0.6, 0.1)),
-    ("column", (0.3, 2.6, 0.3)),
+    ("flux capacitor", (1.5, 1.0, 1.8)),
+    ("thingamajig", (1.0, 0.6, 0.1)),
+    ("doohickey", (0.3, 2.6, 0.3)),
     ("", (0.7, 0.7, 0.7)),
 ]
 
@@ -116,8 +90,7 @@ REQUIRED = {
     "curtains",
 }
 
-CASES = [(c, s) for c in sorted(CATEGORIES) for s in (TYPICAL.get(c, (1.0, 1.0, 1.0)), *ODD_SIZES)]
-CASES += UNKNOWN
+CASES = [(c, s) for c in sorted(CATEGORIES) for s in (TYPICAL[c], *ODD_SIZES)]
 
 
 def png_bytes(width: int, height: int, seed: int = 0) -> tuple[bytes, Image.Image]:
@@ -169,7 +142,8 @@ def assert_fits(bounds: np.ndarray, size: tuple[float, float, float]) -> None:
 
 def test_categories_cover_the_required_shapes() -> None:
     assert REQUIRED <= CATEGORIES
-    assert set(TYPICAL) == set(CATEGORIES), "every category needs a typical size in this test"
+    assert len(CATEGORIES) >= 100
+    assert set(TYPICAL) == set(CATEGORIES), "every family is drawn for some catalog category"
 
 
 def test_body_count_welds_the_faces_of_one_box() -> None:
@@ -180,9 +154,21 @@ def test_body_count_welds_the_faces_of_one_box() -> None:
     assert body_count(two) == 2
 
 
-@pytest.mark.parametrize(("category", "size"), CASES)
-def test_mesh_fills_its_size_and_has_parts(category: str, size: tuple[float, float, float]) -> None:
+@pytest.mark.parametrize(("family", "size"), CASES)
+def test_mesh_fills_its_size_and_has_parts(family: str, size: tuple[float, float, float]) -> None:
+    check_mesh(build_mesh("object", size, shape=family), size)
+
+
+@pytest.mark.parametrize(("category", "size"), UNKNOWN)
+def test_unknown_categories_get_a_generic_mesh(
+    category: str, size: tuple[float, float, float]
+) -> None:
     mesh = build_mesh(category, size)
+    assert mesh.metadata["shape"].startswith("generic ")
+    check_mesh(mesh, size)
+
+
+def check_mesh(mesh: trimesh.Trimesh, size: tuple[float, float, float]) -> None:
     assert_fits(mesh.bounds, size)
     assert 0 < len(mesh.faces) <= MAX_TRIANGLES
     parts = mesh.metadata["parts"]
@@ -193,9 +179,9 @@ def test_mesh_fills_its_size_and_has_parts(category: str, size: tuple[float, flo
     assert np.allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-6)
 
 
-@pytest.mark.parametrize("category", sorted(CATEGORIES))
-def test_every_vertex_has_a_uv_spanning_the_image(category: str) -> None:
-    mesh = build_mesh(category, TYPICAL[category])
+@pytest.mark.parametrize("family", sorted(CATEGORIES))
+def test_every_vertex_has_a_uv_spanning_the_image(family: str) -> None:
+    mesh = build_mesh("object", TYPICAL[family], shape=family)
     uv = np.asarray(mesh.visual.uv)
     assert uv.shape == (len(mesh.vertices), 2)
     assert uv.min() >= 0.0 and uv.max() <= 1.0
@@ -214,14 +200,14 @@ def test_front_faces_see_the_image_projected_from_the_front() -> None:
     assert np.allclose(uv[front, 1], vertices[front, 1] / h)
 
 
-@pytest.mark.parametrize("category", sorted(CATEGORIES))
-def test_glb_round_trip_keeps_the_extents(category: str) -> None:
-    size = TYPICAL[category]
-    scene = load_glb(mesh_glb(category, size))
+@pytest.mark.parametrize("family", sorted(CATEGORIES))
+def test_glb_round_trip_keeps_the_extents(family: str) -> None:
+    size = TYPICAL[family]
+    scene = load_glb(mesh_glb("object", size, shape=family))
     assert len(scene.geometry) == 1
     assert_fits(scene.bounds, size)
     (loaded,) = scene.geometry.values()
-    assert len(loaded.faces) == len(build_mesh(category, size).faces)
+    assert len(loaded.faces) == len(build_mesh("object", size, shape=family).faces)
 
 
 def test_plain_material_without_an_image() -> None:
@@ -309,9 +295,9 @@ def test_shapes_differ_between_categories() -> None:
     table = build_mesh("table", (1.2, 0.8, 1.2))
     assert len(bed.vertices) != len(table.vertices)
     fingerprints = {}
-    for category in sorted(CATEGORIES):
-        mesh = build_mesh(category, (1.0, 1.0, 1.0))
-        fingerprints[category] = np.round(np.sort(mesh.vertices, axis=0), 5).tobytes()
+    for family in sorted(CATEGORIES):
+        mesh = build_mesh("object", (1.0, 1.0, 1.0), shape=family)
+        fingerprints[family] = np.round(np.sort(mesh.vertices, axis=0), 5).tobytes()
     for a, b in combinations(sorted(fingerprints), 2):
         assert fingerprints[a] != fingerprints[b], (a, b)
 
@@ -349,9 +335,18 @@ def test_builds_are_deterministic() -> None:
         ("daybed", "bed"),
         ("bookcase", "bookshelf"),
         ("couch", "sofa"),
-        ("console table", "table"),
+        ("console table", "side table"),
         ("bedside table", "nightstand"),
-        ("rocking chair", "chair"),
+        ("rocking chair", "rocking chair"),
+        ("pool table", "pool table"),
+        ("ping-pong table", "ping pong table"),
+        ("lab bench", "lab bench"),
+        ("conference table", "conference table"),
+        ("forks", "fork"),
+        ("knives", "knife"),
+        ("teddy bears", "teddy bear"),
+        ("dartboard", "dartboard"),
+        ("colourful mats", "rug"),
         ("dining chairs", "chair"),
         ("desk chair", "office chair"),
         ("refrigerator", "fridge"),
@@ -374,16 +369,34 @@ def test_normalize_category() -> None:
 
 def test_lamps_follow_their_height() -> None:
     assert shape_for("lamp", (0.4, 1.7, 0.4)) == "floor lamp"
-    assert shape_for("reading lamp", (0.3, 0.45, 0.3)) == "table lamp"
+    assert shape_for("lamp", (0.3, 0.45, 0.3)) == "table lamp"
+    assert shape_for("table lamp", (0.4, 1.5, 0.4)) == "floor lamp"
     assert shape_for("arc lamp", (0.5, 1.9, 0.5)) == "floor lamp"
 
 
 def test_unknown_categories_follow_their_proportions() -> None:
-    assert shape_for("column", (0.3, 2.6, 0.3)) == "generic cabinet"
-    assert shape_for("grand piano", (1.5, 1.0, 1.8)) == "generic table"
+    assert shape_for("doohickey", (0.3, 2.6, 0.3)) == "generic cabinet"
+    assert shape_for("flux capacitor", (1.5, 1.0, 1.8)) == "generic table"
     assert shape_for("gizmo", (0.3, 0.3, 0.3)) == "generic block"
     # Wide but shallow: a box against the wall rather than a table on legs.
-    assert shape_for("radiator", (1.0, 0.6, 0.1)) == "generic cabinet"
+    assert shape_for("thingamajig", (1.0, 0.6, 0.1)) == "generic cabinet"
+
+
+def test_an_explicit_shape_wins_over_the_category() -> None:
+    assert shape_for("chair", (0.5, 0.9, 0.5), shape="rocking chair") == "rocking chair"
+    mesh = build_mesh("thing", (0.3, 0.3, 0.3), shape="Teddy-Bear")
+    assert mesh.metadata["shape"] == "teddy bear"
+    with pytest.raises(ValueError, match="unknown shape family"):
+        shape_for("chair", (0.5, 0.9, 0.5), shape="spaceship")
+
+
+def test_bookshelf_boards_stand_where_the_catalog_puts_them() -> None:
+    item = catalog.lookup("bookshelf")
+    assert item is not None and item.boards
+    size = item.size
+    heights = set(np.round(build_mesh("bookshelf", size).vertices[:, 1], 4))
+    for top in catalog.board_heights(item, size[1]):
+        assert any(abs(top - y) < 1e-3 for y in heights), top
 
 
 def test_generic_shapes_differ() -> None:
@@ -404,3 +417,13 @@ def test_generic_shapes_differ() -> None:
         for shape, mesh in built.items()
     }
     assert len(set(unit.values())) == 3
+
+
+def test_every_catalog_category_is_drawn_by_its_own_family() -> None:
+    for item in catalog.entries():
+        expected = item.shape
+        if expected in ("floor lamp", "table lamp"):
+            expected = "floor lamp" if item.size[1] >= 1.0 else "table lamp"
+        assert shape_for(item.name, item.size) == expected, item.name
+        for synonym in item.syn:
+            assert not shape_for(synonym, item.size).startswith("generic "), synonym
