@@ -30,7 +30,7 @@ class ImageBackend(Protocol):
 class ProceduralImages:
     """Offline default: material and colour images drawn with numpy."""
 
-    identity = "procedural/v1"
+    identity = "procedural/v2"
 
     async def generate(
         self, obj: PlacedObject, seed: int, size: int, progress: Progress | None = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
 import re
@@ -24,6 +25,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw
 
+from services.imagegen import art
+from shared import catalog
 from shared.layout import PlacedObject
 
 RGB = tuple[int, int, int]
@@ -40,6 +43,7 @@ FAMILIES: tuple[str, ...] = (
     "plastic",
     "ceramic",
     "foliage",
+    "paper",
 )
 
 # Words naming a material, mapped to the family that renders it.
@@ -93,6 +97,9 @@ MATERIAL_WORDS: dict[str, str] = {
     ),
     # Plant nouns ("fern", "leaf") are left to the category: "drop-leaf table".
     **dict.fromkeys("foliage leafy moss".split(), "foliage"),
+    **dict.fromkeys("paper cardboard carton papier kraft".split(), "paper"),
+    "wax": "ceramic",
+    "food": "stone",
 }
 
 # What an object of a category is usually made of.
@@ -287,6 +294,7 @@ FAMILY_COLORS: dict[str, RGB] = {
     "plastic": (200, 200, 200),
     "ceramic": (236, 233, 226),
     "foliage": (66, 120, 48),
+    "paper": (226, 218, 198),
 }
 
 _HEX = re.compile(r"#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b")
@@ -358,7 +366,9 @@ def _category_family(text: str | None) -> str | None:
         for candidate in (word, word[:-1] if word.endswith("s") else ""):
             if candidate in CATEGORY_FAMILIES:
                 return CATEGORY_FAMILIES[candidate]
-    return None
+    # Else what the shared catalog says the category is usually made of.
+    found = catalog.lookup(lowered)
+    return _family_in(found.material) if found is not None else None
 
 
 def material_family(obj: PlacedObject) -> str:
@@ -381,6 +391,137 @@ def base_color(obj: PlacedObject) -> RGB:
         if word in MATERIAL_COLORS:
             return MATERIAL_COLORS[word]
     return FAMILY_COLORS[material_family(obj)]
+
+
+# Words asking for many colours at once.
+MULTICOLOR_WORDS = frozenset(
+    "colourful colorful multicoloured multicolored multicolour multicolor rainbow "
+    "kaleidoscopic psychedelic patchwork".split()
+)
+# A multicoloured thing with no colours named gets these.
+BRIGHT_COLORS: tuple[str, ...] = ("red", "orange", "yellow", "green", "sky blue", "purple", "pink")
+
+
+def _colors_in(text: str | None) -> list[RGB]:
+    """Every colour written in ``text``, in order (hex codes and names)."""
+    if not text:
+        return []
+    found: list[tuple[int, RGB]] = []
+    lowered = text.lower()
+    for match in _HEX.finditer(lowered):
+        digits = match.group(1)
+        if len(digits) == 3:
+            digits = "".join(c * 2 for c in digits)
+        found.append(
+            (match.start(), (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16)))
+        )
+    tokens = list(_WORD.finditer(lowered))
+    words = [token.group() for token in tokens]
+    skip = False
+    for i, word in enumerate(words):
+        if skip:
+            skip = False
+            continue
+        following = words[i + 1] if i + 1 < len(words) else ""
+        if f"{word} {following}" in COLOR_NAMES:
+            found.append((tokens[i].start(), COLOR_NAMES[f"{word} {following}"]))
+            skip = True
+        elif word in _MODIFIERS and following in COLOR_NAMES:
+            scale, toward_white = _MODIFIERS[word]
+            found.append((tokens[i].start(), _adjust(COLOR_NAMES[following], scale, toward_white)))
+            skip = True
+        elif word in COLOR_NAMES:
+            found.append((tokens[i].start(), COLOR_NAMES[word]))
+    colours: list[RGB] = []
+    for _, colour in sorted(found, key=lambda item: item[0]):
+        if colour not in colours:
+            colours.append(colour)
+    return colours
+
+
+def _multicolor(text: str | None) -> bool:
+    words = _words(text)
+    joined = set(words) | {a + b for a, b in itertools.pairwise(words)}
+    return bool(joined & MULTICOLOR_WORDS)
+
+
+def palette(obj: PlacedObject) -> list[RGB] | None:
+    """The colours of an object asked to be colourful ("colourful mats", "a rainbow rug",
+    "multicoloured red and yellow cushions"), or None for a one-colour object."""
+    if not (_multicolor(obj.description) or _multicolor(obj.color)):
+        return None
+    named = _colors_in(obj.description)
+    if len(named) >= 2:
+        return named
+    bright = [COLOR_NAMES[name] for name in BRIGHT_COLORS]
+    return [*named, *(c for c in bright if c not in named)]
+
+
+def color_field(
+    rng: np.random.Generator, size: int, colors: list[RGB], *, stripes: bool
+) -> np.ndarray:
+    """A (3, size, size) float32 field of ``colors`` (one plane per channel): bands of
+    varied width (woven things) or a patchwork of blocks (everything else)."""
+    table = np.asarray(colors, dtype=np.float32)
+    order = rng.permutation(len(colors))
+    if stripes:
+        widths = rng.uniform(0.04, 0.14, 40)
+        edges = np.cumsum(widths) / widths.sum() * 2.0  # twice over, so colours repeat
+        band = np.searchsorted(edges, (np.arange(size) + 0.5) / size * 2.0)
+        rows = table[order[band % len(colors)]].T  # (3, size)
+        return np.ascontiguousarray(np.broadcast_to(rows[:, :, None], (3, size, size)))
+    cells = int(rng.integers(3, 6))
+    pick = rng.integers(0, len(colors), (cells, cells))
+    step = -(-size // cells)
+    grid = np.moveaxis(table[pick], 2, 0)  # (3, cells, cells)
+    field = np.repeat(np.repeat(grid, step, axis=1), step, axis=2)[:, :size, :size]
+    return np.ascontiguousarray(field)
+
+
+# Categories (or words) that are pictures hung on a wall.
+ART_WORDS = frozenset("painting paintings poster posters artwork art canvas print mural".split())
+_ART_FAMILIES = frozenset({"painting"})
+
+
+def is_artwork(obj: PlacedObject) -> bool:
+    """Whether the object is a painting, poster or other picture: it gets art, not a material."""
+    if catalog.shape_family(obj.category, obj.size) in _ART_FAMILIES:
+        return True
+    return bool(set(_words(obj.category)) & ART_WORDS)
+
+
+def _frame_border(obj: PlacedObject) -> tuple[float, float]:
+    """The frame's width as fractions of the picture, matching the framed mesh
+    (a frame of at most 6 cm, at most a tenth of the shorter side)."""
+    w, h, _ = obj.size
+    border = min(0.06, 0.1 * min(w, h))
+    return border / w, border / h
+
+
+def artwork(obj: PlacedObject, rng: np.random.Generator, size: int) -> np.ndarray:
+    """The picture of a painting or poster, in its frame: its own composition, in the
+    colours its description names, in the style it asks for."""
+    words = _words(obj.description)
+    style = next((art.STYLE_WORDS[w] for w in words if w in art.STYLE_WORDS), None)
+    named = _colors_in(obj.description)
+    if not named and obj.color:
+        named = _colors_in(obj.color)
+    frame_word = next((w for w in words if w in art.FRAME_COLORS), None)
+    frame = (
+        art.FRAME_COLORS[frame_word]
+        if frame_word
+        else art.FRAME_COLORS[("black", "oak", "gold", "white", "walnut")[int(rng.integers(0, 5))]]
+    )
+    poster = "poster" in words or "poster" in _words(obj.category)
+    return art.picture(
+        rng,
+        size,
+        named[:3],
+        style=style,
+        poster=poster,
+        frame=frame,
+        border=_frame_border(obj),
+    )
 
 
 # --------------------------------------------------------------------------- noise
@@ -654,6 +795,13 @@ def _foliage(rng: np.random.Generator, size: int, color: RGB) -> Rendered:
     return shade, None
 
 
+def _paper(rng: np.random.Generator, size: int, color: RGB) -> Rendered:
+    fibres = _fbm(rng, size, (48, 6), 2)  # short fibres across
+    cloud = _fbm(rng, size, (4, 4), 3)
+    speck = _smoothstep(0.06, 0.02, _noise(rng, size, 160, 160))
+    return 1.0 + 0.025 * fibres + 0.04 * cloud - 0.12 * speck, None
+
+
 _RENDERERS: dict[str, Callable[[np.random.Generator, int, RGB], Rendered]] = {
     "wood": _wood,
     "fabric": _fabric,
@@ -665,23 +813,36 @@ _RENDERERS: dict[str, Callable[[np.random.Generator, int, RGB], Rendered]] = {
     "plastic": _plastic,
     "ceramic": _ceramic,
     "foliage": _foliage,
+    "paper": _paper,
 }
 
 
 def _rng_for(obj: PlacedObject, seed: int) -> np.random.Generator:
-    key = json.dumps([obj.description, obj.material, obj.color, int(seed)])
+    parts: list[object] = [obj.description, obj.material, obj.color, int(seed)]
+    if is_artwork(obj):
+        # Two paintings of one description in one room are still two pictures.
+        parts += [obj.id, obj.category]
+    key = json.dumps(parts)
     digest = hashlib.sha256(key.encode("utf-8")).digest()
     return np.random.default_rng(int.from_bytes(digest[:16], "little"))
 
 
-def render(family: str, color: RGB, rng: np.random.Generator, size: int) -> np.ndarray:
-    """An (size, size, 3) uint8 image of ``family`` tinted by ``color``."""
+def render(
+    family: str,
+    color: RGB,
+    rng: np.random.Generator,
+    size: int,
+    field: np.ndarray | None = None,
+) -> np.ndarray:
+    """An (size, size, 3) uint8 image of ``family`` tinted by ``color``, or by a per-pixel
+    (3, size, size) colour ``field`` (several colours) when one is given."""
     if family not in _RENDERERS:
         raise ValueError(f"unknown material family {family!r}; expected one of {FAMILIES}")
     shade, highlight = _RENDERERS[family](rng, size, color)
     shade = np.broadcast_to(np.asarray(shade, dtype=np.float32), (size, size))
     mean = float(shade.mean())
-    scale = np.asarray(color, dtype=np.float32) / (mean if mean > 1e-6 else 1.0)
+    norm = np.float32(1.0 / (mean if mean > 1e-6 else 1.0))
+    scale = np.asarray(color, dtype=np.float32) * norm
     keep = add = None
     if highlight is not None:
         # Blend towards white: value * (1 - lift) + 255 * lift.
@@ -691,7 +852,11 @@ def render(family: str, color: RGB, rng: np.random.Generator, size: int) -> np.n
     plane = np.empty((size, size), dtype=np.float32)
     pixels = np.empty((size, size, 3), dtype=np.uint8)
     for channel in range(3):
-        np.multiply(shade, scale[channel], out=plane)
+        if field is None:
+            np.multiply(shade, scale[channel], out=plane)
+        else:
+            np.multiply(shade, field[channel], out=plane)
+            plane *= norm
         if keep is not None and add is not None:
             plane *= keep
             plane += add
@@ -712,8 +877,17 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 def object_image(obj: PlacedObject, seed: int = 0, size: int = 512) -> bytes:
-    """A ``size`` × ``size`` RGB PNG showing the object's material in its colour."""
+    """A ``size`` × ``size`` RGB PNG of the object: its material in its colour (or its
+    colours, for a colourful one), or for a painting or poster, a picture of its own."""
     if not 8 <= size <= 4096:
         raise ValueError(f"image size must be between 8 and 4096 pixels, got {size}")
-    pixels = render(material_family(obj), base_color(obj), _rng_for(obj, seed), size)
-    return encode_png(pixels)
+    rng = _rng_for(obj, seed)
+    if is_artwork(obj):
+        return encode_png(artwork(obj, rng, size))
+    family = material_family(obj)
+    colors = palette(obj)
+    if colors is None:
+        return encode_png(render(family, base_color(obj), rng, size))
+    field = color_field(rng, size, colors, stripes=family == "fabric")
+    mean = tuple(round(float(c)) for c in field.reshape(3, -1).mean(axis=1))
+    return encode_png(render(family, (mean[0], mean[1], mean[2]), rng, size, field))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from services.imagegen.backend import ImageBackend
+from services.imagegen.procedural import is_artwork
 from shared.artifacts import ArtifactStore
 from shared.cache import AssetCache, cache_key
 from shared.contract import (
@@ -88,7 +89,11 @@ class ImageMaker:
             ref, cached = await self.store.put(await make(), "image/png"), False
         else:
             # The image size is the size class: the same object at another size is another image.
-            key = cache_key(STAGE, self.backend.identity, event.object, self.size, event.seed)
+            # A picture on the wall is drawn per object: two paintings never share one.
+            per_object = {"object_id": event.object.id} if is_artwork(event.object) else {}
+            key = cache_key(
+                STAGE, self.backend.identity, event.object, self.size, event.seed, **per_object
+            )
             ref, cached = await self.cache.get_or_make(STAGE, key, make, "image/png")
         ready = ImagesReady(
             scene_id=event.scene_id,

@@ -12,8 +12,10 @@ from services.imagegen.procedural import (
     COLOR_NAMES,
     FAMILIES,
     base_color,
+    is_artwork,
     material_family,
     object_image,
+    palette,
 )
 from shared.layout import PlacedObject
 
@@ -175,3 +177,96 @@ def test_family_from_material_description_and_category():
 def test_category_default_colour_is_the_family_colour():
     bed = make("bed", "a bed")
     assert base_color(bed) == base_color(make(material="fabric"))
+
+
+def picture_of(description: str, category: str = "painting", obj_id: str = "art-1", **extra):
+    obj = PlacedObject(
+        id=obj_id,
+        category=category,
+        description=description,
+        size=(0.9, 0.6, 0.04),
+        position=(0.0, 0.0, 0.0),
+        placement="wall",
+        **extra,
+    )
+    return obj, pixels(object_image(obj, size=128))
+
+
+def test_paintings_get_pictures_not_a_plain_canvas():
+    obj, image = picture_of("a painting", color="blue")
+    assert is_artwork(obj)
+    # A picture has many distinct colours, a tinted canvas a handful of shades of one.
+    inner = image[20:-20, 20:-20].reshape(-1, 3)
+    hues = {tuple(int(c) // 32 for c in px) for px in inner}
+    assert len(hues) >= 6
+
+
+def test_every_painting_differs_even_with_one_description():
+    _, first = picture_of("a painting", obj_id="painting-1")
+    _, second = picture_of("a painting", obj_id="painting-2")
+    _, poster = picture_of("a poster", category="poster", obj_id="painting-1")
+    assert np.abs(first - second).mean() > 10.0
+    assert np.abs(first - poster).mean() > 10.0
+    _, again = picture_of("a painting", obj_id="painting-1")
+    assert np.array_equal(first, again)
+
+
+def test_a_landscape_has_sky_above_the_ground():
+    _, image = picture_of("a landscape painting of mountains at noon")
+    top = image[15:35, 20:-20].mean(axis=(0, 1))
+    bottom = image[-35:-15, 20:-20].mean(axis=(0, 1))
+    assert top[2] > bottom[2]  # bluer sky above, hills and fields below
+
+
+def test_a_painting_keeps_the_colours_it_is_asked_for():
+    _, image = picture_of("a red abstract painting")
+    flat = image[20:-20, 20:-20].reshape(-1, 3)
+    reddish = (flat[:, 0] > flat[:, 1] + 60) & (flat[:, 0] > flat[:, 2] + 60)
+    assert reddish.mean() > 0.05
+
+
+def test_the_frame_border_takes_the_frame_colour():
+    _, image = picture_of("a painting in a gold frame")
+    edge = image[1:4, 10:-10].reshape(-1, 3).mean(axis=0)
+    assert np.allclose(edge, (196, 160, 72), atol=12.0), edge
+
+
+@pytest.mark.parametrize(
+    "description",
+    ["colourful mats", "a colorful rug", "multicoloured cushions", "a multi-coloured rug"],
+)
+def test_colourful_things_come_out_in_many_colours(description):
+    obj = make("rug", description, material="wool", color="beige")
+    assert palette(obj) is not None
+    image = pixels(object_image(obj, size=128)).reshape(-1, 3)
+    hue_bins = {int(np.argmax(px)) * 10 + int((px.max() - px.min()) > 60) for px in image[::7]}
+    assert len(hue_bins) >= 4
+    # Far from the beige the planner would otherwise have painted it.
+    beige = np.asarray(COLOR_NAMES["beige"], dtype=np.float64)
+    assert np.linalg.norm(image - beige, axis=1).mean() > 60.0
+
+
+def test_named_colours_within_a_colourful_request_are_used():
+    obj = make("cushion", "colourful red and yellow cushions")
+    assert palette(obj) == [COLOR_NAMES["red"], COLOR_NAMES["yellow"]]
+    assert palette(make("rug", "a beige rug")) is None
+
+
+@pytest.mark.parametrize(
+    ("description", "color", "expected"),
+    [
+        ("a navy sofa", None, "navy"),
+        ("a sofa", "#336699", (0x33, 0x66, 0x99)),
+        ("a light green armchair", None, None),
+        ("a teal rug", "teal", "teal"),
+    ],
+)
+def test_named_and_hex_colours_reach_the_image(description, color, expected):
+    obj = make("sofa", description, material="fabric", color=color)
+    image = pixels(object_image(obj, size=64)).reshape(-1, 3).mean(axis=0)
+    target = (
+        base_color(obj)
+        if expected is None
+        else (COLOR_NAMES[expected] if isinstance(expected, str) else expected)
+    )
+    assert np.allclose(image, target, atol=14.0), (image, target)
