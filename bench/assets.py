@@ -41,12 +41,12 @@ from services.imagegen.procedural import object_image
 from services.imagegen.work import ImageMaker
 from services.meshgen.shapes import CATEGORIES, mesh_glb
 from services.meshgen.work import MeshMaker
-from services.planner.catalog import entry as catalog_entry
-from services.planner.catalog import slug
 from services.planner.plan import plan_scene
 from services.runtime import WORKERS
 from services.stack import Stack, request_scene, running_stack
 from shared.cache import AssetCache
+from shared.catalog import lookup as catalog_entry
+from shared.catalog import slug
 from shared.config import Settings, load_settings
 from shared.layout import Layout, PlacedObject
 from shared.logs import configure_logging

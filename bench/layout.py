@@ -26,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from services.planner import catalog
 from services.planner.check import check
 from services.planner.items import canonical
 from services.planner.plan import scene_spec
 from services.planner.solver import solve
 from services.planner.spec import SceneSpec
+from shared import catalog
 
 PROMPTS = [
     # Room types, sparse prompts completed from templates.
@@ -102,7 +102,7 @@ def floor_share(spec: SceneSpec, area: float) -> float:
     total = 0.0
     for obj in spec.objects:
         category = canonical(obj.category)
-        entry = catalog.entry(category)
+        entry = catalog.lookup(category)
         placement = obj.placement or (entry.placement if entry else "floor")
         if placement != "floor":
             continue
@@ -120,7 +120,7 @@ def floor_share(spec: SceneSpec, area: float) -> float:
 def floor_count(spec: SceneSpec) -> int:
     count = 0
     for obj in spec.objects:
-        entry = catalog.entry(canonical(obj.category))
+        entry = catalog.lookup(canonical(obj.category))
         placement = obj.placement or (entry.placement if entry else "floor")
         if placement == "floor":
             count += obj.count

@@ -19,7 +19,9 @@ API:
   does not know, one of the generic families chosen by the size's proportions.
 - ``entry(name)``: the entry named exactly so, or None. ``entries()``: all of them.
 - ``room(name) -> RoomTemplate | None``, ``rooms()``: room types and their templates;
-  ``room_phrases()`` every name and synonym of a room type.
+  ``room_template(name)`` the template any room name is furnished from (a known type,
+  the type its head noun borrows, or the generic room); ``room_phrases()`` every name
+  and synonym of a room type. ``kind(name)``: the kind a room counts an object as.
 - ``singular(word)`` / ``plural(word)``: English number of a noun.
 
 A :class:`CatalogEntry` holds a category's typical size ``(width x, height y, depth z)``
@@ -455,6 +457,10 @@ def resolve(name: str) -> Match | None:
     found = _exact(text)
     if found is not None:
         return Match(cat.by_name[found[0]], found[0], found[1], False, found[2])
+    choices = cat.data.context.get(text)
+    if choices is not None:  # "lamp": a table lamp unless the room says otherwise
+        category = choices["*"]
+        return Match(cat.by_name[category], category, singular(text) != text, False, "context")
     words = text.split()
     # The longest known tail: "wooden pool table" -> "pool table"; "gaming chair" -> chair.
     for start in range(1, len(words)):
@@ -511,11 +517,32 @@ def room(name: str) -> RoomTemplate | None:
     return cat.rooms.get(key) if key is not None else None
 
 
-def room_or_generic(name: str | None) -> RoomTemplate:
-    """The template of a room type; the generic room for a type the catalog lacks."""
+def room_template(name: str | None) -> RoomTemplate:
+    """The template a room named ``name`` is furnished from: its own when the catalog
+    knows the name; else the one its head noun borrows ("a pet shop" → shop, "a
+    dental clinic" → clinic); else the generic room, which holds nothing a bedroom,
+    kitchen or living room would bring. ``None`` is the default room."""
     if name is None:
         return _catalog().rooms[_catalog().data.default_room]
-    return room(name) or _catalog().data.generic_room
+    found = room(name)
+    if found is not None:
+        return found
+    words = normalise(name).split()
+    heads = _catalog().data.room_heads
+    for word in reversed(words):
+        if word in heads:
+            borrowed = heads[word]
+            return _catalog().rooms[borrowed] if borrowed else _catalog().data.generic_room
+    return _catalog().data.generic_room
+
+
+def kind(name: str) -> str:
+    """The kind a room counts an object as: every bed is a "bed", every chair a "chair";
+    a name the catalog knows only by its head noun is its own kind."""
+    match = resolve(name)
+    if match is None or match.estimated:
+        return normalise(name)
+    return match.entry.family
 
 
 def room_phrases() -> dict[str, str]:

@@ -86,6 +86,11 @@ class ConstraintResult(_Frozen):
 
 
 class PlacedObject(_Frozen):
+    """One placed object. ``parent`` is what it stands on or in (a table, a bookcase
+    whose boards hold it); ``estimated`` says its size and place are guesses for a
+    category the catalog does not know (or knows only by its head noun), and
+    ``estimate`` says why."""
+
     id: str = Field(pattern=ID_PATTERN)
     category: str
     description: str
@@ -97,6 +102,8 @@ class PlacedObject(_Frozen):
     material: str | None = None
     color: str | None = None
     constraints: list[ConstraintResult] = Field(default_factory=list)
+    estimated: bool = False
+    estimate: str | None = None
 
     @field_validator("size")
     @classmethod

@@ -47,6 +47,28 @@ SCREENS = frozenset(("tv", "tv stand"))
 SIGHT_HEIGHT = 0.6  # furniture taller than this blocks a view
 OPENING_DEPTH = 0.55  # wall objects on a side wall keep this far from an opening
 
+# Small things on surfaces. Ranks add up; the lowest wins.
+BOARD_THICKNESS = 0.025  # a shelf board: what stands below it keeps under this
+SHELF_RANK = 0.5  # a thing that does not belong on shelves goes inside one only when it must
+LEVEL_RANK = 0.05  # per board up: shelves fill from the bottom
+HIGH_TOP = 1.3  # metres: a top higher than this is out of easy reach
+HIGH_TOP_RANK = 1.0  # so things go there last
+TOP_RANK = 1.5  # books stand inside a bookcase before on top of it
+PARENT_ORDER_RANK = 0.3  # per step down a category's list of usual supports
+ANY_TOP_RANK = 4.0  # anything with a top, when no usual support has room
+SIBLING_RANK = 1.5  # per thing of the same kind already there: vases spread out
+SET_SIBLING_RANK = 0.05  # place settings fill a table before the next one
+PACKED_SIBLING_RANK = 0.002  # books fill one bookcase before the next one
+PACK_GAP = 0.003  # between books standing side by side
+PACK_RANK = 0.05  # per metre from the board's end: rows fill from one end
+PACK_FRONT_RANK = 0.2  # per metre back from the front edge: spines out
+TURN_RANK = 0.1  # turned across its support rather than along it
+SURFACE_CHUNK = 256  # surface candidates checked at a time
+PLACE_REACH = 0.15  # a place setting lies this far past the front of its seat
+SETTING_RADIUS = 0.2  # a seat with a thing of this kind this close is served
+SETTING_RANK = 1.0  # per metre from the nearest seat still to serve
+SETTING_FULL_RANK = 0.5  # every seat served: more go where there is room
+
 
 # --------------------------------------------------------------------------- poses
 
@@ -262,9 +284,12 @@ class Arranger:
         c: Candidates,
         exempt: set[int] | None = None,
         window: int | None = None,
+        skip: np.ndarray | None = None,
     ) -> Mask:
         """Candidates that overlap no placed object and no keep-out zone. ``exempt``:
-        tables the item may stand wholly under; ``window``: the window curtains hang at."""
+        tables the item may stand wholly under; ``window``: the window curtains hang at;
+        ``skip``: per candidate, the index of the placed pose it stands inside (a
+        shelving unit it is put into), -1 for none."""
         n = len(c)
         quads, boxes, y0, y1, aligned, flat, floor, ceiling = self._obstacles()
         cand_boxes = c.boxes
@@ -284,6 +309,10 @@ class Arranger:
                     keep = np.array([id(p.origin) not in exempt for p in self.poses], dtype=bool)
                     relevant = relevant & keep[None, :]
                     ok &= self._tucked(c, self._tables(exempt))
+            if skip is not None and (skip >= 0).any():
+                relevant = np.array(relevant)
+                rows = np.nonzero(skip >= 0)[0]
+                relevant[rows, skip[rows]] = False
             gap = np.zeros(len(self.poses))
             if item.placement == "floor" and not item.flat:
                 gap = np.where(floor & ~flat, GAP, 0.0)
@@ -850,7 +879,27 @@ class Arranger:
 
     # ----------------------------------------------------------------- on top of things
 
-    def place_surface(self, item: Item) -> None:
+    def _levels(self, item: Item, parent: Pose) -> list[tuple[float, float, bool]]:
+        """Where ``item`` may stand on or in ``parent``: (height above the floor, rank
+        penalty, inside). Inside a shelving unit, each board with headroom for it."""
+        top = parent.y + parent.item.h
+        levels: list[tuple[float, float, bool]] = []
+        boards = parent.item.boards
+        inner = [*boards, parent.item.h]
+        for k, board in enumerate(boards):
+            headroom = inner[k + 1] - board - BOARD_THICKNESS
+            if item.h <= headroom:
+                # Things that belong on shelves fill them bottom up; others prefer the top.
+                rank = 0.0 if item.shelved else SHELF_RANK
+                levels.append((parent.y + board, rank + LEVEL_RANK * k, True))
+        if top + item.h <= self.room.height - CEILING_GAP:
+            reach = 0.0 if top <= HIGH_TOP else HIGH_TOP_RANK
+            levels.append((top, (TOP_RANK if item.shelved and boards else 0.0) + reach, False))
+        return levels
+
+    def _parents(self, item: Item) -> list[tuple[float, Pose]]:
+        """What ``item`` may stand on, with a rank: what its rules name, then its usual
+        supports best first, then anything with a top."""
         wanted: list[Pose] = []
         for rule in item.rules:
             if rule.kind == "on":
@@ -864,14 +913,32 @@ class Arranger:
             if pose in wanted:
                 rank = 0.0
             elif other.category in parents_pref:
-                rank = 1.0 + 0.3 * parents_pref.index(other.category)
-            elif other.has_top and other.h <= 1.3:
-                rank = 4.0
+                rank = 1.0 + PARENT_ORDER_RANK * parents_pref.index(other.category)
+            elif other.family in parents_pref:
+                rank = 1.0 + PARENT_ORDER_RANK * parents_pref.index(other.family)
+            elif other.has_top and other.h <= HIGH_TOP:
+                rank = ANY_TOP_RANK
             else:
                 continue
-            if other.h + pose.y + item.h > self.room.height - CEILING_GAP:
-                continue
             ranked.append((rank, pose))
+        return ranked
+
+    def _seat_spots(self, parent: Pose) -> list[tuple[float, float]]:
+        """The table edge in front of each seat drawn up to ``parent``."""
+        spots = []
+        for pose in self.poses:
+            if pose.item.placement != "floor":
+                continue
+            if not any(r.kind == "around" and parent.origin in r.targets for r in pose.item.rules):
+                continue
+            fx, fz = geometry.front(pose.rot)
+            # A seat faces the table: the place is a little past its front edge.
+            reach = pose.item.d / 2 + PLACE_REACH
+            spots.append((pose.x + float(fx) * reach, pose.z + float(fz) * reach))
+        return spots
+
+    def place_surface(self, item: Item) -> None:
+        ranked = self._parents(item)
         if not ranked:
             self._no_surface(item, "there is nothing to stand it on", growable=False)
             return
@@ -881,66 +948,123 @@ class Arranger:
         rots: list[float] = []
         ranks: list[float] = []
         owners: list[Pose] = []
+        inside: list[bool] = []
+        sizes: list[tuple[float, float]] = []
+        packed = item.group in ("row", "stack")
         for rank, parent in ranked:
             pw, pd = parent.item.w, parent.item.d
+            levels = self._levels(item, parent)
+            if not levels:
+                continue
+            sx, sz = geometry.side(parent.rot)
+            fx, fz = geometry.front(parent.rot)
+            siblings = sum(
+                1 for p in self.poses if p.parent is parent and p.item.category == item.category
+            )
+            crowd = siblings * (
+                PACKED_SIBLING_RANK
+                if packed
+                else SET_SIBLING_RANK
+                if item.group == "set"
+                else SIBLING_RANK
+            )
+            settings = self._seat_spots(parent) if item.group == "set" else []
+            taken = [
+                (p.x, p.z)
+                for p in self.poses
+                if p.parent is parent and p.item.category == item.category
+            ]
             for turn, (w, d) in ((0.0, (item.w, item.d)), (90.0, (item.d, item.w))):
+                if item.flat_on_top and (w > pw - 0.02 or d > pd - 0.02):
+                    # A runner or a cloth is cut to the table it lies on.
+                    w, d = min(w, pw - 0.04), min(d, pd - 0.04)
                 if w > pw - 0.02 or d > pd - 0.02:
                     continue
                 span_x = (pw - w) / 2 - 0.01
                 span_z = (pd - d) / 2 - 0.01
-                lxs = np.linspace(-span_x, span_x, 5) if span_x > 0.005 else np.zeros(1)
+                if packed and span_x > 0.005:
+                    # Side by side in rows, from one end: books along a board.
+                    lxs = np.arange(-span_x, span_x + 1e-9, w + PACK_GAP)
+                else:
+                    lxs = np.linspace(-span_x, span_x, 5) if span_x > 0.005 else np.zeros(1)
                 lzs = np.linspace(-span_z, span_z, 3) if span_z > 0.005 else np.zeros(1)
-                sx, sz = geometry.side(parent.rot)
-                fx, fz = geometry.front(parent.rot)
-                siblings = sum(
-                    1 for p in self.poses if p.parent is parent and p.item.category == item.category
-                )
-                for lx in lxs:
-                    for lz in lzs:
-                        xs.append(parent.x + float(sx) * lx + float(fx) * lz)
-                        zs.append(parent.z + float(sz) * lx + float(fz) * lz)
-                        ys.append(parent.y + parent.item.h)
-                        rots.append((parent.rot + turn) % 360.0)
-                        ranks.append(
-                            rank
-                            + 1.5 * siblings
-                            + 0.1 * (turn / 90.0)
-                            + self._top_preference(item, lx, lz, span_x, span_z)
-                        )
-                        owners.append(parent)
+                for y, level_rank, within in levels:
+                    for lx in lxs:
+                        for lz in lzs:
+                            x = parent.x + float(sx) * lx + float(fx) * lz
+                            z = parent.z + float(sz) * lx + float(fz) * lz
+                            score = rank + level_rank + crowd + TURN_RANK * (turn / 90.0)
+                            if packed:
+                                score += PACK_RANK * (lx + span_x) + PACK_FRONT_RANK * (span_z - lz)
+                            else:
+                                score += self._top_preference(item, lx, lz, span_x, span_z)
+                            if settings:
+                                score += self._setting_rank(x, z, settings, taken)
+                            xs.append(x)
+                            zs.append(z)
+                            ys.append(y)
+                            rots.append((parent.rot + turn) % 360.0)
+                            ranks.append(score)
+                            owners.append(parent)
+                            inside.append(within)
+                            sizes.append((w, d))
         if not xs:
             self._no_surface(item, "no surface is large enough to hold it", growable=False)
             return
-        c = Candidates(
-            np.array(xs),
-            np.array(zs),
-            np.round(np.array(rots), 9),
-            item.w,
-            item.d,
-            np.array(ys),
-            item.h,
+        index_of = {id(p): k for k, p in enumerate(self.poses)}
+        hosts = np.array(
+            [index_of[id(o)] if w else -1 for o, w in zip(owners, inside, strict=True)]
         )
-        ok = self._clear(item, c)
-        if not ok.any():
-            self._no_surface(item, "every surface it could stand on is taken", growable=True)
-            return
-        idx = np.nonzero(ok)[0]
-        sub = c.take(idx)
-        score = self._score(
-            item, sub, np.full(len(sub), -1), np.full(len(sub), np.nan), np.array(ranks)[idx]
-        )
-        k = int(idx[int(np.argmin(score))])
-        self._commit(
-            Pose(
-                item,
-                float(c.x[k]),
-                float(c.y[k]),
-                float(c.z[k]),
-                float(c.rot[k]),
-                c.quads[k],
-                parent=owners[k],
-            )
-        )
+        order = np.argsort(np.array(ranks), kind="stable")
+        for start in range(0, len(order), SURFACE_CHUNK):
+            chunk = order[start : start + SURFACE_CHUNK]
+            best: tuple[int, Pose] | None = None
+            for w, d in dict.fromkeys(sizes[k] for k in chunk):
+                position = np.array([n for n, k in enumerate(chunk) if sizes[k] == (w, d)])
+                same = chunk[position]
+                sized = item if (w, d) == (item.w, item.d) else replace(item, size=(w, item.h, d))
+                c = Candidates(
+                    np.array(xs)[same],
+                    np.array(zs)[same],
+                    np.round(np.array(rots)[same], 9),
+                    w,
+                    d,
+                    np.array(ys)[same],
+                    item.h,
+                )
+                ok = np.nonzero(self._clear(sized, c, skip=hosts[same]))[0]
+                if not ok.size or (best is not None and best[0] < position[ok[0]]):
+                    continue
+                k = int(same[ok[0]])
+                pose = Pose(
+                    sized,
+                    xs[k],
+                    ys[k],
+                    zs[k],
+                    round(rots[k], 9),
+                    c.quads[ok[0]],
+                    parent=owners[k],
+                    source=item if sized is not item else None,
+                )
+                best = (int(position[ok[0]]), pose)
+            if best is not None:
+                self._commit(best[1])
+                return
+        self._no_surface(item, "every surface it could stand on is full", growable=True)
+
+    @staticmethod
+    def _setting_rank(
+        x: float, z: float, settings: list[tuple[float, float]], taken: list[tuple[float, float]]
+    ) -> float:
+        """Place settings: a plate or a fork goes at a seat that has none yet."""
+        free = [
+            s
+            for s in settings
+            if all(math.hypot(s[0] - t[0], s[1] - t[1]) > SETTING_RADIUS for t in taken)
+        ]
+        spots = free or settings
+        nearest = min(math.hypot(x - s[0], z - s[1]) for s in spots)
+        return SETTING_RANK * nearest + (0.0 if free else SETTING_FULL_RANK)
 
     def _no_surface(self, item: Item, reason: str, growable: bool) -> None:
         """A TV with no stand to stand on hangs on the wall instead."""

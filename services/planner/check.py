@@ -23,7 +23,7 @@ import math
 from collections import deque
 from dataclasses import dataclass, field
 
-from services.planner import catalog
+from shared import catalog
 from shared.layout import Layout, Opening, PlacedObject, Vec2
 
 TOLERANCE = 1e-4  # metres of interpenetration ignored as rounding
@@ -160,7 +160,8 @@ def _flat(obj: PlacedObject) -> bool:
 
 def _tucked_under(low: PlacedObject, table: PlacedObject) -> bool:
     """A low object wholly beneath a table (on legs) whose top is above it."""
-    if table.category not in catalog.OPEN_BELOW or low.placement != "floor":
+    entry = catalog.lookup(table.category)
+    if entry is None or not entry.open_below or low.placement != "floor":
         return False
     if low.position[1] + low.size[1] > table.position[1] + table.size[1] - 0.05:
         return False
@@ -168,6 +169,27 @@ def _tucked_under(low: PlacedObject, table: PlacedObject) -> bool:
         abs(lx) <= table.size[0] / 2 + 1e-6 and abs(lz) <= table.size[2] / 2 + 1e-6
         for lx, lz in (_local(table, x, z) for x, z in _quad(low))
     )
+
+
+def _boards(unit: PlacedObject) -> list[float]:
+    """Heights (above the floor) a thing may stand at on or in ``unit``: its top, and
+    the boards inside a shelving unit as the catalog places them."""
+    entry = catalog.lookup(unit.category)
+    base, top = unit.position[1], unit.position[1] + unit.size[1]
+    inside = [base + h for h in catalog.board_heights(entry, unit.size[1])] if entry else []
+    return [*inside, top]
+
+
+def _shelved_in(item: PlacedObject, unit: PlacedObject) -> bool:
+    """A thing standing on a board inside the shelving unit it names as its parent, below
+    the next board up."""
+    if item.parent != unit.id:
+        return False
+    levels = _boards(unit)
+    for k, level in enumerate(levels[:-1]):
+        if abs(item.position[1] - level) <= 1e-3:
+            return item.position[1] + item.size[1] <= levels[k + 1] + 1e-6
+    return False
 
 
 def overlaps(layout: Layout) -> list[tuple[str, str]]:
@@ -185,6 +207,8 @@ def overlaps(layout: Layout) -> list[tuple[str, str]]:
             if min(a1, b1) - max(a0, b0) <= TOLERANCE:
                 continue
             if _tucked_under(a, b) or _tucked_under(b, a):
+                continue
+            if _shelved_in(a, b) or _shelved_in(b, a):
                 continue
             if _penetration(quads[i], quads[j]) > TOLERANCE:
                 found.append((a.id, b.id))
@@ -299,8 +323,7 @@ def floating(layout: Layout) -> list[str]:
         if parent is None:
             bad.append(obj.id)
             continue
-        top = parent.position[1] + parent.size[1]
-        resting = abs(obj.position[1] - top) <= 1e-3
+        resting = any(abs(obj.position[1] - level) <= 1e-3 for level in _boards(parent))
         within = all(
             abs(lx) <= parent.size[0] / 2 + 1e-3 and abs(lz) <= parent.size[2] / 2 + 1e-3
             for lx, lz in (_local(parent, x, z) for x, z in _quad(obj))
@@ -376,7 +399,8 @@ def reachability(layout: Layout) -> tuple[list[str], list[str]]:
     reachable: list[str] = []
     unreachable: list[str] = []
     for obj in counted:
-        any_side = catalog.access(obj.category) != "front"
+        entry = catalog.lookup(obj.category)
+        any_side = entry is None or entry.reach() != "front"
         limit = math.hypot(obj.size[0], obj.size[2]) / 2 + PERSON + REACH
         i0, i1 = _span(obj.position[2] - limit, obj.position[2] + limit, z0, nz)
         j0, j1 = _span(obj.position[0] - limit, obj.position[0] + limit, x0, nx)

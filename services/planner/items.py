@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.planner import catalog
-from services.planner.catalog import CatalogEntry
 from services.planner.spec import OPENING_TARGETS, ROOM_RULES, ObjectSpec, SceneSpec
+from shared import catalog
+from shared.catalog import CatalogEntry
 from shared.layout import Placement, Vec3
 
 FLAT = 0.05  # floor objects this low (rugs) are walked on and may lie under furniture
+WALKED_ON = frozenset(("rug",))  # shape families of flat things furniture may stand on
+FLAT_ON_TOP = 0.01  # surface objects this thin (runners, placemats) fit their support
 ESTIMATED_SIZE: Vec3 = (0.6, 0.9, 0.6)
 # Rules that share their targets out when there are several ("eight chairs around two
 # tables": four each) rather than letting every object pick the closest.
@@ -102,6 +104,9 @@ class Item:
     requested: bool
     access: str
     rules: list[Rule] = field(default_factory=list)
+    # Why the size and place are guesses (a category the catalog does not know, or
+    # knows only by its head noun); None when the catalog knows it.
+    estimate: str | None = None
     # Floor kept free around the item for the objects that go with it (front, back,
     # left, right in its own frame): chairs around a table, a coffee table in front
     # of the sofa.
@@ -123,7 +128,14 @@ class Item:
 
     @property
     def flat(self) -> bool:
-        return self.placement == "floor" and self.h <= FLAT
+        """A rug: walked on, and furniture may stand on it."""
+        walked_on = self.entry is None or self.entry.shape in WALKED_ON
+        return self.placement == "floor" and self.h <= FLAT and walked_on
+
+    @property
+    def flat_on_top(self) -> bool:
+        """A cloth or a mat: it lies on its support and is cut to fit it."""
+        return self.placement == "surface" and self.h <= FLAT_ON_TOP
 
     @property
     def footprint(self) -> float:
@@ -140,7 +152,23 @@ class Item:
 
     @property
     def open_below(self) -> bool:
-        return self.category in catalog.OPEN_BELOW
+        return self.entry is not None and self.entry.open_below
+
+    @property
+    def boards(self) -> tuple[float, ...]:
+        """Heights above its base of the boards small things stand on inside it."""
+        if self.entry is None or not self.entry.boards:
+            return ()
+        return catalog.board_heights(self.entry, self.h)
+
+    @property
+    def shelved(self) -> bool:
+        """It belongs on the boards inside a shelving unit (books)."""
+        return self.entry is not None and self.entry.spot == "shelf"
+
+    @property
+    def group(self) -> str:
+        return self.entry.group if self.entry is not None else "single"
 
     @property
     def has_top(self) -> bool:
@@ -162,15 +190,26 @@ class Item:
 
 
 def canonical(category: str) -> str:
-    """The catalog's name for a category written another way ("couch" → "sofa")."""
-    if category in catalog.CATALOG:
-        return category
-    hit = catalog.OBJECT_PHRASES.get(category)
-    if hit is not None:
-        return hit[0]
-    if category in catalog.CONTEXT_PHRASES:
-        return catalog.CONTEXT_PHRASES[category]["*"]
-    return category
+    """The catalog's name for a category written another way ("couch" → "sofa"); a name
+    the catalog knows only by its head noun, or not at all, stays as written."""
+    match = catalog.resolve(category)
+    return match.category if match is not None else category
+
+
+def estimate(category: str, obj: ObjectSpec) -> str | None:
+    """Why an object's size and place are estimates, or None when the catalog knows it."""
+    match = catalog.resolve(category)
+    if match is not None and not match.estimated:
+        return None
+    sized = "the size given" if obj.size is not None else None
+    if match is not None:
+        what = sized or f"the size of a typical {match.entry.name}"
+        return (
+            f"'{category}' is not in the catalog: drawn and placed as a {match.entry.name}, {what}"
+        )
+    where = obj.placement or "floor"
+    what = sized or f"a size estimated for a {where} object from its size words"
+    return f"'{category}' is not in the catalog: {what}, placed on the {where}"
 
 
 def display_name(category: str) -> str:
@@ -184,7 +223,7 @@ def build(spec: SceneSpec, room_type: str) -> list[Item]:
     style = ", ".join(spec.room.style)
     for index, obj in enumerate(spec.objects):
         category = canonical(obj.category)
-        entry = catalog.entry(category)
+        entry = catalog.lookup(category)
         size = _size(obj, entry, category, room_type)
         placement: Placement = obj.placement or (entry.placement if entry else "floor")
         on_rule = any(c.kind == "on" for c in obj.constraints)
@@ -198,6 +237,7 @@ def build(spec: SceneSpec, room_type: str) -> list[Item]:
             mount = entry.mount_height if entry and entry.mount_height is not None else 1.2
         material, color, description = _look(obj, entry, category, style)
         stem = catalog.slug(category)
+        guess = estimate(category, obj)
         for _ in range(obj.count):
             counters[stem] = counters.get(stem, 0) + 1
             item = Item(
@@ -214,7 +254,10 @@ def build(spec: SceneSpec, room_type: str) -> list[Item]:
                 material=material,
                 color=color,
                 requested=obj.requested,
-                access=catalog.access(category) if placement == "floor" else "none",
+                access=(entry.reach() if entry is not None else "any")
+                if placement == "floor"
+                else "none",
+                estimate=guess,
             )
             if item.flat:
                 item.access = "none"
@@ -276,8 +319,8 @@ def _resolve(items: list[Item]) -> None:
                 target = None
             elif target in OPENING_TARGETS:
                 opening = target
-            elif target is not None and target in catalog.TARGET_GROUPS:
-                members = catalog.TARGET_GROUPS[target]
+            elif target is not None and target in catalog.target_groups():
+                members = catalog.target_groups()[target]
                 for item in group:
                     mine = [it for it in items if it.category in members and it is not item]
                     item.rules.append(Rule(constraint.kind, target, constraint.distance, mine))
@@ -288,7 +331,7 @@ def _resolve(items: list[Item]) -> None:
                     name = canonical(" ".join(target.lower().replace("_", " ").split()))
                     found = [it for it in items if it.category == name]
                     if not found:
-                        known = catalog.entry(name)
+                        known = catalog.lookup(name)
                         family = known.family if known is not None else name
                         found = [it for it in items if _matches(it, family)]
             own = [it for it in found if it.spec_index == group[0].spec_index]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from services.planner.furnishing import furnish
 from services.planner.solver import solve
 from services.planner.spec import SceneSpec
-from services.planner.understand import furnish, understand
+from services.planner.understanding import understand
 from shared.errors import BadInput
 from shared.layout import Layout
 

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from services.planner import catalog, geometry, room, rules
+from services.planner import geometry, room, rules
 from services.planner.arrange import Failure, Pose
 from services.planner.items import Rule
 from services.planner.rules import Candidates, RoomInfo, Shape
+from shared import catalog
 from shared.layout import ConstraintResult, Layout, PlacedObject, Room, Unplaced
 
 
@@ -49,6 +50,8 @@ def layout_of(shell: Room, placed: Sequence[Pose], failures: Sequence[Failure]) 
                 material=item.material or None,
                 color=item.color or None,
                 constraints=[_report(rule, pose, by_item, ids, info) for rule in item.rules],
+                estimated=item.estimate is not None,
+                estimate=item.estimate,
             )
         )
     unplaced = [

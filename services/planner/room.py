@@ -12,9 +12,10 @@ import math
 import random
 from collections.abc import Sequence
 
-from services.planner import catalog, geometry
+from services.planner import geometry
 from services.planner.rules import Shape, Wall
 from services.planner.spec import OpeningSpec, SceneSpec
+from shared import catalog
 from shared.errors import BadInput
 from shared.layout import Opening, Vec2, rectangle
 
@@ -28,7 +29,8 @@ WALL_END = 0.15  # no opening closer than this to a corner
 
 
 def room_type(spec: SceneSpec) -> str:
-    return spec.room.type or catalog.DEFAULT_ROOM_TYPE
+    """The room's name in the layout: the spec's (any name), else the default room."""
+    return spec.room.type or catalog.default_room()
 
 
 def walls(polygon: Sequence[Vec2]) -> list[Wall]:
@@ -49,7 +51,7 @@ def floor_size(
     spec's scale, grown so the furniture covers at most ``FILL`` of the floor and the
     objects that stand against a wall (``wall_run`` metres of them side by side) take
     at most ``WALL_FILL`` of the walls."""
-    template = catalog.ROOM_TEMPLATES[room_type(spec)]
+    template = catalog.room_template(room_type(spec))
     scale = spec.room.scale or 1.0
     width, depth = template.size[0] * scale, template.size[1] * scale
     usable = 1.0 - (L_NOTCH * L_NOTCH if l_shape else 0.0)

@@ -24,12 +24,13 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.planner import catalog, items, room
+from services.planner import items, room
 from services.planner.arrange import Arranger, Failure, Pose
 from services.planner.items import Item
 from services.planner.order import placement_order
 from services.planner.report import layout_of
 from services.planner.spec import SceneSpec
+from shared import catalog
 from shared.layout import Layout, Room, Vec2
 
 GROWTH = 1.15
@@ -57,7 +58,7 @@ class Outcome:
 def _height(spec: SceneSpec, kind: str, all_items: Sequence[Item]) -> float:
     if spec.room.height is not None:
         return spec.room.height
-    template = catalog.ROOM_TEMPLATES[kind]
+    template = catalog.room_template(kind)
     tallest = max((it.h for it in all_items if it.placement == "floor"), default=0.0)
     return round(max(template.height, tallest + 0.3), 2)
 
@@ -66,7 +67,7 @@ def _shell(
     spec: SceneSpec, kind: str, points: list[Vec2], height: float, rng: random.Random
 ) -> Room:
     doors, windows = room.openings(spec, points, height, rng)
-    template = catalog.ROOM_TEMPLATES[kind]
+    template = catalog.room_template(kind)
     return Room(
         type=kind,
         polygon=points,

@@ -30,21 +30,12 @@ from pydantic import (
 )
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
+from shared import catalog
 from shared.errors import BadInput
 
-RoomType = Literal[
-    "bedroom",
-    "living room",
-    "kitchen",
-    "bathroom",
-    "dining room",
-    "office",
-    "classroom",
-    "kids room",
-    "studio",
-    "library",
-]
-ROOM_TYPES: tuple[str, ...] = RoomType.__args__  # type: ignore[attr-defined]
+# Room types with a template of their own; any other name is a room too (furnished
+# only with what any room has).
+ROOM_TYPES: tuple[str, ...] = tuple(catalog.rooms())
 
 RoomShape = Literal["rectangle", "l_shape"]
 PlacementKind = Literal["floor", "wall", "surface", "ceiling"]
@@ -123,13 +114,20 @@ class OpeningSpec(_Spec):
 
 
 class RoomSpec(_Spec):
-    """The room. polygon (any simple polygon, e.g. an L) or size (a rectangle,
+    """The room. type is any room name ("bedroom", "sushi restaurant", "tattoo
+    parlour"); a name the catalog has no template for keeps its name and gets only
+    what any room has. polygon (any simple polygon, e.g. an L) or size (a rectangle,
     or the bounding box of an L when shape is "l_shape") fix the floor; with
     neither, the solver sizes the room for its objects, scaled by scale (0.8 for a
     small room, 1.3 for a spacious one). doors and windows null: the solver
     chooses them; an empty list: there are none."""
 
-    type: RoomType | None = None
+    type: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Any room name. These have templates: " + ", ".join(ROOM_TYPES) + ".",
+    )
     shape: RoomShape | None = None
     polygon: list[Point] | None = None
     size: FloorSize | None = None
@@ -140,6 +138,16 @@ class RoomSpec(_Spec):
     floor_material: str | None = None
     wall_material: str | None = None
     style: list[str] = Field(default_factory=list)
+
+    @field_validator("type")
+    @classmethod
+    def _plain_type(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        text = " ".join(value.lower().replace("_", " ").split())
+        if not text:
+            raise ValueError("the room type is empty")
+        return text
 
     @field_validator("polygon")
     @classmethod
@@ -219,7 +227,9 @@ class Constraint(_Spec):
 
 
 class ObjectSpec(_Spec):
-    """count objects of one category. ref names them for other objects'
+    """count objects of one category: any name of a thing ("pool table", "teddy
+    bear", "fork"), singular; one the catalog does not know is sized from size or
+    its head noun and reported as an estimate. ref names them for other objects'
     constraints. description is free text for the object's look (composed from
     colour, material and category when null). size overrides the category's usual
     size; placement its usual place (floor, on a wall, on a surface, on the

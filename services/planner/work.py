@@ -15,10 +15,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ValidationError
 
+from services.planner.furnishing import furnish
 from services.planner.llm import ChatCompletions, LLMUnderstander
 from services.planner.solver import solve
 from services.planner.spec import SceneSpec
-from services.planner.understand import furnish, understand
+from services.planner.understanding import understand
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.cache import AssetCache
 from shared.contract import (

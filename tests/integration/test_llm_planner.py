@@ -3,7 +3,7 @@ when the model fails the rules take over, or the scene fails with the reason."""
 
 from __future__ import annotations
 
-from services.planner.understand import understand
+from services.planner.understanding import understand
 from shared.contract import LayoutReady, SceneFailed, SceneRequested, Subject, encode, subject
 from tests.fakes.openai_server import FakeOpenAI, answer, quota_exceeded, refusal
 from tests.integration.test_pipeline import collecting, hosting, publish

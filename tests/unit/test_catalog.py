@@ -122,7 +122,7 @@ def test_room_types_and_their_synonyms() -> None:
     template = catalog.room("flower shop")
     assert template is not None and template.name == "florist"
     assert catalog.room("tattoo parlour") is None
-    generic = catalog.room_or_generic("tattoo parlour")
+    generic = catalog.room_template("tattoo parlour")
     kinds = {item.category for item in generic.items}
     assert not kinds & {"double bed", "sofa", "fridge", "stove", "sink"}
 

@@ -257,7 +257,7 @@ def test_surface_objects_stand_on_their_parent() -> None:
         assert obj.position[1] == pytest.approx(parent.position[1] + parent.size[1])
         on = rule(obj, "on")
         assert on.met and on.target_id == parent.id
-    assert ids[by_category(layout, "books")[0].parent or ""].category == "shelf"
+    assert ids[by_category(layout, "book")[0].parent or ""].category == "shelf"
     vases = by_category(layout, "vase")
     assert {v.parent for v in vases} == {o.id for o in by_category(layout, "nightstand")}
     assert_sound(layout)
