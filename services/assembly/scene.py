@@ -23,11 +23,16 @@ from typing import Any
 
 import numpy as np
 import trimesh
+from PIL import Image
 from trimesh.visual.material import PBRMaterial
 
+from services.imagegen.surfaces import surface_color, surface_kind, surface_texture
 from shared.layout import Layout, Opening, PlacedObject, Room, Vec2
 
 WALL_THICKNESS = 0.1
+# Floor and wall textures: 512 px over about a metre is 2 mm a pixel, finer than a
+# viewer shows a room at.
+SURFACE_TEXTURE_PX = 512
 # A mitred wall end may reach at most this many thicknesses past its corner.
 MITER_LIMIT = 4.0
 _EPS = 1e-9
@@ -92,45 +97,20 @@ SURFACE_LOOKS: dict[str, SurfaceLook] = {
     "glass": SurfaceLook((200, 220, 225), 0.05),
 }
 
-_SURFACE_COLORS: dict[str, tuple[int, int, int]] = {
-    "white": (242, 242, 238),
-    "black": (28, 28, 30),
-    "grey": (128, 128, 128),
-    "gray": (128, 128, 128),
-    "beige": (222, 205, 175),
-    "cream": (238, 228, 200),
-    "ivory": (240, 234, 214),
-    "brown": (122, 82, 52),
-    "red": (190, 40, 40),
-    "blue": (50, 90, 180),
-    "navy": (28, 40, 80),
-    "green": (60, 140, 70),
-    "sage": (156, 174, 142),
-    "yellow": (236, 206, 60),
-    "pink": (236, 160, 178),
-    "charcoal": (58, 60, 64),
-    "taupe": (150, 134, 118),
-    "terracotta": (190, 96, 64),
-}
-
 _DEFAULT_FLOOR = SurfaceLook((176, 134, 88), 0.6)
 _DEFAULT_WALL = SurfaceLook((236, 232, 224), 0.9)
-_HEX = re.compile(r"#([0-9a-fA-F]{6})\b")
 
 
 def surface_look(material: str, default: SurfaceLook) -> SurfaceLook:
-    """Colour and roughness of a floor or wall material such as "oak" or "white paint"."""
+    """Colour and roughness of a floor or wall material such as "oak" or "white paint".
+
+    The colour is the finish's own (the one its texture is tinted with), the roughness
+    and metalness those of the first finish word known here.
+    """
     words = re.findall(r"[a-z]+", material.lower())
     look = next((SURFACE_LOOKS[w] for w in words if w in SURFACE_LOOKS), default)
-    hex_match = _HEX.search(material)
-    if hex_match:
-        digits = hex_match.group(1)
-        color = (int(digits[0:2], 16), int(digits[2:4], 16), int(digits[4:6], 16))
-        return SurfaceLook(color, look.roughness, look.metallic)
-    named = next((_SURFACE_COLORS[w] for w in words if w in _SURFACE_COLORS), None)
-    if named is not None and named != look.color:
-        return SurfaceLook(named, look.roughness, look.metallic)
-    return look
+    kind = surface_kind(material, wall=default is _DEFAULT_WALL)
+    return SurfaceLook(surface_color(material, kind), look.roughness, look.metallic)
 
 
 def _srgb_to_linear(channel: int) -> float:
@@ -381,18 +361,47 @@ def wall_mesh(room: Room, index: int, thickness: float = WALL_THICKNESS) -> trim
     )
 
 
+def _textured(name: str, material: str, look: SurfaceLook, *, wall: bool) -> PBRMaterial:
+    surface = surface_texture(material, wall=wall, size=SURFACE_TEXTURE_PX)
+    return PBRMaterial(
+        name=name,
+        baseColorTexture=Image.fromarray(surface.pixels),
+        metallicFactor=float(look.metallic),
+        roughnessFactor=float(look.roughness),
+    )
+
+
+def _wall_uv(room: Room, index: int, vertices: np.ndarray, span: float) -> np.ndarray:
+    """Texture coordinates of a wall in metres along it and up, ``span`` metres a repeat."""
+    (ax, az), (bx, bz) = room.wall_segment(index)
+    length = math.hypot(bx - ax, bz - az)
+    along = ((bx - ax) / length, (bz - az) / length)
+    s = (vertices[:, 0] - ax) * along[0] + (vertices[:, 2] - az) * along[1]
+    uv: np.ndarray = np.column_stack((s / span, vertices[:, 1] / span))
+    return uv
+
+
 def shell_scene(room: Room) -> trimesh.Scene:
-    """The floor node ("floor") and one node per wall ("wall-<i>")."""
+    """The floor node ("floor"), one node per wall ("wall-<i>") and the doors' and
+    windows' joinery ("door-<i>", "door-<i>-frame", "door-<i>-handles", "window-<i>-frame",
+    "window-<i>-glass"). Floor and walls carry their finish as a texture repeating at
+    true scale."""
     scene = trimesh.Scene()
     floor = floor_mesh(room)
+    floor_look = surface_look(room.floor_material, _DEFAULT_FLOOR)
+    floor_span = surface_texture(room.floor_material, wall=False, size=SURFACE_TEXTURE_PX).span
+    floor_uv = np.column_stack((floor.vertices[:, 0], floor.vertices[:, 2])) / floor_span
     floor.visual = trimesh.visual.TextureVisuals(
-        material=_pbr(
-            f"floor-{room.floor_material}", surface_look(room.floor_material, _DEFAULT_FLOOR)
-        )
+        uv=floor_uv,
+        material=_textured(
+            f"floor-{room.floor_material}", room.floor_material, floor_look, wall=False
+        ),
     )
     scene.add_geometry(floor, node_name="floor", geom_name="floor")
-    wall_material = _pbr(
-        f"wall-{room.wall_material}", surface_look(room.wall_material, _DEFAULT_WALL)
+    wall_look = surface_look(room.wall_material, _DEFAULT_WALL)
+    wall_span = surface_texture(room.wall_material, wall=True, size=SURFACE_TEXTURE_PX).span
+    wall_material = _textured(
+        f"wall-{room.wall_material}", room.wall_material, wall_look, wall=True
     )
     for index in range(len(room.polygon)):
         name = f"wall-{index}"
@@ -401,9 +410,175 @@ def shell_scene(room: Room) -> trimesh.Scene:
             # A fully open wall keeps its (empty) node so every edge has one.
             scene.graph.update(frame_from=scene.graph.base_frame, frame_to=name)
             continue
-        mesh.visual = trimesh.visual.TextureVisuals(material=wall_material)
+        mesh.visual = trimesh.visual.TextureVisuals(
+            uv=_wall_uv(room, index, np.asarray(mesh.vertices), wall_span), material=wall_material
+        )
+        scene.add_geometry(mesh, node_name=name, geom_name=name)
+    for name, mesh in joinery(room):
         scene.add_geometry(mesh, node_name=name, geom_name=name)
     return scene
+
+
+def joinery_names(room: Room) -> set[str]:
+    """The node names :func:`joinery` gives a room's doors and windows."""
+    names = set()
+    for i in range(len(room.doors)):
+        names |= {f"door-{i}", f"door-{i}-frame", f"door-{i}-handles"}
+    for i in range(len(room.windows)):
+        names |= {f"window-{i}-frame", f"window-{i}-glass"}
+    return names
+
+
+# ------------------------------------------------------------------ doors and windows
+
+FRAME_WIDTH = 0.06  # the face width of a door or window frame
+FRAME_PROUD = 0.015  # how far a frame stands out from the wall's inner face
+DOOR_LEAF_THICKNESS = 0.04
+WINDOW_GLASS_THICKNESS = 0.012
+GLASS_ALPHA = 0.28  # glass lets most of the light through
+
+_FRAME_LOOK = SurfaceLook((238, 236, 230), 0.55)
+_DOOR_LOOK = SurfaceLook((150, 108, 70), 0.5)
+_HANDLE_LOOK = SurfaceLook((180, 180, 184), 0.3, 1.0)
+
+
+def _wall_frame(room: Room, opening: Opening) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The wall's first vertex, unit direction and inward normal (x, z) and its length."""
+    (ax, az), (bx, bz) = room.wall_segment(opening.wall)
+    length = math.hypot(bx - ax, bz - az)
+    along = np.array(((bx - ax) / length, (bz - az) / length))
+    inward = np.asarray(room.inward_normal(opening.wall), dtype=np.float64)
+    return np.array((ax, az)), along, inward, length
+
+
+def _block(
+    start: np.ndarray,
+    along: np.ndarray,
+    inward: np.ndarray,
+    s: tuple[float, float],
+    t: tuple[float, float],
+    y: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """A box in wall coordinates: ``s`` along the wall, ``t`` along the inward normal
+    (negative: into the wall), ``y`` up."""
+    plan = [
+        start + along * s[0] + inward * t[0],
+        start + along * s[1] + inward * t[0],
+        start + along * s[1] + inward * t[1],
+        start + along * s[0] + inward * t[1],
+    ]
+    return _prism(plan, y[0], y[1])
+
+
+def _merge(
+    blocks: list[tuple[np.ndarray, np.ndarray]], look: SurfaceLook, name: str, *, alpha: float = 1.0
+) -> trimesh.Trimesh:
+    vertices, faces, offset = [], [], 0
+    for v, f in blocks:
+        vertices.append(v)
+        faces.append(f + offset)
+        offset += len(v)
+    mesh = trimesh.Trimesh(
+        vertices=np.concatenate(vertices), faces=np.concatenate(faces), process=False
+    )
+    material = _pbr(name, look)
+    if alpha < 1.0:
+        material.baseColorFactor = np.array([*material.baseColorFactor[:3], alpha])
+        material.alphaMode = "BLEND"
+        material.doubleSided = True
+    mesh.visual = trimesh.visual.TextureVisuals(material=material)
+    return mesh
+
+
+def joinery(room: Room) -> list[tuple[str, trimesh.Trimesh]]:
+    """Meshes of each door (a frame round the opening and a closed leaf with handles)
+    and each window (a frame with a sill board and a cross bar, and a pane of glass)."""
+    out: list[tuple[str, trimesh.Trimesh]] = []
+    depth = (-WALL_THICKNESS - FRAME_PROUD, FRAME_PROUD)
+    for i, door in enumerate(room.doors):
+        start, along, inward, length = _wall_frame(room, door)
+        s0 = max(0.0, door.offset - door.width / 2.0)
+        s1 = min(length, door.offset + door.width / 2.0)
+        top = min(room.height, door.sill + door.height)
+        f = min(FRAME_WIDTH, 0.2 * (s1 - s0))
+        frame = [
+            _block(start, along, inward, (s0, s0 + f), depth, (door.sill, top)),
+            _block(start, along, inward, (s1 - f, s1), depth, (door.sill, top)),
+            _block(start, along, inward, (s0, s1), depth, (top - f, top)),
+        ]
+        out.append((f"door-{i}-frame", _merge(frame, _FRAME_LOOK, f"door-{i}-frame")))
+        mid = -WALL_THICKNESS / 2.0
+        leaf_t = (mid - DOOR_LEAF_THICKNESS / 2.0, mid + DOOR_LEAF_THICKNESS / 2.0)
+        leaf = [_block(start, along, inward, (s0 + f, s1 - f), leaf_t, (door.sill + 0.01, top - f))]
+        # Handles on both faces, on the side away from the hinges.
+        hs = s1 - f - 0.09
+        hy = door.sill + min(1.0, 0.45 * door.height)
+        for t0, t1 in ((leaf_t[1], leaf_t[1] + 0.06), (leaf_t[0] - 0.06, leaf_t[0])):
+            leaf.append(
+                _block(
+                    start, along, inward, (hs - 0.06, hs + 0.02), (t0, t1), (hy - 0.012, hy + 0.012)
+                )
+            )
+        out.append((f"door-{i}", _merge(leaf[:1], _DOOR_LOOK, f"door-{i}")))
+        out.append((f"door-{i}-handles", _merge(leaf[1:], _HANDLE_LOOK, f"door-{i}-handles")))
+    for i, window in enumerate(room.windows):
+        start, along, inward, length = _wall_frame(room, window)
+        s0 = max(0.0, window.offset - window.width / 2.0)
+        s1 = min(length, window.offset + window.width / 2.0)
+        y0, y1 = window.sill, min(room.height, window.sill + window.height)
+        f = min(FRAME_WIDTH, 0.15 * (s1 - s0), 0.15 * (y1 - y0))
+        bar = 0.6 * f
+        mid_s, mid_y = (s0 + s1) / 2.0, y0 + 0.62 * (y1 - y0)
+        inner = (-WALL_THICKNESS / 2.0 - 0.03, -WALL_THICKNESS / 2.0 + 0.03)
+        frame = [
+            _block(start, along, inward, (s0, s0 + f), depth, (y0, y1)),
+            _block(start, along, inward, (s1 - f, s1), depth, (y0, y1)),
+            _block(start, along, inward, (s0, s1), depth, (y1 - f, y1)),
+            _block(start, along, inward, (s0, s1), depth, (y0, y0 + f)),
+            # The sill board reaches into the room.
+            _block(
+                start,
+                along,
+                inward,
+                (s0 - 0.03, s1 + 0.03),
+                (-0.02, 0.06),
+                (y0 - 0.025, y0 + 0.005),
+            ),
+            _block(
+                start,
+                along,
+                inward,
+                (mid_s - bar / 2.0, mid_s + bar / 2.0),
+                inner,
+                (y0 + f, y1 - f),
+            ),
+            _block(
+                start,
+                along,
+                inward,
+                (s0 + f, s1 - f),
+                inner,
+                (mid_y - bar / 2.0, mid_y + bar / 2.0),
+            ),
+        ]
+        out.append((f"window-{i}-frame", _merge(frame, _FRAME_LOOK, f"window-{i}-frame")))
+        glass_t = (
+            -WALL_THICKNESS / 2.0 - WINDOW_GLASS_THICKNESS / 2.0,
+            -WALL_THICKNESS / 2.0 + WINDOW_GLASS_THICKNESS / 2.0,
+        )
+        glass = [_block(start, along, inward, (s0 + f, s1 - f), glass_t, (y0 + f, y1 - f))]
+        out.append(
+            (
+                f"window-{i}-glass",
+                _merge(
+                    glass,
+                    SurfaceLook((200, 225, 235), 0.05),
+                    f"window-{i}-glass",
+                    alpha=GLASS_ALPHA,
+                ),
+            )
+        )
+    return out
 
 
 # -------------------------------------------------------------------- GLB merging
@@ -772,7 +947,7 @@ def build_scene_glb(layout: Layout, meshes: dict[str, bytes]) -> bytes:
         raise ValueError(f"duplicate object ids: {duplicates}")
 
     room = layout.room
-    shell_names = {"floor", *(f"wall-{i}" for i in range(len(room.polygon)))}
+    shell_names = {"floor", *(f"wall-{i}" for i in range(len(room.polygon))), *joinery_names(room)}
     clashes = shell_names.intersection(ids)
     if clashes:
         raise ValueError(f"object ids clash with room shell node names: {sorted(clashes)}")

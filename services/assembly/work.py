@@ -35,7 +35,7 @@ from shared.stage import Delivery, Output
 log = get_logger(__name__)
 STAGE = "assembly"
 # Bump when the scene file or the floor plan would come out differently for the same input.
-ASSEMBLY_VERSION = "v1"
+ASSEMBLY_VERSION = "v2"
 MEDIA_TYPES = {"scene.glb": "model/gltf-binary", "floorplan.png": "image/png"}
 
 

@@ -337,6 +337,11 @@ def _color_in(text: str | None) -> RGB | None:
     return min(candidates)[1] if candidates else None
 
 
+def named_color(text: str | None) -> RGB | None:
+    """The first colour written in ``text`` (a hex code or a colour name), or None."""
+    return _color_in(text)
+
+
 def _adjust(color: RGB, scale: float, toward_white: float) -> RGB:
     r, g, b = (c * scale for c in color)
     return (
@@ -402,7 +407,7 @@ MULTICOLOR_WORDS = frozenset(
 BRIGHT_COLORS: tuple[str, ...] = ("red", "orange", "yellow", "green", "sky blue", "purple", "pink")
 
 
-def _colors_in(text: str | None) -> list[RGB]:
+def colors_in(text: str | None) -> list[RGB]:
     """Every colour written in ``text``, in order (hex codes and names)."""
     if not text:
         return []
@@ -450,7 +455,7 @@ def palette(obj: PlacedObject) -> list[RGB] | None:
     "multicoloured red and yellow cushions"), or None for a one-colour object."""
     if not (_multicolor(obj.description) or _multicolor(obj.color)):
         return None
-    named = _colors_in(obj.description)
+    named = colors_in(obj.description)
     if len(named) >= 2:
         return named
     bright = [COLOR_NAMES[name] for name in BRIGHT_COLORS]
@@ -503,9 +508,9 @@ def artwork(obj: PlacedObject, rng: np.random.Generator, size: int) -> np.ndarra
     colours its description names, in the style it asks for."""
     words = _words(obj.description)
     style = next((art.STYLE_WORDS[w] for w in words if w in art.STYLE_WORDS), None)
-    named = _colors_in(obj.description)
+    named = colors_in(obj.description)
     if not named and obj.color:
-        named = _colors_in(obj.color)
+        named = colors_in(obj.color)
     frame_word = next((w for w in words if w in art.FRAME_COLORS), None)
     frame = (
         art.FRAME_COLORS[frame_word]

@@ -326,7 +326,9 @@ def test_identical_meshes_are_shared(room):
     data = textured_box_glb((1.0, 1.0, 1.0))
     objects = [make_object(f"chair-{i}", position=(1.0 + i, 0.0, 1.0)) for i in range(3)]
     glb = build_scene_glb(Layout(room=room, objects=objects), {o.id: data for o in objects})
-    assert len(glb_images(glb)) == 1
+    shell = build_scene_glb(Layout(room=room, objects=[]), {})
+    # The floor's and the walls' textures, then the chairs' one shared image.
+    assert len(glb_images(glb)) == len(glb_images(shell)) + 1
     scene = load(glb)
     for obj in objects:
         assert world_mesh(scene, obj.id).bounds[0][0] == pytest.approx(obj.position[0] - 0.5)
@@ -391,3 +393,95 @@ def test_wall_pieces_around_openings():
         assert not (2.5 < middle[0] < 3.5 and 1.0 < middle[1] < 2.0)
     # An opening wider than the wall is clipped to it.
     assert wall_pieces(1.0, 2.0, [Opening(wall=0, offset=0.5, width=3.0, height=2.0)]) == []
+
+
+# ----------------------------------------------------------- finishes, doors, windows
+
+
+def material_of(glb: bytes, node_name: str) -> dict:
+    doc = glb_json(glb)
+    node = next(n for n in doc["nodes"] if n.get("name") == node_name)
+    primitive = doc["meshes"][node["mesh"]]["primitives"][0]
+    return doc["materials"][primitive["material"]]
+
+
+def texture_of(glb: bytes, node_name: str) -> np.ndarray:
+    doc = glb_json(glb)
+    material = material_of(glb, node_name)
+    texture = doc["textures"][material["pbrMetallicRoughness"]["baseColorTexture"]["index"]]
+    data = glb_images(glb)[texture["source"]]
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
+
+
+@pytest.mark.parametrize(
+    ("floor", "expected"),
+    [("oak", (188, 146, 96)), ("white tile", (242, 242, 238)), ("grey carpet", (128, 128, 128))],
+)
+def test_floor_carries_its_finish_as_a_texture(floor, expected):
+    room = Room(type="room", polygon=rectangle(4.0, 3.0), height=2.6, floor_material=floor)
+    glb = build_scene_glb(Layout(room=room, objects=[]), {})
+    pixels = texture_of(glb, "floor")
+    assert np.allclose(pixels.reshape(-1, 3).mean(axis=0), expected, atol=12.0)
+    # A pattern, not a flat colour: planks, grout lines or carpet pile.
+    assert pixels.std(axis=(0, 1)).max() > 3.0
+    # Texture coordinates repeat the pattern at true scale over the whole floor.
+    scene = load(glb)
+    uv = scene.geometry["floor"].visual.uv
+    assert uv.max() > 2.0
+
+
+def test_wood_floor_has_plank_joints_and_tiles_have_grout():
+    wood = Room(type="room", polygon=rectangle(4.0, 3.0), height=2.6, floor_material="oak")
+    tile = Room(type="room", polygon=rectangle(4.0, 3.0), height=2.6, floor_material="tile")
+    planks = texture_of(build_scene_glb(Layout(room=wood, objects=[]), {}), "floor").mean(axis=2)
+    tiles = texture_of(build_scene_glb(Layout(room=tile, objects=[]), {}), "floor").mean(axis=2)
+    # Joints between boards run along the rows: some rows are much darker than average.
+    rows = planks.mean(axis=1)
+    assert rows.min() < 0.8 * rows.mean()
+    # Grout makes a grid: whole rows and whole columns lighter or darker than the tiles.
+    columns = tiles.mean(axis=0)
+    assert abs(columns - np.median(columns)).max() > 20.0
+
+
+def test_wall_finish_reaches_the_walls(room):
+    brick = room.model_copy(update={"wall_material": "red brick"})
+    glb = build_scene_glb(Layout(room=brick, objects=[]), {})
+    pixels = texture_of(glb, "wall-0").reshape(-1, 3).mean(axis=0)
+    r, g, b = pixels
+    assert r > g + 40 and r > b + 40
+
+
+def test_doors_have_a_frame_and_a_leaf(room):
+    glb = build_scene_glb(Layout(room=room, objects=[]), {})
+    scene = load(glb)
+    for name in ("door-0", "door-0-frame", "door-0-handles"):
+        assert name in scene.graph.nodes_geometry
+    leaf = world_mesh(scene, "door-0")
+    frame = world_mesh(scene, "door-0-frame")
+    door = room.doors[0]
+    # The leaf fills the opening (wall 0 runs along z at x = 0) inside the wall.
+    (x0, _, z0), (x1, y1, z1) = leaf.bounds
+    assert -0.1 <= x0 and x1 <= 0.0
+    assert z1 - z0 == pytest.approx(door.width - 2 * 0.06, abs=0.02)
+    assert y1 == pytest.approx(door.height - 0.06, abs=0.02)
+    assert frame.bounds[1][1] == pytest.approx(door.height, abs=1e-6)
+
+
+def test_windows_have_a_frame_and_see_through_glass(room):
+    glb = build_scene_glb(Layout(room=room, objects=[]), {})
+    glass = material_of(glb, "window-0-glass")
+    assert glass["alphaMode"] == "BLEND"
+    assert glass["pbrMetallicRoughness"]["baseColorFactor"][3] < 0.5
+    scene = load(glb)
+    pane = world_mesh(scene, "window-0-glass")
+    window = room.windows[0]
+    (_, y0, _), (_, y1, _) = pane.bounds
+    assert window.sill < y0 < y1 < window.sill + window.height
+    frame = world_mesh(scene, "window-0-frame")
+    assert frame.bounds[1][1] == pytest.approx(window.sill + window.height, abs=1e-6)
+
+
+def test_door_and_window_names_are_reserved(room):
+    objects = [make_object("door-0", position=(2.0, 0.0, 2.0))]
+    with pytest.raises(ValueError, match="clash"):
+        build_scene_glb(Layout(room=room, objects=objects), {"door-0": box_glb((1.0, 1.0, 1.0))})
