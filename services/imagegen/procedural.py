@@ -450,11 +450,36 @@ def _multicolor(text: str | None) -> bool:
     return bool(joined & MULTICOLOR_WORDS)
 
 
+# Soft furnishings that carry a colourful room's colours.
+TEXTILE_WORDS = frozenset(
+    "rug rugs mat mats carpet runner cushion cushions pillow pillows throw blanket "
+    "quilt curtain curtains drapes beanbag pouf ottoman bunting flag banner".split()
+)
+
+
+def _room_style_only(text: str | None) -> bool:
+    """Whether every colourful word in ``text`` is a style ("colourful style")."""
+    words = _words(text)
+    for i, word in enumerate(words):
+        joined = word + (words[i + 1] if i + 1 < len(words) else "")
+        if word in MULTICOLOR_WORDS or joined in MULTICOLOR_WORDS:
+            step = 2 if joined in MULTICOLOR_WORDS and word not in MULTICOLOR_WORDS else 1
+            following = words[i + step] if i + step < len(words) else ""
+            if following not in ("style", "styled", "theme", "themed", "decor"):
+                return False
+    return True
+
+
 def palette(obj: PlacedObject) -> list[RGB] | None:
     """The colours of an object asked to be colourful ("colourful mats", "a rainbow rug",
     "multicoloured red and yellow cushions"), or None for a one-colour object."""
     if not (_multicolor(obj.description) or _multicolor(obj.color)):
         return None
+    if _room_style_only(obj.description) and not _multicolor(obj.color):
+        # "..., colourful style" describes the room: its textiles carry the colours,
+        # a pool table or a cabinet keeps its own.
+        if not set(_words(obj.category)) & TEXTILE_WORDS:
+            return None
     named = colors_in(obj.description)
     if len(named) >= 2:
         return named
