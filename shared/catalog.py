@@ -366,8 +366,18 @@ def _build(data: CatalogData) -> _Catalog:
         for name in (e.name, *e.syn):
             if plural(name.split()[-1]) != name.split()[-1]:
                 phrases.setdefault(_plural_phrase(name), (e.name, True))
+            if " of " in name:  # "loaf of bread" -> "loaves of bread"
+                head, rest = name.split(" of ", 1)
+                phrases.setdefault(f"{_plural_phrase(head)} of {rest}", (e.name, True))
         for p in e.plural:
             phrases.setdefault(p, (e.name, True))
+    # A synonym written in the plural ("cubbies", "lockers") asks for several.
+    for phrase, (category, _) in list(phrases.items()):
+        head, of, rest = phrase.partition(" of ")
+        words = head.split()
+        one = " ".join([*words[:-1], singular(words[-1])]) + (of + rest if of else "")
+        if one != phrase and phrases.get(one, ("", False))[0] == category:
+            phrases[phrase] = (category, True)
     joined: dict[str, str] = {}
     for phrase in phrases:
         if " " in phrase:

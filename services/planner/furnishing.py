@@ -17,10 +17,12 @@ from services.planner.spec import OPENING_TARGETS, Constraint, ObjectSpec, Scene
 from shared import catalog
 
 FEW_KINDS = 3  # a prompt naming fewer kinds of object also gets the template's extras
+FULL_KINDS = 5  # a prompt naming this many kinds furnishes the room itself
 SEAT_WIDTH = 0.6  # metres of table edge one diner takes
 MIN_END = 0.75  # a table end at least this wide seats one more at each end
 COUNTER_HEIGHT = 0.88  # a surface this high is sat at on bar stools
 # Kinds that seat people: a table with one of these in the room has its seating.
+LOOSE_MAX = 12  # more small things than this get a support of their usual kind
 SEATING = frozenset(("chair", "stool", "sofa", "bench", "armchair", "bean bag", "ottoman"))
 
 Relation = tuple[str, tuple[str, ...]]
@@ -86,6 +88,8 @@ def _template_objects(spec: SceneSpec, objects: list[ObjectSpec]) -> list[Object
     template = catalog.room_template(spec.room.type)
     named = {catalog.kind(o.category) for o in objects}
     named_kinds = len({o.category for o in objects})
+    if named_kinds >= FULL_KINDS:
+        return []
     excluded = {catalog.kind(c) for c in spec.exclude}
     added: list[ObjectSpec] = []
     deferred = []
@@ -146,11 +150,18 @@ def _supports(spec: SceneSpec, objects: list[ObjectSpec]) -> list[ObjectSpec]:
     """Something to stand on for small things whose usual supports the room lacks."""
     present = {o.category for o in objects} | {catalog.kind(o.category) for o in objects}
     excluded = set(spec.exclude)
+    entries = [catalog.lookup(o.category) for o in objects]
+    tops = any(e is not None and e.top and e.placement == "floor" for e in entries)
+    shelves = any(e is not None and e.boards for e in entries)
     added: list[ObjectSpec] = []
     for obj in objects:
         entry = catalog.lookup(obj.category)
         if entry is None or (obj.placement or entry.placement) != "surface":
             continue
+        if not any(c.kind == "on" for c in obj.constraints):
+            # Anything with a top will do for a small thing; books want shelves.
+            if (shelves if entry.spot == "shelf" else tops) and obj.count <= LOOSE_MAX:
+                continue
         ons = [c.target for c in obj.constraints if c.kind == "on" and c.target]
         named_on = [catalog.lookup(o) for o in ons]
         wanted = tuple(e.name for e in named_on if e is not None) or entry.parents

@@ -13,7 +13,7 @@ from the spec alone and never looks at the prompt.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from services.planner import lexicon
 from services.planner.dimensions import (
@@ -37,6 +37,7 @@ from services.planner.spec import (
 from shared import catalog
 from shared.layout import Placement, Vec3
 
+INFER_EXTRA = 0.5  # an optional template piece counts half a core one towards the room type
 MIN_SIDE, MAX_SIDE = 1.5, 40.0  # metres: a room side the prompt writes is kept within
 
 # --------------------------------------------------------------------------- scanning
@@ -85,9 +86,11 @@ class _Pending:
     definite: bool = False
     mounted: bool = False
     gap: int = 0
-    # The last unknown word read since the article, and where it was.
+    # The last unknown word read since the article, where it was, and the run of
+    # unknown words it ends ("open plan" in "an open plan office").
     word: str | None = None
     word_at: int = -1
+    run: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:
         return not (self.colors or self.materials or self.sizes or self.mounted)
@@ -251,8 +254,8 @@ class _Scanner:
             self.out.shape = self.shape
             self.shape = None
         pending = self.pending
-        if value is not None and not self.out.rooms:
-            self._name_room(i, n)
+        if not self.out.rooms and self.out.room_name is None:
+            self._name_room(i, n)  # "a sushi restaurant", "a card room"
         if value is not None:
             self.out.rooms.append(str(value))
         if pending.dims is not None and self.out.room_dims is None:
@@ -288,7 +291,7 @@ class _Scanner:
                     self.out.style.append(word)
             self.last_end = -1
         if not words and self.pending.word is not None and self.pending.word_at == edge - 1:
-            words.append(self.pending.word)
+            words.extend(self.pending.run)
         if words:
             self.out.room_name = " ".join([*words, *self.tokens[i : i + n]])
 
@@ -315,8 +318,12 @@ class _Scanner:
         if word in lexicon.STOP_NOUNS:
             self._reset()
             return i + n
-        if lexicon.is_noun(word):
-            self.pending.word, self.pending.word_at = word, i
+        if word in ("pairs", "sets") and i + 1 < len(self.tokens) and self.tokens[i + 1] == "of":
+            return i + 2  # "16 pairs of chopsticks": the count stays with the noun
+        if lexicon.is_noun(word) or (word.endswith("ing") and lexicon.is_adjective(word)):
+            pending = self.pending
+            pending.run = [*pending.run, word] if pending.word_at == i - 1 else [word]
+            pending.word, pending.word_at = word, i
         self.pending.gap += 1
         if self.pending.gap > 2:
             self._reset()
@@ -342,6 +349,28 @@ class _Scanner:
 
     def _mention(self, i: int, n: int, kind: str, value: str, plural: bool) -> int:
         pending = self.pending
+        last = self.out.mentions[-1] if self.out.mentions else None
+        if (
+            last is not None
+            and last.end == i
+            and not last.relations
+            and not last.negated
+            and last.kind in ("object", "context")
+        ):
+            # Two nouns in a row name one thing: "a pizza oven", "a flower bucket".
+            self.out.mentions.pop()
+            mention = replace(
+                last,
+                phrase=" ".join(self.tokens[i : i + n]),
+                kind=kind,
+                value=value,
+                index=i,
+                end=i + n,
+                plural=plural,
+                modifier=last.phrase,
+                relations=[],
+            )
+            return self._finish(mention, i + n)
         mention = _Mention(
             phrase=" ".join(self.tokens[i : i + n]),
             kind=kind,
@@ -599,13 +628,17 @@ def _infer_room_type(mentions: list[_Mention]) -> str | None:
     named = {catalog.kind(m.value) for m in mentions if m.kind == "object" and not m.negated}
     if not named:
         return catalog.default_room() if not mentions else None
-    best, best_score = None, 0
+    best, best_score = None, 0.0
     for name, template in catalog.rooms().items():
-        kinds = {catalog.kind(k) for item in template.items for k in item.unless}
-        score = len(named & kinds)
+        weights: dict[str, float] = {}
+        for item in template.items:
+            for kind in named & {catalog.kind(k) for k in item.unless}:
+                weights[kind] = max(weights.get(kind, 0.0), 1.0 if item.core else INFER_EXTRA)
+        score = sum(weights.values())
         if score > best_score:
             best, best_score = name, score
-    return best
+    # One optional piece in common says little: "a room with a table" is no dining room.
+    return best if best_score >= 1.0 else None
 
 
 # Sizes of things the catalog does not know, by where they go: (width, height, depth).

@@ -42,7 +42,11 @@ INSTRUCTIONS = """\
 You read a short description of a room and answer with the scene spec that a layout
 solver will place. List every object the description asks for, with its count, in the
 order it was named (the first ones are placed first when space runs out), then the
-furniture such a room usually has if the description names only a few things. Give
+furniture such a room usually has if the description names only a few things. Name each
+object by what it is, singular, as a person would ("pool table", "teddy bear", "fork",
+"cash register"): any object is fine, and the room type may be any room ("bookstore",
+"sushi restaurant"). Small things that stand on something (books, plates, a lamp) get
+an "on" constraint naming what they stand on. Give
 colours and materials where the description gives them. Express spatial wishes as
 constraints (against_wall, corner, middle, near, far, in_front_of, behind, facing,
 beside, left_of, right_of, around, under, above, on, aligned_with), naming the target
@@ -52,7 +56,7 @@ Sizes are in metres."""
 
 Source = Literal["rules", "llm", "rules-fallback"]
 # Bump when understanding or solving would plan the same prompt differently.
-PLANNER_VERSION = "v2"
+PLANNER_VERSION = "v3"
 
 
 class _CachedPlan(BaseModel):
