@@ -387,11 +387,16 @@ def material_family(obj: PlacedObject) -> str:
     )
 
 
+BLOSSOM_WORDS = frozenset("flowers flower bouquet roses tulips blossoms".split())
+
+
 def base_color(obj: PlacedObject) -> RGB:
     """The object's main sRGB colour: named or hex colour, else its material's colour."""
     named = _color_in(obj.color) or _color_in(obj.description)
     if named is not None:
         return named
+    if set(_words(obj.category)) & BLOSSOM_WORDS:
+        return COLOR_NAMES["rose"]  # the image dresses the blossoms: no green flowers
     for word in (*_words(obj.material), *_words(obj.description)):
         if word in MATERIAL_COLORS:
             return MATERIAL_COLORS[word]

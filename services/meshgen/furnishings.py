@@ -298,7 +298,8 @@ def _lab_bench(p: Parts, w: float, h: float, d: float) -> None:
     if riser:
         p.box((-w / 2.0, top, -d / 2.0), (w / 2.0, h - 0.02, z0))
         p.box((-w / 2.0, h - 0.02, -d / 2.0), (w / 2.0, h, z0 + 0.1 * d))  # reagent shelf
-        p.box((0.3 * w, top, z0 + 0.05), (0.32 * w, top + 0.3 * (h - top), z0 + 0.08))  # tap
+        with p.accent("metal"):
+            p.box((0.3 * w, top, z0 + 0.05), (0.32 * w, top + 0.3 * (h - top), z0 + 0.08))  # tap
         for k in range(4):
             x = -0.4 * w + k * 0.08 * w
             p.cylinder(
@@ -532,7 +533,10 @@ def _hospital_bed(p: Parts, w: float, h: float, d: float) -> None:
         )
     for sx in (-1.0, 1.0):
         x = sx * (w / 2.0 - 0.02 * w)
-        p.box((x - 0.02 * w, deck + 0.15 * h, -0.3 * d), (x + 0.02 * w, deck + 0.18 * h, 0.2 * d))
+        with p.accent("metal"):
+            p.box(
+                (x - 0.02 * w, deck + 0.15 * h, -0.3 * d), (x + 0.02 * w, deck + 0.18 * h, 0.2 * d)
+            )
         p.box((x - 0.02 * w, deck + 0.1 * h, -0.3 * d), (x + 0.02 * w, deck + 0.16 * h, -0.28 * d))
 
 
@@ -610,13 +614,14 @@ def _desk_lamp(p: Parts, w: float, h: float, d: float) -> None:
     head = (0.2 * w, 0.85 * h, 0.1 * d)
     p.rod(elbow, head, r, sections=6)
     p.ellipsoid(elbow, (1.8 * r, 1.8 * r, 1.8 * r))
-    p.lathe(
-        [(0.05, 0.0), (0.35, 0.0), (1.0, -0.35 * h)],
-        (0.3 * w, h, 0.15 * d),
-        scale=(0.2 * w, 0.25 * d),
-        sections=12,
-        caps=False,
-    )
+    with p.accent("light"):
+        p.lathe(
+            [(0.05, 0.0), (0.35, 0.0), (1.0, -0.35 * h)],
+            (0.3 * w, h, 0.15 * d),
+            scale=(0.2 * w, 0.25 * d),
+            sections=12,
+            caps=False,
+        )
 
 
 def _pendant_light(p: Parts, w: float, h: float, d: float) -> None:
@@ -629,7 +634,8 @@ def _pendant_light(p: Parts, w: float, h: float, d: float) -> None:
         scale=s,
         sections=20,
     )
-    p.ellipsoid((0.0, 0.05 * shade_h, 0.0), (0.25 * w, 0.1 * shade_h, 0.25 * d))
+    with p.accent("light"):
+        p.ellipsoid((0.0, 0.05 * shade_h, 0.0), (0.25 * w, 0.1 * shade_h, 0.25 * d))
 
 
 def _chandelier(p: Parts, w: float, h: float, d: float) -> None:
@@ -642,8 +648,10 @@ def _chandelier(p: Parts, w: float, h: float, d: float) -> None:
         x, z = 0.42 * w * math.cos(a), 0.42 * d * math.sin(a)
         p.rod((0.0, 0.35 * h, 0.0), (x, 0.3 * h, z), 0.012 * w + 0.003, sections=6)
         p.cylinder((x, 0.32 * h, z), 0.06 * h, 0.06 * w, sections=8)
-        p.cylinder((x, 0.42 * h, z), 0.14 * h, 0.015 * w + 0.003, sections=6)
-        p.ellipsoid((x, 0.52 * h, z), (0.02 * w + 0.004, 0.05 * h, 0.02 * d + 0.004))
+        with p.accent("white"):
+            p.cylinder((x, 0.42 * h, z), 0.14 * h, 0.015 * w + 0.003, sections=6)
+        with p.accent("light"):
+            p.ellipsoid((x, 0.52 * h, z), (0.02 * w + 0.004, 0.05 * h, 0.02 * d + 0.004))
     p.ellipsoid((0.0, 0.08 * h, 0.0), (0.05 * w, 0.08 * h, 0.05 * d))
 
 
@@ -689,8 +697,10 @@ def _candle(p: Parts, w: float, h: float, d: float) -> None:
         sections=16,
         caps=True,
     )
-    p.lathe([(0.3, 0.39 * h), (0.3, 0.88 * h)], scale=s, sections=12)
-    p.ellipsoid((0.0, 0.94 * h, 0.0), (0.1 * w, 0.06 * h, 0.1 * d))
+    with p.accent("cream"):
+        p.lathe([(0.3, 0.39 * h), (0.3, 0.88 * h)], scale=s, sections=12)
+    with p.accent("yellow"):
+        p.ellipsoid((0.0, 0.94 * h, 0.0), (0.1 * w, 0.06 * h, 0.1 * d))
 
 
 def _lantern(p: Parts, w: float, h: float, d: float) -> None:
@@ -703,10 +713,12 @@ def _lantern(p: Parts, w: float, h: float, d: float) -> None:
                 (sx * (w / 2.0 - f) - f / 2.0, 0.08 * h, sz * (d / 2.0 - f) - f / 2.0),
                 (sx * (w / 2.0 - f) + f / 2.0, body, sz * (d / 2.0 - f) + f / 2.0),
             )
-    p.box((-w / 2.0 + f, 0.08 * h, -d / 2.0 + f), (w / 2.0 - f, body, d / 2.0 - f))  # glass
+    with p.accent("glass"):
+        p.box((-w / 2.0 + f, 0.08 * h, -d / 2.0 + f), (w / 2.0 - f, body, d / 2.0 - f))  # glass
     p.lathe([(0.0, body), (1.0, body), (0.2, 0.88 * h)], scale=(w / 2.0, d / 2.0), sections=4)
     p.torus((0.0, 0.92 * h, 0.0), 0.1 * w, 0.02 * w, axis="z", sections=8, tube_sections=4)
-    p.ellipsoid((0.0, 0.35 * h, 0.0), (0.12 * w, 0.15 * h, 0.12 * d))
+    with p.accent("light"):
+        p.ellipsoid((0.0, 0.35 * h, 0.0), (0.12 * w, 0.15 * h, 0.12 * d))
 
 
 def _ceiling_fan(p: Parts, w: float, h: float, d: float) -> None:
@@ -741,8 +753,10 @@ def _fireplace(p: Parts, w: float, h: float, d: float) -> None:
     p.box((-w / 2.0, 0.85 * h, -d / 2.0), (w / 2.0, h, d / 2.0 - 0.2 * d))  # mantel
     for k in range(3):
         x = -0.15 * w + k * 0.12 * w
-        p.cylinder((x, hearth + 0.04 * h, 0.0), 0.3 * w, 0.03 * h, sections=8, axis="z")
-    p.ellipsoid((0.0, hearth + 0.15 * h, -0.05 * d), (0.15 * w, 0.12 * h, 0.1 * d))  # flames
+        with p.accent("wood"):
+            p.cylinder((x, hearth + 0.04 * h, 0.0), 0.3 * w, 0.03 * h, sections=8, axis="z")
+    with p.accent("yellow"):
+        p.ellipsoid((0.0, hearth + 0.15 * h, -0.05 * d), (0.15 * w, 0.12 * h, 0.1 * d))  # flames
 
 
 # --------------------------------------------------------------------- plants, flowers
@@ -750,6 +764,13 @@ def _fireplace(p: Parts, w: float, h: float, d: float) -> None:
 
 def _pot(p: Parts, w: float, d: float, top: float) -> None:
     s = (w / 2.0, d / 2.0)
+    with p.accent("terracotta"):
+        _pot_shape(p, s, top)
+    with p.accent("soil"):
+        p.lathe([(0.0, 0.93 * top), (0.86, 0.93 * top)], scale=s, sections=16)
+
+
+def _pot_shape(p: Parts, s: tuple[float, float], top: float) -> None:
     p.lathe(
         [
             (0.0, 0.0),
@@ -769,13 +790,14 @@ def _pot(p: Parts, w: float, d: float, top: float) -> None:
 def _potted_tree(p: Parts, w: float, h: float, d: float) -> None:
     pot = 0.22 * h
     _pot(p, 0.45 * w, 0.45 * d, pot)
-    p.cylinder(
-        (0.0, (pot + 0.55 * h) / 2.0, 0.0),
-        0.55 * h - pot,
-        0.04 * min(w, d) + 0.01,
-        sections=8,
-        taper=0.6,
-    )
+    with p.accent("wood"):
+        p.cylinder(
+            (0.0, (pot + 0.55 * h) / 2.0, 0.0),
+            0.55 * h - pot,
+            0.04 * min(w, d) + 0.01,
+            sections=8,
+            taper=0.6,
+        )
     crowns = (
         (0.0, 0.72, 0.0, 0.42),
         (-0.25, 0.62, 0.1, 0.28),
@@ -803,6 +825,12 @@ def _cactus(p: Parts, w: float, h: float, d: float) -> None:
 def _flowers_in_vase(p: Parts, w: float, h: float, d: float) -> None:
     vase_h = 0.45 * h
     s = (0.5 * w / 2.0, 0.5 * d / 2.0)
+    with p.accent("white"):
+        _vase_shape(p, s, vase_h)
+    _blooms(p, w, h, d, vase_h)
+
+
+def _vase_shape(p: Parts, s: tuple[float, float], vase_h: float) -> None:
     p.lathe(
         [
             (0.0, 0.0),
@@ -815,6 +843,10 @@ def _flowers_in_vase(p: Parts, w: float, h: float, d: float) -> None:
         scale=s,
         sections=16,
     )
+
+
+def _blooms(p: Parts, w: float, h: float, d: float, vase_h: float) -> None:
+    """Stems, leaves and blossoms; the blossoms wear the image (its colour is theirs)."""
     blooms = (
         (0.0, 0.92, 0.0),
         (-0.3, 0.8, 0.1),
@@ -826,10 +858,12 @@ def _flowers_in_vase(p: Parts, w: float, h: float, d: float) -> None:
     br = 0.12 * min(w, d)
     for fx, fy, fz in blooms:
         top = (fx * w, fy * h, fz * d)
-        p.rod((0.0, 0.8 * vase_h, 0.0), top, 0.012 * min(w, d) + 0.002, sections=6)
+        with p.accent("leaf"):
+            p.rod((0.0, 0.8 * vase_h, 0.0), top, 0.012 * min(w, d) + 0.002, sections=6)
         p.ellipsoid(top, (br, min(br, 0.08 * h), br))
     for sx in (-1.0, 1.0):
-        p.ellipsoid((sx * 0.2 * w, 0.55 * h, 0.0), (0.12 * w, 0.03 * h, 0.05 * d))
+        with p.accent("leaf"):
+            p.ellipsoid((sx * 0.2 * w, 0.55 * h, 0.0), (0.12 * w, 0.03 * h, 0.05 * d))
 
 
 def _vase(p: Parts, w: float, h: float, d: float) -> None:
@@ -856,19 +890,21 @@ def _hanging_plant(p: Parts, w: float, h: float, d: float) -> None:
     pot_top = 0.45 * h
     pot_h = 0.2 * h
     s = (0.5 * w / 2.0, 0.5 * d / 2.0)
-    p.lathe(
-        [(0.0, pot_top - pot_h), (0.75, pot_top - pot_h), (1.0, pot_top), (0.0, pot_top)],
-        scale=s,
-        sections=16,
-    )
+    with p.accent("terracotta"):
+        p.lathe(
+            [(0.0, pot_top - pot_h), (0.75, pot_top - pot_h), (1.0, pot_top), (0.0, pot_top)],
+            scale=s,
+            sections=16,
+        )
     for k in range(3):
         a = math.radians(90.0 + 120.0 * k)
-        p.rod(
-            (0.25 * w * math.cos(a), pot_top, 0.25 * d * math.sin(a)),
-            (0.0, h, 0.0),
-            0.004 + 0.005 * w,
-            sections=6,
-        )
+        with p.accent("white"):
+            p.rod(
+                (0.25 * w * math.cos(a), pot_top, 0.25 * d * math.sin(a)),
+                (0.0, h, 0.0),
+                0.004 + 0.005 * w,
+                sections=6,
+            )
     p.ellipsoid((0.0, pot_top + 0.05 * h, 0.0), (0.35 * w, 0.08 * h, 0.35 * d))
     for k in range(5):
         a = math.radians(20.0 + 72.0 * k)
@@ -889,10 +925,14 @@ def _grandfather_clock(p: Parts, w: float, h: float, d: float) -> None:
     p.extrude([(-w / 2.0, 0.95 * h), (w / 2.0, 0.95 * h), (0.0, h)], -d / 2.0, d / 2.0)
     face_r = 0.36 * w
     cy = 0.82 * h
-    p.cylinder((0.0, cy, d / 2.0), 0.02 * d, face_r, axis="z", sections=16)
-    p.box((-0.01 * w, cy, d / 2.0), (0.01 * w, cy + 0.8 * face_r, d / 2.0 + 0.01 * d))
-    p.box((-0.2 * w, 0.25 * h, 0.4 * d), (0.2 * w, 0.62 * h, 0.42 * d))  # pendulum window
-    p.cylinder((0.0, 0.32 * h, 0.42 * d), 0.01 * d, 0.12 * w, axis="z", sections=12)
+    with p.accent("white"):
+        p.cylinder((0.0, cy, d / 2.0), 0.02 * d, face_r, axis="z", sections=16)
+    with p.accent("black"):
+        p.box((-0.01 * w, cy, d / 2.0), (0.01 * w, cy + 0.8 * face_r, d / 2.0 + 0.01 * d))
+    with p.accent("glass"):
+        p.box((-0.2 * w, 0.25 * h, 0.4 * d), (0.2 * w, 0.62 * h, 0.42 * d))  # pendulum window
+    with p.accent("brass"):
+        p.cylinder((0.0, 0.32 * h, 0.42 * d), 0.01 * d, 0.12 * w, axis="z", sections=12)
 
 
 def _blinds(p: Parts, w: float, h: float, d: float) -> None:

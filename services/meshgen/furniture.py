@@ -426,7 +426,8 @@ def _tv(p: Parts, w: float, h: float, d: float) -> None:
         z0, z1 = -d / 2.0 + 0.3 * d, d / 2.0 - 0.1 * d
     p.box((-w / 2.0, low, z0), (w / 2.0, h, z1))
     screen_t = 0.1 * (z1 - z0) if not standing else min(0.003, 0.1 * panel)
-    p.box((-w / 2.0 + bezel, low + bezel, z1), (w / 2.0 - bezel, h - bezel, z1 + screen_t))
+    with p.accent("screen"):
+        p.box((-w / 2.0 + bezel, low + bezel, z1), (w / 2.0 - bezel, h - bezel, z1 + screen_t))
     hump_z0 = z0 - (0.4 * panel if standing else 0.3 * d)
     p.box((-0.35 * w, low + 0.2 * (h - low), hump_z0), (0.35 * w, low + 0.8 * (h - low), z0))
 
@@ -475,7 +476,8 @@ def _floor_lamp(p: Parts, w: float, h: float, d: float) -> None:
     p.cylinder((0.0, (base_h + pole_top) / 2.0, 0.0), pole_top - base_h, pole, sections=12)
     collar = min(0.03, 0.1 * h)
     p.cylinder((0.0, h - shade_h - collar / 2.0, 0.0), collar, 2.0 * pole, sections=12)
-    p.cylinder((0.0, h - shade_h / 2.0, 0.0), shade_h, w / 2.0, d / 2.0, taper=0.75)
+    with p.accent("light"):
+        p.cylinder((0.0, h - shade_h / 2.0, 0.0), shade_h, w / 2.0, d / 2.0, taper=0.75)
 
 
 def _table_lamp(p: Parts, w: float, h: float, d: float) -> None:
@@ -494,7 +496,8 @@ def _table_lamp(p: Parts, w: float, h: float, d: float) -> None:
         min(0.012, 0.06 * w),
         sections=12,
     )
-    p.cylinder((0.0, h - shade_h / 2.0, 0.0), shade_h, w / 2.0, d / 2.0, taper=0.7)
+    with p.accent("light"):
+        p.cylinder((0.0, h - shade_h / 2.0, 0.0), shade_h, w / 2.0, d / 2.0, taper=0.7)
 
 
 def _plant(p: Parts, w: float, h: float, d: float) -> None:
@@ -502,9 +505,12 @@ def _plant(p: Parts, w: float, h: float, d: float) -> None:
     pot_h = (0.22 if tree else 0.32) * h
     rx, rz = (0.45 * w, 0.45 * d) if tree else (0.32 * w, 0.32 * d)
     rim = min(0.03, 0.15 * pot_h)
-    p.cylinder((0.0, (pot_h - rim) / 2.0, 0.0), pot_h - rim, 0.8 * rx, 0.8 * rz, taper=1.2)
-    p.cylinder((0.0, pot_h - rim / 2.0, 0.0), rim, 1.05 * rx, 1.05 * rz)
-    p.cylinder((0.0, pot_h, 0.0), 0.02 * pot_h, 0.92 * rx, 0.92 * rz)
+    with p.accent("terracotta"):
+        p.cylinder((0.0, (pot_h - rim) / 2.0, 0.0), pot_h - rim, 0.8 * rx, 0.8 * rz, taper=1.2)
+    with p.accent("terracotta"):
+        p.cylinder((0.0, pot_h - rim / 2.0, 0.0), rim, 1.05 * rx, 1.05 * rz)
+    with p.accent("soil"):
+        p.cylinder((0.0, pot_h, 0.0), 0.02 * pot_h, 0.92 * rx, 0.92 * rz)
     if tree:
         crown_low = 0.5 * h
         p.cylinder(
@@ -662,7 +668,8 @@ def _stove(p: Parts, w: float, h: float, d: float) -> None:
         for fz in (-0.25, 0.25):
             r = min(0.1, 0.17 * w, 0.17 * cooktop_d)
             z = (front + (-d / 2.0 + min(0.05, 0.1 * d))) / 2.0 + fz * cooktop_d
-            p.cylinder((fx * w, deck + burner_h / 2.0, z), burner_h, r)
+            with p.accent("black"):
+                p.cylinder((fx * w, deck + burner_h / 2.0, z), burner_h, r)
     panel = min(0.12, 0.15 * deck)
     door_top = deck - panel
     door_low = plinth + 0.03 * deck
@@ -720,16 +727,27 @@ def _sink(p: Parts, w: float, h: float, d: float) -> None:
     wall = min(0.012, 0.1 * min(bw, bd))
     floor = min(0.012, 0.15 * basin_h)
     rim_top = counter_top + 0.8 * basin_h
-    p.box((-bw, counter_top, bz - bd), (bw, counter_top + floor, bz + bd))
-    p.box((-bw, counter_top + floor, bz - bd), (bw, rim_top, bz - bd + wall))
-    p.box((-bw, counter_top + floor, bz + bd - wall), (bw, rim_top, bz + bd))
-    p.box((-bw, counter_top + floor, bz - bd + wall), (-bw + wall, rim_top, bz + bd - wall))
-    p.box((bw - wall, counter_top + floor, bz - bd + wall), (bw, rim_top, bz + bd - wall))
+    with p.accent("white"):
+        p.box((-bw, counter_top, bz - bd), (bw, counter_top + floor, bz + bd))
+    with p.accent("white"):
+        p.box((-bw, counter_top + floor, bz - bd), (bw, rim_top, bz - bd + wall))
+    with p.accent("white"):
+        p.box((-bw, counter_top + floor, bz + bd - wall), (bw, rim_top, bz + bd))
+    with p.accent("white"):
+        p.box((-bw, counter_top + floor, bz - bd + wall), (-bw + wall, rim_top, bz + bd - wall))
+    with p.accent("white"):
+        p.box((bw - wall, counter_top + floor, bz - bd + wall), (bw, rim_top, bz + bd - wall))
     tap = min(0.012, 0.03 * w)
     tap_z = bz - bd - 0.5 * (bz - bd + d / 2.0)
-    p.cylinder((0.0, (counter_top + h - tap) / 2.0, tap_z), h - tap - counter_top, tap, sections=12)
+    with p.accent("metal"):
+        p.cylinder(
+            (0.0, (counter_top + h - tap) / 2.0, tap_z), h - tap - counter_top, tap, sections=12
+        )
     spout = bz - bd + 0.3 * bd - tap_z
-    p.cylinder((0.0, h - tap, tap_z + spout / 2.0), spout + tap, tap, tap, axis="z", sections=12)
+    with p.accent("metal"):
+        p.cylinder(
+            (0.0, h - tap, tap_z + spout / 2.0), spout + tap, tap, tap, axis="z", sections=12
+        )
 
 
 def _toilet(p: Parts, w: float, h: float, d: float) -> None:
@@ -787,13 +805,15 @@ def _bathtub(p: Parts, w: float, h: float, d: float) -> None:
     drain = min(0.03, 0.1 * min(w, d))
     if along_x:
         inner = w / 2.0 - wall
-        p.cylinder((-inner + reach / 2.0, y, 0.0), reach, tap, tap, axis="x", sections=12)
+        with p.accent("metal"):
+            p.cylinder((-inner + reach / 2.0, y, 0.0), reach, tap, tap, axis="x", sections=12)
         for sz in (-1.0, 1.0):
             p.cylinder((-inner + tap / 2.0, y, sz * 3.0 * tap), tap, tap, tap, axis="x", sections=8)
         p.cylinder((-inner + 0.15 * w, floor + 0.002, 0.0), 0.004, drain, sections=12)
     else:
         inner = d / 2.0 - wall
-        p.cylinder((0.0, y, -inner + reach / 2.0), reach, tap, tap, axis="z", sections=12)
+        with p.accent("metal"):
+            p.cylinder((0.0, y, -inner + reach / 2.0), reach, tap, tap, axis="z", sections=12)
         for sx in (-1.0, 1.0):
             p.cylinder((sx * 3.0 * tap, y, -inner + tap / 2.0), tap, tap, tap, axis="z", sections=8)
         p.cylinder((0.0, floor + 0.002, -inner + 0.15 * d), 0.004, drain, sections=12)
@@ -830,7 +850,8 @@ def _framed(p: Parts, w: float, h: float, d: float, *, kind: str) -> None:
             (w / 2.0 - border - mat, h - border - mat, z1 - recess),
         )
     elif kind == "mirror":
-        p.box((x0, y0, z0), (x1, y1, z1 - 0.6 * recess))
+        with p.accent("mirror"):
+            p.box((x0, y0, z0), (x1, y1, z1 - 0.6 * recess))
     else:
         p.box((x0, y0, z0), (x1, y1, z1 - recess))
 
@@ -855,29 +876,34 @@ def _clock(p: Parts, w: float, h: float, d: float) -> None:
             cy = 0.95 * h - r1
             bob = min(0.1, 0.3 * w)
             bob_y = plinth + 0.3 * h
-            p.box((-0.01 * w, bob_y, body_front), (0.01 * w, cy - r1, body_front + face_t))
+            with p.accent("black"):
+                p.box((-0.01 * w, bob_y, body_front), (0.01 * w, cy - r1, body_front + face_t))
             p.cylinder((0.0, bob_y, body_front + face_t / 2.0), face_t, bob, bob, axis="z")
     face_r1, face_r2 = 0.85 * r1, 0.85 * r2
-    p.cylinder((cx, cy, body_front + face_t / 2.0), face_t, face_r1, face_r2, axis="z")
+    with p.accent("white"):
+        p.cylinder((cx, cy, body_front + face_t / 2.0), face_t, face_r1, face_r2, axis="z")
     front = body_front + face_t
     thick = min(0.015, 0.06 * min(face_r1, face_r2))
     # Hands at ten past ten: the hour hand towards 10, the minute hand towards 2.
     for length, angle in ((0.5, 60.0), (0.75, -60.0)):
-        p.box(
-            (cx - thick / 2.0, cy, front),
-            (cx + thick / 2.0, cy + length * face_r2, front + hand_t),
-            turn=("z", angle),
-            pivot=(cx, cy, front),
-        )
+        with p.accent("black"):
+            p.box(
+                (cx - thick / 2.0, cy, front),
+                (cx + thick / 2.0, cy + length * face_r2, front + hand_t),
+                turn=("z", angle),
+                pivot=(cx, cy, front),
+            )
     mark = 0.08 * min(face_r1, face_r2)
     for k in range(4):
         a = math.radians(90.0 * k)
         mx, my = cx + 0.8 * face_r1 * math.cos(a), cy + 0.8 * face_r2 * math.sin(a)
-        p.box(
-            (mx - mark / 2.0, my - mark / 2.0, front),
-            (mx + mark / 2.0, my + mark / 2.0, front + hand_t / 2.0),
-        )
-    p.cylinder((cx, cy, front + hand_t * 1.5), hand_t, 1.5 * thick, axis="z", sections=12)
+        with p.accent("black"):
+            p.box(
+                (mx - mark / 2.0, my - mark / 2.0, front),
+                (mx + mark / 2.0, my + mark / 2.0, front + hand_t / 2.0),
+            )
+    with p.accent("black"):
+        p.cylinder((cx, cy, front + hand_t * 1.5), hand_t, 1.5 * thick, axis="z", sections=12)
 
 
 def _curtains(p: Parts, w: float, h: float, d: float) -> None:

@@ -61,7 +61,7 @@ def sniff(data: bytes) -> str | None:
     return _EMBEDDABLE.get(kind or "")
 
 
-def export(mesh: trimesh.Trimesh) -> bytes:
+def export(mesh: trimesh.Trimesh | trimesh.Scene) -> bytes:
     data: Any = mesh.export(file_type="glb")
     return bytes(data)
 
@@ -88,6 +88,8 @@ def replace_image(glb: bytes, image: bytes, mime: str) -> bytes:
         raise ValueError("expected one binary buffer")
     binary = glb[start + 8 : start + 8 + bin_length]
     images = tree.get("images", [])
+    if not images:
+        return glb  # every part wears a plain material: nothing to carry the image
     if len(images) != 1:
         raise ValueError("expected exactly one image")
     target = images[0]["bufferView"]

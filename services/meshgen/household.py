@@ -84,31 +84,36 @@ def _cup(p: Parts, w: float, h: float, d: float) -> None:
 
 def _wine_glass(p: Parts, w: float, h: float, d: float) -> None:
     s = (w / 2.0, d / 2.0)
-    p.lathe([(0.0, 0.0), (0.75, 0.0), (0.7, 0.03 * h), (0.0, 0.04 * h)], scale=s, caps=False)
-    p.lathe([(0.07, 0.03 * h), (0.06, 0.45 * h)], scale=s, sections=8)
-    p.lathe(
-        [
-            (0.0, 0.44 * h),
-            (0.75, 0.58 * h),
-            (1.0, 0.8 * h),
-            (0.85, h),
-            (0.8, h),
-            (0.94, 0.8 * h),
-            (0.0, 0.5 * h),
-        ],
-        scale=s,
-        caps=False,
-    )
+    with p.accent("glass"):
+        p.lathe([(0.0, 0.0), (0.75, 0.0), (0.7, 0.03 * h), (0.0, 0.04 * h)], scale=s, caps=False)
+    with p.accent("glass"):
+        p.lathe([(0.07, 0.03 * h), (0.06, 0.45 * h)], scale=s, sections=8)
+    with p.accent("glass"):
+        p.lathe(
+            [
+                (0.0, 0.44 * h),
+                (0.75, 0.58 * h),
+                (1.0, 0.8 * h),
+                (0.85, h),
+                (0.8, h),
+                (0.94, 0.8 * h),
+                (0.0, 0.5 * h),
+            ],
+            scale=s,
+            caps=False,
+        )
 
 
 def _drinking_glass(p: Parts, w: float, h: float, d: float) -> None:
     s = (w / 2.0, d / 2.0)
-    p.lathe(
-        [(0.0, 0.0), (0.88, 0.0), (1.0, h), (0.93, h), (0.82, 0.12 * h), (0.0, 0.12 * h)],
-        scale=s,
-        caps=False,
-    )
-    p.lathe([(0.8, 0.13 * h), (0.88, 0.6 * h)], scale=s)  # the drink
+    with p.accent("glass"):
+        p.lathe(
+            [(0.0, 0.0), (0.88, 0.0), (1.0, h), (0.93, h), (0.82, 0.12 * h), (0.0, 0.12 * h)],
+            scale=s,
+            caps=False,
+        )
+    with p.accent("yellow"):
+        p.lathe([(0.8, 0.13 * h), (0.88, 0.6 * h)], scale=s)  # the drink
 
 
 def _bottle(p: Parts, w: float, h: float, d: float) -> None:
@@ -125,8 +130,10 @@ def _bottle(p: Parts, w: float, h: float, d: float) -> None:
         ],
         scale=s,
     )
-    p.lathe([(0.36, 0.89 * h), (0.36, h)], scale=s, sections=12)  # cap
-    p.lathe([(1.01, 0.18 * h), (1.01, 0.45 * h)], scale=s, caps=False)  # label
+    with p.accent("black"):
+        p.lathe([(0.36, 0.89 * h), (0.36, h)], scale=s, sections=12)  # cap
+    with p.accent("cream"):
+        p.lathe([(1.01, 0.18 * h), (1.01, 0.45 * h)], scale=s, caps=False)  # label
 
 
 def _jar(p: Parts, w: float, h: float, d: float) -> None:
@@ -274,32 +281,37 @@ def _cake(p: Parts, w: float, h: float, d: float) -> None:
     s = (w / 2.0, d / 2.0)
     p.lathe([(1.0, 0.0), (1.0, 0.06 * h)], scale=s, sections=24)  # cake board
     p.lathe([(0.88, 0.06 * h), (0.88, 0.55 * h)], scale=s, sections=24)
-    p.torus((0.0, 0.55 * h, 0.0), 0.84 * w / 2.0, 0.03 * w, sections=24)
+    with p.accent("cream"):
+        p.torus((0.0, 0.55 * h, 0.0), 0.84 * w / 2.0, 0.03 * w, sections=24)
     p.lathe([(0.55, 0.55 * h), (0.55, 0.88 * h)], scale=s, sections=20)
-    p.cylinder((0.0, 0.94 * h, 0.0), 0.12 * h, 0.02 * w, sections=6)
+    with p.accent("red"):
+        p.cylinder((0.0, 0.94 * h, 0.0), 0.12 * h, 0.02 * w, sections=6)
 
 
 def _fruit(p: Parts, w: float, h: float, d: float) -> None:
     r = 0.25 * min(w, d)
     spots = ((-0.22, -0.18), (0.2, -0.2), (0.0, 0.22), (-0.25, 0.2), (0.25, 0.18))
     for k, (fx, fz) in enumerate(spots):
-        p.ellipsoid((fx * w, r, fz * d), (r, r, r), detail=1 if k % 2 else 2)
+        with p.accent("red"):
+            p.ellipsoid((fx * w, r, fz * d), (r, r, r), detail=1 if k % 2 else 2)
     p.ellipsoid((0.0, h - r, 0.0), (r, r, r))
 
 
 def _food_plate(p: Parts, w: float, h: float, d: float) -> None:
     ph = 0.25 * h
-    p.lathe(
-        [(0.0, 0.0), (0.6, 0.0), (0.95, 0.8 * ph), (1.0, ph), (0.6, 0.5 * ph), (0.0, 0.5 * ph)],
-        scale=(w / 2.0, d / 2.0),
-        sections=24,
-        caps=False,
-    )
+    with p.accent("white"):
+        p.lathe(
+            [(0.0, 0.0), (0.6, 0.0), (0.95, 0.8 * ph), (1.0, ph), (0.6, 0.5 * ph), (0.0, 0.5 * ph)],
+            scale=(w / 2.0, d / 2.0),
+            sections=24,
+            caps=False,
+        )
     p.ellipsoid((-0.1 * w, 0.5 * ph + 0.35 * (h - ph), 0.0), (0.3 * w, 0.4 * (h - ph), 0.28 * d))
     p.ellipsoid(
         (0.25 * w, 0.5 * ph + 0.2 * (h - ph), 0.15 * d), (0.12 * w, 0.25 * (h - ph), 0.12 * d)
     )
-    p.box((0.1 * w, 0.5 * ph, -0.3 * d), (0.35 * w, h, -0.1 * d))
+    with p.accent("leaf"):
+        p.box((0.1 * w, 0.5 * ph, -0.3 * d), (0.35 * w, h, -0.1 * d))
 
 
 # ------------------------------------------------------------------------- containers
@@ -412,7 +424,8 @@ def _trash_can(p: Parts, w: float, h: float, d: float) -> None:
         sections=20,
     )
     p.lathe([(1.0, 0.85 * h), (1.0, 0.9 * h), (0.5, h), (0.0, h)], scale=s, sections=20)
-    p.box((-0.15 * w, 0.0, d / 2.0 - 0.12 * d), (0.15 * w, 0.04 * h, d / 2.0))  # pedal
+    with p.accent("metal"):
+        p.box((-0.15 * w, 0.0, d / 2.0 - 0.12 * d), (0.15 * w, 0.04 * h, d / 2.0))  # pedal
 
 
 def _bucket(p: Parts, w: float, h: float, d: float) -> None:
@@ -530,8 +543,10 @@ def _microwave(p: Parts, w: float, h: float, d: float) -> None:
             (sx * 0.4 * w - 0.03 * w, 0.0, -0.4 * d), (sx * 0.4 * w + 0.03 * w, 0.03 * h, 0.4 * d)
         )
     p.box((-w / 2.0 + 0.03 * w, 0.08 * h, front), (0.22 * w, 0.92 * h, d / 2.0 - 0.01 * d))
-    p.box((-0.4 * w, 0.2 * h, d / 2.0 - 0.012 * d), (0.12 * w, 0.8 * h, d / 2.0))  # window
-    p.box((0.26 * w, 0.72 * h, front), (0.46 * w, 0.88 * h, d / 2.0))  # display
+    with p.accent("screen"):
+        p.box((-0.4 * w, 0.2 * h, d / 2.0 - 0.012 * d), (0.12 * w, 0.8 * h, d / 2.0))  # window
+    with p.accent("black"):
+        p.box((0.26 * w, 0.72 * h, front), (0.46 * w, 0.88 * h, d / 2.0))  # display
     for k in range(3):
         y = 0.55 * h - k * 0.15 * h
         p.cylinder((0.36 * w, y, front + 0.01 * d), 0.02 * d, 0.04 * w, axis="z", sections=8)
@@ -544,8 +559,10 @@ def _washing_machine(p: Parts, w: float, h: float, d: float) -> None:
     p.box((-w / 2.0, h - 0.14 * h, front), (w / 2.0, h, front + 0.02 * d))  # control panel
     r = 0.34 * min(w, h)
     cy = 0.45 * h
-    p.torus((0.0, cy, front + 0.025 * d), r, 0.06 * r, axis="z", sections=20)
-    p.cylinder((0.0, cy, front + 0.02 * d), 0.04 * d, 0.88 * r, axis="z", sections=16)
+    with p.accent("metal"):
+        p.torus((0.0, cy, front + 0.025 * d), r, 0.06 * r, axis="z", sections=20)
+    with p.accent("glass"):
+        p.cylinder((0.0, cy, front + 0.02 * d), 0.04 * d, 0.88 * r, axis="z", sections=16)
     p.cylinder((0.3 * w, h - 0.07 * h, front + 0.03 * d), 0.04 * d, 0.05 * w, axis="z", sections=12)
     p.box((-0.42 * w, h - 0.11 * h, front + 0.01 * d), (-0.2 * w, h - 0.04 * h, d / 2.0))
 
@@ -590,19 +607,20 @@ def _coffee_machine(p: Parts, w: float, h: float, d: float) -> None:
     p.box((-w / 2.0, 0.7 * h, -0.05 * d), (w / 2.0, h, 0.35 * d))  # head
     p.box((-0.35 * w, base, 0.0), (0.35 * w, base + 0.03 * h, 0.45 * d))  # drip tray
     p.cylinder((0.0, 0.64 * h, 0.15 * d), 0.1 * h, 0.12 * w, sections=12)  # group head
-    p.lathe(
-        [
-            (0.0, base + 0.03 * h),
-            (0.8, base + 0.03 * h),
-            (1.0, base + 0.2 * h),
-            (0.9, base + 0.2 * h),
-            (0.0, base + 0.06 * h),
-        ],
-        (0.0, 0.0, 0.15 * d),
-        scale=(0.1 * w, 0.1 * w),
-        caps=False,
-        sections=12,
-    )
+    with p.accent("white"):
+        p.lathe(
+            [
+                (0.0, base + 0.03 * h),
+                (0.8, base + 0.03 * h),
+                (1.0, base + 0.2 * h),
+                (0.9, base + 0.2 * h),
+                (0.0, base + 0.06 * h),
+            ],
+            (0.0, 0.0, 0.15 * d),
+            scale=(0.1 * w, 0.1 * w),
+            caps=False,
+            sections=12,
+        )
     p.box((-0.38 * w, 0.8 * h, 0.35 * d), (0.38 * w, 0.92 * h, 0.37 * d + 0.01 * d))
 
 
@@ -615,7 +633,8 @@ def _kettle(p: Parts, w: float, h: float, d: float) -> None:
         scale=(bw / 2.0, d / 2.0),
     )
     p.lathe([(0.57, 0.87 * h), (0.3, 0.92 * h), (0.0, 0.93 * h)], scale=(bw / 2.0, d / 2.0))
-    p.box((-w / 2.0, 0.25 * h, -0.06 * d), (-w / 2.0 + 0.06 * w, h, 0.06 * d))  # handle
+    with p.accent("black"):
+        p.box((-w / 2.0, 0.25 * h, -0.06 * d), (-w / 2.0 + 0.06 * w, h, 0.06 * d))  # handle
     p.box((-w / 2.0, 0.92 * h, -0.06 * d), (-0.2 * w, h, 0.06 * d))
     p.rod((0.3 * bw, 0.65 * h, 0.0), (w / 2.0 - 0.03 * w, 0.8 * h, 0.0), 0.06 * w, r2=0.03 * w)
 
@@ -623,7 +642,8 @@ def _kettle(p: Parts, w: float, h: float, d: float) -> None:
 def _blender(p: Parts, w: float, h: float, d: float) -> None:
     base = 0.28 * h
     p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, base, d / 2.0))
-    p.lathe([(0.6, base), (0.85, h - 0.06 * h)], scale=(w / 2.0, d / 2.0), sections=12)
+    with p.accent("glass"):
+        p.lathe([(0.6, base), (0.85, h - 0.06 * h)], scale=(w / 2.0, d / 2.0), sections=12)
     p.lathe([(0.9, h - 0.07 * h), (0.9, h)], scale=(w / 2.0, d / 2.0), sections=12)
     for k in range(3):
         p.cylinder(
@@ -659,7 +679,8 @@ def _fan(p: Parts, w: float, h: float, d: float) -> None:
     p.cylinder((0.0, 0.015 * h, 0.0), 0.03 * h, 0.45 * w, 0.45 * d, sections=16)
     p.cylinder((0.0, head_y / 2.0, 0.0), head_y, 0.025 * min(w, d) + 0.005, sections=8)
     p.cylinder((0.0, head_y, -0.3 * d), 0.4 * d, 0.12 * r, axis="z", sections=12)  # motor
-    p.torus((0.0, head_y, 0.1 * d), r * 0.96, 0.04 * r, axis="z", sections=24, tube_sections=4)
+    with p.accent("metal"):
+        p.torus((0.0, head_y, 0.1 * d), r * 0.96, 0.04 * r, axis="z", sections=24, tube_sections=4)
     p.cylinder((0.0, head_y, 0.05 * d), 0.1 * d, 0.15 * r, axis="z", sections=12)
     for k in range(3):
         angle = 120.0 * k
@@ -681,7 +702,8 @@ def _radiator(p: Parts, w: float, h: float, d: float) -> None:
         x = -w / 2.0 + (k + 0.5) * pitch
         p.box((x - 0.38 * pitch, foot, -0.4 * d), (x + 0.38 * pitch, h - 0.03 * h, 0.4 * d))
     for y in (foot + 0.04 * h, h - 0.08 * h):
-        p.cylinder((0.0, y, 0.0), w, 0.03 * h, 0.3 * d, axis="x", sections=8)
+        with p.accent("metal"):
+            p.cylinder((0.0, y, 0.0), w, 0.03 * h, 0.3 * d, axis="x", sections=8)
     for sx in (-1.0, 1.0):
         p.box((sx * 0.4 * w - 0.02 * w, 0.0, -d / 2.0), (sx * 0.4 * w + 0.02 * w, foot, d / 2.0))
 
@@ -717,19 +739,20 @@ def _water_cooler(p: Parts, w: float, h: float, d: float) -> None:
         (-0.3 * w, 0.35 * cabinet, d / 2.0 - 0.0), (0.3 * w, 0.38 * cabinet, d / 2.0 + 0.0 + 0.001)
     )
     s = (0.45 * w, 0.45 * d)
-    p.lathe(
-        [
-            (0.3, cabinet),
-            (0.3, cabinet + 0.04 * h),
-            (1.0, cabinet + 0.1 * h),
-            (1.0, h - 0.05 * h),
-            (0.9, h),
-            (0.0, h),
-        ],
-        (0.0, 0.0, 0.0),
-        scale=s,
-        sections=16,
-    )
+    with p.accent("water"):
+        p.lathe(
+            [
+                (0.3, cabinet),
+                (0.3, cabinet + 0.04 * h),
+                (1.0, cabinet + 0.1 * h),
+                (1.0, h - 0.05 * h),
+                (0.9, h),
+                (0.0, h),
+            ],
+            (0.0, 0.0, 0.0),
+            scale=s,
+            sections=16,
+        )
     for sx in (-0.2, 0.2):
         p.box(
             (sx * w - 0.04 * w, 0.75 * cabinet, d / 2.0 - 0.0),
@@ -741,16 +764,19 @@ def _vending_machine(p: Parts, w: float, h: float, d: float) -> None:
     front = d / 2.0 - 0.04 * d
     p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, h, front))
     glass_x1 = 0.2 * w
-    p.box((-0.46 * w, 0.3 * h, front), (glass_x1, 0.95 * h, front + 0.01 * d))
+    with p.accent("glass"):
+        p.box((-0.46 * w, 0.3 * h, front), (glass_x1, 0.95 * h, front + 0.01 * d))
     rows = 5
     for r in range(rows):
         y = 0.32 * h + r * 0.125 * h
         p.box((-0.44 * w, y, front - 0.3 * d), (glass_x1 - 0.02 * w, y + 0.015 * h, front))
         for k in range(4):
             x = -0.42 * w + k * 0.15 * w
-            p.box(
-                (x, y + 0.015 * h, front - 0.25 * d), (x + 0.1 * w, y + 0.09 * h, front - 0.05 * d)
-            )
+            with p.accent("red"):
+                p.box(
+                    (x, y + 0.015 * h, front - 0.25 * d),
+                    (x + 0.1 * w, y + 0.09 * h, front - 0.05 * d),
+                )
     p.box((0.26 * w, 0.55 * h, front), (0.44 * w, 0.75 * h, d / 2.0))  # keypad
     p.box((-0.4 * w, 0.08 * h, front), (0.1 * w, 0.2 * h, d / 2.0))  # pickup flap
 
@@ -799,12 +825,17 @@ def _shower(p: Parts, w: float, h: float, d: float) -> None:
     tray = 0.06 * h
     p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, tray, d / 2.0))
     glass = 0.01 * min(w, d) + 0.004
-    p.box((-w / 2.0, tray, d / 2.0 - glass), (0.1 * w, 0.95 * h, d / 2.0))
-    p.box((w / 2.0 - glass, tray, -d / 2.0), (w / 2.0, 0.95 * h, d / 2.0))
+    with p.accent("glass"):
+        p.box((-w / 2.0, tray, d / 2.0 - glass), (0.1 * w, 0.95 * h, d / 2.0))
+    with p.accent("glass"):
+        p.box((w / 2.0 - glass, tray, -d / 2.0), (w / 2.0, 0.95 * h, d / 2.0))
     p.box((-w / 2.0, 0.95 * h - 0.02 * h, d / 2.0 - glass), (w / 2.0, 0.95 * h, d / 2.0))
-    p.rod((-0.2 * w, 0.4 * h, -d / 2.0 + 0.03), (-0.2 * w, 0.9 * h, -d / 2.0 + 0.03), 0.012 * h)
-    p.rod((-0.2 * w, 0.9 * h, -d / 2.0 + 0.03), (-0.2 * w, h - 0.02 * h, -0.1 * d), 0.008 * h)
-    p.cylinder((-0.2 * w, h - 0.015 * h, -0.1 * d), 0.03 * h, 0.1 * min(w, d), sections=16)
+    with p.accent("metal"):
+        p.rod((-0.2 * w, 0.4 * h, -d / 2.0 + 0.03), (-0.2 * w, 0.9 * h, -d / 2.0 + 0.03), 0.012 * h)
+    with p.accent("metal"):
+        p.rod((-0.2 * w, 0.9 * h, -d / 2.0 + 0.03), (-0.2 * w, h - 0.02 * h, -0.1 * d), 0.008 * h)
+    with p.accent("metal"):
+        p.cylinder((-0.2 * w, h - 0.015 * h, -0.1 * d), 0.03 * h, 0.1 * min(w, d), sections=16)
     p.box((-0.25 * w, 0.42 * h, -d / 2.0), (-0.15 * w, 0.48 * h, -d / 2.0 + 0.05))
 
 
@@ -816,7 +847,8 @@ def _towel_rack(p: Parts, w: float, h: float, d: float) -> None:
         p.box((x - 2 * post, 0.0, -d / 2.0), (x + 2 * post, 0.02 * h, d / 2.0))
     for y in (0.45 * h, 0.7 * h, 0.95 * h):
         p.cylinder((0.0, y, 0.0), w - 2.0 * post, 0.6 * post, sections=8, axis="x")
-    p.box((-0.35 * w, 0.4 * h, -0.05 * d), (0.35 * w, 0.95 * h, 0.05 * d))  # towel
+    with p.accent("white"):
+        p.box((-0.35 * w, 0.4 * h, -0.05 * d), (0.35 * w, 0.95 * h, 0.05 * d))  # towel
 
 
 BUILDERS: dict[str, Builder] = {

@@ -38,35 +38,44 @@ def _pool_table(p: Parts, w: float, h: float, d: float) -> None:
     g.box(
         p, (-L / 2.0 + rail, 0.6 * h, -A / 2.0 + rail), (L / 2.0 - rail, bed, A / 2.0 - rail)
     )  # felt bed
-    g.box(
-        p,
-        (-L / 2.0 + 0.05 * L, 0.45 * h, -A / 2.0 + 0.05 * A),
-        (L / 2.0 - 0.05 * L, 0.6 * h, A / 2.0 - 0.05 * A),
-    )  # apron
+    with p.accent("wood"):
+        g.box(
+            p,
+            (-L / 2.0 + 0.05 * L, 0.45 * h, -A / 2.0 + 0.05 * A),
+            (L / 2.0 - 0.05 * L, 0.6 * h, A / 2.0 - 0.05 * A),
+        )  # apron
     pocket = 0.9 * rail
     for sc in (-1.0, 1.0):
         c0, c1 = sorted((sc * A / 2.0, sc * (A / 2.0 - rail)))
         for a0, a1 in ((-L / 2.0 + pocket, -pocket / 2.0), (pocket / 2.0, L / 2.0 - pocket)):
-            g.box(p, (a0, 0.6 * h, c0), (a1, h, c1))
+            with p.accent("wood"):
+                g.box(p, (a0, 0.6 * h, c0), (a1, h, c1))
     for sa in (-1.0, 1.0):
         a0, a1 = sorted((sa * L / 2.0, sa * (L / 2.0 - rail)))
-        g.box(p, (a0, 0.6 * h, -A / 2.0 + pocket), (a1, h, A / 2.0 - pocket))
+        with p.accent("wood"):
+            g.box(p, (a0, 0.6 * h, -A / 2.0 + pocket), (a1, h, A / 2.0 - pocket))
     for fa in (-0.5, 0.0, 0.5):
         for sc in (-1.0, 1.0):
             a = fa * (L - pocket)
             c = sc * (A / 2.0 - pocket / 2.0)
             x, _, z = g.pt(a, 0.0, c)
-            p.cylinder(
-                (x, 0.6 * h + 0.2 * (h - 0.6 * h), z), 0.5 * (h - 0.6 * h), pocket / 2.0, sections=8
-            )
+            with p.accent("black"):
+                p.cylinder(
+                    (x, 0.6 * h + 0.2 * (h - 0.6 * h), z),
+                    0.5 * (h - 0.6 * h),
+                    pocket / 2.0,
+                    sections=8,
+                )
     leg = 0.1 * A
     for fa in (-0.4, 0.4):
         for sc in (-1.0, 1.0):
             x, _, z = g.pt(fa * L, 0.0, sc * (A / 2.0 - 0.15 * A))
-            p.cylinder((x, 0.225 * h, z), 0.45 * h, leg / 2.0, taper=0.7, sections=8)
+            with p.accent("wood"):
+                p.cylinder((x, 0.225 * h, z), 0.45 * h, leg / 2.0, taper=0.7, sections=8)
     for fa in (-0.25, 0.25):
         x, _, z = g.pt(fa * L, 0.0, 0.0)
-        p.ellipsoid((x, bed + 0.025 * h, z), (0.025 * h, 0.025 * h, 0.025 * h))
+        with p.accent("white"):
+            p.ellipsoid((x, bed + 0.025 * h, z), (0.025 * h, 0.025 * h, 0.025 * h))
 
 
 def _ping_pong_table(p: Parts, w: float, h: float, d: float) -> None:
@@ -75,14 +84,17 @@ def _ping_pong_table(p: Parts, w: float, h: float, d: float) -> None:
     top = 0.03 * h
     g.box(p, (-L / 2.0, 0.88 * h - top, -A / 2.0), (-0.003 * L, 0.88 * h, A / 2.0))
     g.box(p, (0.003 * L, 0.88 * h - top, -A / 2.0), (L / 2.0, 0.88 * h, A / 2.0))
-    g.box(p, (-0.002 * L, 0.88 * h, -A / 2.0), (0.002 * L, h, A / 2.0))  # net
+    with p.accent("white"):
+        g.box(p, (-0.002 * L, 0.88 * h, -A / 2.0), (0.002 * L, h, A / 2.0))  # net
     for sc in (-1.0, 1.0):
         x, _, z = g.pt(0.0, 0.0, sc * A / 2.0)
-        p.cylinder((x, 0.88 * h + 0.06 * h, z), 0.12 * h, 0.01 * A + 0.004, sections=6)
+        with p.accent("metal"):
+            p.cylinder((x, 0.88 * h + 0.06 * h, z), 0.12 * h, 0.01 * A + 0.004, sections=6)
     for fa in (-0.35, 0.35):
         for sc in (-1.0, 1.0):
             a, c = fa * L, sc * (A / 2.0 - 0.1 * A)
-            p.rod(g.pt(a, 0.0, c), g.pt(a, 0.88 * h - top, c), 0.02 * A + 0.005, sections=6)
+            with p.accent("metal"):
+                p.rod(g.pt(a, 0.0, c), g.pt(a, 0.88 * h - top, c), 0.02 * A + 0.005, sections=6)
             x, _, z = g.pt(a, 0.0, c)
             p.ellipsoid((x, 0.03 * h, z), (0.03 * A, 0.03 * h, 0.03 * A))
         g.box(
@@ -108,11 +120,16 @@ def _foosball_table(p: Parts, w: float, h: float, d: float) -> None:
     for k in range(rods):
         a = -0.33 * L + k * 0.66 * L / (rods - 1)
         y = box_top - 0.06 * h
-        p.rod(g.pt(a, y, -A / 2.0), g.pt(a, y, A / 2.0), 0.008 + 0.004 * A, sections=6)
+        with p.accent("metal"):
+            p.rod(g.pt(a, y, -A / 2.0), g.pt(a, y, A / 2.0), 0.008 + 0.004 * A, sections=6)
         for j in range(2 if k % 3 else 3):
             c = -0.2 * A + j * 0.2 * A
             x, _, z = g.pt(a, 0.0, c)
-            p.box((x - 0.012, box_bottom + 0.06 * h, z - 0.02), (x + 0.012, y + 0.03 * h, z + 0.02))
+            with p.accent("red"):
+                p.box(
+                    (x - 0.012, box_bottom + 0.06 * h, z - 0.02),
+                    (x + 0.012, y + 0.03 * h, z + 0.02),
+                )
     for fa in (-0.33, 0.33):
         for sc in (-1.0, 1.0):
             x, _, z = g.pt(fa * L, 0.0, sc * 0.33 * A)
@@ -124,7 +141,8 @@ def _air_hockey_table(p: Parts, w: float, h: float, d: float) -> None:
     L, A = g.length, g.across
     deck = 0.85 * h
     g.box(p, (-0.46 * L, 0.1 * h, -0.44 * A), (0.46 * L, deck, 0.44 * A))  # cabinet
-    g.box(p, (-L / 2.0, deck, -A / 2.0), (L / 2.0, deck + 0.04 * h, A / 2.0))
+    with p.accent("white"):
+        g.box(p, (-L / 2.0, deck, -A / 2.0), (L / 2.0, deck + 0.04 * h, A / 2.0))
     rail = 0.04 * A
     for sc in (-1.0, 1.0):
         c0, c1 = sorted((sc * A / 2.0, sc * (A / 2.0 - rail)))
@@ -134,7 +152,8 @@ def _air_hockey_table(p: Parts, w: float, h: float, d: float) -> None:
         g.box(p, (a0, deck + 0.04 * h, -A / 2.0 + rail), (a1, h, -0.15 * A))
         g.box(p, (a0, deck + 0.04 * h, 0.15 * A), (a1, h, A / 2.0 - rail))
         x, _, z = g.pt(sa * 0.3 * L, 0.0, 0.0)
-        p.cylinder((x, deck + 0.06 * h, z), 0.04 * h, 0.05 * A, sections=12)  # mallet
+        with p.accent("red"):
+            p.cylinder((x, deck + 0.06 * h, z), 0.04 * h, 0.05 * A, sections=12)  # mallet
     g.box(p, (-0.46 * L, 0.0, -0.4 * A), (0.46 * L, 0.1 * h, 0.4 * A))
 
 
@@ -143,8 +162,10 @@ def _card_table(p: Parts, w: float, h: float, d: float) -> None:
     angles = [math.radians(22.5 + 45.0 * k) for k in range(8)]
     outline = [(0.5 * w * math.cos(a), 0.5 * d * math.sin(a)) for a in angles]
     p.extrude(outline, h - top, h - 0.2 * top, axis="y")
-    felt = [(0.8 * x, 0.8 * z) for x, z in outline]
-    p.extrude(felt, h - 0.2 * top, h, axis="y")
+    with p.accent("felt"):
+        felt = [(0.8 * x, 0.8 * z) for x, z in outline]
+    with p.accent("felt"):
+        p.extrude(felt, h - 0.2 * top, h, axis="y")
     for k in range(8):
         a = math.radians(45.0 * k)
         p.cylinder(
@@ -155,11 +176,12 @@ def _card_table(p: Parts, w: float, h: float, d: float) -> None:
         )
     four_legs(p, 0.3 * w, 0.3 * d, 0.05 * min(w, d), 0.0, h - top, round_legs=True, taper=0.8)
     for k in range(3):
-        p.box(
-            (-0.1 * w + k * 0.06 * w, h, -0.05 * d),
-            (-0.06 * w + k * 0.06 * w, h + 0.0001 + 0.002 * h, 0.05 * d),
-            turn=("y", 20.0 * k),
-        )
+        with p.accent("red"):
+            p.box(
+                (-0.1 * w + k * 0.06 * w, h, -0.05 * d),
+                (-0.06 * w + k * 0.06 * w, h + 0.0001 + 0.002 * h, 0.05 * d),
+                turn=("y", 20.0 * k),
+            )
 
 
 def _chess_board(p: Parts, w: float, h: float, d: float) -> None:
@@ -171,7 +193,8 @@ def _chess_board(p: Parts, w: float, h: float, d: float) -> None:
             if (r + c) % 2 == 0:
                 x0 = -0.45 * w + c * sq_w
                 z0 = -0.45 * d + r * sq_d
-                p.box((x0, board, z0), (x0 + sq_w, board + 0.02 * board, z0 + sq_d))
+                with p.accent("black"):
+                    p.box((x0, board, z0), (x0 + sq_w, board + 0.02 * board, z0 + sq_d))
     piece_r = 0.35 * min(sq_w, sq_d)
     for k, (c, r) in enumerate(((0, 0), (3, 0), (4, 1), (6, 7), (2, 6), (4, 7))):
         x = -0.45 * w + (c + 0.5) * sq_w
@@ -210,17 +233,21 @@ def _arcade_machine(p: Parts, w: float, h: float, d: float) -> None:
         p.extrude([(y, z) for z, y in side], lo, hi, axis="x")
     p.box((-w / 2.0 + t, 0.0, -d / 2.0), (w / 2.0 - t, 0.98 * h, 0.1 * d))  # body
     p.box((-w / 2.0 + t, 0.45 * h, 0.1 * d), (w / 2.0 - t, 0.5 * h, 0.45 * d))  # control deck
-    p.box(
-        (-0.38 * w, 0.55 * h, 0.12 * d),
-        (0.38 * w, 0.83 * h, 0.18 * d),
-        turn=("x", -10.0),
-        pivot=(0.0, 0.55 * h, 0.15 * d),
-    )  # screen
-    p.box((-w / 2.0 + t, 0.86 * h, 0.08 * d), (w / 2.0 - t, 0.98 * h, 0.2 * d))  # marquee
+    with p.accent("screen"):
+        p.box(
+            (-0.38 * w, 0.55 * h, 0.12 * d),
+            (0.38 * w, 0.83 * h, 0.18 * d),
+            turn=("x", -10.0),
+            pivot=(0.0, 0.55 * h, 0.15 * d),
+        )  # screen
+    with p.accent("light"):
+        p.box((-w / 2.0 + t, 0.86 * h, 0.08 * d), (w / 2.0 - t, 0.98 * h, 0.2 * d))  # marquee
     p.rod((-0.2 * w, 0.5 * h, 0.3 * d), (-0.2 * w, 0.56 * h, 0.3 * d), 0.012, sections=6)
-    p.ellipsoid((-0.2 * w, 0.57 * h, 0.3 * d), (0.025, 0.02, 0.025))
+    with p.accent("red"):
+        p.ellipsoid((-0.2 * w, 0.57 * h, 0.3 * d), (0.025, 0.02, 0.025))
     for k in range(3):
-        p.cylinder((0.05 * w + k * 0.1 * w, 0.505 * h, 0.3 * d), 0.01 * h, 0.03 * w, sections=8)
+        with p.accent("yellow"):
+            p.cylinder((0.05 * w + k * 0.1 * w, 0.505 * h, 0.3 * d), 0.01 * h, 0.03 * w, sections=8)
 
 
 def _pinball_machine(p: Parts, w: float, h: float, d: float) -> None:
@@ -232,14 +259,16 @@ def _pinball_machine(p: Parts, w: float, h: float, d: float) -> None:
         turn=("x", 4.0),
         pivot=(0.0, leg, d / 2.0),
     )
-    p.box(
-        (-0.47 * w, cab_front - 0.05 * h, -0.28 * d),
-        (0.47 * w, cab_front - 0.04 * h, 0.47 * d),
-        turn=("x", 4.0),
-        pivot=(0.0, leg, d / 2.0),
-    )  # glass
+    with p.accent("glass"):
+        p.box(
+            (-0.47 * w, cab_front - 0.05 * h, -0.28 * d),
+            (0.47 * w, cab_front - 0.04 * h, 0.47 * d),
+            turn=("x", 4.0),
+            pivot=(0.0, leg, d / 2.0),
+        )  # glass
     p.box((-w / 2.0, leg, -d / 2.0), (w / 2.0, h, -0.3 * d))  # backbox
-    p.box((-0.45 * w, 0.75 * h, -0.3 * d), (0.45 * w, 0.95 * h, -0.29 * d))
+    with p.accent("light"):
+        p.box((-0.45 * w, 0.75 * h, -0.3 * d), (0.45 * w, 0.95 * h, -0.29 * d))
     for sx in (-1.0, 1.0):
         for z in (-0.4 * d, 0.42 * d):
             p.box(
@@ -256,25 +285,28 @@ def _pinball_machine(p: Parts, w: float, h: float, d: float) -> None:
 def _dartboard(p: Parts, w: float, h: float, d: float) -> None:
     r = 0.5 * min(w, h)
     cy = h / 2.0
-    p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, h, -0.2 * d))  # backing
+    with p.accent("wood"):
+        p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, h, -0.2 * d))  # backing
     p.cylinder((0.0, cy, 0.1 * d), 0.6 * d, 0.9 * r, axis="z", sections=16)
     for k, ring in enumerate((0.75, 0.45, 0.15)):
-        p.torus(
-            (0.0, cy, d / 2.0 - 0.12 * d),
-            ring * r,
-            0.03 * r,
-            axis="z",
-            sections=16 if k < 2 else 8,
-            tube_sections=4,
-        )
+        with p.accent("red"):
+            p.torus(
+                (0.0, cy, d / 2.0 - 0.12 * d),
+                ring * r,
+                0.03 * r,
+                axis="z",
+                sections=16 if k < 2 else 8,
+                tube_sections=4,
+            )
     for k in range(10):
         a = math.radians(9.0 + 18.0 * k)
-        p.box(
-            (-0.88 * r, cy - 0.005 * r, 0.38 * d),
-            (0.88 * r, cy + 0.005 * r, 0.4 * d),
-            turn=("z", math.degrees(a)),
-            pivot=(0.0, cy, 0.4 * d),
-        )
+        with p.accent("metal"):
+            p.box(
+                (-0.88 * r, cy - 0.005 * r, 0.38 * d),
+                (0.88 * r, cy + 0.005 * r, 0.4 * d),
+                turn=("z", math.degrees(a)),
+                pivot=(0.0, cy, 0.4 * d),
+            )
     p.rod(
         (0.1 * r, cy + 0.1 * r, 0.38 * d),
         (0.15 * r, cy + 0.15 * r, d / 2.0),
@@ -290,14 +322,16 @@ def _piano(p: Parts, w: float, h: float, d: float) -> None:
     keys_y = 0.55 * h
     p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, h, -d / 2.0 + 0.55 * d))
     p.box((-w / 2.0, keys_y - 0.05 * h, -d / 2.0 + 0.55 * d), (w / 2.0, keys_y, d / 2.0 - 0.05 * d))
-    p.box(
-        (-0.47 * w, keys_y, 0.1 * d), (0.47 * w, keys_y + 0.015 * h, d / 2.0 - 0.06 * d)
-    )  # white keys
+    with p.accent("white"):
+        p.box(
+            (-0.47 * w, keys_y, 0.1 * d), (0.47 * w, keys_y + 0.015 * h, d / 2.0 - 0.06 * d)
+        )  # white keys
     for k in range(36):
         if k % 7 in (2, 6):
             continue
         x = -0.47 * w + (k + 0.7) * 0.94 * w / 36.0
-        p.box((x, keys_y + 0.015 * h, 0.1 * d), (x + 0.012 * w, keys_y + 0.03 * h, 0.3 * d))
+        with p.accent("black"):
+            p.box((x, keys_y + 0.015 * h, 0.1 * d), (x + 0.012 * w, keys_y + 0.03 * h, 0.3 * d))
     for sx in (-1.0, 1.0):
         x0 = sx * w / 2.0
         lo, hi = sorted((x0, x0 - sx * 0.04 * w))
@@ -326,18 +360,20 @@ def _grand_piano(p: Parts, w: float, h: float, d: float) -> None:
         (-w / 2.0, -0.3 * d),
     ]
     p.extrude(outline, body_y0, body_y1, axis="y")
-    p.box(
-        (-0.48 * w, body_y0 + 0.05 * h, d / 2.0 - 0.2 * d),
-        (0.48 * w, body_y0 + 0.1 * h, d / 2.0 - 0.02 * d),
-    )  # keybed
+    with p.accent("white"):
+        p.box(
+            (-0.48 * w, body_y0 + 0.05 * h, d / 2.0 - 0.2 * d),
+            (0.48 * w, body_y0 + 0.1 * h, d / 2.0 - 0.02 * d),
+        )  # keybed
     for k in range(30):
         if k % 7 in (2, 6):
             continue
         x = -0.46 * w + (k + 0.7) * 0.92 * w / 30.0
-        p.box(
-            (x, body_y0 + 0.1 * h, d / 2.0 - 0.18 * d),
-            (x + 0.012 * w, body_y0 + 0.12 * h, d / 2.0 - 0.1 * d),
-        )
+        with p.accent("black"):
+            p.box(
+                (x, body_y0 + 0.1 * h, d / 2.0 - 0.18 * d),
+                (x + 0.012 * w, body_y0 + 0.12 * h, d / 2.0 - 0.1 * d),
+            )
     lid = [(a, b) for a, b in outline]
     p.extrude(
         [(x, z) for x, z in lid[2:]] + [(-w / 2.0, -0.1 * d)], body_y1, body_y1 + 0.01 * h, axis="y"
@@ -361,25 +397,29 @@ def _electronic_keyboard(p: Parts, w: float, h: float, d: float) -> None:
     deck = 0.82 * h
     p.box((-w / 2.0, deck, -d / 2.0), (w / 2.0, deck + 0.08 * h, d / 2.0))
     keys_top = deck + 0.08 * h + 0.7 * (0.92 * h - deck)
-    p.box((-0.47 * w, deck + 0.08 * h, -0.1 * d), (0.47 * w, keys_top, d / 2.0 - 0.05 * d))
+    with p.accent("white"):
+        p.box((-0.47 * w, deck + 0.08 * h, -0.1 * d), (0.47 * w, keys_top, d / 2.0 - 0.05 * d))
     for k in range(30):
         if k % 7 in (2, 6):
             continue
         x = -0.46 * w + (k + 0.7) * 0.92 * w / 30.0
-        p.box((x, keys_top, -0.1 * d), (x + 0.012 * w, h, 0.15 * d))
+        with p.accent("black"):
+            p.box((x, keys_top, -0.1 * d), (x + 0.012 * w, h, 0.15 * d))
     for sz in (-1.0, 1.0):
-        p.rod(
-            (-0.35 * w, 0.0, sz * 0.35 * d),
-            (0.35 * w, deck, -sz * 0.35 * d),
-            0.015 * w + 0.006,
-            sections=6,
-        )
-        p.rod(
-            (0.35 * w, 0.0, sz * 0.35 * d),
-            (-0.35 * w, deck, -sz * 0.35 * d),
-            0.015 * w + 0.006,
-            sections=6,
-        )
+        with p.accent("metal"):
+            p.rod(
+                (-0.35 * w, 0.0, sz * 0.35 * d),
+                (0.35 * w, deck, -sz * 0.35 * d),
+                0.015 * w + 0.006,
+                sections=6,
+            )
+        with p.accent("metal"):
+            p.rod(
+                (0.35 * w, 0.0, sz * 0.35 * d),
+                (-0.35 * w, deck, -sz * 0.35 * d),
+                0.015 * w + 0.006,
+                sections=6,
+            )
     p.box((-0.45 * w, deck + 0.08 * h, -d / 2.0), (-0.1 * w, h, -0.15 * d))  # panel
 
 
@@ -435,7 +475,10 @@ def _drum_shell(p: Parts, centre: Vec3, radius: float, depth: float, axis: str =
         offset = [0.0, 0.0, 0.0]
         offset[{"x": 0, "y": 1, "z": 2}[axis]] = s * depth / 2.0
         c = (centre[0] + offset[0], centre[1] + offset[1], centre[2] + offset[2])
-        p.torus(c, radius * 1.02, 0.04 * radius + 0.002, axis=axis, sections=16, tube_sections=4)
+        with p.accent("metal"):
+            p.torus(
+                c, radius * 1.02, 0.04 * radius + 0.002, axis=axis, sections=16, tube_sections=4
+            )
 
 
 def _drum_kit(p: Parts, w: float, h: float, d: float) -> None:
@@ -447,17 +490,21 @@ def _drum_kit(p: Parts, w: float, h: float, d: float) -> None:
         )  # rack toms
     _drum_shell(p, (0.35 * w, 0.28 * h, -0.1 * d), 0.13 * w, 0.25 * h)  # floor tom
     _drum_shell(p, (-0.3 * w, 0.52 * h, 0.25 * d), 0.11 * w, 0.06 * h)  # snare
-    p.rod((-0.3 * w, 0.0, 0.25 * d), (-0.3 * w, 0.49 * h, 0.25 * d), 0.008, sections=6)
+    with p.accent("metal"):
+        p.rod((-0.3 * w, 0.0, 0.25 * d), (-0.3 * w, 0.49 * h, 0.25 * d), 0.008, sections=6)
     for x, top in ((-0.42 * w, 0.78 * h), (0.3 * w, h - 0.01 * h)):
-        p.rod((x, 0.0, -0.25 * d), (x, top, -0.25 * d), 0.008, sections=6)
-        p.lathe(
-            [(0.0, 0.02 * h), (1.0, 0.0), (0.9, 0.005 * h)],
-            (x, top - 0.01 * h, -0.25 * d),
-            scale=(0.14 * w, 0.14 * w),
-            sections=16,
-        )
+        with p.accent("metal"):
+            p.rod((x, 0.0, -0.25 * d), (x, top, -0.25 * d), 0.008, sections=6)
+        with p.accent("brass"):
+            p.lathe(
+                [(0.0, 0.02 * h), (1.0, 0.0), (0.9, 0.005 * h)],
+                (x, top - 0.01 * h, -0.25 * d),
+                scale=(0.14 * w, 0.14 * w),
+                sections=16,
+            )
     p.box((-0.12 * w, 0.55 * h, -d / 2.0), (0.12 * w, 0.6 * h, -0.35 * d))  # throne
-    p.rod((0.0, 0.0, -0.42 * d), (0.0, 0.55 * h, -0.42 * d), 0.01, sections=6)
+    with p.accent("metal"):
+        p.rod((0.0, 0.0, -0.42 * d), (0.0, 0.55 * h, -0.42 * d), 0.01, sections=6)
 
 
 def _drum(p: Parts, w: float, h: float, d: float) -> None:
@@ -535,7 +582,10 @@ def _music_stand(p: Parts, w: float, h: float, d: float) -> None:
 def _amplifier(p: Parts, w: float, h: float, d: float) -> None:
     front = d / 2.0 - 0.03 * d
     p.box((-w / 2.0, 0.02 * h, -d / 2.0), (w / 2.0, h, front))
-    p.box((-0.45 * w, 0.08 * h, front), (0.45 * w, 0.75 * h, d / 2.0 - 0.01 * d))  # grille cloth
+    with p.accent("black"):
+        p.box(
+            (-0.45 * w, 0.08 * h, front), (0.45 * w, 0.75 * h, d / 2.0 - 0.01 * d)
+        )  # grille cloth
     p.box((-w / 2.0, 0.8 * h, front), (w / 2.0, 0.95 * h, d / 2.0))  # control panel
     for k in range(6):
         p.cylinder(
@@ -594,7 +644,8 @@ def _trumpet(p: Parts, w: float, h: float, d: float) -> None:
 def _treadmill(p: Parts, w: float, h: float, d: float) -> None:
     deck = 0.15 * h
     p.box((-0.4 * w, 0.03 * h, -d / 2.0), (0.4 * w, deck, 0.3 * d))
-    p.box((-0.35 * w, deck, -0.48 * d), (0.35 * w, deck + 0.01 * h, 0.25 * d))  # belt
+    with p.accent("rubber"):
+        p.box((-0.35 * w, deck, -0.48 * d), (0.35 * w, deck + 0.01 * h, 0.25 * d))  # belt
     for sx in (-1.0, 1.0):
         p.box((sx * 0.45 * w - 0.05 * w, 0.0, -d / 2.0), (sx * 0.45 * w + 0.05 * w, deck, 0.3 * d))
         p.rod(
@@ -629,9 +680,10 @@ def _exercise_bike(p: Parts, w: float, h: float, d: float) -> None:
     p.rod((0.0, 0.05 * h, -0.3 * d), (0.0, 0.05 * h, 0.35 * d), 0.04 * w + 0.01, sections=8)
     p.box((-w / 2.0, 0.82 * h, 0.2 * d), (w / 2.0, 0.86 * h, d / 2.0))  # handlebar
     p.box((-0.2 * w, 0.9 * h, 0.25 * d), (0.2 * w, h, 0.35 * d))  # console
-    p.cylinder(
-        (0.0, 0.3 * h, 0.22 * d), 0.2 * w, 0.2 * h, 0.2 * h, axis="x", sections=16
-    )  # flywheel
+    with p.accent("metal"):
+        p.cylinder(
+            (0.0, 0.3 * h, 0.22 * d), 0.2 * w, 0.2 * h, 0.2 * h, axis="x", sections=16
+        )  # flywheel
     for sx in (-1.0, 1.0):
         p.box(
             (sx * 0.35 * w - 0.08 * w, 0.28 * h, -0.08 * d),
@@ -648,9 +700,10 @@ def _rowing_machine(p: Parts, w: float, h: float, d: float) -> None:
     g.box(p, (-L / 2.0, 0.0, -0.3 * A), (-0.45 * L, 0.15 * h, 0.3 * A))
     g.box(p, (-0.1 * L, 0.3 * h, -0.2 * A), (0.05 * L, 0.38 * h, 0.2 * A))  # seat
     x, _, z = g.pt(0.38 * L, 0.0, 0.0)
-    p.cylinder(
-        (x, 0.55 * h, z), 0.3 * A, 0.45 * h, axis="z" if g.x else "x", sections=16
-    )  # flywheel
+    with p.accent("metal"):
+        p.cylinder(
+            (x, 0.55 * h, z), 0.3 * A, 0.45 * h, axis="z" if g.x else "x", sections=16
+        )  # flywheel
     for sc in (-1.0, 1.0):
         g.box(
             p,
@@ -733,7 +786,8 @@ def _squat_rack(p: Parts, w: float, h: float, d: float) -> None:
             (w / 2.0, h, sz * (d / 2.0 - post / 2.0) + post / 2.0),
         )
     bar_y = 0.62 * h
-    p.cylinder((0.0, bar_y, d / 2.0 - post), 0.98 * w, 0.014, axis="x", sections=8)
+    with p.accent("metal"):
+        p.cylinder((0.0, bar_y, d / 2.0 - post), 0.98 * w, 0.014, axis="x", sections=8)
     for sx in (-1.0, 1.0):
         for k in range(2):
             p.cylinder(
@@ -753,7 +807,8 @@ def _weight_machine(p: Parts, w: float, h: float, d: float) -> None:
     p.box((-w / 2.0, h - 0.05 * h, -d / 2.0), (w / 2.0, h, 0.3 * d))
     for k in range(10):
         y = 0.06 * h + k * 0.045 * h
-        p.box((-0.25 * w, y, -0.48 * d), (0.25 * w, y + 0.04 * h, -0.38 * d))  # weight stack
+        with p.accent("black"):
+            p.box((-0.25 * w, y, -0.48 * d), (0.25 * w, y + 0.04 * h, -0.38 * d))  # weight stack
     p.box((-0.04 * w, 0.06 * h, -0.45 * d), (0.04 * w, 0.9 * h, -0.42 * d))
     p.box((-0.25 * w, 0.4 * h, 0.0), (0.25 * w, 0.46 * h, 0.35 * d))  # seat
     p.box((-0.25 * w, 0.46 * h, -0.02 * d), (0.25 * w, 0.95 * h, 0.05 * d))  # back pad
@@ -767,7 +822,8 @@ def _dumbbell(p: Parts, w: float, h: float, d: float) -> None:
     L, A = g.length, g.across
     r = 0.48 * min(h, A)
     cy = h / 2.0
-    p.rod(g.pt(-0.3 * L, cy, 0.0), g.pt(0.3 * L, cy, 0.0), 0.25 * r, sections=8)
+    with p.accent("metal"):
+        p.rod(g.pt(-0.3 * L, cy, 0.0), g.pt(0.3 * L, cy, 0.0), 0.25 * r, sections=8)
     for s in (-1.0, 1.0):
         p.rod(g.pt(s * 0.28 * L, cy, 0.0), g.pt(s * L / 2.0, cy, 0.0), r, sections=8)
 
@@ -828,14 +884,16 @@ def _teddy_bear(p: Parts, w: float, h: float, d: float) -> None:
     p.ellipsoid((0.0, body_y, -0.05 * d), (0.36 * w, 0.3 * h, 0.32 * d), detail=2)  # body
     head_y = 0.78 * h
     p.ellipsoid((0.0, head_y, 0.0), (0.27 * w, 0.2 * h, 0.27 * d), detail=2)
-    p.ellipsoid((0.0, head_y - 0.04 * h, 0.24 * d), (0.1 * w, 0.07 * h, 0.1 * d))  # muzzle
+    with p.accent("cream"):
+        p.ellipsoid((0.0, head_y - 0.04 * h, 0.24 * d), (0.1 * w, 0.07 * h, 0.1 * d))  # muzzle
     for sx in (-1.0, 1.0):
         p.ellipsoid((sx * 0.2 * w, h - 0.07 * h, 0.0), (0.09 * w, 0.07 * h, 0.05 * d))  # ears
         p.ellipsoid((sx * 0.36 * w, 0.45 * h, 0.1 * d), (0.12 * w, 0.16 * h, 0.12 * d))  # arms
         p.ellipsoid((sx * 0.22 * w, 0.09 * h, 0.3 * d), (0.13 * w, 0.09 * h, 0.2 * d))  # legs
-        p.ellipsoid(
-            (sx * 0.09 * w, head_y + 0.04 * h, 0.25 * d), (0.025 * w, 0.025 * h, 0.02 * d)
-        )  # eyes
+        with p.accent("black"):
+            p.ellipsoid(
+                (sx * 0.09 * w, head_y + 0.04 * h, 0.25 * d), (0.025 * w, 0.025 * h, 0.02 * d)
+            )  # eyes
 
 
 def _doll(p: Parts, w: float, h: float, d: float) -> None:
@@ -878,7 +936,10 @@ def _toy_car(p: Parts, w: float, h: float, d: float) -> None:
     for fa in (-0.32, 0.32):
         for sc in (-1.0, 1.0):
             x, _, z = g.pt(fa * L, wheel, sc * 0.45 * A)
-            p.cylinder((x, wheel, z), 0.12 * A, wheel, wheel, axis="z" if g.x else "x", sections=12)
+            with p.accent("rubber"):
+                p.cylinder(
+                    (x, wheel, z), 0.12 * A, wheel, wheel, axis="z" if g.x else "x", sections=12
+                )
 
 
 def _rocking_horse(p: Parts, w: float, h: float, d: float) -> None:
@@ -992,7 +1053,8 @@ def _bicycle(p: Parts, w: float, h: float, d: float) -> None:
     back, front = -L / 2.0 + r, L / 2.0 - r
     for a in (back, front):
         x, _, z = g.pt(a, 0.0, 0.0)
-        p.torus((x, r, z), 0.92 * r, 0.07 * r, axis=wheel_axis, sections=20, tube_sections=4)
+        with p.accent("rubber"):
+            p.torus((x, r, z), 0.92 * r, 0.07 * r, axis=wheel_axis, sections=20, tube_sections=4)
         p.cylinder((x, r, z), 0.12 * A, 0.1 * r, 0.1 * r, axis=wheel_axis, sections=8)
     seat = (back + 0.45 * (front - back), 0.9 * h, 0.0)
     crank = (back + 0.45 * (front - back), r, 0.0)
@@ -1007,9 +1069,12 @@ def _bicycle(p: Parts, w: float, h: float, d: float) -> None:
         (head, (front, r, 0.0)),
     ):
         p.rod(g.pt(*a_), g.pt(*b_), tube, sections=6)
-    g.box(
-        p, (seat[0] - 0.12 * r, 0.9 * h, -0.06 * A), (seat[0] + 0.18 * r, h - 0.05 * h, 0.06 * A)
-    )  # saddle
+    with p.accent("black"):
+        g.box(
+            p,
+            (seat[0] - 0.12 * r, 0.9 * h, -0.06 * A),
+            (seat[0] + 0.18 * r, h - 0.05 * h, 0.06 * A),
+        )  # saddle
     p.rod(
         g.pt(head[0], h - 0.03 * h, -0.45 * A),
         g.pt(head[0], h - 0.03 * h, 0.45 * A),
@@ -1038,7 +1103,10 @@ def _skateboard(p: Parts, w: float, h: float, d: float) -> None:
         )
         for sc in (-1.0, 1.0):
             x, _, z = g.pt(fa * L, 0.0, sc * 0.38 * A)
-            p.cylinder((x, wheel, z), 0.15 * A, wheel, wheel, axis="z" if g.x else "x", sections=12)
+            with p.accent("white"):
+                p.cylinder(
+                    (x, wheel, z), 0.15 * A, wheel, wheel, axis="z" if g.x else "x", sections=12
+                )
 
 
 def _sculpture(p: Parts, w: float, h: float, d: float) -> None:
@@ -1081,18 +1149,22 @@ def _aquarium(p: Parts, w: float, h: float, d: float) -> None:
                 (sx * (w / 2.0 - f / 2.0) + f / 2.0, h, sz * (d / 2.0 - f / 2.0) + f / 2.0),
             )
     inner_top = stand + 0.8 * (h - stand)
-    p.box(
-        (-w / 2.0 + f, stand + 0.04 * (h - stand), -d / 2.0 + f),
-        (w / 2.0 - f, inner_top, d / 2.0 - f),
-    )  # water
-    p.box(
-        (-w / 2.0 + f, stand + 0.04 * (h - stand), -d / 2.0 + f),
-        (w / 2.0 - f, stand + 0.12 * (h - stand), d / 2.0 - f),
-    )  # gravel
+    with p.accent("water"):
+        p.box(
+            (-w / 2.0 + f, stand + 0.04 * (h - stand), -d / 2.0 + f),
+            (w / 2.0 - f, inner_top, d / 2.0 - f),
+        )  # water
+    with p.accent("cream"):
+        p.box(
+            (-w / 2.0 + f, stand + 0.04 * (h - stand), -d / 2.0 + f),
+            (w / 2.0 - f, stand + 0.12 * (h - stand), d / 2.0 - f),
+        )  # gravel
     for fx in (-0.3, 0.25):
-        p.ellipsoid(
-            (fx * w, stand + 0.35 * (h - stand), -0.2 * d), (0.06 * w, 0.22 * (h - stand), 0.05 * d)
-        )
+        with p.accent("leaf"):
+            p.ellipsoid(
+                (fx * w, stand + 0.35 * (h - stand), -0.2 * d),
+                (0.06 * w, 0.22 * (h - stand), 0.05 * d),
+            )
 
 
 def _bird_cage(p: Parts, w: float, h: float, d: float) -> None:

@@ -112,7 +112,8 @@ def _pen_holder(p: Parts, w: float, h: float, d: float) -> None:
 def _laptop(p: Parts, w: float, h: float, d: float) -> None:
     base = min(0.02, 0.15 * h)
     p.box((-w / 2.0, 0.0, -d / 2.0 + 0.05 * d), (w / 2.0, base, d / 2.0))
-    p.box((-0.44 * w, base, -0.15 * d), (0.44 * w, base + 0.002 + 0.01 * h, 0.3 * d))  # keys
+    with p.accent("black"):
+        p.box((-0.44 * w, base, -0.15 * d), (0.44 * w, base + 0.002 + 0.01 * h, 0.3 * d))  # keys
     p.box((-0.15 * w, base, 0.34 * d), (0.15 * w, base + 0.001 + 0.005 * h, 0.46 * d))  # trackpad
     lid = 0.012 + 0.02 * d
     p.box(
@@ -121,12 +122,13 @@ def _laptop(p: Parts, w: float, h: float, d: float) -> None:
         turn=("x", -10.0),
         pivot=(0.0, base, -d / 2.0 + 0.05 * d),
     )
-    p.box(
-        (-0.45 * w, base + 0.08 * h, -d / 2.0 + lid),
-        (0.45 * w, h - 0.06 * h, -d / 2.0 + lid + 0.004),
-        turn=("x", -10.0),
-        pivot=(0.0, base, -d / 2.0 + 0.05 * d),
-    )
+    with p.accent("screen"):
+        p.box(
+            (-0.45 * w, base + 0.08 * h, -d / 2.0 + lid),
+            (0.45 * w, h - 0.06 * h, -d / 2.0 + lid + 0.004),
+            turn=("x", -10.0),
+            pivot=(0.0, base, -d / 2.0 + 0.05 * d),
+        )
 
 
 def _computer_monitor(p: Parts, w: float, h: float, d: float) -> None:
@@ -135,10 +137,11 @@ def _computer_monitor(p: Parts, w: float, h: float, d: float) -> None:
     p.cylinder((0.0, 0.01 * h, 0.0), 0.02 * h, 0.2 * w, 0.45 * d, sections=16)
     p.box((-0.03 * w, 0.0, -0.2 * d), (0.03 * w, bottom + 0.2 * h, -0.1 * d))  # neck
     p.box((-w / 2.0, bottom, -screen_t / 2.0), (w / 2.0, h, screen_t / 2.0))
-    p.box(
-        (-0.47 * w, bottom + 0.04 * h, screen_t / 2.0),
-        (0.47 * w, h - 0.03 * h, screen_t / 2.0 + 0.003),
-    )
+    with p.accent("screen"):
+        p.box(
+            (-0.47 * w, bottom + 0.04 * h, screen_t / 2.0),
+            (0.47 * w, h - 0.03 * h, screen_t / 2.0 + 0.003),
+        )
 
 
 def _keyboard(p: Parts, w: float, h: float, d: float) -> None:
@@ -153,7 +156,8 @@ def _keyboard(p: Parts, w: float, h: float, d: float) -> None:
             else:
                 x0 = -0.45 * w + c * kw + (7 * kw if r == rows - 1 and c == 2 else 0.0)
                 x1 = x0 + 0.85 * kw
-            p.box((x0, 0.55 * h, z - 0.4 * kd), (x1, h, z + 0.4 * kd))
+            with p.accent("black"):
+                p.box((x0, 0.55 * h, z - 0.4 * kd), (x1, h, z + 0.4 * kd))
 
 
 def _computer_tower(p: Parts, w: float, h: float, d: float) -> None:
@@ -181,7 +185,8 @@ def _printer(p: Parts, w: float, h: float, d: float) -> None:
         turn=("x", -20.0),
         pivot=(0.0, 0.8 * h, -d / 2.0 + 0.12 * d),
     )
-    p.box((0.25 * w, 0.6 * h, d / 2.0 - 0.15 * d), (0.45 * w, 0.75 * h, d / 2.0 - 0.13 * d))
+    with p.accent("black"):
+        p.box((0.25 * w, 0.6 * h, d / 2.0 - 0.15 * d), (0.45 * w, 0.75 * h, d / 2.0 - 0.13 * d))
 
 
 def _telephone(p: Parts, w: float, h: float, d: float) -> None:
@@ -205,10 +210,12 @@ def _phone(p: Parts, w: float, h: float, d: float) -> None:
     upright = h > max(w, d)
     if upright:
         p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, h, 0.3 * d))
-        p.box((-0.45 * w, 0.05 * h, 0.3 * d), (0.45 * w, 0.95 * h, d / 2.0))
+        with p.accent("screen"):
+            p.box((-0.45 * w, 0.05 * h, 0.3 * d), (0.45 * w, 0.95 * h, d / 2.0))
         return
     p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, 0.8 * h, d / 2.0))
-    p.box((-0.45 * w, 0.8 * h, -0.45 * d), (0.45 * w, h, 0.45 * d))
+    with p.accent("screen"):
+        p.box((-0.45 * w, 0.8 * h, -0.45 * d), (0.45 * w, h, 0.45 * d))
     p.cylinder((0.3 * w, 0.05 * h, -0.35 * d), 0.1 * h, 0.06 * w, sections=8)
 
 
@@ -218,8 +225,10 @@ def _globe(p: Parts, w: float, h: float, d: float) -> None:
     p.cylinder((0.0, 0.02 * h, 0.0), 0.04 * h, 0.35 * w, 0.35 * d, sections=16)
     p.cylinder((0.0, 0.08 * h, 0.0), 0.1 * h, 0.04 * w, sections=8)
     p.ellipsoid((0.0, cy, 0.0), (r, r, r * d / w if d < w else r), detail=2)
-    p.torus((0.0, cy, 0.0), 1.08 * r, 0.03 * r, axis="z", sections=20, tube_sections=4)
-    p.rod((0.0, 0.12 * h, 0.0), (0.0, cy - 1.05 * r, 0.0), 0.03 * r, sections=6)
+    with p.accent("brass"):
+        p.torus((0.0, cy, 0.0), 1.08 * r, 0.03 * r, axis="z", sections=20, tube_sections=4)
+    with p.accent("brass"):
+        p.rod((0.0, 0.12 * h, 0.0), (0.0, cy - 1.05 * r, 0.0), 0.03 * r, sections=6)
 
 
 def _cash_register(p: Parts, w: float, h: float, d: float) -> None:
@@ -238,7 +247,8 @@ def _cash_register(p: Parts, w: float, h: float, d: float) -> None:
             z = -0.05 * d + r * 0.08 * d
             p.box((x, 0.46 * h, z), (x + 0.08 * w, 0.5 * h, z + 0.05 * d))
     p.box((-0.02 * w, 0.4 * h, -0.35 * d), (0.02 * w, 0.75 * h, -0.3 * d))
-    p.box((-0.3 * w, 0.75 * h, -0.4 * d), (0.3 * w, h, -0.3 * d))  # customer display
+    with p.accent("screen"):
+        p.box((-0.3 * w, 0.75 * h, -0.4 * d), (0.3 * w, h, -0.3 * d))  # customer display
 
 
 def _shop_counter(p: Parts, w: float, h: float, d: float) -> None:
@@ -324,9 +334,10 @@ def _easel(p: Parts, w: float, h: float, d: float) -> None:
 def _sign(p: Parts, w: float, h: float, d: float) -> None:
     panel = 0.35 * h
     p.box((-w / 2.0, h - panel, -0.1 * d), (w / 2.0, h, 0.1 * d))
-    p.cylinder(
-        (0.0, (h - panel) / 2.0 + 0.02 * h, 0.0), h - panel, 0.04 * min(w, d) + 0.01, sections=8
-    )
+    with p.accent("metal"):
+        p.cylinder(
+            (0.0, (h - panel) / 2.0 + 0.02 * h, 0.0), h - panel, 0.04 * min(w, d) + 0.01, sections=8
+        )
     p.box((-0.25 * w, 0.0, -d / 2.0), (0.25 * w, 0.04 * h, d / 2.0))
     p.box((-0.4 * w, h - 0.7 * panel, 0.1 * d), (0.4 * w, h - 0.3 * panel, 0.12 * d))
 
@@ -363,7 +374,8 @@ def _sandwich_board(p: Parts, w: float, h: float, d: float) -> None:
 def _flag(p: Parts, w: float, h: float, d: float) -> None:
     pole_r = 0.02 * min(w, d) + 0.008
     x = -w / 2.0 + 0.15 * w
-    p.cylinder((x, h / 2.0, 0.0), h, pole_r, sections=8)
+    with p.accent("metal"):
+        p.cylinder((x, h / 2.0, 0.0), h, pole_r, sections=8)
     p.ellipsoid((x, h - 0.01 * h, 0.0), (2 * pole_r, 0.015 * h, 2 * pole_r))
     p.cylinder((x, 0.02 * h, 0.0), 0.04 * h, 0.3 * w, 0.45 * d, sections=12)
     for k in range(4):
@@ -376,7 +388,8 @@ def _flag(p: Parts, w: float, h: float, d: float) -> None:
 def _projector_screen(p: Parts, w: float, h: float, d: float) -> None:
     case = 0.06 * h
     p.cylinder((0.0, h - case / 2.0, 0.0), w, case / 2.0, d / 2.0, axis="x", sections=12)
-    p.box((-0.47 * w, 0.04 * h, -0.1 * d), (0.47 * w, h - case, 0.1 * d))
+    with p.accent("white"):
+        p.box((-0.47 * w, 0.04 * h, -0.1 * d), (0.47 * w, h - case, 0.1 * d))
     p.cylinder((0.0, 0.03 * h, 0.0), 0.95 * w, 0.02 * h, 0.15 * d, axis="x", sections=8)
     p.box((-0.01 * w, 0.0, -0.05 * d), (0.01 * w, 0.02 * h, 0.05 * d))
 
@@ -403,9 +416,12 @@ def _speaker(p: Parts, w: float, h: float, d: float) -> None:
     p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, h, d / 2.0 - 0.04 * d))
     front = d / 2.0 - 0.04 * d
     big = 0.38 * min(w, 0.6 * h)
-    p.cylinder((0.0, 0.32 * h, front), 0.06 * d, big, axis="z", sections=16)
-    p.cylinder((0.0, 0.32 * h, front + 0.02 * d), 0.04 * d, 0.35 * big, axis="z", sections=12)
-    p.cylinder((0.0, 0.75 * h, front), 0.06 * d, 0.4 * big, axis="z", sections=12)
+    with p.accent("black"):
+        p.cylinder((0.0, 0.32 * h, front), 0.06 * d, big, axis="z", sections=16)
+    with p.accent("black"):
+        p.cylinder((0.0, 0.32 * h, front + 0.02 * d), 0.04 * d, 0.35 * big, axis="z", sections=12)
+    with p.accent("black"):
+        p.cylinder((0.0, 0.75 * h, front), 0.06 * d, 0.4 * big, axis="z", sections=12)
 
 
 def _game_console(p: Parts, w: float, h: float, d: float) -> None:
@@ -424,7 +440,8 @@ def _game_console(p: Parts, w: float, h: float, d: float) -> None:
 def _radio(p: Parts, w: float, h: float, d: float) -> None:
     p.box((-w / 2.0, 0.04 * h, -d / 2.0), (w / 2.0, h, d / 2.0 - 0.04 * d))
     front = d / 2.0 - 0.04 * d
-    p.box((-0.45 * w, 0.15 * h, front), (0.0, 0.85 * h, front + 0.02 * d))  # grille
+    with p.accent("black"):
+        p.box((-0.45 * w, 0.15 * h, front), (0.0, 0.85 * h, front + 0.02 * d))  # grille
     for k in range(5):
         y = 0.2 * h + k * 0.13 * h
         p.box((-0.43 * w, y, front + 0.02 * d), (-0.02 * w, y + 0.04 * h, d / 2.0))
@@ -442,7 +459,10 @@ def _camera(p: Parts, w: float, h: float, d: float) -> None:
     p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, 0.78 * h, 0.1 * d))
     p.box((-0.15 * w, 0.78 * h, -0.35 * d), (0.15 * w, h, 0.05 * d))  # viewfinder hump
     p.cylinder((0.0, 0.4 * h, 0.3 * d), 0.4 * d, 0.36 * min(w, h), axis="z", sections=16)
-    p.cylinder((0.0, 0.4 * h, d / 2.0 - 0.04 * d), 0.08 * d, 0.3 * min(w, h), axis="z", sections=16)
+    with p.accent("glass"):
+        p.cylinder(
+            (0.0, 0.4 * h, d / 2.0 - 0.04 * d), 0.08 * d, 0.3 * min(w, h), axis="z", sections=16
+        )
     p.cylinder((0.3 * w, 0.82 * h, -0.1 * d), 0.08 * h, 0.06 * w, sections=8)
     p.box((-w / 2.0, 0.0, -0.3 * d), (-0.3 * w, 0.72 * h, 0.2 * d))  # grip
 
@@ -467,7 +487,8 @@ def _microscope(p: Parts, w: float, h: float, d: float) -> None:
     p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, 0.08 * h, d / 2.0))
     p.box((-0.15 * w, 0.08 * h, -d / 2.0), (0.15 * w, 0.75 * h, -0.25 * d))  # arm
     p.box((-0.35 * w, 0.35 * h, -0.25 * d), (0.35 * w, 0.4 * h, 0.3 * d))  # stage
-    p.rod((0.0, 0.5 * h, 0.1 * d), (0.0, h, -0.2 * d), 0.12 * min(w, d), sections=12)  # tube
+    with p.accent("black"):
+        p.rod((0.0, 0.5 * h, 0.1 * d), (0.0, h, -0.2 * d), 0.12 * min(w, d), sections=12)  # tube
     p.cylinder((0.0, 0.47 * h, 0.1 * d), 0.08 * h, 0.1 * min(w, d), sections=8)
     for sx in (-1.0, 1.0):
         p.cylinder(
@@ -490,7 +511,8 @@ def _fume_hood(p: Parts, w: float, h: float, d: float) -> None:
             (sx * w / 2.0 + (0.05 * w if sx < 0 else 0.0), h, d / 2.0),
         )
     p.box((-w / 2.0, 0.82 * h, -d / 2.0), (w / 2.0, h, d / 2.0))
-    p.box((-0.45 * w, 0.6 * h, 0.4 * d), (0.45 * w, 0.82 * h, 0.43 * d))  # sash glass
+    with p.accent("glass"):
+        p.box((-0.45 * w, 0.6 * h, 0.4 * d), (0.45 * w, 0.82 * h, 0.43 * d))  # sash glass
     p.box((-0.45 * w, 0.59 * h, 0.43 * d), (0.45 * w, 0.61 * h, d / 2.0))
     for k in range(2):
         x = -0.3 * w + k * 0.6 * w
@@ -533,7 +555,8 @@ def _iv_stand(p: Parts, w: float, h: float, d: float) -> None:
     p.cylinder((0.0, 0.52 * h, 0.0), 0.94 * h, r, sections=8)
     for sx in (-1.0, 1.0):
         p.rod((0.0, 0.96 * h, 0.0), (sx * 0.3 * w, h, 0.0), 0.6 * r, sections=6)
-    p.box((0.2 * w, 0.72 * h, -0.06 * d), (0.34 * w, 0.92 * h, 0.06 * d))  # bag
+    with p.accent("glass"):
+        p.box((0.2 * w, 0.72 * h, -0.06 * d), (0.34 * w, 0.92 * h, 0.06 * d))  # bag
 
 
 def _wheelchair(p: Parts, w: float, h: float, d: float) -> None:
@@ -541,7 +564,10 @@ def _wheelchair(p: Parts, w: float, h: float, d: float) -> None:
     seat = 0.5 * h
     for sx in (-1.0, 1.0):
         x = sx * (w / 2.0 - 0.03 * w)
-        p.torus((x, big, -0.05 * d), big * 0.95, big * 0.05, axis="x", sections=20, tube_sections=4)
+        with p.accent("rubber"):
+            p.torus(
+                (x, big, -0.05 * d), big * 0.95, big * 0.05, axis="x", sections=20, tube_sections=4
+            )
         p.cylinder((x, big, -0.05 * d), 0.04 * w, 0.1 * big, 0.1 * big, axis="x", sections=8)
         p.cylinder(
             (sx * 0.35 * w, 0.06 * h, 0.42 * d), 0.03 * w, 0.06 * h, 0.06 * h, axis="x", sections=8
@@ -577,7 +603,8 @@ def _shopping_cart(p: Parts, w: float, h: float, d: float) -> None:
             sections=6,
         )
     basket_y = 0.45 * h
-    _wire_basket(p, w, 0.88 * h, d, basket_y)
+    with p.accent("metal"):
+        _wire_basket(p, w, 0.88 * h, d, basket_y)
     p.cylinder(
         (0.0, h - 0.02 * h, -d / 2.0 + 0.02 * d), w, 0.02 * h, axis="x", sections=8
     )  # handle

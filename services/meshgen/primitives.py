@@ -15,9 +15,10 @@ along ±Y from above, so an image of the object lands on its front.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,6 +148,43 @@ def _rotation(axis: str, degrees: float) -> Floats:
 # Collecting parts.
 
 
+@dataclass(frozen=True)
+class Accent:
+    """A plain material some parts wear instead of the object's image: the felt of a
+    pool table, a screen, piano keys, glass. ``color`` is sRGB with alpha."""
+
+    color: tuple[int, int, int, int]
+    metallic: float = 0.0
+    roughness: float = 0.6
+
+
+ACCENTS: dict[str, Accent] = {
+    "felt": Accent((38, 112, 62, 255), roughness=0.95),
+    "screen": Accent((14, 16, 20, 255), roughness=0.15),
+    "black": Accent((24, 24, 26, 255), roughness=0.5),
+    "white": Accent((240, 238, 232, 255), roughness=0.4),
+    "metal": Accent((190, 192, 196, 255), metallic=1.0, roughness=0.3),
+    "brass": Accent((196, 160, 80, 255), metallic=1.0, roughness=0.35),
+    "glass": Accent((200, 226, 236, 90), roughness=0.05),
+    "mirror": Accent((214, 222, 228, 255), metallic=1.0, roughness=0.05),
+    "water": Accent((90, 150, 200, 130), roughness=0.1),
+    "light": Accent((255, 244, 214, 255), roughness=0.9),
+    "leaf": Accent((62, 124, 56, 255), roughness=0.8),
+    "soil": Accent((70, 52, 38, 255), roughness=1.0),
+    "red": Accent((196, 40, 44, 255), roughness=0.5),
+    "yellow": Accent((236, 200, 60, 255), roughness=0.5),
+    "pink": Accent((232, 130, 170, 255), roughness=0.6),
+    "blue": Accent((50, 100, 190, 255), roughness=0.5),
+    "cream": Accent((244, 232, 206, 255), roughness=0.7),
+    "chalk": Accent((40, 64, 52, 255), roughness=0.95),
+    "cork": Accent((186, 148, 100, 255), roughness=0.95),
+    "rubber": Accent((36, 36, 38, 255), roughness=0.9),
+    "terracotta": Accent((176, 92, 60, 255), roughness=0.85),
+    "wood": Accent((120, 84, 54, 255), roughness=0.6),
+}
+ACCENT_NAMES: tuple[str, ...] = tuple(ACCENTS)
+
+
 class Parts:
     """Parts of one object in its frame, concatenated into a single mesh at the end."""
 
@@ -154,15 +192,32 @@ class Parts:
         self._vertices: list[Floats] = []
         self._faces: list[Ints] = []
         self._projection: list[Axes] = []
+        self._labels: list[Ints] = []
+        self._accent = -1
         self._offset = 0
         self.count = 0
+
+    @contextlib.contextmanager
+    def accent(self, name: str) -> Iterator[None]:
+        """Parts added inside wear the plain material ``name`` of :data:`ACCENTS`."""
+        previous = self._accent
+        self._accent = ACCENT_NAMES.index(name)
+        try:
+            yield
+        finally:
+            self._accent = previous
 
     def _add(self, vertices: Floats, faces: Ints, projection: Axes) -> None:
         self._vertices.append(vertices)
         self._faces.append(faces + self._offset)
         self._projection.append(projection)
+        self._labels.append(np.full(len(faces), self._accent, dtype=np.int64))
         self._offset += len(vertices)
         self.count += 1
+
+    def face_accents(self) -> Ints:
+        """Per face: its index into :data:`ACCENT_NAMES`, or -1 where it wears the image."""
+        return np.concatenate(self._labels)
 
     def box(
         self,

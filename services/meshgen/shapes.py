@@ -12,7 +12,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+import numpy as np
 import trimesh
 from PIL import Image
 
@@ -26,7 +28,15 @@ from services.meshgen.glb import (
     sniff,
     textured_material,
 )
-from services.meshgen.primitives import MAX_TRIANGLES, Floats, Ints, Parts, Size
+from services.meshgen.primitives import (
+    ACCENT_NAMES,
+    ACCENTS,
+    MAX_TRIANGLES,
+    Floats,
+    Ints,
+    Parts,
+    Size,
+)
 from shared import catalog
 
 __all__ = [
@@ -114,15 +124,24 @@ def _check_size(size: Sequence[float]) -> Size:
 # Meshes.
 
 
-def _geometry(
-    category: str, size: Size, shape: str | None
-) -> tuple[str, int, Floats, Ints, Floats, Floats]:
+@dataclass(frozen=True)
+class _Geometry:
+    family: str
+    parts: int
+    vertices: Floats
+    faces: Ints
+    normals: Floats
+    uv: Floats
+    accents: Ints  # per face: index into ACCENT_NAMES, -1 for the image
+
+
+def _geometry(category: str, size: Size, shape: str | None) -> _Geometry:
     w, h, d = _check_size(size)
     family = shape_for(category, (w, h, d), shape=shape)
     parts = Parts()
     builder(family, _boards(category, family))(parts, w, h, d)
     vertices, faces, normals, uv = parts.build((w, h, d))
-    return family, parts.count, vertices, faces, normals, uv
+    return _Geometry(family, parts.count, vertices, faces, normals, uv, parts.face_accents())
 
 
 def _mesh(
@@ -131,17 +150,81 @@ def _mesh(
     material: trimesh.visual.material.PBRMaterial,
     shape: str | None,
 ) -> trimesh.Trimesh:
-    family, count, vertices, faces, normals, uv = _geometry(category, size, shape)
+    g = _geometry(category, size, shape)
     mesh = trimesh.Trimesh(
-        vertices=vertices,
-        faces=faces,
-        vertex_normals=normals,
-        visual=trimesh.visual.TextureVisuals(uv=uv, material=material),
+        vertices=g.vertices,
+        faces=g.faces,
+        vertex_normals=g.normals,
+        visual=trimesh.visual.TextureVisuals(uv=g.uv, material=material),
         process=False,
         validate=False,
     )
-    mesh.metadata.update({"category": category, "shape": family, "parts": count})
+    used = sorted({ACCENT_NAMES[i] for i in np.unique(g.accents) if i >= 0})
+    mesh.metadata.update(
+        {"category": category, "shape": g.family, "parts": g.parts, "accents": used}
+    )
     return mesh
+
+
+def _submesh(
+    g: _Geometry, mask: np.ndarray, visual: trimesh.visual.TextureVisuals, uv: bool
+) -> trimesh.Trimesh:
+    faces = g.faces[mask]
+    used, inverse = np.unique(faces.ravel(), return_inverse=True)
+    if uv:
+        visual.uv = g.uv[used]
+    return trimesh.Trimesh(
+        vertices=g.vertices[used],
+        faces=inverse.reshape(-1, 3),
+        vertex_normals=g.normals[used],
+        visual=visual,
+        process=False,
+        validate=False,
+    )
+
+
+def _accent_material(name: str) -> trimesh.visual.material.PBRMaterial:
+    accent = ACCENTS[name]
+    material = trimesh.visual.material.PBRMaterial(
+        name=f"holodeck-{name}",
+        baseColorFactor=accent.color,
+        metallicFactor=accent.metallic,
+        roughnessFactor=accent.roughness,
+    )
+    if accent.color[3] < 255:
+        material.alphaMode = "BLEND"
+        material.doubleSided = True
+    return material
+
+
+def _scene_glb(
+    category: str, size: Size, material: trimesh.visual.material.PBRMaterial, shape: str | None
+) -> bytes:
+    """The object as GLB: the parts wearing the image in one mesh, each accent's parts in
+    a mesh of their own with a plain material."""
+    g = _geometry(category, size, shape)
+    body = g.accents < 0
+    if body.all():
+        mesh = trimesh.Trimesh(
+            vertices=g.vertices,
+            faces=g.faces,
+            vertex_normals=g.normals,
+            visual=trimesh.visual.TextureVisuals(uv=g.uv, material=material),
+            process=False,
+            validate=False,
+        )
+        return export(mesh)
+    scene = trimesh.Scene()
+    if body.any():
+        visual = trimesh.visual.TextureVisuals(uv=np.zeros((1, 2)), material=material)
+        scene.add_geometry(_submesh(g, body, visual, uv=True), node_name="body", geom_name="body")
+    for index in np.unique(g.accents[~body]):
+        name = ACCENT_NAMES[int(index)]
+        visual = trimesh.visual.TextureVisuals(material=_accent_material(name))
+        scene.add_geometry(
+            _submesh(g, g.accents == index, visual, uv=False), node_name=name, geom_name=name
+        )
+    return export(scene)
 
 
 def build_mesh(
@@ -173,10 +256,10 @@ def mesh_glb(
 ) -> bytes:
     """``build_mesh`` exported as GLB bytes, a PNG or JPEG texture embedded byte for byte."""
     if image_png is None:
-        return export(_mesh(category, size, plain_material(), shape))
+        return _scene_glb(category, size, plain_material(), shape)
     mime = sniff(image_png)
     if mime is None:
-        return export(build_mesh(category, size, image_png, shape=shape))
+        return _scene_glb(category, size, textured_material(open_image(image_png)), shape)
     stand_in = textured_material(Image.new("RGB", (1, 1), (255, 255, 255)))
-    glb = export(_mesh(category, size, stand_in, shape))
+    glb = _scene_glb(category, size, stand_in, shape)
     return replace_image(glb, image_png, mime)

@@ -204,10 +204,15 @@ def test_front_faces_see_the_image_projected_from_the_front() -> None:
 def test_glb_round_trip_keeps_the_extents(family: str) -> None:
     size = TYPICAL[family]
     scene = load_glb(mesh_glb("object", size, shape=family))
-    assert len(scene.geometry) == 1
+    mesh = build_mesh("object", size, shape=family)
+    # The parts wearing the image, then one geometry per plain accent material.
+    names = set(scene.geometry)
+    if not mesh.metadata["accents"]:
+        assert len(names) == 1
+    else:
+        assert names - {"body"} == set(mesh.metadata["accents"])
     assert_fits(scene.bounds, size)
-    (loaded,) = scene.geometry.values()
-    assert len(loaded.faces) == len(build_mesh("object", size, shape=family).faces)
+    assert sum(len(g.faces) for g in scene.geometry.values()) == len(mesh.faces)
 
 
 def test_plain_material_without_an_image() -> None:
@@ -247,7 +252,7 @@ def test_texture_is_embedded_in_the_glb(category: str) -> None:
     assert glb[start : start + view["byteLength"]] == data
     scene = load_glb(glb)
     assert_fits(scene.bounds, TYPICAL[category])
-    (loaded,) = scene.geometry.values()
+    loaded = scene.geometry["body"] if "body" in scene.geometry else scene.geometry["geometry_0"]
     texture = loaded.visual.material.baseColorTexture
     assert np.array_equal(np.asarray(texture.convert("RGB")), np.asarray(image))
     assert loaded.visual.uv.shape == (len(loaded.vertices), 2)
@@ -427,3 +432,27 @@ def test_every_catalog_category_is_drawn_by_its_own_family() -> None:
         assert shape_for(item.name, item.size) == expected, item.name
         for synonym in item.syn:
             assert not shape_for(synonym, item.size).startswith("generic "), synonym
+
+
+
+@pytest.mark.parametrize(
+    ("family", "accent"),
+    [
+        ("pool table", "black"),  # pockets
+        ("tv", "screen"),
+        ("piano", "white"),
+        ("piano", "black"),
+        ("plant", "terracotta"),
+        ("mirror", "mirror"),
+        ("aquarium", "water"),
+    ],
+)
+def test_recognisable_parts_wear_their_own_material(family: str, accent: str) -> None:
+    glb = mesh_glb("object", TYPICAL[family], png_bytes(16, 16)[0], shape=family)
+    tree = glb_json(glb)
+    materials = {m["name"]: m for m in tree["materials"]}
+    assert f"holodeck-{accent}" in materials
+    assert "holodeck-texture" in materials  # the rest still wears the object's image
+    see_through = [m for m in materials.values() if m.get("alphaMode") == "BLEND"]
+    for material in see_through:
+        assert material["pbrMetallicRoughness"]["baseColorFactor"][3] < 1.0
