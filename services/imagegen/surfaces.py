@@ -79,7 +79,12 @@ DEFAULT_COLORS: dict[str, RGB] = {
 }
 
 # Words that name a colour of their own only as a finish ("terracotta tile").
-_FINISH_COLORS: dict[str, RGB] = {"terracotta": (190, 96, 64), "slate": (80, 88, 96)}
+_FINISH_COLORS: dict[str, RGB] = {
+    "terracotta": (190, 96, 64),
+    "slate": (80, 88, 96),
+    "rubber": (52, 54, 58),
+    "epoxy": (150, 154, 160),
+}
 
 
 @dataclass(frozen=True)
@@ -185,10 +190,10 @@ def _carpet(rng: np.random.Generator, n: int, color: RGB) -> np.ndarray:
 
 
 def _concrete(rng: np.random.Generator, n: int, color: RGB) -> np.ndarray:
-    cloud = pg._fbm(rng, n, (4, 4), 5, gain=0.6)
-    fine = pg._fbm(rng, n, (64, 64), 2)
-    pores = pg._smoothstep(0.06, 0.02, pg._noise(rng, n, 256, 256))
-    return (1.0 + 0.07 * cloud + 0.03 * fine - 0.25 * pores).astype(np.float32)
+    cloud = pg._fbm(rng, n, (8, 8), 4, gain=0.55)
+    fine = pg._fbm(rng, n, (128, 128), 1)
+    pores = pg._smoothstep(0.05, 0.015, pg._noise(rng, n, 256, 256))
+    return (1.0 + 0.035 * cloud + 0.03 * fine - 0.3 * pores).astype(np.float32)
 
 
 def _flagstones(rng: np.random.Generator, n: int, color: RGB) -> np.ndarray:
