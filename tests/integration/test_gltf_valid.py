@@ -25,7 +25,8 @@ from services.meshgen.shapes import mesh_glb
 from services.planner.plan import plan_scene
 from services.runtime import WORKERS
 from services.stack import request_scene, running_stack
-from shared.layout import Layout
+from shared import catalog
+from shared.layout import Layout, Opening, PlacedObject, Room, rectangle
 
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 SCRIPT = TOOLS / "gltf_validate.mjs"
@@ -132,3 +133,45 @@ async def test_default_prompt_through_the_stack_is_valid_gltf(
     report = validate(node, path)
     assert report["numErrors"] == 0, problems(report)
     assert report["info"]["generator"] == "holodeck assembly", problems(report)
+
+
+def test_every_shape_family_is_valid_gltf(node: str, tmp_path: Path):
+    """One room holding every shape family at a catalog size, with doors, windows and
+    material finishes: the merged file and a single object's file both validate."""
+    samples: dict[str, Any] = {}
+    for item in catalog.entries():
+        samples.setdefault(item.shape, item)
+    objects = []
+    for k, (_, item) in enumerate(sorted(samples.items())):
+        row, column = divmod(k, 16)
+        objects.append(
+            PlacedObject(
+                id=f"family-{k}",
+                category=item.name,
+                description=f"a {item.color} {item.material} {item.name}",
+                size=item.size,
+                position=(1.0 + 3.0 * column, 0.0, 1.0 + 3.0 * row),
+                material=item.material,
+                color=item.color,
+            )
+        )
+    assert len(objects) >= 100
+    room = Room(
+        type="showroom",
+        polygon=rectangle(50.0, 50.0),
+        height=3.0,
+        doors=[Opening(wall=0, offset=2.0, width=0.9, height=2.1)],
+        windows=[Opening(wall=1, offset=5.0, width=1.4, height=1.2, sill=0.9)],
+        floor_material="white tile",
+        wall_material="red brick",
+    )
+    meshes = {o.id: mesh_glb(o.category, o.size, object_image(o, 0, 64)) for o in objects}
+    single = tmp_path / "pool-table.glb"
+    single.write_bytes(mesh_glb("pool table", (2.5, 0.8, 1.4), object_image(objects[0], 0, 64)))
+    report = validate(node, single)
+    assert report["numErrors"] == 0, problems(report)
+    path = tmp_path / "families.glb"
+    path.write_bytes(build_scene_glb(Layout(room=room, objects=objects), meshes))
+    report = validate(node, path)
+    assert report["numErrors"] == 0, problems(report)
+    assert root_names(path.read_bytes()) >= {o.id for o in objects}

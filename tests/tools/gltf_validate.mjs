@@ -54,5 +54,7 @@ const summary = {
   messages: issues.messages ?? [],
   info: report.info ?? {},
 };
+// Set the exit code and let Node exit on its own: process.exit() right after a large
+// write to a pipe cuts the report short.
 process.stdout.write(`${JSON.stringify(summary)}\n`);
-process.exit(summary.numErrors === 0 ? 0 : 1);
+process.exitCode = summary.numErrors === 0 ? 0 : 1;
