@@ -61,7 +61,6 @@ SET_SIBLING_RANK = 0.05  # place settings fill a table before the next one
 PACKED_SIBLING_RANK = 0.002  # books fill one bookcase before the next one
 PACK_GAP = 0.003  # between books standing side by side
 PACK_RANK = 0.05  # per metre from the board's end: rows fill from one end
-PACK_FRONT_RANK = 0.2  # per metre back from the front edge: spines out
 TURN_RANK = 0.1  # turned across its support rather than along it
 SURFACE_CHUNK = 256  # surface candidates checked at a time
 PLACE_REACH = 0.15  # a place setting lies this far past the front of its seat
@@ -220,6 +219,8 @@ class Arranger:
             box = room.opening_box(window, self.walls[window.wall], OPENING_DEPTH)
             self.opening_boxes.append((box, k))
         self._arrays: tuple[Array, ...] | None = None
+        # The places at each table (by id of its pose), worked out once.
+        self._spots: dict[int, list[tuple[float, float]]] = {}
         # Objects placed without the floor their companions wanted (a table with no
         # room for its chairs): a room the spec does not size grows for them.
         self.cramped: list[Item] = []
@@ -233,6 +234,8 @@ class Arranger:
         return self.by_item.get(id(item))
 
     def _commit(self, pose: Pose) -> None:
+        if pose.item.placement == "floor":
+            self._spots.clear()  # a new seat may have been drawn up to a table
         self.poses.append(pose)
         self.by_item[id(pose.origin)] = pose
         self._arrays = None
@@ -925,6 +928,9 @@ class Arranger:
 
     def _seat_spots(self, parent: Pose) -> list[tuple[float, float]]:
         """The table edge in front of each seat drawn up to ``parent``."""
+        known = self._spots.get(id(parent))
+        if known is not None:
+            return known
         spots = []
         for pose in self.poses:
             if pose.item.placement != "floor":
@@ -935,6 +941,7 @@ class Arranger:
             # A seat faces the table: the place is a little past its front edge.
             reach = pose.item.d / 2 + PLACE_REACH
             spots.append((pose.x + float(fx) * reach, pose.z + float(fz) * reach))
+        self._spots[id(parent)] = spots
         return spots
 
     def place_surface(self, item: Item) -> None:
@@ -942,26 +949,21 @@ class Arranger:
         if not ranked:
             self._no_surface(item, "there is nothing to stand it on", growable=False)
             return
-        xs: list[float] = []
-        zs: list[float] = []
-        ys: list[float] = []
-        rots: list[float] = []
-        ranks: list[float] = []
+        parts: list[tuple[Array, ...]] = []
         owners: list[Pose] = []
-        inside: list[bool] = []
-        sizes: list[tuple[float, float]] = []
+        sizes: dict[tuple[float, float], int] = {}
         packed = item.group in ("row", "stack")
         for rank, parent in ranked:
             pw, pd = parent.item.w, parent.item.d
             levels = self._levels(item, parent)
             if not levels:
                 continue
-            sx, sz = geometry.side(parent.rot)
-            fx, fz = geometry.front(parent.rot)
-            siblings = sum(
-                1 for p in self.poses if p.parent is parent and p.item.category == item.category
-            )
-            crowd = siblings * (
+            sx, sz = (float(v) for v in geometry.side(parent.rot))
+            fx, fz = (float(v) for v in geometry.front(parent.rot))
+            mine = [
+                p for p in self.poses if p.parent is parent and p.item.category == item.category
+            ]
+            crowd = len(mine) * (
                 PACKED_SIBLING_RANK
                 if packed
                 else SET_SIBLING_RANK
@@ -969,101 +971,106 @@ class Arranger:
                 else SIBLING_RANK
             )
             settings = self._seat_spots(parent) if item.group == "set" else []
-            taken = [
-                (p.x, p.z)
-                for p in self.poses
-                if p.parent is parent and p.item.category == item.category
-            ]
+            taken = [(p.x, p.z) for p in mine]
+            level_y = np.array([y for y, _, _ in levels])
+            level_rank = np.array([r for _, r, _ in levels])
+            level_inside = np.array([w for _, _, w in levels])
             for turn, (w, d) in ((0.0, (item.w, item.d)), (90.0, (item.d, item.w))):
+                # (w, d): its extent along the support's width and depth.
                 if item.flat_on_top and (w > pw - 0.02 or d > pd - 0.02):
                     # A runner or a cloth is cut to the table it lies on.
                     w, d = min(w, pw - 0.04), min(d, pd - 0.04)
                 if w > pw - 0.02 or d > pd - 0.02:
                     continue
+                own = (w, d) if turn == 0.0 else (d, w)  # the same in its own frame
                 span_x = (pw - w) / 2 - 0.01
                 span_z = (pd - d) / 2 - 0.01
                 if packed and span_x > 0.005:
-                    # Side by side in rows, from one end: books along a board.
+                    # Side by side in rows from one end, spines to the front: books.
                     lxs = np.arange(-span_x, span_x + 1e-9, w + PACK_GAP)
+                    lzs = np.array([max(span_z, 0.0)])
                 else:
                     lxs = np.linspace(-span_x, span_x, 5) if span_x > 0.005 else np.zeros(1)
-                lzs = np.linspace(-span_z, span_z, 3) if span_z > 0.005 else np.zeros(1)
-                for y, level_rank, within in levels:
-                    for lx in lxs:
-                        for lz in lzs:
-                            x = parent.x + float(sx) * lx + float(fx) * lz
-                            z = parent.z + float(sz) * lx + float(fz) * lz
-                            score = rank + level_rank + crowd + TURN_RANK * (turn / 90.0)
-                            if packed:
-                                score += PACK_RANK * (lx + span_x) + PACK_FRONT_RANK * (span_z - lz)
-                            else:
-                                score += self._top_preference(item, lx, lz, span_x, span_z)
-                            if settings:
-                                score += self._setting_rank(x, z, settings, taken)
-                            xs.append(x)
-                            zs.append(z)
-                            ys.append(y)
-                            rots.append((parent.rot + turn) % 360.0)
-                            ranks.append(score)
-                            owners.append(parent)
-                            inside.append(within)
-                            sizes.append((w, d))
-        if not xs:
+                    lzs = np.linspace(-span_z, span_z, 3) if span_z > 0.005 else np.zeros(1)
+                lv, lx, lz = (a.ravel() for a in np.meshgrid(np.arange(len(levels)), lxs, lzs))
+                x = parent.x + sx * lx + fx * lz
+                z = parent.z + sz * lx + fz * lz
+                score = rank + level_rank[lv] + crowd + TURN_RANK * (turn / 90.0)
+                if packed:
+                    score = score + PACK_RANK * (lx + span_x)
+                else:
+                    score = score + self._top_preference(item, lx, lz, span_x, span_z)
+                if settings:
+                    score = score + self._setting_rank(x, z, settings, taken)
+                n = x.shape[0]
+                parts.append(
+                    (
+                        x,
+                        z,
+                        level_y[lv],
+                        np.full(n, (parent.rot + turn) % 360.0),
+                        score,
+                        np.full(n, len(owners)),
+                        level_inside[lv],
+                        np.full(n, sizes.setdefault(own, len(sizes))),
+                    )
+                )
+                owners.append(parent)
+        if not parts:
             self._no_surface(item, "no surface is large enough to hold it", growable=False)
             return
-        index_of = {id(p): k for k, p in enumerate(self.poses)}
-        hosts = np.array(
-            [index_of[id(o)] if w else -1 for o, w in zip(owners, inside, strict=True)]
+        xs, zs, ys, rots, ranks, owner_of, inside, size_of = (
+            np.concatenate([part[k] for part in parts]) for k in range(8)
         )
-        order = np.argsort(np.array(ranks), kind="stable")
+        by_index = {k: size for size, k in sizes.items()}
+        index_of = {id(p): k for k, p in enumerate(self.poses)}
+        host_index = np.array([index_of[id(o)] for o in owners])
+        hosts = np.where(inside, host_index[owner_of.astype(int)], -1)
+        order = np.argsort(ranks, kind="stable")
         for start in range(0, len(order), SURFACE_CHUNK):
             chunk = order[start : start + SURFACE_CHUNK]
             best: tuple[int, Pose] | None = None
-            for w, d in dict.fromkeys(sizes[k] for k in chunk):
-                position = np.array([n for n, k in enumerate(chunk) if sizes[k] == (w, d)])
+            for size_index in dict.fromkeys(size_of[chunk].astype(int).tolist()):
+                position = np.nonzero(size_of[chunk] == size_index)[0]
                 same = chunk[position]
+                w, d = by_index[size_index]
                 sized = item if (w, d) == (item.w, item.d) else replace(item, size=(w, item.h, d))
-                c = Candidates(
-                    np.array(xs)[same],
-                    np.array(zs)[same],
-                    np.round(np.array(rots)[same], 9),
-                    w,
-                    d,
-                    np.array(ys)[same],
-                    item.h,
-                )
+                c = Candidates(xs[same], zs[same], np.round(rots[same], 9), w, d, ys[same], item.h)
                 ok = np.nonzero(self._clear(sized, c, skip=hosts[same]))[0]
                 if not ok.size or (best is not None and best[0] < position[ok[0]]):
                     continue
                 k = int(same[ok[0]])
                 pose = Pose(
                     sized,
-                    xs[k],
-                    ys[k],
-                    zs[k],
-                    round(rots[k], 9),
+                    float(xs[k]),
+                    float(ys[k]),
+                    float(zs[k]),
+                    round(float(rots[k]), 9),
                     c.quads[ok[0]],
-                    parent=owners[k],
+                    parent=owners[int(owner_of[k])],
                     source=item if sized is not item else None,
                 )
                 best = (int(position[ok[0]]), pose)
             if best is not None:
                 self._commit(best[1])
                 return
-        self._no_surface(item, "every surface it could stand on is full", growable=True)
+        # A bigger room would not give it more to stand on.
+        self._no_surface(item, "every surface it could stand on is full", growable=False)
 
     @staticmethod
     def _setting_rank(
-        x: float, z: float, settings: list[tuple[float, float]], taken: list[tuple[float, float]]
-    ) -> float:
+        x: Array, z: Array, settings: list[tuple[float, float]], taken: list[tuple[float, float]]
+    ) -> Array:
         """Place settings: a plate or a fork goes at a seat that has none yet."""
         free = [
             s
             for s in settings
             if all(math.hypot(s[0] - t[0], s[1] - t[1]) > SETTING_RADIUS for t in taken)
         ]
-        spots = free or settings
-        nearest = min(math.hypot(x - s[0], z - s[1]) for s in spots)
+        spots = np.array(free or settings)
+        nearest = np.min(
+            np.hypot(x[:, None] - spots[None, :, 0], z[:, None] - spots[None, :, 1]), axis=1
+        )
         return SETTING_RANK * nearest + (0.0 if free else SETTING_FULL_RANK)
 
     def _no_surface(self, item: Item, reason: str, growable: bool) -> None:
@@ -1074,14 +1081,14 @@ class Arranger:
         self._fail(item, reason, growable=growable)
 
     @staticmethod
-    def _top_preference(item: Item, lx: float, lz: float, span_x: float, span_z: float) -> float:
-        back = (lz + span_z) / (2 * span_z) if span_z > 0.005 else 0.0
-        side = 1.0 - abs(lx) / span_x if span_x > 0.005 else 0.0
+    def _top_preference(item: Item, lx: Array, lz: Array, span_x: float, span_z: float) -> Array:
+        back = (lz + span_z) / (2 * span_z) if span_z > 0.005 else np.zeros_like(lz)
+        side = 1.0 - np.abs(lx) / span_x if span_x > 0.005 else np.zeros_like(lx)
         if item.category in ("tv", "computer monitor", "microwave", "aquarium"):
-            return 0.3 * back + 0.2 * (1.0 - side)
+            return np.asarray(0.3 * back + 0.2 * (1.0 - side))
         if item.category == "table lamp":
-            return 0.2 * back + 0.3 * side
-        return 0.1 * (1.0 - side) + 0.1 * abs(lz) / max(span_z, 0.01)
+            return np.asarray(0.2 * back + 0.3 * side)
+        return np.asarray(0.1 * (1.0 - side) + 0.1 * np.abs(lz) / max(span_z, 0.01))
 
     # ----------------------------------------------------------------- on the walls
 
