@@ -378,6 +378,13 @@ def _category_family(text: str | None) -> str | None:
 
 def material_family(obj: PlacedObject) -> str:
     """The material family an object is drawn with (one of :data:`FAMILIES`)."""
+    if _category_family(obj.category) == "foliage" and _family_in(obj.description) in (
+        None,
+        "foliage",
+    ):
+        # A plant's material names its pot (the mesh draws the pot apart); its image
+        # dresses the leaves.
+        return "foliage"
     return (
         _family_in(obj.material)
         or _family_in(obj.description)

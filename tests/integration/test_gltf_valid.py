@@ -38,7 +38,8 @@ PROMPTS = {
     "a bookshelf, a floor lamp, a rug, two plants and a side table",
     50: "a huge open-plan loft with three sofas, six armchairs, three coffee tables, "
     "four bookshelves, eight plants, four floor lamps, three rugs, a dining table, "
-    "seven chairs, three side tables and a tv stand with a tv",
+    "seven chairs, three side tables, a tv stand with a tv, four paintings, a piano, "
+    "a pool table, two vases and a clock",
 }
 
 

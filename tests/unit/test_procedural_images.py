@@ -270,3 +270,8 @@ def test_named_and_hex_colours_reach_the_image(description, color, expected):
         else (COLOR_NAMES[expected] if isinstance(expected, str) else expected)
     )
     assert np.allclose(image, target, atol=14.0), (image, target)
+
+
+def test_a_plants_image_dresses_its_leaves_whatever_its_pot_is_made_of():
+    assert material_family(make("plant", "a green leafy plant", material="ceramic")) == "foliage"
+    assert material_family(make("plant", "a potted plant", material="ceramic")) == "foliage"
