@@ -357,6 +357,8 @@ def _drawer_chest(p: Parts, w: float, h: float, d: float, *, legs: bool) -> None
                 knob(p, (x0 + x1) / 2.0, (y0 + y1) / 2.0, body_front + front_t, knob_r, knob_d)
 
 
+# Spines in a row of books: a few cloth colours.
+_BOOK_COLOURS = ("red", "blue", "cream", "leaf", "black", "yellow", "wood")
 _BOOKS = ((0.035, 0.82), (0.025, 0.7), (0.045, 0.88), (0.03, 0.76), (0.04, 0.8), (0.028, 0.66))
 
 
@@ -403,10 +405,11 @@ def _shelves(
             width *= scale
             if x + width > limit:
                 break
-            p.box(
-                (x, top, -d / 2.0 + back_t + 0.1 * d),
-                (x + width * 0.95, top + tall * clear, d / 2.0 - 0.08 * d),
-            )
+            with p.accent(_BOOK_COLOURS[(i * 5 + j * 3) % len(_BOOK_COLOURS)]):
+                p.box(
+                    (x, top, -d / 2.0 + back_t + 0.1 * d),
+                    (x + width * 0.95, top + tall * clear, d / 2.0 - 0.08 * d),
+                )
             x += width
 
 

@@ -230,7 +230,7 @@ def _arcade_machine(p: Parts, w: float, h: float, d: float) -> None:
     for sx in (-1.0, 1.0):
         x0 = sx * w / 2.0
         lo, hi = sorted((x0, x0 - sx * t))
-        p.extrude([(y, z) for z, y in side], lo, hi, axis="x")
+        p.extrude(side, lo, hi, axis="x")  # (z, y) outline
     p.box((-w / 2.0 + t, 0.0, -d / 2.0), (w / 2.0 - t, 0.98 * h, 0.1 * d))  # body
     p.box((-w / 2.0 + t, 0.45 * h, 0.1 * d), (w / 2.0 - t, 0.5 * h, 0.45 * d))  # control deck
     with p.accent("screen"):
@@ -1019,15 +1019,16 @@ def _dollhouse(p: Parts, w: float, h: float, d: float) -> None:
     p.box(
         (-wall / 2.0, 0.04 * h, -d / 2.0 + wall), (wall / 2.0, eave, d / 2.0 - 0.1 * d)
     )  # partition
-    for sx in (-1.0, 1.0):
-        p.box(
-            (0.0, eave, -d / 2.0),
-            (sx * 0.56 * w, eave + 0.02 * h, d / 2.0),
-            turn=("z", sx * 34.0),
-            pivot=(0.0, h - 0.01 * h, 0.0),
-        )
-    p.extrude([(-w / 2.0, eave), (w / 2.0, eave), (0.0, h)], -d / 2.0, -d / 2.0 + wall)
-    p.box((0.2 * w, eave, -0.2 * d), (0.3 * w, 0.95 * h, -0.1 * d))  # chimney
+    # A gable roof over the whole depth, eaves a little past the walls, and its attic.
+    with p.accent("red"):
+        p.extrude([(-w / 2.0, eave), (w / 2.0, eave), (0.0, h)], -d / 2.0, d / 2.0)
+    p.box((0.2 * w, 0.8 * h, -0.2 * d), (0.3 * w, 0.98 * h, -0.1 * d))  # chimney
+    for sx in (-0.25, 0.25):
+        with p.accent("glass"):
+            p.box(
+                (sx * w - 0.08 * w, 0.45 * h, -d / 2.0 - 0.0),
+                (sx * w + 0.08 * w, 0.55 * h, -d / 2.0 + wall * 1.2),
+            )
 
 
 def _kite(p: Parts, w: float, h: float, d: float) -> None:

@@ -291,10 +291,21 @@ def _bar_counter(p: Parts, w: float, h: float, d: float) -> None:
 
 
 def _framed_board(
-    p: Parts, w: float, h: float, d: float, *, ledge: bool, notes: bool, frame: float = 0.03
+    p: Parts,
+    w: float,
+    h: float,
+    d: float,
+    *,
+    surface: str,
+    ledge: bool,
+    notes: bool,
+    frame: float = 0.03,
 ) -> None:
+    """A board in a frame that wears the object's image: its writing ``surface`` is an
+    accent (white, chalk, cork), with a pen ledge or pinned notes."""
     f = min(frame, 0.05 * min(w, h) * frame / 0.03)
-    p.box((-w / 2.0 + f, f, -d / 2.0), (w / 2.0 - f, h - f, 0.2 * d - d / 2.0 + 0.4 * d))
+    with p.accent(surface):
+        p.box((-w / 2.0 + f, f, -d / 2.0), (w / 2.0 - f, h - f, 0.0))
     for y0, y1 in ((0.0, f), (h - f, h)):
         p.box((-w / 2.0, y0, -d / 2.0), (w / 2.0, y1, 0.2 * d))
     for sx in (-1.0, 1.0):
@@ -304,17 +315,25 @@ def _framed_board(
         )
     if ledge:
         p.box((-0.45 * w, f, 0.2 * d), (0.45 * w, f + 0.02 * h, d / 2.0))
-        p.box((-0.3 * w, f + 0.02 * h, 0.25 * d), (-0.2 * w, f + 0.035 * h, 0.4 * d))
+        for k, accent in enumerate(("black", "red", "blue")):
+            x = -0.3 * w + k * 0.06 * w
+            with p.accent(accent if surface == "white" else "white"):
+                p.box((x, f + 0.02 * h, 0.25 * d), (x + 0.04 * w, f + 0.035 * h, 0.45 * d))
     if notes:
-        for k, (fx, fy) in enumerate(
-            ((-0.3, 0.6), (0.05, 0.7), (0.3, 0.45), (-0.15, 0.3), (0.2, 0.2))
-        ):
+        spots = ((-0.3, 0.6), (0.05, 0.7), (0.3, 0.45), (-0.15, 0.3), (0.2, 0.2))
+        for k, (fx, fy) in enumerate(spots):
             a = (-6.0, 4.0, -3.0, 7.0, -2.0)[k]
-            p.box(
-                (fx * w - 0.08 * w, fy * h - 0.08 * h, 0.0),
-                (fx * w + 0.08 * w, fy * h + 0.08 * h, 0.05 * d),
-                turn=("z", a),
-            )
+            with p.accent(("yellow", "white", "pink", "blue", "white")[k]):
+                p.box(
+                    (fx * w - 0.08 * w, fy * h - 0.08 * h, 0.0),
+                    (fx * w + 0.08 * w, fy * h + 0.08 * h, 0.06 * d),
+                    turn=("z", a),
+                    pivot=(fx * w, fy * h, 0.0),
+                )
+            with p.accent("red"):
+                p.cylinder(
+                    (fx * w, fy * h + 0.06 * h, 0.08 * d), 0.04 * d, 0.012 * w, axis="z", sections=6
+                )
 
 
 def _easel(p: Parts, w: float, h: float, d: float) -> None:
@@ -698,10 +717,14 @@ BUILDERS: dict[str, Builder] = {
     "shop counter": _shop_counter,
     "bar counter": _bar_counter,
     "whiteboard": lambda p, w, h, d: _framed_board(
-        p, w, h, d, ledge=True, notes=False, frame=0.015
+        p, w, h, d, surface="white", ledge=True, notes=False, frame=0.015
     ),
-    "chalkboard": lambda p, w, h, d: _framed_board(p, w, h, d, ledge=True, notes=False, frame=0.06),
-    "bulletin board": lambda p, w, h, d: _framed_board(p, w, h, d, ledge=False, notes=True),
+    "chalkboard": lambda p, w, h, d: _framed_board(
+        p, w, h, d, surface="chalk", ledge=True, notes=False, frame=0.06
+    ),
+    "bulletin board": lambda p, w, h, d: _framed_board(
+        p, w, h, d, surface="cork", ledge=False, notes=True
+    ),
     "easel": _easel,
     "sign": _sign,
     "wall sign": _wall_sign,
