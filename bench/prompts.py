@@ -276,7 +276,8 @@ CASES: tuple[Case, ...] = (
         "kitchen",
         None,
         "fridge 1 floor; stove 1 floor; sink 1 floor; kitchen cabinet 4 floor; "
-        "toaster 1 on kitchen cabinet; kettle 1 on kitchen cabinet; microwave 1 on kitchen cabinet; "
+        "toaster 1 on kitchen cabinet; kettle 1 on kitchen cabinet; "
+        "microwave 1 on kitchen cabinet; "
         "table 1 floor; chair 4 floor",
     ),
     _case(
@@ -399,7 +400,8 @@ CASES: tuple[Case, ...] = (
         "a luggage rack and a suitcase",
         "hotel room",
         None,
-        "king bed 1 floor; nightstand 2 floor; table lamp 2 on nightstand; tv 1 wall; desk 1 floor; "
+        "king bed 1 floor; nightstand 2 floor; table lamp 2 on nightstand; tv 1 wall; "
+        "desk 1 floor; "
         "chair 1 floor; luggage rack 1 floor; suitcase 1 floor",
     ),
     # --- Schools and labs ---------------------------------------------------------------------
@@ -690,7 +692,8 @@ CASES: tuple[Case, ...] = (
         "counter and 20 mugs on the tables",
         "board game cafe",
         None,
-        "cafe table 5 floor; chair 20 floor; shelving unit 4 floor; chess board 40 on shelving unit; "
+        "cafe table 5 floor; chair 20 floor; shelving unit 4 floor; "
+        "chess board 40 on shelving unit; "
         "shop counter 1 floor; cup 20 on cafe table",
     ),
     _case(
@@ -727,8 +730,7 @@ CASES: tuple[Case, ...] = (
         "a plant and a room divider",
         "yoga studio",
         None,
-        "yoga mat 6 floor; table 1 floor; candle 4 on table; plant 1 floor; "
-        "room divider 1 floor",
+        "yoga mat 6 floor; table 1 floor; candle 4 on table; plant 1 floor; room divider 1 floor",
     ),
     _case(
         "a playroom with a play kitchen, a dollhouse, a slide, a bean bag, 10 stuffed animals "

@@ -61,6 +61,7 @@ SET_SIBLING_RANK = 0.05  # place settings fill a table before the next one
 PACKED_SIBLING_RANK = 0.002  # books fill one bookcase before the next one
 PACK_GAP = 0.003  # between books standing side by side
 PACK_RANK = 0.05  # per metre from the board's end: rows fill from one end
+PACK_ROW_RANK = 1.0  # per metre from the first row: a row fills before the next one
 TURN_RANK = 0.1  # turned across its support rather than along it
 SURFACE_CHUNK = 256  # surface candidates checked at a time
 PLACE_REACH = 0.15  # a place setting lies this far past the front of its seat
@@ -986,9 +987,14 @@ class Arranger:
                 span_x = (pw - w) / 2 - 0.01
                 span_z = (pd - d) / 2 - 0.01
                 if packed and span_x > 0.005:
-                    # Side by side in rows from one end, spines to the front: books.
+                    # Side by side in rows from one end: books spines out at the front of
+                    # a board, pillows at the head of a bed.
                     lxs = np.arange(-span_x, span_x + 1e-9, w + PACK_GAP)
-                    lzs = np.array([max(span_z, 0.0)])
+                    lzs = (
+                        np.arange(-span_z, span_z + 1e-9, d + PACK_GAP)
+                        if span_z > 0
+                        else np.zeros(1)
+                    )
                 else:
                     lxs = np.linspace(-span_x, span_x, 5) if span_x > 0.005 else np.zeros(1)
                     lzs = np.linspace(-span_z, span_z, 3) if span_z > 0.005 else np.zeros(1)
@@ -997,7 +1003,8 @@ class Arranger:
                 z = parent.z + sz * lx + fz * lz
                 score = rank + level_rank[lv] + crowd + TURN_RANK * (turn / 90.0)
                 if packed:
-                    score = score + PACK_RANK * (lx + span_x)
+                    row = (span_z - lz) if item.shelved else (lz + span_z)
+                    score = score + PACK_RANK * (lx + span_x) + PACK_ROW_RANK * row
                 else:
                     score = score + self._top_preference(item, lx, lz, span_x, span_z)
                 if settings:

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import math
 
-from services.planner.spec import OPENING_TARGETS, Constraint, ObjectSpec, SceneSpec
+from services.planner.spec import (
+    MAX_COUNT,
+    OPENING_TARGETS,
+    Constraint,
+    ObjectSpec,
+    SceneSpec,
+)
 from shared import catalog
 
 FEW_KINDS = 3  # a prompt naming fewer kinds of object also gets the template's extras
@@ -105,9 +111,14 @@ def _template_objects(spec: SceneSpec, objects: list[ObjectSpec]) -> list[Object
         added.append(ObjectSpec(category=item.category, count=item.count, requested=False))
     every = objects + added
     for item in deferred:
-        count = sum(o.count for o in every if o.category == item.per)
+        seat = seats_at(item.per) if item.per is not None else None
+        seated = seat is not None and catalog.kind(seat[0]) == catalog.kind(item.category)
+        each = seat[1] if seat is not None and seated else 1
+        count = sum(o.count * each for o in every if o.category == item.per)
         if count > 0:
-            added.append(ObjectSpec(category=item.category, count=count, requested=False))
+            added.append(
+                ObjectSpec(category=item.category, count=min(count, MAX_COUNT), requested=False)
+            )
     return added
 
 
@@ -143,7 +154,9 @@ def _seats(spec: SceneSpec, objects: list[ObjectSpec]) -> list[ObjectSpec]:
         seat = seats_at(obj.category)
         if seat is not None:
             wanted[seat[0]] = wanted.get(seat[0], 0) + seat[1] * obj.count
-    return [ObjectSpec(category=c, count=min(n, 200), requested=False) for c, n in wanted.items()]
+    return [
+        ObjectSpec(category=c, count=min(n, MAX_COUNT), requested=False) for c, n in wanted.items()
+    ]
 
 
 def _supports(spec: SceneSpec, objects: list[ObjectSpec]) -> list[ObjectSpec]:

@@ -52,7 +52,10 @@ def placement_order(all_items: Sequence[Item], by_priority: bool) -> list[Item]:
             if rule.kind == "far":
                 continue
             for target in rule.targets:
-                if target.spec_index != item.spec_index:
+                # A target that stands on something (a tv on its stand) waits for its
+                # support: a floor object does not pull it in first.
+                waits = LAYER[target.placement] > max(LAYER[item.placement], LAYER["wall"])
+                if target.spec_index != item.spec_index and not waits:
                     visit(target, expand=False)
         out.append(item)
         if not expand:

@@ -37,6 +37,7 @@ from services.planner.spec import (
 from shared import catalog
 from shared.layout import Placement, Vec3
 
+MAX_TOTAL = 4 * MAX_COUNT  # objects of one kind a prompt may ask for (the spec's own limit)
 INFER_EXTRA = 0.5  # an optional template piece counts half a core one towards the room type
 MIN_SIDE, MAX_SIDE = 1.5, 40.0  # metres: a room side the prompt writes is kept within
 
@@ -615,7 +616,7 @@ def _category(mention: _Mention, room_type: str) -> str:
     """The category a mention names in a room of ``room_type``: the catalog's name, a
     compound its modifier makes ("a zither table"), or an unknown noun as written."""
     category = _resolve(mention.kind, mention.value, room_type)
-    if mention.modifier is not None and mention.kind == "object":
+    if mention.modifier is not None:
         match = catalog.resolve(f"{mention.modifier} {mention.phrase}")
         if match is not None and match.category != category:
             return match.category
@@ -670,21 +671,30 @@ class _Request:
     mount_height: float | None = None
     constraints: list[Constraint] = field(default_factory=list)
 
-    def spec(self) -> ObjectSpec:
+    def specs(self) -> list[ObjectSpec]:
+        """The request as object specs: more than one spec holds is split over several,
+        so a count stays exact."""
         size = None
         if self.size is not None:
             size = ObjectSize(width=self.size[0], height=self.size[1], depth=self.size[2])
-        return ObjectSpec(
-            category=self.category,
-            description=self.description,
-            count=self.count,
-            size=size,
-            material=self.material,
-            color=self.color,
-            placement=self.placement,
-            mount_height=self.mount_height,
-            constraints=self.constraints,
-        )
+        out = []
+        left = self.count
+        while left > 0:
+            out.append(
+                ObjectSpec(
+                    category=self.category,
+                    description=self.description,
+                    count=min(left, MAX_COUNT),
+                    size=size,
+                    material=self.material,
+                    color=self.color,
+                    placement=self.placement,
+                    mount_height=self.mount_height,
+                    constraints=self.constraints,
+                )
+            )
+            left -= MAX_COUNT
+        return out
 
 
 def _request(mention: _Mention, category: str) -> _Request:
@@ -699,7 +709,7 @@ def _request(mention: _Mention, category: str) -> _Request:
         count = entry.plural_count if entry is not None else 2
     else:
         count = 1
-    count = max(1, min(MAX_COUNT, count))
+    count = max(1, min(MAX_TOTAL, count))
     placement: Placement | None = None
     if mention.mounted and (
         entry is None or entry.wall_mountable or entry.placement in ("wall", "surface")
@@ -868,7 +878,7 @@ def understand(prompt: str) -> SceneSpec:
     seats = SEATS_FOR.search(text)
     if seats is not None:
         word = seats.group(1) or seats.group(2)
-        count = min(MAX_COUNT, int(word) if word.isdigit() else lexicon.NUMBERS[word])
+        count = min(MAX_TOTAL, int(word) if word.isdigit() else lexicon.NUMBERS[word])
         seat = "student desk" if context_room == "classroom" else "chair"
         if count > 0 and all(catalog.kind(r.category) != catalog.kind(seat) for r in requests):
             if seat not in excluded:
@@ -887,6 +897,6 @@ def understand(prompt: str) -> SceneSpec:
             wall_material=scan.wall_material,
             style=list(scan.style),
         ),
-        objects=[r.spec() for r in requests],
+        objects=[spec for r in requests for spec in r.specs()],
         exclude=sorted(excluded),
     )
