@@ -54,63 +54,67 @@ class SurfaceLook:
     metallic: float = 0.0
 
 
-SURFACE_LOOKS: dict[str, SurfaceLook] = {
-    "oak": SurfaceLook((176, 134, 88), 0.6),
-    "walnut": SurfaceLook((101, 70, 45), 0.55),
-    "maple": SurfaceLook((214, 180, 136), 0.6),
-    "pine": SurfaceLook((214, 176, 120), 0.65),
-    "cherry": SurfaceLook((150, 78, 50), 0.55),
-    "teak": SurfaceLook((160, 110, 60), 0.6),
-    "birch": SurfaceLook((222, 196, 156), 0.6),
-    "bamboo": SurfaceLook((210, 180, 120), 0.6),
-    "wood": SurfaceLook((168, 124, 80), 0.6),
-    "hardwood": SurfaceLook((150, 104, 64), 0.55),
-    "parquet": SurfaceLook((160, 112, 70), 0.55),
-    "laminate": SurfaceLook((180, 140, 100), 0.5),
-    "vinyl": SurfaceLook((170, 160, 150), 0.5),
-    "linoleum": SurfaceLook((180, 170, 150), 0.55),
-    "tile": SurfaceLook((214, 210, 202), 0.35),
-    "tiles": SurfaceLook((214, 210, 202), 0.35),
-    "ceramic": SurfaceLook((220, 216, 208), 0.3),
-    "porcelain": SurfaceLook((232, 230, 226), 0.25),
-    "terracotta": SurfaceLook((190, 96, 64), 0.7),
-    "marble": SurfaceLook((232, 230, 226), 0.2),
-    "granite": SurfaceLook((130, 126, 122), 0.35),
-    "stone": SurfaceLook((150, 146, 138), 0.8),
-    "slate": SurfaceLook((80, 88, 96), 0.7),
-    "concrete": SurfaceLook((156, 154, 148), 0.85),
-    "cement": SurfaceLook((156, 154, 148), 0.85),
-    "terrazzo": SurfaceLook((214, 208, 198), 0.4),
-    "carpet": SurfaceLook((150, 140, 128), 1.0),
-    "rug": SurfaceLook((150, 140, 128), 1.0),
-    "cork": SurfaceLook((190, 150, 104), 0.9),
-    "plaster": SurfaceLook((236, 232, 224), 0.9),
-    "paint": SurfaceLook((240, 238, 232), 0.85),
-    "painted": SurfaceLook((240, 238, 232), 0.85),
-    "drywall": SurfaceLook((238, 236, 230), 0.9),
-    "wallpaper": SurfaceLook((226, 216, 196), 0.9),
-    "brick": SurfaceLook((160, 76, 56), 0.9),
-    "panel": SurfaceLook((176, 134, 88), 0.6),
-    "paneling": SurfaceLook((176, 134, 88), 0.6),
-    "metal": SurfaceLook((170, 172, 176), 0.4, 1.0),
-    "steel": SurfaceLook((168, 172, 178), 0.35, 1.0),
-    "glass": SurfaceLook((200, 220, 225), 0.05),
+# How rough (and how metallic) each finish word is; its colour and pattern are the
+# finish texture's (services/imagegen/surfaces.py).
+SURFACE_FINISHES: dict[str, tuple[float, float]] = {
+    "oak": (0.6, 0.0),
+    "walnut": (0.55, 0.0),
+    "maple": (0.6, 0.0),
+    "pine": (0.65, 0.0),
+    "cherry": (0.55, 0.0),
+    "teak": (0.6, 0.0),
+    "birch": (0.6, 0.0),
+    "bamboo": (0.6, 0.0),
+    "wood": (0.6, 0.0),
+    "hardwood": (0.55, 0.0),
+    "parquet": (0.55, 0.0),
+    "laminate": (0.5, 0.0),
+    "vinyl": (0.5, 0.0),
+    "rubber": (0.9, 0.0),
+    "linoleum": (0.55, 0.0),
+    "tile": (0.35, 0.0),
+    "tiles": (0.35, 0.0),
+    "ceramic": (0.3, 0.0),
+    "porcelain": (0.25, 0.0),
+    "terracotta": (0.7, 0.0),
+    "marble": (0.2, 0.0),
+    "granite": (0.35, 0.0),
+    "stone": (0.8, 0.0),
+    "slate": (0.7, 0.0),
+    "concrete": (0.85, 0.0),
+    "cement": (0.85, 0.0),
+    "terrazzo": (0.4, 0.0),
+    "carpet": (1.0, 0.0),
+    "rug": (1.0, 0.0),
+    "cork": (0.9, 0.0),
+    "plaster": (0.9, 0.0),
+    "paint": (0.85, 0.0),
+    "painted": (0.85, 0.0),
+    "drywall": (0.9, 0.0),
+    "wallpaper": (0.9, 0.0),
+    "brick": (0.9, 0.0),
+    "panel": (0.6, 0.0),
+    "paneling": (0.6, 0.0),
+    "metal": (0.4, 1.0),
+    "steel": (0.35, 1.0),
+    "glass": (0.05, 0.0),
 }
 
-_DEFAULT_FLOOR = SurfaceLook((176, 134, 88), 0.6)
-_DEFAULT_WALL = SurfaceLook((236, 232, 224), 0.9)
+_DEFAULT_FLOOR = (0.6, 0.0)
+_DEFAULT_WALL = (0.9, 0.0)
 
 
-def surface_look(material: str, default: SurfaceLook) -> SurfaceLook:
-    """Colour and roughness of a floor or wall material such as "oak" or "white paint".
-
-    The colour is the finish's own (the one its texture is tinted with), the roughness
-    and metalness those of the first finish word known here.
-    """
+def surface_look(material: str, *, wall: bool) -> SurfaceLook:
+    """Colour, roughness and metalness of a floor or wall finish such as "oak" or
+    "white paint": the colour is the one its texture is tinted with, roughness and
+    metalness those of the first finish word known here."""
     words = re.findall(r"[a-z]+", material.lower())
-    look = next((SURFACE_LOOKS[w] for w in words if w in SURFACE_LOOKS), default)
-    kind = surface_kind(material, wall=default is _DEFAULT_WALL)
-    return SurfaceLook(surface_color(material, kind), look.roughness, look.metallic)
+    default = _DEFAULT_WALL if wall else _DEFAULT_FLOOR
+    roughness, metallic = next(
+        (SURFACE_FINISHES[w] for w in words if w in SURFACE_FINISHES), default
+    )
+    color = surface_color(material, surface_kind(material, wall=wall))
+    return SurfaceLook(color, roughness, metallic)
 
 
 def _srgb_to_linear(channel: int) -> float:
@@ -388,7 +392,7 @@ def shell_scene(room: Room) -> trimesh.Scene:
     true scale."""
     scene = trimesh.Scene()
     floor = floor_mesh(room)
-    floor_look = surface_look(room.floor_material, _DEFAULT_FLOOR)
+    floor_look = surface_look(room.floor_material, wall=False)
     floor_span = surface_texture(room.floor_material, wall=False, size=SURFACE_TEXTURE_PX).span
     floor_uv = np.column_stack((floor.vertices[:, 0], floor.vertices[:, 2])) / floor_span
     floor.visual = trimesh.visual.TextureVisuals(
@@ -398,7 +402,7 @@ def shell_scene(room: Room) -> trimesh.Scene:
         ),
     )
     scene.add_geometry(floor, node_name="floor", geom_name="floor")
-    wall_look = surface_look(room.wall_material, _DEFAULT_WALL)
+    wall_look = surface_look(room.wall_material, wall=True)
     wall_span = surface_texture(room.wall_material, wall=True, size=SURFACE_TEXTURE_PX).span
     wall_material = _textured(
         f"wall-{room.wall_material}", room.wall_material, wall_look, wall=True
