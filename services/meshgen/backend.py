@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 from typing import Protocol
 
 from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
 from services.meshgen.shapes import mesh_glb
+from shared import catalog
 from shared.config import MeshSettings
 from shared.layout import PlacedObject
 
@@ -31,7 +33,11 @@ class ParametricMeshes:
     catalog's for its category.
     """
 
-    identity = "parametric/v2"
+    def __init__(self) -> None:
+        # The catalog decides which family draws a category: a changed catalog must not
+        # be served meshes cached under the old one.
+        digest = hashlib.sha256(catalog.DATA.read_bytes()).hexdigest()[:12]
+        self.identity = f"parametric/v2+catalog-{digest}"
 
     async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
         shape: str | None = getattr(obj, "shape", None)
