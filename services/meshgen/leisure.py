@@ -428,11 +428,13 @@ def _guitar(p: Parts, w: float, h: float, d: float) -> None:
     body_h = 0.5 * h
     bw = w / 2.0
     outline = []
-    for k in range(16):
-        t = 2.0 * math.pi * k / 16
+    for k in range(28):
+        t = 2.0 * math.pi * k / 28
         y = body_h / 2.0 - body_h / 2.0 * math.cos(t)
-        waist = 1.0 - 0.22 * math.exp(-(((y / body_h) - 0.55) ** 2) / 0.01)
-        lobe = 1.0 if y < 0.5 * body_h else 0.82
+        rel = y / body_h
+        waist = 1.0 - 0.25 * math.exp(-((rel - 0.58) ** 2) / 0.008)
+        # The upper bout is narrower than the lower one.
+        lobe = 1.0 - 0.2 * min(1.0, max(0.0, (rel - 0.4) / 0.3))
         outline.append((bw * math.sin(t) * waist * lobe, y))
     p.extrude(outline, -d / 2.0, d / 2.0 - 0.1 * d)
     p.cylinder(

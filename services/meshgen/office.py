@@ -110,6 +110,9 @@ def _pen_holder(p: Parts, w: float, h: float, d: float) -> None:
 
 
 def _laptop(p: Parts, w: float, h: float, d: float) -> None:
+    if h < 0.4 * d:
+        _closed_laptop(p, w, h, d)
+        return
     base = min(0.02, 0.15 * h)
     p.box((-w / 2.0, 0.0, -d / 2.0 + 0.05 * d), (w / 2.0, base, d / 2.0))
     with p.accent("black"):
@@ -129,6 +132,18 @@ def _laptop(p: Parts, w: float, h: float, d: float) -> None:
             turn=("x", -10.0),
             pivot=(0.0, base, -d / 2.0 + 0.05 * d),
         )
+
+
+def _closed_laptop(p: Parts, w: float, h: float, d: float) -> None:
+    """A shut laptop: base, lid a little smaller on top, hinge at the back, a logo."""
+    p.box((-w / 2.0, 0.0, -d / 2.0), (w / 2.0, 0.5 * h, d / 2.0))
+    with p.accent("black"):
+        p.box((-0.49 * w, 0.5 * h, -0.49 * d), (0.49 * w, 0.56 * h, 0.49 * d))  # the seam
+    p.box((-0.495 * w, 0.56 * h, -0.495 * d), (0.495 * w, h, 0.495 * d))
+    with p.accent("black"):
+        p.cylinder((0.0, 0.5 * h, -0.47 * d), 0.7 * w, 0.35 * h, axis="x", sections=8)
+    with p.accent("white"):
+        p.cylinder((0.0, h, 0.0), 0.02 * h + 0.0005, 0.06 * min(w, d), sections=12)
 
 
 def _computer_monitor(p: Parts, w: float, h: float, d: float) -> None:
