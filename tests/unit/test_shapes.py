@@ -434,7 +434,6 @@ def test_every_catalog_category_is_drawn_by_its_own_family() -> None:
             assert not shape_for(synonym, item.size).startswith("generic "), synonym
 
 
-
 @pytest.mark.parametrize(
     ("family", "accent"),
     [
