@@ -156,6 +156,7 @@ class Accent:
     color: tuple[int, int, int, int]
     metallic: float = 0.0
     roughness: float = 0.6
+    emissive: tuple[float, float, float] = (0.0, 0.0, 0.0)  # linear RGB it glows with
 
 
 ACCENTS: dict[str, Accent] = {
@@ -168,7 +169,8 @@ ACCENTS: dict[str, Accent] = {
     "glass": Accent((200, 226, 236, 90), roughness=0.05),
     "mirror": Accent((214, 222, 228, 255), metallic=1.0, roughness=0.05),
     "water": Accent((90, 150, 200, 130), roughness=0.1),
-    "light": Accent((255, 244, 214, 255), roughness=0.9),
+    # A lamp's shade or bulb glows as if switched on.
+    "light": Accent((255, 244, 214, 255), roughness=0.9, emissive=(0.85, 0.78, 0.6)),
     "leaf": Accent((62, 124, 56, 255), roughness=0.8),
     "soil": Accent((70, 52, 38, 255), roughness=1.0),
     "red": Accent((196, 40, 44, 255), roughness=0.5),

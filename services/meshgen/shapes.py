@@ -194,6 +194,8 @@ def _accent_material(name: str) -> trimesh.visual.material.PBRMaterial:
     if accent.color[3] < 255:
         material.alphaMode = "BLEND"
         material.doubleSided = True
+    if any(accent.emissive):
+        material.emissiveFactor = list(accent.emissive)
     return material
 
 

@@ -455,3 +455,9 @@ def test_recognisable_parts_wear_their_own_material(family: str, accent: str) ->
     see_through = [m for m in materials.values() if m.get("alphaMode") == "BLEND"]
     for material in see_through:
         assert material["pbrMetallicRoughness"]["baseColorFactor"][3] < 1.0
+
+
+def test_lamp_shades_glow() -> None:
+    tree = glb_json(mesh_glb("floor lamp", TYPICAL["floor lamp"]))
+    light = next(m for m in tree["materials"] if m["name"] == "holodeck-light")
+    assert min(light["emissiveFactor"]) > 0.3
