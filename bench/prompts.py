@@ -312,7 +312,7 @@ CASES: tuple[Case, ...] = (
         "kids room",
         None,
         "bunk bed 1 floor; toy box 1 floor; teddy bear 5 on bunk bed; rocking horse 1 floor; "
-        "kids table 1 floor; kids chair 2 floor; toy blocks 1 on kids table",
+        "table 1 floor; chair 2 floor; toy blocks 1 on table",
     ),
     _case(
         "a nursery with a crib, a changing table, a rocking chair, a dresser, 3 teddy bears "

@@ -64,6 +64,9 @@ PACK_RANK = 0.05  # per metre from the board's end: rows fill from one end
 PACK_ROW_RANK = 1.0  # per metre from the first row: a row fills before the next one
 TURN_RANK = 0.1  # turned across its support rather than along it
 SURFACE_CHUNK = 256  # surface candidates checked at a time
+GRID_MAX = 25  # candidate positions along one side of a surface
+STACK_RANK = 2.0  # on top of its own kind rather than on a usual support elsewhere
+STACK_MAX = 8  # things in one stack
 PLACE_REACH = 0.15  # a place setting lies this far past the front of its seat
 SETTING_RADIUS = 0.2  # a seat with a thing of this kind this close is served
 SETTING_RANK = 1.0  # per metre from the nearest seat still to serve
@@ -925,7 +928,18 @@ class Arranger:
             else:
                 continue
             ranked.append((rank, pose))
+        if item.group == "stack":
+            # Towels, boxes, trays: one on another, once there is no room beside.
+            for pose in self.poses:
+                if pose.item.category == item.category and self._stack_depth(pose) < STACK_MAX:
+                    ranked.append((STACK_RANK, pose))
         return ranked
+
+    def _stack_depth(self, pose: Pose) -> int:
+        depth = 1
+        while pose.parent is not None and pose.parent.item.category == pose.item.category:
+            pose, depth = pose.parent, depth + 1
+        return depth
 
     def _seat_spots(self, parent: Pose) -> list[tuple[float, float]]:
         """The table edge in front of each seat drawn up to ``parent``."""
@@ -956,6 +970,9 @@ class Arranger:
         packed = item.group in ("row", "stack")
         for rank, parent in ranked:
             pw, pd = parent.item.w, parent.item.d
+            stacked = parent.item.category == item.category
+            if stacked:
+                pw, pd = pw + 0.02, pd + 0.02  # squarely on the one below
             levels = self._levels(item, parent)
             if not levels:
                 continue
@@ -995,9 +1012,14 @@ class Arranger:
                         if span_z > 0
                         else np.zeros(1)
                     )
+                elif stacked:
+                    lxs = lzs = np.zeros(1)
                 else:
-                    lxs = np.linspace(-span_x, span_x, 5) if span_x > 0.005 else np.zeros(1)
-                    lzs = np.linspace(-span_z, span_z, 3) if span_z > 0.005 else np.zeros(1)
+                    # A grid about half the thing's size apart, within limits.
+                    nx = min(max(int(4 * span_x / max(w, 0.05)) + 1, 5), GRID_MAX)
+                    nz = min(max(int(4 * span_z / max(d, 0.05)) + 1, 3), GRID_MAX)
+                    lxs = np.linspace(-span_x, span_x, nx) if span_x > 0.005 else np.zeros(1)
+                    lzs = np.linspace(-span_z, span_z, nz) if span_z > 0.005 else np.zeros(1)
                 lv, lx, lz = (a.ravel() for a in np.meshgrid(np.arange(len(levels)), lxs, lzs))
                 x = parent.x + sx * lx + fx * lz
                 z = parent.z + sz * lx + fz * lz

@@ -70,7 +70,7 @@ STYLES: dict[str, str] = {
             "modern contemporary minimalist scandinavian nordic industrial rustic farmhouse "
             "bohemian vintage retro traditional classic victorian japanese zen coastal "
             "mediterranean luxurious elegant cozy eclectic french tropical futuristic "
-            "gothic colonial art deco baroque cottage"
+            "gothic colonial baroque cottage"
         ).split()
     },
     "minimal": "minimalist",
@@ -366,6 +366,8 @@ for _p, _room in catalog.room_phrases().items():
     ROOM_PHRASES.add(tuple(_p.split()))
 for _p in GENERIC_ROOM_WORDS:
     _add(_p, "room", None)
+for _p in catalog.room_heads():
+    _add(_p, "room", None)  # "a wine cellar", "a card room": a room by its head noun
 for _p, _value in COLOR_PHRASES.items():
     _add(_p, "color", _value)
 for _p in COLORS:

@@ -38,7 +38,8 @@ from shared import catalog
 from shared.layout import Placement, Vec3
 
 MAX_TOTAL = 4 * MAX_COUNT  # objects of one kind a prompt may ask for (the spec's own limit)
-INFER_EXTRA = 0.5  # an optional template piece counts half a core one towards the room type
+INFER_CORE = 0.6  # towards the room type, a core template piece the prompt names
+INFER_EXTRA = 0.3  # and an optional one
 MIN_SIDE, MAX_SIDE = 1.5, 40.0  # metres: a room side the prompt writes is kept within
 
 # --------------------------------------------------------------------------- scanning
@@ -624,21 +625,30 @@ def _category(mention: _Mention, room_type: str) -> str:
 
 
 def _infer_room_type(mentions: list[_Mention]) -> str | None:
-    """The room whose template holds most of the named objects; None when nothing named
-    belongs to any template (the generic room), the default room when nothing is named."""
-    named = {catalog.kind(m.value) for m in mentions if m.kind == "object" and not m.negated}
-    if not named:
+    """The room whose template holds most of the named objects; None when they say too
+    little about the room (the generic room), the default room when nothing is named."""
+    categories = {
+        _resolve(m.kind, m.value, "*")
+        for m in mentions
+        if m.kind in ("object", "context") and not m.negated
+    }
+    if not categories:
         return catalog.default_room() if not mentions else None
+    named = {catalog.kind(c) for c in categories}
     best, best_score = None, 0.0
     for name, template in catalog.rooms().items():
         weights: dict[str, float] = {}
-        for item in template.items:
-            for kind in named & {catalog.kind(k) for k in item.unless}:
-                weights[kind] = max(weights.get(kind, 0.0), 1.0 if item.core else INFER_EXTRA)
+        for k, item in enumerate(template.items):
+            for kind in named & {catalog.kind(c) for c in item.unless}:
+                if k == 0 and item.category in categories:
+                    weight = 1.0  # the room's own piece: a toilet makes a bathroom
+                else:
+                    weight = INFER_CORE if item.core else INFER_EXTRA
+                weights[kind] = max(weights.get(kind, 0.0), weight)
         score = sum(weights.values())
         if score > best_score:
             best, best_score = name, score
-    # One optional piece in common says little: "a room with a table" is no dining room.
+    # A table alone makes no dining room; a bed and nightstands make a bedroom.
     return best if best_score >= 1.0 else None
 
 
