@@ -12,8 +12,15 @@ from shared.layout import Placement, Vec3
 
 FLAT = 0.05  # floor objects this low (rugs) are walked on and may lie under furniture
 WALKED_ON = frozenset(("rug",))  # shape families of flat things furniture may stand on
+SEAT_ROOM = 0.6  # metres kept free in front of a desk for the person at it
 FLAT_ON_TOP = 0.01  # surface objects this thin (runners, placemats) fit their support
-ESTIMATED_SIZE: Vec3 = (0.6, 0.9, 0.6)
+# Sizes of things the catalog does not know, by where they go: (width, height, depth).
+ESTIMATES: dict[str, Vec3] = {
+    "floor": (0.6, 0.9, 0.6),  # a medium piece of furniture
+    "surface": (0.25, 0.25, 0.25),  # a small thing on a table or shelf
+    "wall": (0.6, 0.5, 0.05),  # a flat thing on a wall
+    "ceiling": (0.5, 0.3, 0.5),  # a light or a hanging thing
+}
 # Rules that share their targets out when there are several ("eight chairs around two
 # tables": four each) rather than letting every object pick the closest.
 SHARED_OUT = frozenset(
@@ -224,8 +231,10 @@ def build(spec: SceneSpec, room_type: str) -> list[Item]:
     for index, obj in enumerate(spec.objects):
         category = canonical(obj.category)
         entry = catalog.lookup(category)
-        size = _size(obj, entry, category, room_type)
         placement: Placement = obj.placement or (entry.placement if entry else "floor")
+        if entry is None and obj.placement is None and any(c.kind == "on" for c in obj.constraints):
+            placement = "surface"  # "a zorblat on the desk"
+        size = _size(obj, entry, category, room_type, placement)
         on_rule = any(c.kind == "on" for c in obj.constraints)
         small = size[0] * size[2] <= 0.4 and size[1] <= 1.4
         if on_rule and placement == "floor" and small:
@@ -268,11 +277,13 @@ def build(spec: SceneSpec, room_type: str) -> list[Item]:
     return items
 
 
-def _size(obj: ObjectSpec, entry: CatalogEntry | None, category: str, room_type: str) -> Vec3:
+def _size(
+    obj: ObjectSpec, entry: CatalogEntry | None, category: str, room_type: str, placement: str
+) -> Vec3:
     if obj.size is not None:
         return (obj.size.width, obj.size.height, obj.size.depth)
     if entry is None:
-        return ESTIMATED_SIZE
+        return ESTIMATES[placement]
     if category == "rug" and room_type == "bathroom":
         return (0.8, 0.01, 0.55)
     return entry.size
@@ -366,6 +377,10 @@ def _reserve(items: list[Item]) -> None:
     """Floor each item keeps free for the floor objects that go with it."""
     around: dict[int, list[Item]] = {}
     beside: dict[int, list[Item]] = {}
+    for item in items:
+        if item.seat and item.placement == "floor":
+            # A desk keeps room for whoever sits at it, chair named or not.
+            item.reserve[0] = max(item.reserve[0], SEAT_ROOM)
     for item in items:
         if item.placement == "wall":
             for rule in item.rules:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from services.planner import lexicon
+from services.planner.items import ESTIMATES
 from services.planner.dimensions import (
     ROOM_SIZE_PREDICATE,
     SEATS_FOR,
@@ -650,15 +651,6 @@ def _infer_room_type(mentions: list[_Mention]) -> str | None:
             best, best_score = name, score
     # A table alone makes no dining room; a bed and nightstands make a bedroom.
     return best if best_score >= 1.0 else None
-
-
-# Sizes of things the catalog does not know, by where they go: (width, height, depth).
-ESTIMATES: dict[str, Vec3] = {
-    "floor": (0.6, 0.9, 0.6),  # a medium piece of furniture
-    "surface": (0.25, 0.25, 0.25),  # a small thing on a table or shelf
-    "wall": (0.6, 0.5, 0.05),  # a flat thing on a wall
-    "ceiling": (0.5, 0.3, 0.5),  # a light or a hanging thing
-}
 
 
 def _estimated_size(placement: Placement, factor: float) -> Vec3:

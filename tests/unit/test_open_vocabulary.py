@@ -11,6 +11,8 @@ import pytest
 from services.planner import check
 from services.planner.furnishing import furnish
 from services.planner.plan import plan_scene, scene_spec
+from services.planner.solver import solve
+from services.planner.spec import parse_spec
 from services.planner.understanding import understand
 from shared import catalog
 from shared.layout import Layout, PlacedObject
@@ -276,3 +278,59 @@ def test_counts_stay_exact_beyond_what_one_object_spec_holds() -> None:
     over = [u for u in layout.unplaced if u.category == "chair"]
     assert placed + len(over) == 250, "nothing is trimmed silently"
     assert all(u.reason for u in over)
+
+
+def test_a_desk_without_a_named_chair_still_keeps_room_in_front() -> None:
+    layout = plan_scene(
+        "a 3 by 3 m office with a desk, a bookshelf, a filing cabinet, a plant and no chairs"
+    )
+    (desk,) = _of(layout, "desk")
+    yaw = math.radians(desk.rotation)
+    fx, fz = math.sin(yaw), math.cos(yaw)
+    front = (
+        desk.position[0] + fx * (desk.size[2] / 2 + 0.3),
+        desk.position[2] + fz * (desk.size[2] / 2 + 0.3),
+    )
+    for other in layout.objects:
+        if other is desk or other.placement != "floor":
+            continue
+        lx = abs(
+            (front[0] - other.position[0]) * math.cos(math.radians(other.rotation))
+            - (front[1] - other.position[2]) * math.sin(math.radians(other.rotation))
+        )
+        lz = abs(
+            (front[0] - other.position[0]) * math.sin(math.radians(other.rotation))
+            + (front[1] - other.position[2]) * math.cos(math.radians(other.rotation))
+        )
+        assert not (lx < other.size[0] / 2 and lz < other.size[2] / 2), other.id
+
+
+# --------------------------------------------------------------------------- the LLM path
+
+
+def test_a_models_spec_may_name_any_category_and_keeps_its_sizes_and_places() -> None:
+    spec = parse_spec(
+        {
+            "room": {"type": "Game Room"},
+            "objects": [
+                {"category": "Pool Tables", "count": 1},
+                {
+                    "category": "teddy bear",
+                    "count": 2,
+                    "size": {"width": 0.5, "height": 0.6, "depth": 0.4},
+                },
+                {"category": "neon flamingo", "placement": "wall"},
+                {"category": "dartboard", "constraints": [{"kind": "near", "target": "door"}]},
+            ],
+        }
+    )
+    layout = solve(furnish(spec), seed=1)
+    assert layout.room.type == "game room"
+    (table,) = _of(layout, "pool table")
+    assert table.size == catalog.lookup("pool table").size  # type: ignore[union-attr]
+    bears = _of(layout, "teddy bear")
+    assert len(bears) == 2 and all(b.size == (0.5, 0.6, 0.4) for b in bears)
+    (flamingo,) = _of(layout, "neon flamingo")
+    assert flamingo.placement == "wall" and flamingo.estimated
+    assert catalog.shape_family("pool table", table.size) == "pool table"
+    _sound(layout)
