@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from services.planner import lexicon
-from services.planner.items import ESTIMATES
 from services.planner.dimensions import (
     ROOM_SIZE_PREDICATE,
     SEATS_FOR,
@@ -25,6 +24,7 @@ from services.planner.dimensions import (
     normalise,
     tokens,
 )
+from services.planner.items import ESTIMATES
 from services.planner.room import L_NOTCH
 from services.planner.spec import (
     MAX_COUNT,
