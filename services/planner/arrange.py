@@ -37,12 +37,28 @@ from shared.layout import Room
 GAP = 0.02  # clearance between pieces of furniture
 WALL_GAP = 0.005  # between a wall and the back of an object against it
 MARGIN = 0.003  # footprints stay this far inside the walls
-CEILING_GAP = 0.02
+CEILING_GAP = 0.02  # between the ceiling and the top of what stands below it
+LAMP_GAP = 0.2  # between two things hanging from the ceiling
+GRID_POINTS = 600.0  # about this many points over the open floor are tried
 MAX_REACH_TRIES = 40  # candidates tried against the walkway per object
 CHUNK = 96  # candidates checked against the placed objects at a time
-RULE_WEIGHT = 3.0
-UNMET_WEIGHT = 2.0
-JITTER = 0.15
+# Floor placement scores (lower is better). A rule's violation in metres weighs more
+# than any preference, and breaking it at all costs a step on top.
+RULE_WEIGHT = 3.0  # per metre a rule is missed by
+UNMET_WEIGHT = 2.0  # for missing a rule at all
+WALL_RULE_WEIGHT = 1.5  # against_wall outweighs other rules: a back off the wall looks wrong
+RULE_PREFERENCE = 0.5  # how much a rule's own preference (squarer, closer) counts
+JITTER = 0.15  # random spread between near-equal candidates, from the seed
+HUG_WEIGHT = 1.5  # per metre a wall-hugging piece stands off the wall without being told
+HUG_UNMET = 1.0  # and for standing off it at all
+CENTRE_WEIGHT = 1.2  # beds, sofas, fireplaces: off the middle of their wall, per wall length
+SHORT_WALL = 0.4  # and on a shorter wall than the longest
+DOOR_WALL = 0.6  # and on the door's wall, where one walks in
+UNDER_WINDOW = 1.5  # a piece with something hung above it under a window
+CORNER_PULL = 0.3  # per metre a wardrobe or bookcase stands from the nearest wall end
+EDGE_PULL = 0.3  # per metre a free-standing piece stands out from the walls
+FACE_ROOM = 0.3  # a free-standing piece (or the person at a desk) turned from the room
+KIN_PULL = 0.05  # per metre from the last one of the same kind: like things group
 SCREENS = frozenset(("tv", "tv stand"))
 SIGHT_HEIGHT = 0.6  # furniture taller than this blocks a view
 OPENING_DEPTH = 0.55  # wall objects on a side wall keep this far from an opening
@@ -229,7 +245,7 @@ class Arranger:
         # room for its chairs): a room the spec does not size grows for them.
         self.cramped: list[Item] = []
         # About 600 grid points over the floor, 15 cm to 1 m apart.
-        self.step = min(max(math.sqrt(max(shell.area, 1.0) / 600.0), 0.15), 1.0)
+        self.step = min(max(math.sqrt(max(shell.area, 1.0) / GRID_POINTS), 0.15), 1.0)
         self._grid = self._floor_grid()
 
     # ----------------------------------------------------------------- bookkeeping
@@ -324,7 +340,7 @@ class Arranger:
             if item.placement == "floor" and not item.flat:
                 gap = np.where(floor & ~flat, GAP, 0.0)
             elif item.placement == "ceiling":
-                gap = np.where(ceiling, 0.2, 0.0)
+                gap = np.where(ceiling, LAMP_GAP, 0.0)
             ok &= ~self._hits(
                 c.quads, cand_boxes, cand_aligned, quads, boxes, aligned, gap, relevant
             )
@@ -428,8 +444,9 @@ class Arranger:
             if rule.relative:
                 positional = True
             v, p, _ = rules.best_of(rule.kind, c, shapes, self.info, rule.distance)
-            weight = 1.5 if rule.kind == "against_wall" else 1.0
-            score = score + weight * (RULE_WEIGHT * v + UNMET_WEIGHT * (v > 1e-6)) + 0.5 * p
+            weight = WALL_RULE_WEIGHT if rule.kind == "against_wall" else 1.0
+            violation = RULE_WEIGHT * v + UNMET_WEIGHT * (v > 1e-6)
+            score = score + weight * violation + RULE_PREFERENCE * p
         if item.placement == "floor":
             score = score + self._floor_preferences(item, c, wall, t, positional)
         if item.placement in ("floor", "wall"):
@@ -445,25 +462,26 @@ class Arranger:
         kinds = {r.kind for r in item.rules}
         if item.wall_hugger and not kinds & {"against_wall", "middle", "under"}:
             v, _ = rules.evaluate("against_wall", c, None, self.info)
-            out += 1.5 * v + 1.0 * (v > 1e-6)
+            out += HUG_WEIGHT * v + HUG_UNMET * (v > 1e-6)
         if on_wall.any():
             lengths = np.array([w.length for w in self.walls])
             length = np.where(on_wall, lengths[np.maximum(wall, 0)], 1.0)
             along = np.where(on_wall, t, 0.0)
             centred = item.category in items.CENTRED_ON_WALL or item.family in ("bed", "sofa")
             if centred:
-                out += np.where(on_wall, 1.2 * np.abs(along - length / 2) / length, 0.0)
-                out += np.where(on_wall, 0.4 * (lengths.max() - length) / lengths.max(), 0.0)
+                out += np.where(on_wall, CENTRE_WEIGHT * np.abs(along - length / 2) / length, 0.0)
+                shorter = (lengths.max() - length) / lengths.max()
+                out += np.where(on_wall, SHORT_WALL * shorter, 0.0)
                 door_walls = {d.wall for d in self.room.doors}
-                out += np.where(np.isin(wall, list(door_walls)) & on_wall, 0.6, 0.0)
+                out += np.where(np.isin(wall, list(door_walls)) & on_wall, DOOR_WALL, 0.0)
             if item.hosts_above:
                 for window in self.room.windows:
                     half = window.width / 2 + item.w / 2 + 0.05
                     under = on_wall & (wall == window.wall) & (np.abs(along - window.offset) < half)
-                    out += np.where(under, 1.5, 0.0)
+                    out += np.where(under, UNDER_WINDOW, 0.0)
             if item.category in items.CORNER_LOVERS and not centred:
                 end = np.minimum(along - item.w / 2, length - along - item.w / 2)
-                out += np.where(on_wall, 0.3 * np.maximum(end, 0.0), 0.0)
+                out += np.where(on_wall, CORNER_PULL * np.maximum(end, 0.0), 0.0)
         siblings = any(p.item.obj is item.obj for p in self.poses)
         lattice = item.obj.count >= 2 and siblings
         group = item.has_reserve and item.obj.count < 2
@@ -478,7 +496,7 @@ class Arranger:
             reach = min(item.w + left + right, item.d + front + back) / 2
             if item.has_reserve:
                 reach += walk.AISLE  # room to walk round to the companions
-            out += 0.3 * np.maximum(clear - reach, 0.0)
+            out += EDGE_PULL * np.maximum(clear - reach, 0.0)
         if free or (item.seat and "facing" not in kinds and "against_wall" not in kinds):
             # They face the room; at a desk, the person sitting does.
             cx, cz = self.info.centre
@@ -487,11 +505,11 @@ class Arranger:
                 fx, fz = -fx, -fz
             vx, vz = cx - c.x, cz - c.z
             cos = (fx * vx + fz * vz) / np.maximum(np.hypot(vx, vz), 1e-9)
-            out += 0.3 * (1.0 - cos)
+            out += FACE_ROOM * (1.0 - cos)
         same = [p for p in self.poses if p.item.category == item.category]
         if same and item.category not in ("chair", "stool", "office chair"):
             dist = np.min(np.stack([np.hypot(c.x - p.x, c.z - p.z) for p in same]), axis=0)
-            out += 0.05 * dist
+            out += KIN_PULL * dist
         return out
 
     # ----------------------------------------------------------------- the walkway
