@@ -197,6 +197,31 @@ async def test_identical_objects_in_flight_share_one_backend_call(nats_server: s
     assert len({e.image.sha256 for e in events}) == 1
 
 
+async def test_twin_paintings_are_two_pictures(nats_server: str, tmp_path: Path):
+    """Objects that hang as pictures are drawn per object, so the cache keeps one per
+    painting while twin chairs share."""
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    painting = PlacedObject(
+        id="painting-1",
+        category="painting",
+        description="blue canvas painting",
+        size=(0.9, 0.65, 0.04),
+        position=(1.0, 1.2, 0.0),
+        placement="wall",
+        color="blue",
+    )
+    backend = CountingImages()
+    async with opened(nats_server, store) as cache:
+        maker = ImageMaker("imagegen@test", store, backend, IMAGE_SIZE, cache=cache)
+        twins = [painting.model_copy(update={"id": f"painting-{i}"}) for i in range(3)]
+        outputs = await asyncio.gather(*(maker(image_work("s", t), delivery("w")) for t in twins))
+        again = await maker(image_work("s2", twins[0]), delivery("w"))
+    events = [out.event for [out] in outputs]
+    assert len(backend.calls) == 3
+    assert not any(e.cached for e in events)
+    assert again[0].event.cached
+
+
 async def test_any_input_that_decides_the_output_is_a_miss(nats_server: str, tmp_path: Path):
     store = LocalArtifactStore(tmp_path / "artifacts")
     obj = plan_scene("an office with an oak desk", 0).objects[0]
