@@ -552,7 +552,7 @@ CASES: tuple[Case, ...] = (
         "table, a bar cart and a floor lamp",
         "card room",
         None,
-        "card table 1 floor; chair 6 floor; chess board 4 on card table; bar cart 1 floor; "
+        "card table 1 floor; chair 6 floor; chess board 3 on card table; bar cart 1 floor; "
         "floor lamp 1 floor",
     ),
     _case(
@@ -719,8 +719,8 @@ CASES: tuple[Case, ...] = (
         "wine rack 3 floor; barrel 2 floor; high table 1 floor; bar stool 2 floor",
     ),
     _case(
-        "a photo studio with two tripods, two light stands, a backdrop, a stool and a camera "
-        "on the table and a table",
+        "a photo studio with two tripods, two light stands, a backdrop, a stool and a table "
+        "with a camera on it",
         "photo studio",
         None,
         "tripod 4 floor; stool 1 floor; camera 1 on table; table 1 floor",
@@ -753,7 +753,7 @@ CASES: tuple[Case, ...] = (
         "an ottoman",
         "walk in closet",
         None,
-        "wardrobe 2 floor; dresser 1 floor; floor mirror 1 floor; shoe rack 1 floor; "
+        "wardrobe 2 floor; dresser 1 floor; mirror 1 wall; shoe rack 1 floor; "
         "ottoman 1 floor",
     ),
     _case(

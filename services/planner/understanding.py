@@ -758,7 +758,33 @@ def _request(mention: _Mention, category: str) -> _Request:
     )
 
 
-def _constraints(mention: _Mention, request: _Request, room_type: str) -> None:
+def _referents(resolved: list[tuple[_Mention, str]], named_kinds: set[str]) -> dict[str, str]:
+    """Categories the prompt only refers to ("the table", "the shelf") that mean an object
+    it names another way: one of the same head noun or drawn the same (a card table, a
+    cubby)."""
+    named = [c for m, c in resolved if not m.negated and not (m.definite or m.target)]
+    alias: dict[str, str] = {}
+    for mention, category in resolved:
+        if not (mention.definite or mention.target) or catalog.kind(category) in named_kinds:
+            continue
+        entry = catalog.lookup(category)
+        head = category.split()[-1]
+        same_head = [c for c in named if c.split()[-1] == head]
+        same_shape = [
+            c
+            for c in named
+            if entry is not None
+            and (found := catalog.lookup(c)) is not None
+            and found.shape == entry.shape
+        ]
+        if same_head or same_shape:
+            alias[category] = (same_head or same_shape)[0]
+    return alias
+
+
+def _constraints(
+    mention: _Mention, request: _Request, room_type: str, alias: dict[str, str] | None = None
+) -> None:
     """The prompt's placement rules for one object, fitted to what the object is."""
     entry = catalog.lookup(request.category)
     usual = request.placement or (entry.placement if entry is not None else "floor")
@@ -774,6 +800,7 @@ def _constraints(mention: _Mention, request: _Request, room_type: str) -> None:
                 request.constraints.append(Constraint(kind=kind))
             continue
         target = _resolve_phrase(phrase, room_type) if target_kind != "unknown" else phrase
+        target = (alias or {}).get(target, target)
         if target == request.category and kind not in ("beside", "near", "far", "aligned_with"):
             continue
         held = catalog.lookup(target)
@@ -841,7 +868,8 @@ def understand(prompt: str) -> SceneSpec:
     if predicate and predicate.group(1) in lexicon.SIZES:
         size_factor = lexicon.SIZES[predicate.group(1)]
     if scan.room_name is not None:
-        room_type: str | None = scan.room_name
+        known = catalog.room(scan.room_name)  # "a wine bar" is a bar
+        room_type: str | None = known.name if known is not None else scan.room_name
     elif scan.rooms:
         room_type = scan.rooms[0]
     else:
@@ -860,8 +888,11 @@ def understand(prompt: str) -> SceneSpec:
     named_kinds = {
         catalog.kind(c) for m, c in resolved if not m.negated and not (m.definite or m.target)
     }
+    # "chess boards on the table" in a room with a card table: that table.
+    alias = _referents(resolved, named_kinds)
     named: dict[str, _Request] = {}
     for mention, category in resolved:
+        category = alias.get(category, category)
         kind = catalog.kind(category)
         if mention.negated or category in excluded or kind in excluded_kinds:
             continue
@@ -871,10 +902,10 @@ def understand(prompt: str) -> SceneSpec:
         if reference and kind in named:
             first = named[kind]
             if not first.constraints and mention.relations:
-                _constraints(mention, first, context_room)
+                _constraints(mention, first, context_room, alias)
             continue
         request = _request(mention, category)
-        _constraints(mention, request, context_room)
+        _constraints(mention, request, context_room, alias)
         named.setdefault(kind, request)
         requests.append(request)
     seats = SEATS_FOR.search(text)
