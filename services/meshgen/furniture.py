@@ -28,22 +28,26 @@ def _bed(p: Parts, w: float, h: float, d: float) -> None:
     board = min(0.08, 0.08 * d)
     back, front = -d / 2.0, d / 2.0
     # Headboard with a padded panel on its front.
-    p.box((-w / 2.0, 0.0, back), (w / 2.0, h, back + board * 0.6))
+    with p.accent("wood"):
+        p.box((-w / 2.0, 0.0, back), (w / 2.0, h, back + board * 0.6))
     pad = min(0.08, 0.06 * w)
     p.box(
         (-w / 2.0 + pad, top, back + board * 0.6),
         (w / 2.0 - pad, h - 0.12 * (h - top), back + board),
     )
     # Frame on two foot legs.
-    p.box((-w / 2.0, leg, back + board * 0.6), (w / 2.0, frame_top, front))
+    with p.accent("wood"):
+        p.box((-w / 2.0, leg, back + board * 0.6), (w / 2.0, frame_top, front))
     lt = min(0.07, 0.12 * w, 0.12 * d)
     for sx in (-1.0, 1.0):
         x = sx * (w / 2.0 - lt / 2.0 - 0.02 * w)
-        p.box((x - lt / 2.0, 0.0, front - lt - 0.02 * d), (x + lt / 2.0, leg, front - 0.02 * d))
+        with p.accent("wood"):
+            p.box((x - lt / 2.0, 0.0, front - lt - 0.02 * d), (x + lt / 2.0, leg, front - 0.02 * d))
     # Mattress, a duvet over its foot end, pillows at the head.
     m = min(0.03, 0.03 * w)
     head = back + board
-    p.box((-w / 2.0 + m, frame_top, head), (w / 2.0 - m, top, front - m))
+    with p.accent("white"):
+        p.box((-w / 2.0 + m, frame_top, head), (w / 2.0 - m, top, front - m))
     cover = min(0.04, 0.25 * (h - top))
     duvet_start = head + 0.3 * (front - m - head)
     p.box(
@@ -56,9 +60,10 @@ def _bed(p: Parts, w: float, h: float, d: float) -> None:
     pd = min(0.38, 0.8 * (duvet_start - head))
     for i in range(pillows):
         x = -w / 2.0 + m + (i + 0.5) * lane
-        p.ellipsoid(
-            (x, top + ph / 2.0, head + 0.01 * d + pd / 2.0), (0.43 * lane, ph / 2.0, pd / 2.0)
-        )
+        with p.accent("white"):
+            p.ellipsoid(
+                (x, top + ph / 2.0, head + 0.01 * d + pd / 2.0), (0.43 * lane, ph / 2.0, pd / 2.0)
+            )
 
 
 def _sofa(p: Parts, w: float, h: float, d: float, *, seats: int | None, rolled: bool) -> None:
@@ -69,7 +74,8 @@ def _sofa(p: Parts, w: float, h: float, d: float, *, seats: int | None, rolled: 
     arm = min(0.2, (0.15 if rolled else 0.1) * w)
     back = min(0.22, 0.18 * d)
     lt = min(0.05, 0.08 * w, 0.08 * d)
-    four_legs(p, w / 2.0 - lt, d / 2.0 - lt, lt, 0.0, leg, round_legs=rolled, taper=1.3)
+    with p.accent("wood"):
+        four_legs(p, w / 2.0 - lt, d / 2.0 - lt, lt, 0.0, leg, round_legs=rolled, taper=1.3)
     p.box((-w / 2.0, leg, -d / 2.0), (w / 2.0, 0.82 * h, -d / 2.0 + back))
     roll = arm / 2.0 if rolled else 0.0
     for sx in (-1.0, 1.0):
