@@ -226,7 +226,7 @@ CASES: tuple[Case, ...] = (
         "tables and 8 bar stools",
         "bar",
         None,
-        "shop counter 1 floor; wine rack 1 floor; wine glass 10 on shop counter; "
+        "bar counter 1 floor; wine rack 1 floor; wine glass 10 on bar counter; "
         "high table 4 floor; bar stool 8 floor",
     ),
     # --- Homes ---------------------------------------------------------------------------
@@ -458,7 +458,7 @@ CASES: tuple[Case, ...] = (
         "20 toy blocks on the shelf and a whiteboard",
         "kindergarten classroom",
         None,
-        "kids table 4 floor; kids chair 16 floor; cubby 2 floor; rug 1 floor; "
+        "kids table 4 floor; chair 16 floor; cubby 2 floor; rug 1 floor; "
         "toy blocks 20 on cubby; whiteboard 1 wall",
     ),
     _case(
@@ -723,7 +723,7 @@ CASES: tuple[Case, ...] = (
         "with a camera on it",
         "photo studio",
         None,
-        "tripod 4 floor; stool 1 floor; camera 1 on table; table 1 floor",
+        "tripod 4 floor; stool 1 floor; camera 1 on work table; work table 1 floor",
     ),
     _case(
         "a meditation room with 6 meditation cushions, a low table, 4 candles on the table, "
@@ -753,8 +753,7 @@ CASES: tuple[Case, ...] = (
         "an ottoman",
         "walk in closet",
         None,
-        "wardrobe 2 floor; dresser 1 floor; mirror 1 wall; shoe rack 1 floor; "
-        "ottoman 1 floor",
+        "wardrobe 2 floor; dresser 1 floor; mirror 1 wall; shoe rack 1 floor; ottoman 1 floor",
     ),
     _case(
         "a mail room with a mail sorter, two tables, a hand truck, 12 boxes and a shelving unit",

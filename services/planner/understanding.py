@@ -769,7 +769,8 @@ def _referents(resolved: list[tuple[_Mention, str]], named_kinds: set[str]) -> d
             continue
         entry = catalog.lookup(category)
         head = category.split()[-1]
-        same_head = [c for c in named if c.split()[-1] == head]
+        # A bare noun ("the table") may mean a compound of it (the card table).
+        same_head = [c for c in named if c.split()[-1] == head] if head == category else []
         same_shape = [
             c
             for c in named
