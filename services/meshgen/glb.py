@@ -1,7 +1,8 @@
-"""A parametric mesh as GLB bytes, its image embedded as given.
+"""Materials of a parametric mesh and its export as GLB bytes, the image embedded as given.
 
 Meshes are exported with trimesh; a PNG or JPEG texture then replaces trimesh's one-pixel
 stand-in byte for byte in the binary chunk, which spares decoding and re-encoding it.
+Parts with an accent (:data:`services.meshgen.primitives.ACCENTS`) get a plain material.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from typing import Any
 import trimesh
 from PIL import Image, UnidentifiedImageError
 
+from services.meshgen.primitives import Accent
+
 NEUTRAL_COLOR = (199, 194, 184, 255)
 
 
 def plain_material() -> trimesh.visual.material.PBRMaterial:
+    """The neutral material of a mesh made without an image."""
     return trimesh.visual.material.PBRMaterial(
         name="holodeck-neutral",
         baseColorFactor=NEUTRAL_COLOR,
@@ -27,6 +31,7 @@ def plain_material() -> trimesh.visual.material.PBRMaterial:
 
 
 def textured_material(image: Image.Image) -> trimesh.visual.material.PBRMaterial:
+    """The material of the parts that wear the object's image."""
     return trimesh.visual.material.PBRMaterial(
         name="holodeck-texture",
         baseColorTexture=image,
@@ -36,6 +41,7 @@ def textured_material(image: Image.Image) -> trimesh.visual.material.PBRMaterial
 
 
 def open_image(data: bytes) -> Image.Image:
+    """The decoded image; ValueError for bytes that are no readable image."""
     try:
         image: Image.Image = Image.open(io.BytesIO(data))
         image.load()
@@ -61,7 +67,24 @@ def sniff(data: bytes) -> str | None:
     return _EMBEDDABLE.get(kind or "")
 
 
+def accent_material(name: str, accent: Accent) -> trimesh.visual.material.PBRMaterial:
+    """The plain material of an accent: see-through ones blend, lit ones glow."""
+    material = trimesh.visual.material.PBRMaterial(
+        name=f"holodeck-{name}",
+        baseColorFactor=accent.color,
+        metallicFactor=accent.metallic,
+        roughnessFactor=accent.roughness,
+    )
+    if accent.color[3] < 255:
+        material.alphaMode = "BLEND"
+        material.doubleSided = True
+    if any(accent.emissive):
+        material.emissiveFactor = list(accent.emissive)
+    return material
+
+
 def export(mesh: trimesh.Trimesh | trimesh.Scene) -> bytes:
+    """GLB bytes of a mesh or a scene of meshes."""
     data: Any = mesh.export(file_type="glb")
     return bytes(data)
 

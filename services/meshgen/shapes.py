@@ -21,6 +21,7 @@ from PIL import Image
 from services.meshgen.families import FAMILY_NAMES, GENERIC_FAMILIES, builder
 from services.meshgen.glb import (
     NEUTRAL_COLOR,
+    accent_material,
     export,
     open_image,
     plain_material,
@@ -183,22 +184,6 @@ def _submesh(
     )
 
 
-def _accent_material(name: str) -> trimesh.visual.material.PBRMaterial:
-    accent = ACCENTS[name]
-    material = trimesh.visual.material.PBRMaterial(
-        name=f"holodeck-{name}",
-        baseColorFactor=accent.color,
-        metallicFactor=accent.metallic,
-        roughnessFactor=accent.roughness,
-    )
-    if accent.color[3] < 255:
-        material.alphaMode = "BLEND"
-        material.doubleSided = True
-    if any(accent.emissive):
-        material.emissiveFactor = list(accent.emissive)
-    return material
-
-
 def _scene_glb(
     category: str, size: Size, material: trimesh.visual.material.PBRMaterial, shape: str | None
 ) -> bytes:
@@ -222,7 +207,7 @@ def _scene_glb(
         scene.add_geometry(_submesh(g, body, visual, uv=True), node_name="body", geom_name="body")
     for index in np.unique(g.accents[~body]):
         name = ACCENT_NAMES[int(index)]
-        visual = trimesh.visual.TextureVisuals(material=_accent_material(name))
+        visual = trimesh.visual.TextureVisuals(material=accent_material(name, ACCENTS[name]))
         scene.add_geometry(
             _submesh(g, g.accents == index, visual, uv=False), node_name=name, geom_name=name
         )
