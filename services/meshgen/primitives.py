@@ -10,7 +10,9 @@ round.
 
 Texture coordinates come from an object-level box projection: faces looking along ±Z
 see the image as if projected onto the front, faces along ±X onto the sides and faces
-along ±Y from above, so an image of the object lands on its front.
+along ±Y from above, so an image of the object lands on its front. Parts drawn inside
+``with p.accent(name):`` wear a plain material of :data:`ACCENTS` instead (a pool table's
+pockets, a screen, piano keys, glass), so a thing reads as itself whatever its image.
 """
 
 from __future__ import annotations
