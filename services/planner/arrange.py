@@ -25,6 +25,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -241,6 +242,8 @@ class Arranger:
         self._arrays: tuple[Array, ...] | None = None
         # The places at each table (by id of its pose), worked out once.
         self._spots: dict[int, list[tuple[float, float]]] = {}
+        # Where things of one request could stand on one support (see _surface_grid).
+        self._grids: dict[tuple[int, int, float, float, float], list[Any]] = {}
         # Objects placed without the floor their companions wanted (a table with no
         # room for its chairs): a room the spec does not size grows for them.
         self.cramped: list[Item] = []
@@ -977,6 +980,67 @@ class Arranger:
         self._spots[id(parent)] = spots
         return spots
 
+    def _surface_grid(
+        self, item: Item, parent: Pose
+    ) -> list[tuple[Array, Array, Array, Array, Array, Array, tuple[float, float]]]:
+        """Where ``item`` could stand on ``parent``, per turn: x, z, y, yaw, a rank of its
+        own (level, row, spot on the top) and whether inside; with its size. The same
+        for every thing of one request on one support, so worked out once."""
+        key = (id(item.obj), id(parent), item.w, item.d, item.h)
+        known = self._grids.get(key)
+        if known is not None:
+            return known
+        out: list[tuple[Array, Array, Array, Array, Array, Array, tuple[float, float]]] = []
+        packed = item.group in ("row", "stack")
+        pw, pd = parent.item.w, parent.item.d
+        stacked = parent.item.category == item.category
+        if stacked:
+            pw, pd = pw + 0.02, pd + 0.02  # squarely on the one below
+        levels = self._levels(item, parent)
+        sx, sz = (float(v) for v in geometry.side(parent.rot))
+        fx, fz = (float(v) for v in geometry.front(parent.rot))
+        level_y = np.array([y for y, _, _ in levels])
+        level_rank = np.array([r for _, r, _ in levels])
+        level_inside = np.array([w for _, _, w in levels], dtype=bool)
+        for turn, (w, d) in ((0.0, (item.w, item.d)), (90.0, (item.d, item.w))):
+            if not levels:
+                break
+            # (w, d): its extent along the support's width and depth.
+            if item.flat_on_top and (w > pw - 0.02 or d > pd - 0.02):
+                # A runner or a cloth is cut to the table it lies on.
+                w, d = min(w, pw - 0.04), min(d, pd - 0.04)
+            if w > pw - 0.02 or d > pd - 0.02:
+                continue
+            own = (w, d) if turn == 0.0 else (d, w)  # the same in its own frame
+            span_x = (pw - w) / 2 - 0.01
+            span_z = (pd - d) / 2 - 0.01
+            if packed and span_x > 0.005:
+                # Side by side in rows from one end: books spines out at the front of
+                # a board, pillows at the head of a bed.
+                lxs = np.arange(-span_x, span_x + 1e-9, w + PACK_GAP)
+                lzs = np.arange(-span_z, span_z + 1e-9, d + PACK_GAP) if span_z > 0 else np.zeros(1)
+            elif stacked:
+                lxs = lzs = np.zeros(1)
+            else:
+                # A grid about half the thing's size apart, within limits.
+                nx = min(max(int(4 * span_x / max(w, 0.05)) + 1, 5), GRID_MAX)
+                nz = min(max(int(4 * span_z / max(d, 0.05)) + 1, 3), GRID_MAX)
+                lxs = np.linspace(-span_x, span_x, nx) if span_x > 0.005 else np.zeros(1)
+                lzs = np.linspace(-span_z, span_z, nz) if span_z > 0.005 else np.zeros(1)
+            lv, lx, lz = (a.ravel() for a in np.meshgrid(np.arange(len(levels)), lxs, lzs))
+            base = level_rank[lv] + TURN_RANK * (turn / 90.0)
+            if packed:
+                row = (span_z - lz) if item.shelved else (lz + span_z)
+                base = base + PACK_RANK * (lx + span_x) + PACK_ROW_RANK * row
+            else:
+                base = base + self._top_preference(item, lx, lz, span_x, span_z)
+            yaw = np.full(lx.shape[0], (parent.rot + turn) % 360.0)
+            x = parent.x + sx * lx + fx * lz
+            z = parent.z + sz * lx + fz * lz
+            out.append((x, z, level_y[lv], yaw, base, level_inside[lv], own))
+        self._grids[key] = out
+        return out
+
     def place_surface(self, item: Item) -> None:
         ranked = self._parents(item)
         if not ranked:
@@ -987,15 +1051,9 @@ class Arranger:
         sizes: dict[tuple[float, float], int] = {}
         packed = item.group in ("row", "stack")
         for rank, parent in ranked:
-            pw, pd = parent.item.w, parent.item.d
-            stacked = parent.item.category == item.category
-            if stacked:
-                pw, pd = pw + 0.02, pd + 0.02  # squarely on the one below
-            levels = self._levels(item, parent)
-            if not levels:
+            grids = self._surface_grid(item, parent)
+            if not grids:
                 continue
-            sx, sz = (float(v) for v in geometry.side(parent.rot))
-            fx, fz = (float(v) for v in geometry.front(parent.rot))
             mine = [
                 p for p in self.poses if p.parent is parent and p.item.category == item.category
             ]
@@ -1008,45 +1066,8 @@ class Arranger:
             )
             settings = self._seat_spots(parent) if item.group == "set" else []
             taken = [(p.x, p.z) for p in mine]
-            level_y = np.array([y for y, _, _ in levels])
-            level_rank = np.array([r for _, r, _ in levels])
-            level_inside = np.array([w for _, _, w in levels])
-            for turn, (w, d) in ((0.0, (item.w, item.d)), (90.0, (item.d, item.w))):
-                # (w, d): its extent along the support's width and depth.
-                if item.flat_on_top and (w > pw - 0.02 or d > pd - 0.02):
-                    # A runner or a cloth is cut to the table it lies on.
-                    w, d = min(w, pw - 0.04), min(d, pd - 0.04)
-                if w > pw - 0.02 or d > pd - 0.02:
-                    continue
-                own = (w, d) if turn == 0.0 else (d, w)  # the same in its own frame
-                span_x = (pw - w) / 2 - 0.01
-                span_z = (pd - d) / 2 - 0.01
-                if packed and span_x > 0.005:
-                    # Side by side in rows from one end: books spines out at the front of
-                    # a board, pillows at the head of a bed.
-                    lxs = np.arange(-span_x, span_x + 1e-9, w + PACK_GAP)
-                    lzs = (
-                        np.arange(-span_z, span_z + 1e-9, d + PACK_GAP)
-                        if span_z > 0
-                        else np.zeros(1)
-                    )
-                elif stacked:
-                    lxs = lzs = np.zeros(1)
-                else:
-                    # A grid about half the thing's size apart, within limits.
-                    nx = min(max(int(4 * span_x / max(w, 0.05)) + 1, 5), GRID_MAX)
-                    nz = min(max(int(4 * span_z / max(d, 0.05)) + 1, 3), GRID_MAX)
-                    lxs = np.linspace(-span_x, span_x, nx) if span_x > 0.005 else np.zeros(1)
-                    lzs = np.linspace(-span_z, span_z, nz) if span_z > 0.005 else np.zeros(1)
-                lv, lx, lz = (a.ravel() for a in np.meshgrid(np.arange(len(levels)), lxs, lzs))
-                x = parent.x + sx * lx + fx * lz
-                z = parent.z + sz * lx + fz * lz
-                score = rank + level_rank[lv] + crowd + TURN_RANK * (turn / 90.0)
-                if packed:
-                    row = (span_z - lz) if item.shelved else (lz + span_z)
-                    score = score + PACK_RANK * (lx + span_x) + PACK_ROW_RANK * row
-                else:
-                    score = score + self._top_preference(item, lx, lz, span_x, span_z)
+            for x, z, y, rot, base, within, own in grids:
+                score = base + (rank + crowd)
                 if settings:
                     score = score + self._setting_rank(x, z, settings, taken)
                 n = x.shape[0]
@@ -1054,11 +1075,11 @@ class Arranger:
                     (
                         x,
                         z,
-                        level_y[lv],
-                        np.full(n, (parent.rot + turn) % 360.0),
+                        y,
+                        rot,
                         score,
                         np.full(n, len(owners)),
-                        level_inside[lv],
+                        within,
                         np.full(n, sizes.setdefault(own, len(sizes))),
                     )
                 )
