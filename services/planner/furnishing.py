@@ -15,6 +15,7 @@ import math
 
 from services.planner.spec import (
     MAX_COUNT,
+    MAX_TOTAL,
     OPENING_TARGETS,
     Constraint,
     ObjectSpec,
@@ -204,9 +205,12 @@ def furnish(spec: SceneSpec) -> SceneSpec:
     the sofa, chairs around the table).
     """
     objects = [o.model_copy(update={"category": _canonical(o.category)}) for o in spec.objects]
-    objects += _template_objects(spec, objects)
-    objects += _seats(spec, objects)
-    objects += _supports(spec, objects)
+    for extra in (_template_objects, _seats, _supports):
+        room_left = MAX_TOTAL - sum(o.count for o in objects)
+        for obj in extra(spec, objects):
+            if obj.count <= room_left:  # what the prompt named comes first
+                objects.append(obj)
+                room_left -= obj.count
 
     present: dict[str, str] = {}
     groups = catalog.target_groups()

@@ -31,7 +31,7 @@ from services.planner.order import placement_order
 from services.planner.report import layout_of
 from services.planner.spec import SceneSpec
 from shared import catalog
-from shared.layout import Layout, Room, Vec2
+from shared.layout import Layout, Room, Unplaced, Vec2
 
 GROWTH = 1.15
 MAX_GROWTH = 6  # times a room the spec does not size may grow for what does not fit
@@ -108,7 +108,15 @@ def solve(spec: SceneSpec, seed: int = 0) -> Layout:
         best = _solve_fixed(spec, kind, all_items, height, seed)
     else:
         best = _solve_growing(spec, kind, all_items, height, seed)
-    return layout_of(best.room, best.poses, best.failures)
+    layout = layout_of(best.room, best.poses, best.failures)
+    if not spec.over_limit:
+        return layout
+    over = [
+        Unplaced(category=o.category, description=o.category, reason=o.reason)
+        for o in spec.over_limit
+        for _ in range(o.count)
+    ]
+    return layout.model_copy(update={"unplaced": [*layout.unplaced, *over]})
 
 
 def _solve_fixed(

@@ -63,6 +63,7 @@ ROOM_RULES = frozenset(("against_wall", "corner", "middle"))
 # Targets that are not objects: the room's openings.
 OPENING_TARGETS = frozenset(("door", "window"))
 MAX_COUNT = 200
+MAX_TOTAL = 4 * MAX_COUNT  # objects one room is planned with
 
 
 class _Spec(BaseModel):
@@ -258,6 +259,15 @@ class ObjectSpec(_Spec):
         return text
 
 
+class OverLimit(_Spec):
+    """Objects a prompt asked for beyond what one room is planned with: reported in the
+    layout's unplaced list, never dropped silently."""
+
+    category: str = Field(min_length=1, max_length=64)
+    count: int = Field(ge=1)
+    reason: str
+
+
 class SceneSpec(_Spec):
     """A room and the objects to put in it, in priority order (the first ones named
     are placed first when space runs out). exclude lists categories the prompt
@@ -266,6 +276,8 @@ class SceneSpec(_Spec):
     room: RoomSpec = Field(default_factory=RoomSpec)
     objects: list[ObjectSpec] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
+    # Set by the rule-based reading only (not part of the model's schema).
+    over_limit: list[OverLimit] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_refs(self) -> SceneSpec:
@@ -277,8 +289,8 @@ class SceneSpec(_Spec):
                 raise ValueError(f"objects[{k}].ref: '{obj.ref}' is used twice")
             seen.add(obj.ref)
         total = sum(obj.count for obj in self.objects)
-        if total > 4 * MAX_COUNT:
-            raise ValueError(f"objects: {total} objects are more than {4 * MAX_COUNT}")
+        if total > MAX_TOTAL:
+            raise ValueError(f"objects: {total} objects are more than {MAX_TOTAL}")
         return self
 
 
@@ -352,7 +364,12 @@ def _strict(node: Any) -> None:
 
 def scene_spec_schema() -> dict[str, Any]:
     """The scene spec's JSON Schema: every object closed and every property required."""
-    return SceneSpec.model_json_schema(schema_generator=_StrictSchema)
+    schema = SceneSpec.model_json_schema(schema_generator=_StrictSchema)
+    # over_limit is the rule-based reader's report, not something a model fills in.
+    schema["properties"].pop("over_limit", None)
+    schema["required"] = [k for k in schema["required"] if k != "over_limit"]
+    schema["$defs"].pop("OverLimit", None)
+    return schema
 
 
 def write_spec_schema(path: Path) -> Path:

@@ -28,17 +28,18 @@ from services.planner.items import ESTIMATES
 from services.planner.room import L_NOTCH
 from services.planner.spec import (
     MAX_COUNT,
+    MAX_TOTAL,
     Constraint,
     FloorSize,
     ObjectSize,
     ObjectSpec,
+    OverLimit,
     RoomSpec,
     SceneSpec,
 )
 from shared import catalog
 from shared.layout import Placement, Vec3
 
-MAX_TOTAL = 4 * MAX_COUNT  # objects of one kind a prompt may ask for (the spec's own limit)
 INFER_CORE = 0.6  # towards the room type, a core template piece the prompt names
 INFER_EXTRA = 0.3  # and an optional one
 MIN_SIDE, MAX_SIDE = 1.5, 40.0  # metres: a room side the prompt writes is kept within
@@ -711,7 +712,7 @@ def _request(mention: _Mention, category: str) -> _Request:
         count = entry.plural_count if entry is not None else 2
     else:
         count = 1
-    count = max(1, min(MAX_TOTAL, count))
+    count = max(1, count)  # more than a room holds is trimmed and reported later
     placement: Placement | None = None
     if mention.mounted and (
         entry is None or entry.wall_mountable or entry.placement in ("wall", "surface")
@@ -912,12 +913,13 @@ def understand(prompt: str) -> SceneSpec:
     seats = SEATS_FOR.search(text)
     if seats is not None:
         word = seats.group(1) or seats.group(2)
-        count = min(MAX_TOTAL, int(word) if word.isdigit() else lexicon.NUMBERS[word])
+        count = int(word) if word.isdigit() else lexicon.NUMBERS[word]
         seat = "student desk" if context_room == "classroom" else "chair"
         if count > 0 and all(catalog.kind(r.category) != catalog.kind(seat) for r in requests):
             if seat not in excluded:
                 requests.append(_Request(seat, count, None, None, None, None, None))
 
+    over = _within_limit(requests)
     size = _room_size(scan, dims, room_type)
     height = None if dims.height is None else round(min(max(dims.height, 2.2), 8.0), 3)
     return SceneSpec(
@@ -933,4 +935,26 @@ def understand(prompt: str) -> SceneSpec:
         ),
         objects=[spec for r in requests for spec in r.specs()],
         exclude=sorted(excluded),
+        over_limit=over,
     )
+
+
+def _within_limit(requests: list[_Request]) -> list[OverLimit]:
+    """Trim the last-named requests so the room holds at most ``MAX_TOTAL`` objects;
+    what is trimmed is reported."""
+    total = sum(r.count for r in requests)
+    excess = total - MAX_TOTAL
+    over = []
+    for request in reversed(requests):
+        if excess <= 0:
+            break
+        cut = min(excess, request.count - 1)
+        if cut <= 0:
+            continue
+        request.count -= cut
+        excess -= cut
+        reason = (
+            f"the prompt asks for {total} objects; one room is planned with at most {MAX_TOTAL}"
+        )
+        over.append(OverLimit(category=request.category, count=cut, reason=reason))
+    return over[::-1]

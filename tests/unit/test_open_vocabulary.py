@@ -334,3 +334,26 @@ def test_a_models_spec_may_name_any_category_and_keeps_its_sizes_and_places() ->
     assert flamingo.placement == "wall" and flamingo.estimated
     assert catalog.shape_family("pool table", table.size) == "pool table"
     _sound(layout)
+
+
+def test_more_than_a_room_holds_is_reported_not_trimmed_silently() -> None:
+    spec = understand("a hall with 900 chairs and 300 tables")
+    asked = Counter()
+    for obj in spec.objects:
+        asked[obj.category] += obj.count
+    for over in spec.over_limit:
+        asked[over.category] += over.count
+        assert "at most 800" in over.reason
+    assert sum(o.count for o in spec.objects) == 800
+    assert asked == {"chair": 900, "table": 300}
+    # The solver reports what was held back, one entry per object.
+    small = parse_spec(
+        {
+            "room": {"type": "hall"},
+            "objects": [{"category": "chair", "count": 2}],
+            "over_limit": [{"category": "chair", "count": 3, "reason": "at most 800"}],
+        }
+    )
+    layout = solve(small, seed=0)
+    assert len(_of(layout, "chair")) == 2
+    assert sum(1 for u in layout.unplaced if u.category == "chair") == 3
