@@ -324,7 +324,8 @@ class _Scanner:
             return i + n
         if word in ("pairs", "sets") and i + 1 < len(self.tokens) and self.tokens[i + 1] == "of":
             return i + 2  # "16 pairs of chopsticks": the count stays with the noun
-        if lexicon.is_noun(word) or (word.endswith("ing") and lexicon.is_adjective(word)):
+        gerund = word.endswith("ing") and lexicon.is_adjective(word)  # "a bowling alley"
+        if (lexicon.is_noun(word) and not word.endswith("ed")) or gerund:
             pending = self.pending
             pending.run = [*pending.run, word] if pending.word_at == i - 1 else [word]
             pending.word, pending.word_at = word, i
