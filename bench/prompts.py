@@ -761,6 +761,65 @@ CASES: tuple[Case, ...] = (
         None,
         "cubby 1 floor; table 2 floor; hand truck 1 floor; box 12 floor; shelving unit 1 floor",
     ),
+    # --- Written as a user would, without looking at the catalog first ---------------------
+    _case(
+        "a bowling alley with two lanes, a ball return, ten bowling balls and a score screen",
+        "bowling alley",
+        None,
+        "bowling lane 2 floor; ball return 1 floor; ball 10 floor; tv 1 wall",
+    ),
+    _case(
+        "a vet clinic with an exam table, a scale, two dog crates and a medicine cabinet",
+        "vet clinic",
+        None,
+        "examination table 1 floor; scale 1 floor; pet crate 2 floor; cabinet 1 floor",
+    ),
+    _case(
+        "a candy store with 12 jars of candy on shelves, two shelving units, a counter, a "
+        "cash register and a gumball machine",
+        "candy store",
+        None,
+        "jar 12 on shelving unit; shelving unit 2 floor; shop counter 1 floor; "
+        "cash register 1 on shop counter; gumball machine 1 floor",
+    ),
+    _case(
+        "an escape room with a locked chest, a bookshelf, an old radio, a desk with a "
+        "typewriter on it and a safe",
+        "escape room",
+        None,
+        "chest 1 floor; bookshelf 1 floor; radio 1 on bookshelf; desk 1 floor; "
+        "typewriter 1 on desk; safe 1 floor",
+    ),
+    _case(
+        "a science classroom with 6 lab tables, 12 stools, a periodic table poster, a "
+        "skeleton and a sink",
+        "science classroom",
+        None,
+        "lab bench 6 floor; stool 12 floor; eye chart 1 wall; anatomical skeleton 1 floor; "
+        "sink 1 floor",
+    ),
+    _case(
+        "a boxing gym with a boxing ring, six punching bags, a bench and a water cooler",
+        "boxing gym",
+        None,
+        "boxing ring 1 floor; punching bag 6 floor; bench 1 floor; water cooler 1 floor",
+    ),
+    _case(
+        "a nail salon with four manicure tables, eight chairs, a shelf with 20 bottles of "
+        "nail polish and a reception desk",
+        "hair salon",
+        None,
+        "nail station 4 floor; chair 8 floor; shelf 1 wall; beauty products 20 on shelf; "
+        "reception desk 1 floor",
+    ),
+    _case(
+        "a cozy reading nook with a velvet armchair, a side table with a cup of tea, a stack "
+        "of books and a floor lamp",
+        "reading nook",
+        None,
+        "armchair 1 floor; side table 1 floor; cup 1 on side table; books stack 1 on side table; "
+        "floor lamp 1 floor",
+    ),
     _case(
         "a server room with 6 server racks, an air conditioner, a desk and an office chair",
         "server room",

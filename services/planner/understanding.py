@@ -46,6 +46,7 @@ MIN_SIDE, MAX_SIDE = 1.5, 40.0  # metres: a room side the prompt writes is kept 
 
 # --------------------------------------------------------------------------- scanning
 
+OF_WORDS = 3  # words of "a cup of tea" read as what a thing holds, not as objects
 # Words after an opening noun phrase that make it the room: "a bowling alley with ...".
 ROOM_FOLLOWERS = frozenset(("with", ",", "for", "where", "full", "filled", "featuring"))
 
@@ -422,6 +423,22 @@ class _Scanner:
         scanner goes on: at the target's first word, so "the bed" is read as an object
         of its own (or as a second mention of one already named)."""
         tokens = self.tokens
+        if j < len(tokens) and tokens[j] == "of":
+            # "a cup of tea on the table", "jars of candy on shelves": what it holds.
+            t = j + 1
+            while (
+                t < len(tokens)
+                and t - j <= OF_WORDS
+                and lexicon.match(tokens, t)[1]
+                in (
+                    "word",
+                    "color",
+                    "material",
+                )
+            ):
+                t += 1
+            if t > j + 1:
+                j = t
         while j < len(tokens):
             k = j
             if tokens[k] in ("and", ",") and k + 1 < len(tokens):
