@@ -16,7 +16,12 @@ tries them best first against the hard checks:
   (:mod:`services.planner.walk`).
 
 An object with companions to come (chairs around a table) first looks for a place with
-room for them too. Everything random comes from the seed.
+room for them too. Small things stand on what the catalog says they stand on: books in
+rows on the boards inside a bookcase (spines out, bottom board first), plates and cutlery
+at the places in front of the seats around a table, pillows at the head of a bed, towels
+and boxes stacked once there is no room beside; what finds no room is reported. Every
+weight and threshold is a named constant below with the reason for its value.
+Everything random comes from the seed.
 """
 
 from __future__ import annotations
