@@ -165,6 +165,10 @@ def test_a_well_furnished_prompt_gets_nothing_from_the_template() -> None:
         ("a computer room, 6 by 8 meters, with 10 desks", (6.0, 8.0)),
         ("a 20 by 30 ft diner with six booths", (6.096, 9.144)),
         ("a 10 by 12 meter sushi restaurant with four tables", (10.0, 12.0)),
+        ("a bar, 20 by 30 ft, with a counter", (6.096, 9.144)),
+        ("a cafe of 6 by 8 meters with four tables", (6.0, 8.0)),
+        ("a bookstore that is 5 m wide and 7 m long", (5.0, 7.0)),
+        ("a 4m x 5m bedroom", (4.0, 5.0)),
     ],
 )
 def test_a_size_binds_to_the_room_not_to_the_next_noun(
@@ -174,6 +178,14 @@ def test_a_size_binds_to_the_room_not_to_the_next_noun(
     assert spec.room.size is not None
     assert (spec.room.size.width, spec.room.size.depth) == pytest.approx(size)
     assert all(o.size is None for o in spec.objects), "no object got the room's size"
+
+
+def test_an_objects_own_size_stays_with_the_object() -> None:
+    spec = understand("a computer lab 6x8m with 10 desks and a 2 by 1 m table")
+    assert spec.room.size is not None
+    assert (spec.room.size.width, spec.room.size.depth) == (6.0, 8.0)
+    table = next(o for o in spec.objects if o.category == "table")
+    assert table.size is not None and (table.size.width, table.size.depth) == (2.0, 1.0)
 
 
 def test_an_area_sizes_the_room() -> None:
