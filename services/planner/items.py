@@ -418,7 +418,11 @@ def _reserve(items: list[Item]) -> None:
         width = max(s.w for s in seats) + 0.1
         along = max(1, int((target.w + 0.1) // width))
         across = max(1, int((target.d + 0.1) // width))
-        order = (0, 1, 2, 3) if target.entry is not None and target.entry.seats else (2, 3, 0, 1)
+        order: tuple[int, ...] = (
+            (0, 1, 2, 3) if target.entry is not None and target.entry.seats else (2, 3, 0, 1)
+        )
+        if target.wall_hugger or any(r.kind == "against_wall" for r in target.rules):
+            order = tuple(side for side in order if side != 1)  # its back is to the wall
         left = len(seats)
         for side in order:
             if left <= 0:
