@@ -130,7 +130,7 @@ def seats_at(category: str) -> tuple[str, int] | None:
         return None
     w, h, d = entry.size
     if entry.needs_seat:
-        return ("chair" if entry.group == "row" else "office chair"), 1
+        return ("chair" if entry.shape == "school desk" else "office chair"), 1
     if not entry.seats:
         return None
     if h >= COUNTER_HEIGHT:
