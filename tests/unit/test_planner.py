@@ -10,10 +10,10 @@ import pytest
 
 from services.planner import check
 from services.planner.commands import plan_prompt
+from services.planner.furnishing import furnish
 from services.planner.plan import plan_scene, scene_spec
 from services.planner.solver import solve
 from services.planner.spec import ObjectSpec, RoomSpec, SceneSpec
-from services.planner.furnishing import furnish
 from services.planner.understanding import understand
 from shared import catalog
 from shared.errors import BadInput
