@@ -15,7 +15,7 @@ from services.planner.solver import solve
 from services.planner.spec import parse_spec
 from services.planner.understanding import understand
 from shared import catalog
-from shared.layout import Layout, PlacedObject
+from shared.layout import Layout, PlacedObject, Room, rectangle
 
 
 def _of(layout: Layout, category: str) -> list[PlacedObject]:
@@ -369,3 +369,41 @@ def test_more_than_a_room_holds_is_reported_not_trimmed_silently() -> None:
     layout = solve(small, seed=0)
     assert len(_of(layout, "chair")) == 2
     assert sum(1 for u in layout.unplaced if u.category == "chair") == 3
+
+
+# --------------------------------------------------------------------------- the checker
+
+
+def _shelf_layout(book_y: float) -> Layout:
+    shelf = PlacedObject(
+        id="bookshelf-1",
+        category="bookshelf",
+        description="bookshelf",
+        size=(0.9, 1.9, 0.35),
+        position=(2.0, 0.0, 0.2),
+        placement="floor",
+    )
+    book = PlacedObject(
+        id="book-1",
+        category="book",
+        description="book",
+        size=(0.035, 0.23, 0.16),
+        position=(2.0, book_y, 0.25),
+        placement="surface",
+        parent="bookshelf-1",
+    )
+    room = Room(type="library", polygon=rectangle(4.0, 4.0), height=2.8)
+    return Layout(room=room, objects=[shelf, book])
+
+
+def test_the_checker_accepts_a_book_on_a_board_and_flags_one_between_boards() -> None:
+    entry = catalog.lookup("bookshelf")
+    assert entry is not None
+    board = catalog.board_heights(entry, 1.9)[1]
+    good = check.check(_shelf_layout(board))
+    assert good.valid, good
+    between = check.check(_shelf_layout(board + 0.1))
+    assert "book-1" in between.floating
+    assert ("bookshelf-1", "book-1") in between.overlaps or ("book-1", "bookshelf-1") in (
+        between.overlaps
+    )
