@@ -85,6 +85,7 @@ PACK_GAP = 0.003  # between books standing side by side
 PACK_RANK = 0.05  # per metre from the board's end: rows fill from one end
 PACK_ROW_RANK = 1.0  # per metre from the first row: a row fills before the next one
 TURN_RANK = 0.1  # turned across its support rather than along it
+CLIP_RANK = 1.0  # a runner cut short across a table rather than laid along it
 SURFACE_CHUNK = 256  # surface candidates checked at a time
 GRID_MAX = 25  # candidate positions along one side of a surface
 STACK_RANK = 2.0  # on top of its own kind rather than on a usual support elsewhere
@@ -340,6 +341,11 @@ class Arranger:
                     keep = np.array([id(p.origin) not in exempt for p in self.poses], dtype=bool)
                     relevant = relevant & keep[None, :]
                     ok &= self._tucked(c, self._tables(exempt))
+            if item.placement == "surface":
+                # A plate stands on a runner or a placemat as on the table.
+                cloth = np.array([p.item.flat_on_top for p in self.poses], dtype=bool)
+                if cloth.any():
+                    relevant = np.array(relevant) & ~cloth[None, :]
             if skip is not None and (skip >= 0).any():
                 relevant = np.array(relevant)
                 rows = np.nonzero(skip >= 0)[0]
@@ -1011,7 +1017,8 @@ class Arranger:
             if not levels:
                 break
             # (w, d): its extent along the support's width and depth.
-            if item.flat_on_top and (w > pw - 0.02 or d > pd - 0.02):
+            clipped = item.flat_on_top and (w > pw - 0.02 or d > pd - 0.02)
+            if clipped:
                 # A runner or a cloth is cut to the table it lies on.
                 w, d = min(w, pw - 0.04), min(d, pd - 0.04)
             if w > pw - 0.02 or d > pd - 0.02:
@@ -1033,7 +1040,7 @@ class Arranger:
                 lxs = np.linspace(-span_x, span_x, nx) if span_x > 0.005 else np.zeros(1)
                 lzs = np.linspace(-span_z, span_z, nz) if span_z > 0.005 else np.zeros(1)
             lv, lx, lz = (a.ravel() for a in np.meshgrid(np.arange(len(levels)), lxs, lzs))
-            base = level_rank[lv] + TURN_RANK * (turn / 90.0)
+            base = level_rank[lv] + TURN_RANK * (turn / 90.0) + (CLIP_RANK if clipped else 0.0)
             if packed:
                 row = (span_z - lz) if item.shelved else (lz + span_z)
                 base = base + PACK_RANK * (lx + span_x) + PACK_ROW_RANK * row

@@ -6,7 +6,9 @@ solver to account:
 
 - overlaps: two objects whose boxes (footprint turned by the yaw, from ``position.y``
   up by ``size.y``) share volume, except a flat floor covering (a rug) and what stands
-  on it, and a low object tucked under a table it fits beneath;
+  on it, a cloth on a table (a runner, a placemat) and what stands on the same table, a
+  book on a board inside the bookcase holding it, and a low object tucked under a table
+  it fits beneath;
 - out of bounds: a footprint leaving the room polygon (an L's inner corner included)
   or an object piercing the ceiling;
 - blocked doors: furniture in the 1 m box in front of a door;
@@ -28,6 +30,7 @@ from shared.layout import Layout, Opening, PlacedObject, Vec2
 
 TOLERANCE = 1e-4  # metres of interpenetration ignored as rounding
 FLAT = 0.05
+CLOTH = 0.01  # a surface object this thin lies flat under what stands on its support
 PERSON = 0.2  # a person's radius
 REACH = 0.35  # how far from an object a person may use it
 CELL = 0.05
@@ -158,6 +161,10 @@ def _flat(obj: PlacedObject) -> bool:
     return obj.placement == "floor" and obj.size[1] <= FLAT
 
 
+def _cloth(obj: PlacedObject) -> bool:
+    return obj.placement == "surface" and obj.size[1] <= CLOTH
+
+
 def _tucked_under(low: PlacedObject, table: PlacedObject) -> bool:
     """A low object wholly beneath a table (on legs) whose top is above it."""
     entry = catalog.lookup(table.category)
@@ -202,6 +209,8 @@ def overlaps(layout: Layout) -> list[tuple[str, str]]:
             b = objs[j]
             if _flat(a) != _flat(b):
                 continue  # a rug and what stands on it
+            if a.parent is not None and a.parent == b.parent and _cloth(a) != _cloth(b):
+                continue  # a runner and the plates on the same table
             a0, a1 = a.position[1], a.position[1] + a.size[1]
             b0, b1 = b.position[1], b.position[1] + b.size[1]
             if min(a1, b1) - max(a0, b0) <= TOLERANCE:

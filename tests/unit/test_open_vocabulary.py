@@ -62,7 +62,20 @@ def test_a_table_runner_lies_on_the_table_not_on_the_floor() -> None:
     layout = plan_scene("a dining room with a dining table and a table runner on the table")
     (runner,) = _of(layout, "table runner")
     assert runner.placement == "surface"
-    assert layout.object(runner.parent or "").category == "dining table"
+    table = layout.object(runner.parent or "")
+    assert table.category == "dining table"
+    # Laid along the table, whole, not cut short across it.
+    assert runner.size == catalog.lookup("table runner").size  # type: ignore[union-attr]
+    turn = (runner.rotation - table.rotation) % 180.0
+    assert turn == pytest.approx(90.0), "its long side lies along the table's"
+    _sound(layout)
+
+
+def test_plates_stand_on_a_runner_as_on_the_table() -> None:
+    layout = plan_scene(
+        "a dining room with a dining table, six chairs, six plates and a table runner on the table"
+    )
+    assert len(_of(layout, "plate")) == 6
     _sound(layout)
 
 
