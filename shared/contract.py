@@ -19,6 +19,24 @@ from shared.layout import ID_PATTERN, Layout, PlacedObject
 SCHEMA_VERSION: Literal[1] = 1
 STREAM = "HOLODECK"
 OBJECT_STORE_BUCKET = "holodeck-artifacts"
+# Key-value bucket holding each scene's terminal state (first terminal event wins).
+SCENE_STATE_BUCKET = "holodeck-scene-state"
+# Key-value bucket mapping a client's Idempotency-Key to the scene it created.
+IDEMPOTENCY_BUCKET = "holodeck-idempotency"
+
+# Bounds checked before a message is parsed: NATS's default max_payload is 1 MiB, and no
+# event of the contract nests deeper than a dozen levels.
+MAX_EVENT_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32
+# The longest prompt the contract carries; a planner setting may lower it.
+MAX_PROMPT_CHARS = 2000
+# No scene holds more objects than this, whatever a planner setting says.
+MAX_OBJECT_COUNT = 10_000
+# Bounds of artifact sizes and stream sequences on the wire (SQL BIGINT holds them).
+MAX_ARTIFACT_BYTES = 2**40
+MAX_SEQUENCE = 2**62
+# How much of a rejected message its dead letter keeps.
+DEAD_LETTER_EXCERPT = 512
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
@@ -34,6 +52,8 @@ class Subject:
     SCENE_READY = "scene.ready"
     SCENE_FAILED = "scene.failed"
     PROGRESS = "progress"
+    # ``dead.letter.<rejected_by>``: a message a consumer could not parse or apply.
+    DEAD_LETTER = "dead.letter"
 
 
 STREAM_SUBJECTS = [
@@ -45,6 +65,7 @@ STREAM_SUBJECTS = [
     f"{Subject.MESH_READY}.*.*",
     f"{Subject.SCENE_READY}.*",
     f"{Subject.SCENE_FAILED}.*",
+    f"{Subject.DEAD_LETTER}.*",
 ]
 
 
@@ -93,6 +114,11 @@ def msg_id(stage: str, scene_id: str, object_id: str | None = None) -> str:
     return f"{stage}:{scene_id}:{object_id or '-'}"
 
 
+def dead_letter_msg_id(rejected_by: str, stream_seq: int) -> str:
+    """One dead letter per consumer and stored message, however often it is redelivered."""
+    return f"dead:{rejected_by}:{stream_seq}"
+
+
 def new_event_id() -> str:
     return uuid.uuid4().hex
 
@@ -106,20 +132,20 @@ class ArtifactRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    uri: str
+    uri: str = Field(max_length=1024)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
-    media_type: str
+    size: int = Field(ge=0, le=MAX_ARTIFACT_BYTES)
+    media_type: str = Field(max_length=128)
 
 
 class Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
     scene_id: Identifier
     time: datetime = Field(default_factory=now)
-    producer: str = "unknown"
+    producer: str = Field(default="unknown", max_length=128)
 
 
 class SceneOptions(BaseModel):
@@ -135,16 +161,18 @@ class SceneRequested(BaseModel):
     planner and the gateway derive the same id from the stream when it is missing.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
     scene_id: Identifier | None = None
     time: datetime = Field(default_factory=now)
-    producer: str = "external"
-    prompt: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    producer: str = Field(default="external", max_length=128)
+    prompt: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS)
+    ]
     options: SceneOptions = Field(default_factory=SceneOptions)
-    requested_by: str | None = None
+    requested_by: str | None = Field(default=None, max_length=256)
 
 
 class LayoutReady(Event):
@@ -160,7 +188,7 @@ class ImageWork(Event):
     object_id: Identifier
     object: PlacedObject
     seed: int = 0
-    object_count: int = Field(ge=1)
+    object_count: int = Field(ge=1, le=MAX_OBJECT_COUNT)
 
 
 class ImagesReady(Event):
@@ -168,28 +196,75 @@ class ImagesReady(Event):
     object: PlacedObject
     image: ArtifactRef
     seed: int = 0
-    object_count: int = Field(ge=1)
+    object_count: int = Field(ge=1, le=MAX_OBJECT_COUNT)
     cached: bool = False
 
 
 class MeshReady(Event):
     object_id: Identifier
     mesh: ArtifactRef
-    object_count: int = Field(ge=1)
+    object_count: int = Field(ge=1, le=MAX_OBJECT_COUNT)
     cached: bool = False
 
 
 class SceneReady(Event):
-    artifacts: dict[str, ArtifactRef]
-    object_count: int = Field(ge=0)
+    artifacts: dict[str, ArtifactRef] = Field(max_length=64)
+    object_count: int = Field(ge=0, le=MAX_OBJECT_COUNT)
 
 
 class SceneFailed(Event):
-    stage: str
-    object_id: str | None = None
-    code: str
-    message: str
+    stage: str = Field(max_length=64)
+    object_id: str | None = Field(default=None, max_length=64)
+    code: str = Field(max_length=64)
+    message: str = Field(max_length=4000)
     retryable: bool = False
+
+
+class DeadLetter(BaseModel):
+    """A message a consumer could not parse or apply, kept with the reason (``dead.letter.<by>``).
+
+    It names the message by its stream sequence and carries a readable excerpt, never the
+    whole body. It does not fail the scene it may name: ``scene_id`` is only a hint.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
+    time: datetime = Field(default_factory=now)
+    producer: str = Field(default="unknown", max_length=128)
+    rejected_by: Identifier
+    subject: str = Field(max_length=512)
+    stream_seq: int = Field(ge=0, le=MAX_SEQUENCE)
+    scene_id: Identifier | None = None
+    reason: str = Field(max_length=2000)
+    size: int = Field(ge=0, le=MAX_ARTIFACT_BYTES)
+    excerpt: str = Field(default="", max_length=DEAD_LETTER_EXCERPT)
+
+
+def dead_letter(
+    rejected_by: str,
+    subject_name: str,
+    data: bytes,
+    stream_seq: int,
+    reason: str,
+    *,
+    scene_id: str | None = None,
+    producer: str = "unknown",
+) -> DeadLetter:
+    """The dead letter of ``data``: a bounded, printable excerpt and the reason."""
+    if scene_id is not None and not re.fullmatch(ID_PATTERN, scene_id):
+        scene_id = None
+    return DeadLetter(
+        producer=producer[:128],
+        rejected_by=rejected_by,
+        subject=subject_name[:512],
+        stream_seq=min(max(stream_seq, 0), MAX_SEQUENCE),
+        scene_id=scene_id,
+        reason=reason[:2000],
+        size=len(data),
+        excerpt=data[:DEAD_LETTER_EXCERPT].decode("utf-8", "replace")[:DEAD_LETTER_EXCERPT],
+    )
 
 
 class ObjectProgress(BaseModel):
@@ -208,7 +283,14 @@ class ObjectProgress(BaseModel):
 
 
 AnyEvent = (
-    SceneRequested | LayoutReady | ImageWork | ImagesReady | MeshReady | SceneReady | SceneFailed
+    SceneRequested
+    | LayoutReady
+    | ImageWork
+    | ImagesReady
+    | MeshReady
+    | SceneReady
+    | SceneFailed
+    | DeadLetter
 )
 
 EVENT_BY_ROOT: dict[str, type[BaseModel]] = {
@@ -219,6 +301,7 @@ EVENT_BY_ROOT: dict[str, type[BaseModel]] = {
     Subject.MESH_READY: MeshReady,
     Subject.SCENE_READY: SceneReady,
     Subject.SCENE_FAILED: SceneFailed,
+    Subject.DEAD_LETTER: DeadLetter,
 }
 
 
@@ -260,14 +343,45 @@ def parse_event(subject_name: str, data: bytes) -> Any:
     root = root_of(subject_name)
     model = EVENT_BY_ROOT.get(root)
     scene_hint, _ = ids_from_subject(subject_name)
+    if scene_hint is not None and not re.fullmatch(ID_PATTERN, scene_hint):
+        scene_hint = None
     if model is None:
         raise MalformedEvent(subject_name, "no event is defined for this subject", scene_hint)
+    problem = json_shape_problem(data)
+    if problem:
+        raise MalformedEvent(subject_name, problem, scene_hint)
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:
         raise MalformedEvent(
             subject_name, _describe(exc), _scene_id_in(data) or scene_hint
         ) from None
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def json_shape_problem(
+    data: bytes, max_bytes: int = MAX_EVENT_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> str | None:
+    """Why ``data`` is too big or too deeply nested to parse, or None.
+
+    Checked before any parser sees the bytes, so a hostile message costs a scan, not a
+    recursion limit.
+    """
+    if len(data) > max_bytes:
+        return f"message of {len(data)} bytes exceeds the limit of {max_bytes}"
+    brackets = _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS)
+    if len(brackets) <= max_depth:
+        return None
+    depth = deepest = 0
+    for c in brackets:
+        depth += 1 if c in b"[{" else -1
+        deepest = max(deepest, depth)
+    if deepest > max_depth:
+        return f"JSON nested {deepest} levels deep exceeds the limit of {max_depth}"
+    return None
 
 
 def _describe(exc: ValidationError) -> str:
