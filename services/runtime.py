@@ -26,6 +26,7 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
 from services.assembly.history import StreamHistory
@@ -59,6 +60,7 @@ from shared.contract import (
 from shared.errors import ConfigError
 from shared.logs import get_logger, route_library_logs
 from shared.stage import StageRunner, Work
+from shared.states import KvSceneStates, SceneStates
 
 log = get_logger(__name__)
 
@@ -99,6 +101,7 @@ class ServiceHost:
     runners: list[StageRunner] = field(default_factory=list, init=False)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, init=False)
     cache: AssetCache | None = field(default=None, init=False)
+    states: SceneStates | None = field(default=None, init=False)
     _backlog_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -123,6 +126,7 @@ class ServiceHost:
         self.store = await open_store(self.settings, self.js)
         if {"planner", "imagegen", "meshgen", "assembly"} & set(self.names):
             self.cache = await AssetCache.open(self.js, self.store, self.settings.performance)
+            self.states = await KvSceneStates.open(self.js, self.settings.nats.max_age_days * 86400)
         for name in self.names:
             if name in WORKERS:
                 self._register(name)
@@ -188,7 +192,9 @@ class ServiceHost:
                 )
             )
         for stage, durable, work in bindings:
-            runner = StageRunner(stage, work, self.js, nats, producer)
+            runner = StageRunner(
+                stage, work, self.js, nats, producer, states=self.states, started=self._started
+            )
             self.runners.append(runner)
             handler = _handler(runner)
             # `workers` pull loops of one message each on the same durable: bounded
@@ -205,6 +211,16 @@ class ServiceHost:
                     title=f"{stage}:{durable}:{slot}",
                     include_in_schema=False,
                 )(handler)
+
+    async def _started(self, scene_id: str) -> bool:
+        """Has the planner laid out this scene (is its layout in the stream)?"""
+        try:
+            await self.js.get_last_msg(
+                self.settings.nats.stream, subject(Subject.LAYOUT_READY, scene_id)
+            )
+        except NotFoundError:
+            return False
+        return True
 
     async def _report_progress(self, event: ObjectProgress) -> None:
         """Live progress goes out on core NATS only: news of the moment, not history."""

@@ -63,6 +63,16 @@ CONSUMER_ACK_PENDING = Gauge(
     ["consumer"],
 )
 SCENES_TOTAL = Counter("holodeck_scenes_total", "Scenes finished, by outcome", ["status"])
+DEAD_LETTERS = Counter(
+    "holodeck_dead_letters_total",
+    "Messages set aside because they could not be parsed or applied, by who rejected them",
+    ["rejected_by"],
+)
+STAGE_SKIPPED = Counter(
+    "holodeck_stage_skipped_total",
+    "Messages a stage dropped without work because their scene had already ended",
+    ["stage", "state"],
+)
 
 
 class ErrorWindow:

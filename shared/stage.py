@@ -3,13 +3,19 @@
 A stage's work is a plain async function from an input event to the output events.
 :class:`StageRunner` wraps it with what DESIGN.md promises for every message:
 
-- parse and validate; a malformed message is terminated at once with a logged reason
-  (and a ``scene.failed`` when a scene id can be read), never retried;
-- keep the message alive (``in_progress``) while the work runs;
+- parse and validate; a malformed message is dead-lettered (``dead.letter.<stage>``, with
+  its reason) and terminated at once, never retried, and fails no scene: only a request
+  that cannot be read fails the scene it names, and only before that scene has started;
+- drop the work of a scene that has already ended (:mod:`shared.states`), before any
+  backend is called;
+- keep the message alive (``in_progress``) while the work runs, but no longer than
+  ``nats.work_deadline_s``: work that overruns it is abandoned and retried, so a stalled
+  handler never holds its message forever;
 - publish every output with its deterministic ``Nats-Msg-Id`` and wait for JetStream's
   acknowledgement, then acknowledge the input;
 - a :class:`RetryLater` or an unexpected error naks with exponential backoff; on the last
-  attempt, or on a :class:`Permanent` error, publish ``scene.failed`` and terminate.
+  attempt, or on a :class:`Permanent` error, claim the scene's end and publish
+  ``scene.failed`` (once per scene), then terminate.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 
 import structlog
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
@@ -35,7 +42,10 @@ from shared.config import NatsSettings
 from shared.contract import (
     MalformedEvent,
     SceneFailed,
+    SceneReady,
     Subject,
+    dead_letter,
+    dead_letter_msg_id,
     encode,
     msg_id,
     parse_event,
@@ -44,6 +54,7 @@ from shared.contract import (
 )
 from shared.errors import HolodeckError, Permanent, RetryLater
 from shared.logs import get_logger
+from shared.states import MemorySceneStates, SceneStates, Terminal, TerminalState
 
 log = get_logger(__name__)
 
@@ -69,6 +80,14 @@ class Delivery:
 
 Work = Callable[[Any, Delivery], Awaitable[Sequence[Output]]]
 
+# Has the scene a message names started (its layout is in the stream)? Supplied by the
+# host; a request that cannot be read fails its scene only when this says no.
+Started = Callable[[str], Awaitable[bool]]
+
+
+async def _never_started(scene_id: str) -> bool:
+    return False
+
 
 class StageRunner:
     """Runs one stage's work function under the pipeline's message semantics."""
@@ -80,12 +99,16 @@ class StageRunner:
         js: JetStreamContext,
         settings: NatsSettings,
         producer: str,
+        states: SceneStates | None = None,
+        started: Started = _never_started,
     ):
         self.stage = stage
         self.work = work
         self.js = js
         self.settings = settings
         self.producer = producer
+        self.states: SceneStates = states if states is not None else MemorySceneStates()
+        self.started = started
         self._errors = metrics.error_window(stage)
         self._inflight: set[asyncio.Task[Any]] = set()
         self.closing = False
@@ -137,19 +160,22 @@ class StageRunner:
         try:
             event = parse_event(msg.subject, msg.data)
         except MalformedEvent as exc:
-            if exc.scene_id:
-                structlog.contextvars.bind_contextvars(scene_id=exc.scene_id)
-            log.warning("message terminated: malformed", subject=msg.subject, reason=exc.reason)
-            metrics.STAGE_FAILURES.labels(self.stage, "malformed_event").inc()
-            if exc.scene_id:
-                await self._publish_failure(exc.scene_id, None, "malformed_event", str(exc), False)
-            await msg.term()
+            await self._reject(msg, delivery, exc)
             return "malformed"
 
         scene_id = getattr(event, "scene_id", None)
         object_id = getattr(event, "object_id", None)
         structlog.contextvars.bind_contextvars(scene_id=scene_id, object_id=object_id)
         last_attempt = delivery.attempt >= self.settings.max_deliver
+
+        try:
+            if scene_id and await self._scene_ended(scene_id, object_id):
+                await msg.ack()
+                return "skipped"
+        except RetryLater as exc:
+            log.warning("retrying later", code=exc.code, error=exc.message)
+            await msg.nak(delay=self._backoff(delivery.attempt, None))
+            return "retry"
 
         if delivery.attempt > self.settings.max_deliver:
             # The previous worker died during the final attempt.
@@ -158,7 +184,18 @@ class StageRunner:
 
         heartbeat = _Heartbeat(msg, max(self.settings.ack_wait_s / 3, 0.5))
         try:
-            outputs = await self.work(event, delivery)
+            try:
+                async with asyncio.timeout(self.settings.work_deadline_s):
+                    outputs = await self.work(event, delivery)
+            except TimeoutError:
+                raise RetryLater(
+                    f"no result within work_deadline_s={self.settings.work_deadline_s:g}",
+                    code="work_stalled",
+                ) from None
+            heartbeat.stop()
+            if scene_id and not await self._claim_success(scene_id, outputs):
+                await msg.ack()
+                return "skipped"
             await self._publish_all(outputs)
         except Permanent as exc:
             await self._fail_terminally(msg, event, exc)
@@ -184,6 +221,86 @@ class StageRunner:
         await msg.ack()
         return "ok"
 
+    async def _reject(self, msg: Msg, delivery: Delivery, exc: MalformedEvent) -> None:
+        """Dead-letter a message that cannot be read; fail only a request's own new scene."""
+        if exc.scene_id:
+            structlog.contextvars.bind_contextvars(scene_id=exc.scene_id)
+        log.warning("message dead-lettered: malformed", subject=msg.subject, reason=exc.reason)
+        metrics.STAGE_FAILURES.labels(self.stage, "malformed_event").inc()
+        metrics.DEAD_LETTERS.labels(self.stage).inc()
+        letter = dead_letter(
+            self.stage,
+            msg.subject,
+            msg.data,
+            delivery.stream_seq,
+            exc.reason,
+            scene_id=exc.scene_id,
+            producer=self.producer,
+        )
+        try:
+            await self._publish(
+                Output(
+                    subject(Subject.DEAD_LETTER, self.stage),
+                    letter,
+                    dead_letter_msg_id(self.stage, delivery.stream_seq),
+                )
+            )
+            if (
+                exc.scene_id
+                and root_of(msg.subject) == Subject.SCENE_REQUESTED
+                and not await self.started(exc.scene_id)
+            ):
+                failure = self._failure(exc.scene_id, None, "malformed_event", str(exc), False)
+                if await self._claimed(exc.scene_id, failure, "FAILED"):
+                    await self._publish(failure)
+        except RetryLater:
+            # Without its dead letter the message would vanish unexplained: try again.
+            await msg.nak(delay=self.settings.retry_max_delay_s)
+            return
+        await msg.term()
+
+    async def _scene_ended(self, scene_id: str, object_id: str | None) -> bool:
+        """True when the scene has ended: its work is dropped (re-sending our own end)."""
+        try:
+            ended = await self.states.terminal(scene_id)
+        except (NatsError, TimeoutError, OSError) as exc:
+            raise RetryLater(
+                f"cannot read the scene's state: {exc!r}", code="state_unavailable"
+            ) from None
+        if ended is None:
+            return False
+        if ended.msg_id == msg_id(f"failed-{self.stage}", scene_id, object_id):
+            # This stage ended the scene and may have died before saying so: say it again.
+            await self._publish(_resend(ended))
+        log.info("work dropped: the scene has ended", state=ended.state)
+        metrics.STAGE_SKIPPED.labels(self.stage, ended.state).inc()
+        return True
+
+    async def _claim_success(self, scene_id: str, outputs: Sequence[Output]) -> bool:
+        """Claim the scene's success for an output ``scene.ready``; False if it ended before."""
+        for out in outputs:
+            if isinstance(out.event, SceneReady):
+                if not await self._claimed(scene_id, out, "SUCCEEDED"):
+                    log.info("scene.ready dropped: the scene had already ended")
+                    metrics.STAGE_SKIPPED.labels(self.stage, "ended").inc()
+                    return False
+        return True
+
+    async def _claimed(self, scene_id: str, out: Output, state: TerminalState) -> bool:
+        claim = Terminal(
+            state=state,
+            msg_id=out.msg_id,
+            subject=out.subject,
+            event=encode(out.event).decode(),
+        )
+        try:
+            held = await self.states.claim(scene_id, claim)
+        except (NatsError, TimeoutError, OSError) as exc:
+            raise RetryLater(
+                f"cannot record the scene's state: {exc!r}", code="state_unavailable"
+            ) from None
+        return held.msg_id == claim.msg_id
+
     async def _publish_all(self, outputs: Sequence[Output]) -> None:
         if not outputs:
             return
@@ -208,21 +325,23 @@ class StageRunner:
         object_id = getattr(event, "object_id", None)
         log.error("stage failed", code=error.code, error=error.message, retryable=error.retryable)
         metrics.STAGE_FAILURES.labels(self.stage, error.code).inc()
-        metrics.SCENES_TOTAL.labels("FAILED").inc()
         if scene_id:
+            failure = self._failure(scene_id, object_id, error.code, error.message, error.retryable)
             try:
-                await self._publish_failure(
-                    scene_id, object_id, error.code, error.message, error.retryable
-                )
+                if await self._claimed(scene_id, failure, "FAILED"):
+                    await self._publish(failure)
+                    metrics.SCENES_TOTAL.labels("FAILED").inc()
+                else:
+                    log.info("scene.failed not sent: the scene had already ended")
             except RetryLater:
                 # Without the failure event the scene would hang: let JetStream redeliver.
                 await msg.nak(delay=self.settings.retry_max_delay_s)
                 return
         await msg.term()
 
-    async def _publish_failure(
+    def _failure(
         self, scene_id: str, object_id: str | None, code: str, message: str, retryable: bool
-    ) -> None:
+    ) -> Output:
         failure = SceneFailed(
             scene_id=scene_id,
             producer=self.producer,
@@ -232,12 +351,10 @@ class StageRunner:
             message=message[:2000],
             retryable=retryable,
         )
-        await self._publish(
-            Output(
-                subject(Subject.SCENE_FAILED, scene_id),
-                failure,
-                msg_id(f"failed-{self.stage}", scene_id, object_id),
-            )
+        return Output(
+            subject(Subject.SCENE_FAILED, scene_id),
+            failure,
+            msg_id(f"failed-{self.stage}", scene_id, object_id),
         )
 
     async def drain(self, timeout: float) -> None:
@@ -271,6 +388,12 @@ class _Heartbeat:
 
     def stop(self) -> None:
         self._timer.cancel()
+
+
+def _resend(ended: Terminal) -> Output:
+    """The stored terminal event, to publish again under its own message id."""
+    event = parse_event(ended.subject, ended.event.encode())
+    return Output(ended.subject, event, ended.msg_id)
 
 
 def _unexpected(exc: BaseException) -> RetryLater:
