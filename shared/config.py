@@ -126,6 +126,8 @@ class NatsSettings(Section):
     ack_wait_s: float = Field(default=30, gt=0)
     retry_base_delay_s: float = Field(default=0.5, gt=0)
     retry_max_delay_s: float = Field(default=30, gt=0)
+    # A handler with no result after this long is taken as stalled: abandoned and retried.
+    work_deadline_s: float = Field(default=900, gt=0)
 
 
 class StorageSettings(Section):
