@@ -133,6 +133,11 @@ class NatsSettings(Section):
 class StorageSettings(Section):
     workspace: Path = DEFAULT_WORKSPACE
     artifact_store: Literal["local", "nats"] = "local"
+    # Object-store reads: one attempt's deadline, how many attempts before RetryLater, and
+    # how many reads one process runs at once (each is a few requests, never a consumer).
+    artifact_read_timeout_s: float = Field(default=30, gt=0)
+    artifact_read_attempts: int = Field(default=3, ge=1, le=20)
+    artifact_read_concurrency: int = Field(default=32, ge=1, le=1024)
 
     @property
     def root(self) -> Path:
