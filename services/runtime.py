@@ -151,7 +151,12 @@ class ServiceHost:
                 understander = llm_understander(client, fallback=llm.fallback_to_rules)
                 identity = f"openai/{llm.base_url}/{llm.model}/{llm.json_mode}"
             planner = Planner(
-                producer, understander, identity=identity, store=self.store, cache=self.cache
+                producer,
+                understander,
+                identity=identity,
+                store=self.store,
+                cache=self.cache,
+                limits=self.settings.planner,
             )
             bindings += [
                 ("planner", Consumer.PLANNER, planner),

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shared.contract import MAX_OBJECT_COUNT, MAX_PROMPT_CHARS
 from shared.errors import ConfigError
 
 DEFAULT_WORKSPACE = Path("~/.holodeck")
@@ -63,6 +64,15 @@ class LLMSettings(Section):
     retry_attempts: int = Field(default=3, ge=1, le=20)
     backoff_factor: float = Field(default=1.5, ge=1)
     max_retry_wait_s: float = Field(default=30, gt=0)
+
+
+class PlannerSettings(Section):
+    """Bounds on the work one prompt can ask for (see services/planner/limits.py)."""
+
+    max_objects: int = Field(default=150, ge=1, le=MAX_OBJECT_COUNT)
+    max_prompt_chars: int = Field(default=MAX_PROMPT_CHARS, ge=1, le=MAX_PROMPT_CHARS)
+    timeout_s: float = Field(default=30, gt=0)
+    max_memory_mb: int = Field(default=1024, ge=16)
 
 
 class ImageSettings(Section):
@@ -162,6 +172,7 @@ class Settings(BaseSettings):
     )
 
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
     image_generation: ImageSettings = Field(default_factory=ImageSettings)
     three_d_generation: MeshSettings = Field(default_factory=MeshSettings)
     performance: PerformanceSettings = Field(default_factory=PerformanceSettings)

@@ -63,9 +63,11 @@ CONSUMER_ACK_PENDING = Gauge(
     ["consumer"],
 )
 SCENES_TOTAL = Counter("holodeck_scenes_total", "Scenes finished, by outcome", ["status"])
+# Counted where dead letters are kept (the gateway's projection), so each is counted once
+# whichever consumer rejected it.
 DEAD_LETTERS = Counter(
     "holodeck_dead_letters_total",
-    "Messages set aside because they could not be parsed or applied, by who rejected them",
+    "Messages a consumer could not parse or apply, recorded as dead letters",
     ["rejected_by"],
 )
 STAGE_SKIPPED = Counter(

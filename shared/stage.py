@@ -227,7 +227,6 @@ class StageRunner:
             structlog.contextvars.bind_contextvars(scene_id=exc.scene_id)
         log.warning("message dead-lettered: malformed", subject=msg.subject, reason=exc.reason)
         metrics.STAGE_FAILURES.labels(self.stage, "malformed_event").inc()
-        metrics.DEAD_LETTERS.labels(self.stage).inc()
         letter = dead_letter(
             self.stage,
             msg.subject,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from services.planner import catalog, items, room
 from services.planner.arrange import Arranger, Failure, Pose
 from services.planner.items import Item
+from services.planner.limits import checked
 from services.planner.order import placement_order
 from services.planner.report import layout_of
 from services.planner.spec import SceneSpec
@@ -94,7 +95,7 @@ def _attempt(
     shell = _shell(spec, kind, points, height, rng)
     arranger = Arranger(shell, rng)
     chosen = [it for it in all_items if only is None or id(it) in only]
-    complete = arranger.run(placement_order(chosen, by_priority), give_up)
+    complete = arranger.run(checked(placement_order(chosen, by_priority)), give_up)
     return Outcome(shell, arranger.poses, list(arranger.failures), len(arranger.cramped), complete)
 
 
