@@ -70,6 +70,14 @@ DEAD_LETTERS = Counter(
     "Messages a consumer could not parse or apply, recorded as dead letters",
     ["rejected_by"],
 )
+PROJECTION_LAG = Gauge(
+    "holodeck_projection_lag_messages",
+    "Stream messages the gateway's projection has not applied yet",
+)
+PROJECTION_STALLED = Gauge(
+    "holodeck_projection_stalled_seconds",
+    "Seconds the projection has been behind the stream without advancing (0 when moving)",
+)
 STAGE_SKIPPED = Counter(
     "holodeck_stage_skipped_total",
     "Messages a stage dropped without work because their scene had already ended",

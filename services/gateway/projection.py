@@ -8,6 +8,19 @@ applying an event twice. Because the rows are a pure function of the stream (tim
 JetStream's storage times, not the clock), a projection rebuilt from sequence 1 into a
 fresh database gives the same views.
 
+An event that cannot be applied is never retried forever: a malformed message, or any
+error while folding it that is not the database being unreachable, rolls its changes
+back and is recorded in the ``dead_letters`` table in the transaction that advances the
+position. Dead letters the stages publish on ``dead.letter.<stage>`` land in the same
+table. Only a database outage (connection lost, locked, out of space) raises
+:class:`ProjectionUnavailable`, and the caller retries the same event: nothing stored in
+the stream is skipped because the database was away.
+
+A scene's first terminal event (``scene.ready`` or ``scene.failed``) in stream order
+fixes its status, error and artifacts; later ones are only counted. The terminal columns
+(status, terminal_seq, error_*, artifacts, late_*) are the ones a numbered attempt would
+key, beside ``scene_id``.
+
 SQLite (``sqlite+aiosqlite:///path``, WAL) by default; PostgreSQL (``postgresql+asyncpg://``)
 in production.
 """
@@ -21,9 +34,16 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, DateTime, Dialect, Index, Text, event, func
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Text, event, func, inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
 from sqlalchemy.pool import StaticPool
@@ -33,6 +53,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contract import (
     ArtifactRef,
+    Consumer,
+    DeadLetter,
     ImagesReady,
     ImageWork,
     LayoutReady,
@@ -41,10 +63,14 @@ from shared.contract import (
     SceneFailed,
     SceneReady,
     SceneRequested,
+    dead_letter,
+    ids_from_subject,
     parse_event,
     request_scene_id,
 )
+from shared.errors import RetryLater
 from shared.logs import get_logger
+from shared.metrics import DEAD_LETTERS
 
 log = get_logger(__name__)
 
@@ -60,8 +86,9 @@ class Status(StrEnum):
 
 STAGES = ("planner", "imagegen", "meshgen", "assembly")
 
-# Statuses only move forward; FAILED is left only by a scene that is built after all.
+# Statuses only move forward, and a scene's terminal status is never left.
 _RANK = {Status.PENDING: 0, Status.IN_PROGRESS: 1, Status.SUCCEEDED: 2}
+TERMINAL = (Status.SUCCEEDED, Status.FAILED)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -111,6 +138,11 @@ class SceneRow(_Table, table=True):
     error_message: str | None = Field(default=None, sa_type=Text)
     error_retryable: bool | None = None
     artifacts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # The stream sequence of the first terminal event: the one that fixed the outcome.
+    terminal_seq: int | None = Field(default=None, sa_type=BigInteger)
+    # Terminal events that came after it: counted and described, never applied.
+    late_outcomes: int = 0
+    late_outcome: str | None = Field(default=None, sa_type=Text)
 
 
 class SceneObjectRow(_Table, table=True):
@@ -134,7 +166,7 @@ class ArtifactRow(_Table, table=True):
 
     sha256: str = Field(primary_key=True, max_length=64)
     uri: str = Field(sa_type=Text)
-    size: int
+    size: int = Field(sa_type=BigInteger)
     media_type: str = Field(sa_type=Text)
 
 
@@ -142,7 +174,29 @@ class PositionRow(_Table, table=True):
     __tablename__ = "projection_position"
 
     name: str = Field(primary_key=True, max_length=64)
-    last_seq: int = 0
+    last_seq: int = Field(default=0, sa_type=BigInteger)
+
+
+class DeadLetterRow(_Table, table=True):
+    """A message some consumer could not parse or apply, with the reason.
+
+    Keyed by who rejected it and the rejected message's stream sequence, so a stage's
+    dead letter published twice, or re-applied by a rebuild, is one row.
+    """
+
+    __tablename__ = "dead_letters"
+
+    rejected_by: str = Field(primary_key=True, max_length=64)
+    stream_seq: int = Field(primary_key=True, sa_type=BigInteger)
+    # Where the projection learned of it: the rejected message itself (the gateway's
+    # own) or the ``dead.letter.<stage>`` event; orders the list newest first.
+    recorded_seq: int = Field(sa_type=BigInteger, index=True)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    subject: str = Field(sa_type=Text)
+    scene_id: str | None = Field(default=None, max_length=64)
+    reason: str = Field(sa_type=Text)
+    size: int = Field(default=0, sa_type=BigInteger)
+    excerpt: str = Field(default="", sa_type=Text)
 
 
 class StageStatuses(BaseModel):
@@ -186,6 +240,33 @@ class SceneView(SceneSummary):
     objects: list[ObjectView]
     error: ErrorView | None
     artifacts: dict[str, ArtifactRef]
+    late_outcomes: int = 0
+    late_outcome: str | None = None
+
+
+class DeadLetterView(BaseModel):
+    rejected_by: str
+    stream_seq: int
+    subject: str
+    scene_id: str | None
+    reason: str
+    size: int
+    excerpt: str
+    recorded_seq: int
+    recorded_at: datetime
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterView]
+    page: int
+    page_size: int
+    total: int
+
+
+class ProjectionUnavailable(RetryLater):
+    """The database did not take an event: apply the same event again later."""
+
+    code = "database_unavailable"
 
 
 class ScenePage(BaseModel):
@@ -221,6 +302,48 @@ def _stage_of(stage: str) -> str | None:
     return base if base in STAGES else None
 
 
+# SQLSTATEs of a database that is away or busy, not of a bad row: connection exceptions,
+# rolled-back transactions (deadlock, serialization), insufficient resources, operator
+# intervention (shutdown, cancel), system errors; a lock not available; and a schema that
+# lacks a table or column (every event would fail alike, so none is skipped).
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+_OUTAGE_SQLSTATES = frozenset({"55P03", "55006", "42P01", "42703"})
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str) and code:
+            return code
+    return None
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is away (apply the event again later) rather
+    than that this one event cannot be stored (keep it as a dead letter)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = _sqlstate(exc)
+        if state is not None:
+            return state[:2] in _OUTAGE_SQLSTATE_CLASSES or state in _OUTAGE_SQLSTATES
+        # asyncpg refuses a bad argument (an integer out of range) with a ValueError
+        # that SQLAlchemy reports as an InterfaceError: that is the event, not the server.
+        if isinstance(exc.orig, ValueError) or isinstance(
+            getattr(exc.orig, "__cause__", None), ValueError
+        ):
+            return False
+        # SQLite says "locked", "disk I/O error", "no such table" as OperationalError.
+        return isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (DisconnectionError, PoolTimeout, OSError))
+
+
+def _storable(text: str) -> str:
+    """Text every backend stores: PostgreSQL refuses NUL characters, UTF-8 surrogates."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 class Projection:
     """Scenes and their objects as the stream tells them, in a SQL database."""
 
@@ -231,6 +354,9 @@ class Projection:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._seq = 0
         self._changed = asyncio.Condition()
+        # Dead letters this instance recorded (its own and the stages'), for reports.
+        self.dead_letters = 0
+        self._known_rejecters = {name, *Consumer.FILTERS, *STAGES}
 
     async def open(self) -> Projection:
         """Connect, create the tables if missing and load the position."""
@@ -252,6 +378,7 @@ class Projection:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         async with engine.begin() as conn:
             await conn.run_sync(_Table.metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
         await self._ensure_position()
         async with self._session() as session:
             row = await session.get(PositionRow, self.name)
@@ -301,19 +428,114 @@ class Projection:
     async def apply(self, subject: str, data: bytes, stream_seq: int, stored_at: datetime) -> None:
         """Fold the event stored at ``stream_seq`` into the rows, once.
 
-        A sequence at or below the position is skipped; a malformed event only advances
-        the position. Database errors propagate and leave the position unchanged.
+        A sequence at or below the position is skipped. An event that cannot be applied
+        (malformed, or any error while folding it other than a database outage) is kept
+        as a dead letter and the position moves past it. A database outage raises
+        :class:`ProjectionUnavailable` and leaves the position unchanged: apply the same
+        event again later.
         """
-        async with self._session() as session, session.begin():
-            claimed = await session.exec(
-                update(PositionRow)
-                .where(col(PositionRow.name) == self.name)
-                .where(col(PositionRow.last_seq) < stream_seq)
-                .values(last_seq=stream_seq)
-            )
-            if claimed.rowcount:
-                await self._fold(session, subject, data, stream_seq, stored_at)
+        letter: DeadLetterRow | None = None
+        try:
+            async with self._session() as session, session.begin():
+                if await self._claim(session, stream_seq):
+                    letter = await self._fold(session, subject, data, stream_seq, stored_at)
+        except Exception as exc:
+            if is_outage(exc):
+                raise ProjectionUnavailable(
+                    f"the database did not take stream sequence {stream_seq}: {exc!r}"[:2000]
+                ) from exc
+            letter = await self._reject(subject, data, stream_seq, stored_at, exc)
+        if letter is not None:
+            self._announce(letter)
         await self._advanced(stream_seq)
+
+    async def _claim(self, session: AsyncSession, stream_seq: int) -> bool:
+        claimed = await session.exec(
+            update(PositionRow)
+            .where(col(PositionRow.name) == self.name)
+            .where(col(PositionRow.last_seq) < stream_seq)
+            .values(last_seq=stream_seq)
+        )
+        return bool(claimed.rowcount)
+
+    async def _reject(
+        self, subject: str, data: bytes, seq: int, stored_at: datetime, error: Exception
+    ) -> DeadLetterRow | None:
+        """Keep an event that failed to apply as a dead letter, moving the position past it."""
+        reason = f"cannot be applied: {type(error).__name__}: {error}"
+        scene_hint, _ = ids_from_subject(subject)
+        letters = [
+            dead_letter(
+                self.name, subject, data, seq, reason, scene_id=scene_hint, producer=self.name
+            ),
+            # If even the full letter cannot be stored, a bare one still records the skip.
+            dead_letter(
+                self.name,
+                subject.encode("ascii", "replace").decode(),
+                b"",
+                seq,
+                f"cannot be applied: {type(error).__name__}",
+                producer=self.name,
+            ),
+        ]
+        problem: Exception = error
+        for letter in letters:
+            try:
+                async with self._session() as session, session.begin():
+                    if not await self._claim(session, seq):
+                        return None
+                    return await self._keep(session, letter, seq, stored_at, size=len(data))
+            except Exception as exc:
+                if is_outage(exc):
+                    raise ProjectionUnavailable(
+                        f"the database did not take the dead letter of stream sequence {seq}: "
+                        f"{exc!r}"[:2000]
+                    ) from exc
+                problem = exc
+        raise ProjectionUnavailable(
+            f"neither stream sequence {seq} nor its dead letter could be stored: {problem!r}"
+        ) from problem
+
+    @staticmethod
+    async def _keep(
+        session: AsyncSession,
+        letter: DeadLetter,
+        recorded_seq: int,
+        recorded_at: datetime,
+        *,
+        size: int | None = None,
+    ) -> DeadLetterRow | None:
+        key = (letter.rejected_by, letter.stream_seq)
+        if await session.get(DeadLetterRow, key) is not None:
+            return None
+        row = DeadLetterRow(
+            rejected_by=letter.rejected_by,
+            stream_seq=letter.stream_seq,
+            recorded_seq=recorded_seq,
+            recorded_at=recorded_at,
+            subject=_storable(letter.subject),
+            scene_id=letter.scene_id,
+            reason=_storable(letter.reason),
+            size=letter.size if size is None else size,
+            excerpt=_storable(letter.excerpt),
+        )
+        session.add(row)
+        return row
+
+    def _announce(self, letter: DeadLetterRow) -> None:
+        """Count and log a dead letter once, after it is stored."""
+        self.dead_letters += 1
+        label = letter.rejected_by if letter.rejected_by in self._known_rejecters else "other"
+        DEAD_LETTERS.labels(label).inc()
+        own = letter.rejected_by == self.name
+        (log.warning if own else log.info)(
+            "event dead-lettered" if own else "dead letter recorded",
+            scene_id=letter.scene_id,
+            rejected_by=letter.rejected_by,
+            subject=letter.subject,
+            stream_seq=letter.stream_seq,
+            reason=letter.reason,
+        )
 
     async def _advanced(self, stream_seq: int) -> None:
         async with self._changed:
@@ -322,24 +544,29 @@ class Projection:
 
     async def _fold(
         self, session: AsyncSession, subject: str, data: bytes, seq: int, stored_at: datetime
-    ) -> None:
+    ) -> DeadLetterRow | None:
         try:
             event = parse_event(subject, data)
+            if isinstance(event, DeadLetter):
+                # Kept, never applied to the scene it may name.
+                return await self._keep(session, event, seq, stored_at)
             if isinstance(event, SceneRequested):
                 scene_id = request_scene_id(event, subject, seq, stored_at)
             else:
                 scene_id = event.scene_id
         except MalformedEvent as exc:
-            log.warning(
-                "event skipped: malformed",
+            letter = dead_letter(
+                self.name,
+                subject,
+                data,
+                seq,
+                f"malformed: {exc.reason}",
                 scene_id=exc.scene_id,
-                subject=subject,
-                stream_seq=seq,
-                reason=exc.reason,
+                producer=self.name,
             )
-            return
+            return await self._keep(session, letter, seq, stored_at)
         if isinstance(event, ImageWork):
-            return
+            return None
         scene = await self._scene(session, scene_id, stored_at)
         if isinstance(event, SceneRequested):
             self._requested(scene, event, stored_at)
@@ -350,11 +577,12 @@ class Projection:
         elif isinstance(event, MeshReady):
             await self._mesh_ready(session, scene, event)
         elif isinstance(event, SceneReady):
-            await self._scene_ready(session, scene, event)
+            await self._scene_ready(session, scene, event, seq)
         elif isinstance(event, SceneFailed):
-            await self._scene_failed(session, scene, event)
+            await self._scene_failed(session, scene, event, seq)
         scene.updated_at = max(scene.updated_at, stored_at)
         log.debug("event applied", scene_id=scene_id, subject=subject, stream_seq=seq)
+        return None
 
     @staticmethod
     async def _scene(session: AsyncSession, scene_id: str, stored_at: datetime) -> SceneRow:
@@ -447,9 +675,26 @@ class Projection:
             scene.meshgen = _advance(scene.meshgen, Status.SUCCEEDED)
             scene.assembly = _advance(scene.assembly, Status.IN_PROGRESS)
 
-    async def _scene_ready(self, session: AsyncSession, scene: SceneRow, event: SceneReady) -> None:
-        # A built scene is the last word, even after a failure that a re-run repaired.
+    @staticmethod
+    def _ended(scene: SceneRow, seq: int, what: str) -> bool:
+        """Whether the scene already has its outcome; a late terminal event is noted only."""
+        if scene.terminal_seq is None and scene.status not in TERMINAL:
+            return False
+        scene.late_outcomes += 1
+        scene.late_outcome = (
+            f"{what} at stream sequence {seq} ignored: the scene ended {scene.status}"
+            + (f" at stream sequence {scene.terminal_seq}" if scene.terminal_seq else "")
+        )
+        log.info("late outcome ignored", scene_id=scene.scene_id, outcome=what, stream_seq=seq)
+        return True
+
+    async def _scene_ready(
+        self, session: AsyncSession, scene: SceneRow, event: SceneReady, seq: int
+    ) -> None:
+        if self._ended(scene, seq, "scene.ready"):
+            return
         scene.status = Status.SUCCEEDED
+        scene.terminal_seq = seq
         for stage in STAGES:
             setattr(scene, stage, Status.SUCCEEDED)
         scene.object_count = scene.object_count or event.object_count
@@ -458,22 +703,14 @@ class Projection:
         }
         for ref in event.artifacts.values():
             await self._remember(session, ref)
-        scene.error_stage = scene.error_object_id = scene.error_code = None
-        scene.error_message = None
-        scene.error_retryable = None
 
     async def _scene_failed(
-        self, session: AsyncSession, scene: SceneRow, event: SceneFailed
+        self, session: AsyncSession, scene: SceneRow, event: SceneFailed, seq: int
     ) -> None:
-        if scene.status == Status.SUCCEEDED:
-            log.info(
-                "failure after success ignored",
-                scene_id=scene.scene_id,
-                stage=event.stage,
-                code=event.code,
-            )
+        if self._ended(scene, seq, f"scene.failed ({event.stage}: {event.code})"):
             return
         scene.status = Status.FAILED
+        scene.terminal_seq = seq
         scene.error_stage = event.stage
         scene.error_object_id = event.object_id
         scene.error_code = event.code
@@ -543,6 +780,34 @@ class Projection:
             items=[_summary(row) for row in rows], page=page, page_size=page_size, total=total or 0
         )
 
+    async def list_dead_letters(
+        self, page: int = 1, page_size: int = 50, rejected_by: str | None = None
+    ) -> DeadLetterPage:
+        """One page of dead letters, the most recently recorded first."""
+        page = max(page, 1)
+        page_size = max(page_size, 1)
+        query = select(DeadLetterRow)
+        counting = select(func.count()).select_from(DeadLetterRow)
+        if rejected_by is not None:
+            query = query.where(col(DeadLetterRow.rejected_by) == rejected_by)
+            counting = counting.where(col(DeadLetterRow.rejected_by) == rejected_by)
+        query = (
+            query.order_by(
+                col(DeadLetterRow.recorded_seq).desc(), col(DeadLetterRow.rejected_by).desc()
+            )
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        async with self._session() as session, session.begin():
+            total = await session.scalar(counting)
+            rows = (await session.exec(query)).all()
+        return DeadLetterPage(
+            items=[DeadLetterView.model_validate(row, from_attributes=True) for row in rows],
+            page=page,
+            page_size=page_size,
+            total=total or 0,
+        )
+
     async def artifact(self, sha256: str) -> ArtifactRef | None:
         """The reference of an artifact some event named, if any did."""
         async with self._session() as session:
@@ -560,6 +825,27 @@ class Projection:
             log.warning("database check failed", error=repr(exc))
             return False
         return True
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the columns a newer projection has to tables an older one created.
+
+    Only additions with a constant default (or nullable) are made; anything else is what
+    ``holodeck projection rebuild`` is for.
+    """
+    inspector = inspect(conn)
+    for table in _Table.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            default = getattr(column.default, "arg", None)
+            clause = f" DEFAULT {int(default)}" if isinstance(default, int | bool) else ""
+            conn.exec_driver_sql(
+                f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}'
+            )
+            log.info("projection column added", table=table.name, column=column.name)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
@@ -635,4 +921,6 @@ def _view(row: SceneRow, objects: list[SceneObjectRow]) -> SceneView:
         ],
         error=error,
         artifacts={name: ArtifactRef.model_validate(ref) for name, ref in row.artifacts.items()},
+        late_outcomes=row.late_outcomes,
+        late_outcome=row.late_outcome,
     )

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -30,6 +33,73 @@ log = get_logger(__name__)
 REBUILD_IDLE_S = 30.0
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 10.0
+# How often a follower asks the stream for its last sequence, to measure its lag.
+STREAM_POLL_S = 2.0
+# A projection behind the stream that has not moved for this long is reported stalled.
+STALL_AFTER_S = 30.0
+
+
+@dataclass
+class Lag:
+    """How far a following projection is behind its stream, for health and metrics.
+
+    ``moved_at`` is when the projection last advanced or was last seen caught up, so an
+    idle projection is never "stalled" and one stuck behind the stream is, however long
+    it was idle before.
+    """
+
+    stall_after_s: float = STALL_AFTER_S
+    clock: Callable[[], float] = time.monotonic
+    stream_last_seq: int | None = None
+    applied_seq: int = 0
+    moved_at: float = field(default=0.0)
+    last_error: str | None = None
+    following: bool = False
+
+    def __post_init__(self) -> None:
+        self.moved_at = self.clock()
+
+    def applied(self, seq: int) -> None:
+        if seq > self.applied_seq:
+            self.applied_seq = seq
+            self.moved_at = self.clock()
+        self.last_error = None
+
+    def stream_at(self, last_seq: int) -> None:
+        # Caught up, or caught up at the previous look: the clock of a stall starts now.
+        was_caught_up = self.applied_seq >= (self.stream_last_seq or 0)
+        self.stream_last_seq = last_seq
+        if was_caught_up or self.applied_seq >= last_seq:
+            self.moved_at = self.clock()
+
+    def failed(self, error: str) -> None:
+        self.last_error = error
+
+    def report(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details): unhealthy when behind and not moving for ``stall_after_s``."""
+        behind = max(0, (self.stream_last_seq or 0) - self.applied_seq)
+        stalled_s = self.clock() - self.moved_at if behind else 0.0
+        details: dict[str, Any] = {
+            "stream_last_seq": self.stream_last_seq,
+            "applied_seq": self.applied_seq,
+            "behind": behind,
+            "stalled_s": round(stalled_s, 1),
+        }
+        problem = None
+        if not self.following:
+            problem = "the projection is not following the stream"
+        elif behind and stalled_s >= self.stall_after_s:
+            problem = (
+                f"the projection is stalled at stream sequence {self.applied_seq}, "
+                f"{behind} behind the stream, for {stalled_s:.0f}s"
+            )
+        if problem and self.last_error:
+            problem += f"; last error: {self.last_error}"
+        if problem:
+            details["reason"] = problem
+        elif self.last_error:
+            details["last_error"] = self.last_error
+        return problem is None, details
 
 
 class Applier(Protocol):
@@ -58,12 +128,45 @@ async def _apply(projection: Applier, msg: Msg) -> None:
 
 
 async def follow(
-    js: JetStreamContext, stream: str, projection: Applier, stop: asyncio.Event
+    js: JetStreamContext,
+    stream: str,
+    projection: Applier,
+    stop: asyncio.Event,
+    lag: Lag | None = None,
 ) -> None:
     """Apply every event of ``stream`` after the projection's position, in order,
-    until ``stop`` is set. An empty stream is simply waited on."""
+    until ``stop`` is set. An empty stream is simply waited on; a lost subscription is
+    made again from the position. ``lag`` is kept up to date for health."""
+    lag = lag if lag is not None else Lag()
+    lag.applied(projection.last_seq())
+    polling = asyncio.create_task(_poll_stream(js, stream, lag, stop))
+    lag.following = True
+    delay = RETRY_FIRST_S
+    try:
+        while not stop.is_set():
+            try:
+                await _follow_once(js, stream, projection, stop, lag)
+                delay = RETRY_FIRST_S
+            except Exception as exc:
+                lag.failed(f"following the stream: {exc!r}")
+                log.error("following the stream failed, again soon", error=repr(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+    finally:
+        lag.following = False
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+    log.info("stopped following the stream", stream=stream, last_seq=projection.last_seq())
+
+
+async def _follow_once(
+    js: JetStreamContext, stream: str, projection: Applier, stop: asyncio.Event, lag: Lag
+) -> None:
     start = projection.last_seq() + 1
     info = await js.stream_info(stream)
+    lag.stream_at(info.state.last_seq)
     if start - 1 > info.state.last_seq:
         log.error(
             "projection is ahead of the stream: it was built from another stream; rebuild it",
@@ -83,23 +186,40 @@ async def follow(
                 with contextlib.suppress(asyncio.CancelledError):
                     await receiving
                 break
-            await _apply_retrying(projection, receiving.result(), stop)
+            await _apply_retrying(projection, receiving.result(), stop, lag)
     finally:
         stopping.cancel()
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
-    log.info("stopped following the stream", stream=stream, last_seq=projection.last_seq())
 
 
-async def _apply_retrying(projection: Applier, msg: Msg, stop: asyncio.Event) -> None:
-    # Skipping an event the database could not take would lose it for good: retry the
-    # same one (the database is down or locked) until it goes in or we are stopped.
+async def _poll_stream(js: JetStreamContext, stream: str, lag: Lag, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            info = await js.stream_info(stream)
+            lag.stream_at(info.state.last_seq)
+        except Exception as exc:
+            log.debug("stream info unavailable", stream=stream, error=repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), STREAM_POLL_S)
+
+
+async def _apply_retrying(
+    projection: Applier, msg: Msg, stop: asyncio.Event, lag: Lag | None = None
+) -> None:
+    # The projection keeps events it cannot apply as dead letters itself; what reaches
+    # here is the database being away. Skipping would lose the event for good: retry the
+    # same one until it goes in or we are stopped.
     delay = RETRY_FIRST_S
     while True:
         try:
             await _apply(projection, msg)
+            if lag is not None:
+                lag.applied(msg.metadata.sequence.stream)
             return
         except Exception as exc:
+            if lag is not None:
+                lag.failed(repr(exc))
             log.error(
                 "event not applied, retrying",
                 subject=msg.subject,

@@ -6,11 +6,21 @@ import asyncio
 import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from services.gateway.projection import Projection, SceneView, Status
+from services.gateway.projection import (
+    Projection,
+    ProjectionUnavailable,
+    SceneView,
+    Status,
+    is_outage,
+)
 from shared.contract import (
     ArtifactRef,
     ImagesReady,
@@ -21,6 +31,7 @@ from shared.contract import (
     SceneReady,
     SceneRequested,
     Subject,
+    dead_letter,
     derived_scene_id,
     encode,
     msg_id,
@@ -297,6 +308,22 @@ async def test_a_malformed_message_only_advances_the_position(
     assert await projection.get_scene(f"other-{unique}") is None
     assert (await projection.list_scenes()).total == 1
 
+    # Each one is kept as the gateway's dead letter with its reason, newest first.
+    letters = await projection.list_dead_letters()
+    assert [(d.stream_seq, d.rejected_by) for d in letters.items] == [
+        (5, "gateway"),
+        (4, "gateway"),
+        (3, "gateway"),
+        (2, "gateway"),
+    ]
+    by_seq = {d.stream_seq: d for d in letters.items}
+    assert by_seq[2].reason.startswith("malformed: ")
+    assert by_seq[2].excerpt == "{not json"
+    assert by_seq[2].scene_id == scene_id
+    assert "no event is defined" in by_seq[4].reason
+    assert "differs from the subject" in by_seq[5].reason
+    assert projection.dead_letters == 4
+
     await feed.event(layout[0], layout[1])
     assert (await view_of(projection, scene_id)).stages.planner == Status.SUCCEEDED
 
@@ -339,12 +366,18 @@ async def test_a_failure_fails_the_scene_and_its_stage(projection: Projection, u
     assert view.stages.imagegen == Status.FAILED
     assert view.objects[1].image_status == Status.SUCCEEDED
 
-    # A re-run that builds the scene after all is the last word.
+    # The first terminal event wins: a later scene.ready changes neither the status, the
+    # error nor the artifacts, and is noted as a late outcome.
     await feed.event(ready[0], ready[1])
     view = await view_of(projection, scene_id)
-    assert view.status == Status.SUCCEEDED
-    assert view.error is None
-    assert view.stages.imagegen == Status.SUCCEEDED
+    assert view.status == Status.FAILED
+    assert view.error is not None and view.error.code == "backend_unavailable"
+    assert view.artifacts == {}
+    assert view.stages.imagegen == Status.FAILED
+    assert view.progress < 100
+    assert view.late_outcomes == 1
+    assert view.late_outcome is not None
+    assert view.late_outcome.startswith("scene.ready at stream sequence 6 ignored")
 
 
 async def test_a_failure_of_a_sub_stage_reports_on_its_stage(
@@ -514,3 +547,202 @@ async def test_a_closed_projection_says_so(tmp_path: Path) -> None:
     projection = Projection(f"sqlite+aiosqlite:///{tmp_path}/closed.db")
     with pytest.raises(RuntimeError, match="not open"):
         await projection.get_scene("anything")
+
+
+class Poisoned(Projection):
+    """A projection whose database refuses the layout of scenes whose prompt is "poison",
+    as PostgreSQL refuses an integer out of range or SQLite one beyond 64 bits."""
+
+    async def _layout_ready(self, session: Any, scene: Any, event: LayoutReady) -> None:
+        if event.prompt == "poison":
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        await super()._layout_ready(session, scene, event)
+
+
+def dead_letters_counted(rejected_by: str) -> float:
+    return (
+        REGISTRY.get_sample_value("holodeck_dead_letters_total", {"rejected_by": rejected_by})
+        or 0.0
+    )
+
+
+async def test_an_event_that_cannot_be_applied_is_dead_lettered_and_skipped(
+    tmp_path: Path, unique: str
+) -> None:
+    bad, good = f"poison-{unique}", f"fine-{unique}"
+    counted_before = dead_letters_counted("gateway")
+    async with Poisoned(f"sqlite+aiosqlite:///{tmp_path}/p.db") as projection:
+        feed = Feed(projection)
+        bad_events = scene_events(bad, prompt="poison")
+        await feed.event(bad_events[0][0], bad_events[0][1])
+        seq = await feed.event(bad_events[1][0], bad_events[1][1])
+        # Nothing of the failed event stays, the position moved past it, the next
+        # events (of this scene and of others) apply.
+        assert projection.last_seq() == seq
+        view = await view_of(projection, bad)
+        assert view.stages.planner == Status.IN_PROGRESS
+        assert view.objects == []
+        for subject_name, event, _ in scene_events(good):
+            await feed.event(subject_name, event)
+        assert (await view_of(projection, good)).status == Status.SUCCEEDED
+
+        [letter] = (await projection.list_dead_letters()).items
+        assert (letter.rejected_by, letter.stream_seq, letter.recorded_seq) == ("gateway", 2, 2)
+        assert letter.subject == subject(Subject.LAYOUT_READY, bad)
+        assert letter.scene_id == bad
+        assert letter.reason == (
+            "cannot be applied: OverflowError: Python int too large to convert to SQLite INTEGER"
+        )
+        assert letter.size == len(encode(bad_events[1][1]))
+        assert letter.excerpt.startswith('{"schema_version":1')
+    assert dead_letters_counted("gateway") == counted_before + 1
+
+    # Applied again (a restart, a second gateway): still one dead letter, no error.
+    async with Poisoned(f"sqlite+aiosqlite:///{tmp_path}/p.db") as again:
+        await again.apply(bad_events[1][0], encode(bad_events[1][1]), 2, at(2))
+        assert (await again.list_dead_letters()).total == 1
+
+
+async def test_a_database_outage_is_retried_not_dead_lettered(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"outage-{unique}"
+    requested, layout, *_ = scene_events(scene_id)
+    feed = Feed(projection)
+    await feed.event(requested[0], requested[1])
+    assert projection._engine is not None
+    async with projection._engine.begin() as conn:
+        await conn.exec_driver_sql("ALTER TABLE scenes RENAME TO scenes_away")
+    with pytest.raises(ProjectionUnavailable, match="stream sequence 2"):
+        await projection.apply(layout[0], encode(layout[1]), 2, at(2))
+    assert projection.last_seq() == 1
+    async with projection._engine.begin() as conn:
+        await conn.exec_driver_sql("ALTER TABLE scenes_away RENAME TO scenes")
+    assert (await projection.list_dead_letters()).total == 0
+
+    await projection.apply(layout[0], encode(layout[1]), 2, at(2))
+    assert projection.last_seq() == 2
+    assert (await view_of(projection, scene_id)).stages.planner == Status.SUCCEEDED
+
+
+def _dbapi(orig: Exception, kind: type[DBAPIError] = DBAPIError, **kw: Any) -> DBAPIError:
+    return kind("INSERT INTO scenes ...", {}, orig, **kw)
+
+
+@pytest.mark.parametrize(
+    ("error", "outage"),
+    [
+        (_dbapi(Exception("database is locked"), OperationalError), True),
+        (_dbapi(Exception("gone"), InterfaceError, connection_invalidated=True), True),
+        (_dbapi(asyncpg.exceptions.AdminShutdownError("shutting down")), True),
+        (_dbapi(asyncpg.exceptions.DeadlockDetectedError("deadlock")), True),
+        (_dbapi(asyncpg.exceptions.TooManyConnectionsError("too many")), True),
+        (_dbapi(asyncpg.exceptions.UndefinedColumnError("no column")), True),
+        (ConnectionRefusedError(111, "Connection refused"), True),
+        (TimeoutError(), True),
+        (_dbapi(asyncpg.exceptions.CharacterNotInRepertoireError("NUL")), False),
+        (_dbapi(asyncpg.exceptions.NumericValueOutOfRangeError("out of range")), False),
+        (_dbapi(asyncpg.exceptions.UniqueViolationError("dup"), IntegrityError), False),
+        (_dbapi(asyncpg.exceptions.DataError("value out of int32 range"), InterfaceError), False),
+        (OverflowError("Python int too large to convert to SQLite INTEGER"), False),
+        (RecursionError("maximum recursion depth exceeded"), False),
+        (KeyError("object_count"), False),
+    ],
+)
+def test_outages_are_told_apart_from_events_that_cannot_be_stored(
+    error: BaseException, outage: bool
+) -> None:
+    assert is_outage(error) is outage
+
+
+async def test_stage_dead_letters_are_kept_and_change_no_scene(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"dl-{unique}"
+    feed = Feed(projection)
+    for subject_name, event, _ in scene_events(scene_id)[:2]:
+        await feed.event(subject_name, event)
+    before = await view_of(projection, scene_id)
+    counted_before = dead_letters_counted("imagegen")
+    letters = [
+        dead_letter(
+            "imagegen",
+            subject(Subject.IMAGE_WORK, scene_id, f"obj-{i}"),
+            b"{not json\x00" + bytes([i]),
+            100 + i,
+            "malformed: invalid JSON",
+            scene_id=scene_id,
+            producer="imagegen-1",
+        )
+        for i in range(3)
+    ]
+    for letter in letters:
+        await feed.event(subject(Subject.DEAD_LETTER, "imagegen"), letter)
+    # The same dead letter published again is one row.
+    await feed.event(subject(Subject.DEAD_LETTER, "imagegen"), letters[0])
+
+    after = await view_of(projection, scene_id)
+    assert after.model_dump(exclude={"updated_at"}) == before.model_dump(exclude={"updated_at"})
+    assert dead_letters_counted("imagegen") == counted_before + 3
+
+    first = await projection.list_dead_letters(page=1, page_size=2)
+    assert first.total == 3
+    assert [d.stream_seq for d in first.items] == [102, 101]
+    assert [d.recorded_seq for d in first.items] == [5, 4]
+    second = await projection.list_dead_letters(page=2, page_size=2)
+    assert [d.stream_seq for d in second.items] == [100]
+    kept = second.items[0]
+    assert kept.rejected_by == "imagegen"
+    assert kept.scene_id == scene_id
+    # PostgreSQL stores no NUL character: the excerpt keeps a replacement.
+    assert kept.excerpt == "{not json\ufffd\ufffd"
+    assert (await projection.list_dead_letters(rejected_by="planner")).total == 0
+
+
+async def test_a_success_after_a_failure_does_not_flip_the_scene(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"flip-{unique}"
+    events = scene_events(scene_id)
+    feed = Feed(projection)
+    for subject_name, event, _ in events[:-1]:
+        await feed.event(subject_name, event)
+    # A message the stage could not read, then its failure, then the scene built anyway.
+    await feed.raw(subject(Subject.LAYOUT_READY, scene_id), b"{not json")
+    failure = SceneFailed(scene_id=scene_id, stage="planner", code="bad_input", message="m")
+    failed_at = await feed.event(subject(Subject.SCENE_FAILED, scene_id), failure)
+    await feed.event(events[-1][0], events[-1][1])
+    second = SceneFailed(scene_id=scene_id, stage="assembly", code="other", message="later")
+    await feed.event(subject(Subject.SCENE_FAILED, scene_id), second)
+
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.FAILED
+    assert view.error is not None and (view.error.stage, view.error.code) == (
+        "planner",
+        "bad_input",
+    )
+    assert view.artifacts == {}
+    assert view.late_outcomes == 2
+    assert view.late_outcome == (
+        f"scene.failed (assembly: other) at stream sequence {failed_at + 2} ignored: "
+        f"the scene ended FAILED at stream sequence {failed_at}"
+    )
+
+
+async def test_an_older_database_gets_the_new_columns(tmp_path: Path, unique: str) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/old.db"
+    scene_id = f"old-{unique}"
+    events = scene_events(scene_id)
+    async with Projection(url) as projection:
+        await projection.apply(events[0][0], encode(events[0][1]), 1, at(1))
+        assert projection._engine is not None
+        async with projection._engine.begin() as conn:
+            for column in ("terminal_seq", "late_outcomes", "late_outcome"):
+                await conn.exec_driver_sql(f"ALTER TABLE scenes DROP COLUMN {column}")
+    async with Projection(url) as projection:
+        for seq, (subject_name, event, _) in enumerate(events[1:], start=2):
+            await projection.apply(subject_name, encode(event), seq, at(seq))
+        view = await view_of(projection, scene_id)
+        assert view.status == Status.SUCCEEDED
+        assert view.late_outcomes == 0
+        assert (await projection.list_dead_letters()).total == 0
