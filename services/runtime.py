@@ -217,15 +217,21 @@ class ServiceHost:
                     include_in_schema=False,
                 )(handler)
 
-    async def _started(self, scene_id: str) -> bool:
-        """Has the planner laid out this scene (is its layout in the stream)?"""
+    async def _started(self, scene_id: str, before_seq: int) -> bool:
+        """Was this scene requested before ``before_seq``, or laid out already?"""
+        stream = self.settings.nats.stream
         try:
-            await self.js.get_last_msg(
-                self.settings.nats.stream, subject(Subject.LAYOUT_READY, scene_id)
+            await self.js.get_last_msg(stream, subject(Subject.LAYOUT_READY, scene_id))
+            return True
+        except NotFoundError:
+            pass
+        try:
+            first = await self.js.get_msg(
+                stream, seq=1, subject=subject(Subject.SCENE_REQUESTED, scene_id), next=True
             )
         except NotFoundError:
             return False
-        return True
+        return first.seq is not None and first.seq < before_seq
 
     async def _report_progress(self, event: ObjectProgress) -> None:
         """Live progress goes out on core NATS only: news of the moment, not history."""

@@ -80,12 +80,13 @@ class Delivery:
 
 Work = Callable[[Any, Delivery], Awaitable[Sequence[Output]]]
 
-# Has the scene a message names started (its layout is in the stream)? Supplied by the
-# host; a request that cannot be read fails its scene only when this says no.
-Started = Callable[[str], Awaitable[bool]]
+# Was the scene a message names requested or laid out before that message (its stream
+# sequence)? Supplied by the host; a request that cannot be read fails its scene only
+# when this says no, so garbage sent on a live scene's subject never fails it.
+Started = Callable[[str, int], Awaitable[bool]]
 
 
-async def _never_started(scene_id: str) -> bool:
+async def _never_started(scene_id: str, before_seq: int) -> bool:
     return False
 
 
@@ -247,7 +248,7 @@ class StageRunner:
             if (
                 exc.scene_id
                 and root_of(msg.subject) == Subject.SCENE_REQUESTED
-                and not await self.started(exc.scene_id)
+                and not await self.started(exc.scene_id, delivery.stream_seq)
             ):
                 failure = self._failure(exc.scene_id, None, "malformed_event", str(exc), False)
                 if await self._claimed(exc.scene_id, failure, "FAILED"):

@@ -25,6 +25,7 @@ from shared.contract import (
     ImagesReady,
     SceneFailed,
     SceneReady,
+    SceneRequested,
     Subject,
     encode,
     msg_id,
@@ -277,3 +278,34 @@ class _FakeMsg:
 
     async def nak(self, delay: float | None = None) -> None:
         return None
+
+
+async def test_garbage_after_a_request_never_fails_that_scene(nats_server, settings, unique):
+    from services.runtime import ServiceHost
+
+    nc = await nats.connect(nats_server)
+    js = nc.jetstream()
+    host = ServiceHost(settings, nats_server, ("planner",))
+    await host.start()
+    try:
+        request = SceneRequested(scene_id=unique, prompt="a small office with a desk")
+        await js.publish(subject(Subject.SCENE_REQUESTED, unique), encode(request))
+        # Garbage right behind it, on the same subject, likely handled in parallel.
+        for body in (b"{not json", b'{"scene_id": "%s", "prompt": ""}' % unique.encode()):
+            await js.publish(subject(Subject.SCENE_REQUESTED, unique), body)
+        # A request that cannot be read fails its own new scene.
+        lonely = f"{unique}-new"
+        await js.publish(subject(Subject.SCENE_REQUESTED, lonely), b"{not json")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            letters = await _seqs(js, settings, subject(Subject.DEAD_LETTER, "planner"))
+            layouts = await stored(js, settings, subject(Subject.LAYOUT_READY, unique))
+            lonely_failed = await stored(js, settings, subject(Subject.SCENE_FAILED, lonely))
+            if len(letters) == 3 and layouts and lonely_failed:
+                break
+            await asyncio.sleep(0.1)
+        assert len(letters) == 3 and layouts and lonely_failed
+        assert await stored(js, settings, subject(Subject.SCENE_FAILED, unique)) == []
+    finally:
+        await host.stop(grace=2)
+        await nc.close()
