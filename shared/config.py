@@ -159,6 +159,10 @@ class GatewaySettings(Section):
     port: int = Field(default=8080, ge=0, le=65535)
     database_url: str | None = None
     page_size: int = Field(default=50, ge=1, le=1000)
+    # How long an Idempotency-Key is remembered in the key-value bucket.
+    idempotency_ttl_s: float = Field(default=86_400, gt=0)
+    # A projection behind the stream that has not moved for this long fails /health.
+    projection_stall_s: float = Field(default=30, gt=0)
 
 
 class Settings(BaseSettings):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,12 +23,24 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.progress import ProgressBoard
 from services.gateway.projection import (
+    DeadLetterView,
     ObjectView,
     Projection,
     SceneSummary,
     SceneView,
     StageStatuses,
     Status,
+)
+from services.gateway.requests import (
+    HEADER as IDEMPOTENCY_HEADER,
+)
+from services.gateway.requests import (
+    MAX_KEY_LENGTH,
+    KeyConflict,
+    NotAccepted,
+    SceneRequests,
+    key_problem,
+    scene_id_for_key,
 )
 from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
@@ -37,8 +49,9 @@ from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-Publish = Callable[[SceneRequested], Awaitable[int]]
 HealthCheck = Callable[[], dict[str, bool]]
+# (healthy, details) of the projection's lag behind the stream.
+LagCheck = Callable[[], tuple[bool, dict[str, Any]]]
 
 # How long a POST waits for its own request to reach the projection, so that a GET
 # right after the 202 finds the scene.
@@ -78,6 +91,48 @@ class NewScene(BaseModel):
 class SceneCreated(BaseModel):
     scene_id: str
     status_url: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class NotAcceptedDetail(ErrorDetail):
+    accepted: Literal["no", "unknown"] = Field(
+        description="`no`: nothing was stored; `unknown`: the request may have been accepted"
+    )
+    scene_id: str = Field(description="The scene the request would be (or may be) building")
+    status_url: str
+    retry_safe: bool = Field(
+        description="Whether sending the same request again cannot make a second scene"
+    )
+
+
+class NotAcceptedResponse(BaseModel):
+    error: NotAcceptedDetail
+
+
+class DeadLetterItem(BaseModel):
+    rejected_by: str
+    stream_seq: int
+    subject: str
+    scene_id: str | None
+    reason: str
+    size: int
+    excerpt: str
+    recorded_at: datetime
+
+
+class DeadLetterList(BaseModel):
+    items: list[DeadLetterItem]
+    page: int
+    page_size: int
+    total: int
 
 
 class ArtifactLink(BaseModel):
@@ -126,6 +181,10 @@ class SceneBody(BaseModel):
     artifacts: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    late_outcomes: int = Field(
+        0, description="Terminal events that came after the first one and were ignored"
+    )
+    late_outcome: str | None = Field(None, description="The last of them, described")
 
 
 class SceneList(BaseModel):
@@ -147,28 +206,84 @@ def artifact_url(sha256: str) -> str:
     return f"/v1/artifacts/{sha256}"
 
 
+IDEMPOTENCY_DESCRIPTION = (
+    "Makes the request safe to retry: the same key returns the same scene and publishes "
+    "at most once, across gateway replicas and restarts (keys are kept for "
+    "`gateway.idempotency_ttl_s`, 24 h by default). The same key with a different body is "
+    f"422 `idempotency_key_reused`. Printable ASCII, at most {MAX_KEY_LENGTH} characters; "
+    "a UUID per logical request is a good choice."
+)
+
+
 def create_app(
     projection: Projection,
     store: ArtifactStore,
-    publish: Publish,
+    requests: SceneRequests,
     *,
     page_size: int = 50,
     health: HealthCheck | None = None,
     progress: ProgressBoard | None = None,
+    lag: LagCheck | None = None,
 ) -> FastAPI:
-    """The gateway app over an open projection, an artifact store and a way to publish.
+    """The gateway app over an open projection, an artifact store and the request intake.
 
-    ``publish`` puts a request on the bus and returns its JetStream stream sequence;
-    ``health`` adds checks (such as the NATS connection) to ``GET /health``.
+    ``requests`` puts a request on the bus (at most once per Idempotency-Key); ``health``
+    adds checks (such as the NATS connection) to ``GET /health`` and ``lag`` reports how
+    far the projection is behind the stream.
     """
     default_page_size = page_size
     app = FastAPI(title="Holodeck gateway", version="1")
     app.add_middleware(RequestMetrics)
     _add_error_handlers(app)
 
-    @app.post("/v1/scenes", status_code=202, response_model=SceneCreated)
-    async def create_scene(body: NewScene, request: Request) -> JSONResponse:
-        scene_id = uuid.uuid4().hex[:20]
+    @app.post(
+        "/v1/scenes",
+        status_code=202,
+        response_model=SceneCreated,
+        responses={
+            202: {
+                "description": "Accepted. With an Idempotency-Key seen before, the same "
+                "scene as the first time, with the header `Idempotent-Replayed: true`.",
+            },
+            422: {
+                "model": ErrorResponse,
+                "description": "`invalid_request` (a field or the Idempotency-Key header is "
+                "invalid, named in the message) or `idempotency_key_reused` (the key was "
+                "used with a different body).",
+            },
+            503: {
+                "model": NotAcceptedResponse,
+                "description": "The bus did not confirm the request. `accepted` says "
+                "whether it may still have been taken (`unknown`) or surely was not "
+                "(`no`); with an Idempotency-Key a retry is always safe.",
+            },
+        },
+    )
+    async def create_scene(
+        body: NewScene,
+        request: Request,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias=IDEMPOTENCY_HEADER,
+                max_length=MAX_KEY_LENGTH,
+                description=IDEMPOTENCY_DESCRIPTION,
+            ),
+        ] = None,
+    ) -> JSONResponse:
+        if idempotency_key is not None and (problem := key_problem(idempotency_key)):
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"invalid request: header.{IDEMPOTENCY_HEADER}: {problem}",
+                fields=[
+                    {"field": f"header.{IDEMPOTENCY_HEADER}", "message": problem, "type": "value"}
+                ],
+            )
+        if idempotency_key is not None:
+            scene_id = scene_id_for_key(idempotency_key)
+        else:
+            scene_id = uuid.uuid4().hex[:20]
         try:
             requested = SceneRequested(
                 scene_id=scene_id,
@@ -180,19 +295,34 @@ def create_app(
         except ValidationError as exc:
             raise _invalid(exc.errors(), prefix=("body",)) from None
         try:
-            seq = await publish(requested)
-        except Exception as exc:
-            log.error("scene request not published", scene_id=scene_id, error=repr(exc))
-            raise ApiError(
-                503, "bus_unavailable", "the event bus did not take the request; try again"
-            ) from None
-        log.info("scene requested", scene_id=scene_id, stream_seq=seq)
-        if not await projection.wait_for_seq(seq, timeout=PROJECTION_WAIT_S):
-            log.warning("projection behind the request", scene_id=scene_id, stream_seq=seq)
-        created = SceneCreated(scene_id=scene_id, status_url=scene_url(scene_id))
-        return JSONResponse(
-            created.model_dump(), status_code=202, headers={"Location": created.status_url}
+            accepted = await requests.submit(requested, idempotency_key)
+        except KeyConflict as exc:
+            raise ApiError(422, "idempotency_key_reused", str(exc)) from None
+        except NotAccepted as exc:
+            log.error(
+                "scene request not confirmed",
+                scene_id=exc.scene_id,
+                maybe_taken=exc.maybe_taken,
+                reason=exc.reason,
+            )
+            raise _not_accepted(exc, keyed=idempotency_key is not None) from None
+        log.info(
+            "scene requested",
+            scene_id=accepted.scene_id,
+            stream_seq=accepted.stream_seq,
+            replayed=accepted.replayed,
         )
+        if not await projection.wait_for_seq(accepted.stream_seq, timeout=PROJECTION_WAIT_S):
+            log.warning(
+                "projection behind the request",
+                scene_id=accepted.scene_id,
+                stream_seq=accepted.stream_seq,
+            )
+        created = SceneCreated(scene_id=accepted.scene_id, status_url=scene_url(accepted.scene_id))
+        headers = {"Location": created.status_url}
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return JSONResponse(created.model_dump(), status_code=202, headers=headers)
 
     @app.get("/v1/scenes/{scene_id}", response_model=SceneBody)
     async def get_scene(scene_id: str) -> SceneBody:
@@ -210,6 +340,24 @@ def create_app(
         found = await projection.list_scenes(page, page_size, status)
         return SceneList(
             items=[_scene_item(item) for item in found.items],
+            page=found.page,
+            page_size=found.page_size,
+            total=found.total,
+        )
+
+    @app.get("/v1/dead-letters", response_model=DeadLetterList)
+    async def list_dead_letters(
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = default_page_size,
+        rejected_by: Annotated[
+            str | None, Query(max_length=64, description="Only those one consumer rejected")
+        ] = None,
+    ) -> DeadLetterList:
+        """Messages a consumer (a stage, or this projection) could not parse or apply,
+        the most recently recorded first, each with its reason and a short excerpt."""
+        found = await projection.list_dead_letters(page, page_size, rejected_by)
+        return DeadLetterList(
+            items=[_dead_letter_item(item) for item in found.items],
             page=found.page,
             page_size=found.page_size,
             total=found.total,
@@ -234,6 +382,8 @@ def create_app(
 
     @app.get("/health")
     async def check_health() -> JSONResponse:
+        """200 when the database answers, the bus is connected and the projection keeps
+        up with the stream; 503 with the reasons otherwise."""
         checks = {"database": await projection.ping()}
         if health is not None:
             try:
@@ -241,12 +391,20 @@ def create_app(
             except Exception as exc:
                 log.warning("health check raised", error=repr(exc))
                 checks["health"] = False
+        body: dict[str, Any] = {"last_seq": projection.last_seq()}
+        if lag is not None:
+            checks["projection"], body["projection"] = lag()
         ok = all(checks.values())
+        reasons = [f"{name} check failed" for name, passed in checks.items() if not passed]
+        if not checks.get("projection", True):
+            reasons = [r for r in reasons if not r.startswith("projection ")]
+            reasons.append(str(body["projection"].get("reason", "projection check failed")))
         return JSONResponse(
             {
                 "status": "ok" if ok else "unavailable",
                 "checks": checks,
-                "last_seq": projection.last_seq(),
+                **({"reasons": reasons} if reasons else {}),
+                **body,
             },
             status_code=200 if ok else 503,
         )
@@ -256,6 +414,54 @@ def create_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _not_accepted(exc: NotAccepted, *, keyed: bool) -> ApiError:
+    """The 503 of a request the bus did not confirm, saying what a client may do."""
+    status_url = scene_url(exc.scene_id)
+    if exc.maybe_taken:
+        message = (
+            f"the event bus did not confirm the request ({exc.reason}); it may have been "
+            f"accepted as scene {exc.scene_id}: see {status_url}. "
+        )
+        message += (
+            f"Retrying with the same {IDEMPOTENCY_HEADER} is safe: it returns that scene "
+            "and never publishes twice."
+            if keyed
+            else f"A retry without an {IDEMPOTENCY_HEADER} may make a second scene; send "
+            f"one to make retries safe."
+        )
+    else:
+        message = (
+            f"the event bus did not take the request ({exc.reason}); nothing was published. "
+            + (
+                f"Retrying with the same {IDEMPOTENCY_HEADER} is safe."
+                if keyed
+                else "Retrying is safe."
+            )
+        )
+    return ApiError(
+        503,
+        "bus_unavailable",
+        message,
+        accepted="unknown" if exc.maybe_taken else "no",
+        scene_id=exc.scene_id,
+        status_url=status_url,
+        retry_safe=keyed or not exc.maybe_taken,
+    )
+
+
+def _dead_letter_item(view: DeadLetterView) -> DeadLetterItem:
+    return DeadLetterItem(
+        rejected_by=view.rejected_by,
+        stream_seq=view.stream_seq,
+        subject=view.subject,
+        scene_id=view.scene_id,
+        reason=view.reason,
+        size=view.size,
+        excerpt=view.excerpt,
+        recorded_at=view.recorded_at,
+    )
 
 
 def _scene_body(view: SceneView, board: ProgressBoard | None = None) -> SceneBody:
@@ -272,6 +478,8 @@ def _scene_body(view: SceneView, board: ProgressBoard | None = None) -> SceneBod
         artifacts={name: scene_artifact_url(view.scene_id, name) for name in view.artifacts},
         created_at=view.created_at,
         updated_at=view.updated_at,
+        late_outcomes=view.late_outcomes,
+        late_outcome=view.late_outcome,
     )
 
 
@@ -359,7 +567,10 @@ def _invalid(errors: Any, prefix: tuple[str, ...] = ()) -> ApiError:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, **exc.extra)
+        response = _error(exc.status, exc.code, exc.message, **exc.extra)
+        if exc.status == 503:
+            response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -8,12 +8,12 @@ import contextlib
 from services.gateway.api import create_app
 from services.gateway.progress import ProgressBoard, follow_progress
 from services.gateway.projection import Projection
-from services.gateway.projector import follow
+from services.gateway.projector import Lag, follow
+from services.gateway.requests import JetStreamRequests, KeyValueKeys, SceneRequests
 from services.runtime import ServiceHost
 from services.stack import serve_http
+from shared import metrics
 from shared.config import Settings
-from shared.contract import SceneRequested, Subject, encode, msg_id, subject
-from shared.errors import RetryLater
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -24,33 +24,25 @@ async def run_gateway(
 ) -> None:
     """Serve the gateway on ``bind:port`` until ``stop`` is set."""
     projection = await Projection(settings.database_url).open()
-
-    async def publish(request: SceneRequested) -> int:
-        assert request.scene_id is not None
-        try:
-            ack = await host.js.publish(
-                subject(Subject.SCENE_REQUESTED, request.scene_id),
-                encode(request),
-                headers={"Nats-Msg-Id": msg_id("request", request.scene_id)},
-                timeout=5,
-            )
-        except Exception as exc:
-            raise RetryLater(
-                f"cannot publish the request: {exc!r}", code="bus_unavailable"
-            ) from exc
-        return ack.seq
-
+    requests = SceneRequests(
+        JetStreamRequests(host.js, settings.nats.stream),
+        KeyValueKeys(host.js, ttl_s=settings.gateway.idempotency_ttl_s),
+    )
+    lag = Lag(stall_after_s=settings.gateway.projection_stall_s)
+    metrics.PROJECTION_LAG.set_function(lambda: lag.report()[1]["behind"])
+    metrics.PROJECTION_STALLED.set_function(lambda: lag.report()[1]["stalled_s"])
     board = ProgressBoard()
     app = create_app(
         projection,
         host.store,
-        publish,
+        requests,
         page_size=settings.gateway.page_size,
         health=host.healthy,
         progress=board,
+        lag=lag.report,
     )
     followers = [
-        asyncio.create_task(follow(host.js, settings.nats.stream, projection, stop)),
+        asyncio.create_task(follow(host.js, settings.nats.stream, projection, stop, lag)),
         asyncio.create_task(follow_progress(host.nc, board, stop)),
     ]
     try:

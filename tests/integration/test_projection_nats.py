@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -19,11 +20,20 @@ from nats.js.api import StreamConfig
 from sqlalchemy.engine import make_url
 
 from services.gateway.projection import Projection, SceneView, Status
-from services.gateway.projector import follow, rebuild
+from services.gateway.projector import Lag, follow, rebuild
 from shared.bus import provision
 from shared.config import NatsSettings
-from shared.contract import encode
-from tests.unit.test_projection import scene_events
+from shared.contract import (
+    ImagesReady,
+    LayoutReady,
+    SceneFailed,
+    SceneRequested,
+    Subject,
+    dead_letter,
+    encode,
+    subject,
+)
+from tests.unit.test_projection import Poisoned, scene_events
 
 NewDatabase = Callable[[], Awaitable[str]]
 WAIT_S = 20.0
@@ -186,3 +196,142 @@ async def test_an_empty_stream_is_followed_and_rebuilt(
             assert projection.last_seq() == 0
     finally:
         await js.delete_stream(stream)
+
+
+def poison_messages(scene_id: str, backend: str) -> list[tuple[str, bytes]]:
+    """Messages that once wedged the projection, and one each database refuses."""
+    _, layout, _, _, image, *_ = scene_events(scene_id)
+    assert isinstance(layout[1], LayoutReady) and isinstance(image[1], ImagesReady)
+    huge = json.loads(encode(image[1]))
+    huge["object_count"] = 1e40
+    messages = [
+        (subject(Subject.SCENE_REQUESTED), b"[" * 5000 + b"]" * 5000),
+        (image[0], json.dumps(huge).encode()),
+        (layout[0], b"{not json"),
+        # The test projection's database refuses this layout (as SQLite refuses an
+        # integer beyond 64 bits): an error while applying, not a malformed message.
+        (layout[0], encode(layout[1].model_copy(update={"prompt": "poison"}))),
+    ]
+    if backend == "postgres":
+        # Valid JSON, a valid event, and PostgreSQL refuses to store it (NUL in text).
+        nul = json.loads(encode(layout[1]))
+        nul["layout"]["objects"][0]["description"] = "a\x00b"
+        messages.append((layout[0], json.dumps(nul).encode()))
+    return messages
+
+
+async def test_poison_events_are_dead_lettered_and_the_projection_moves_on(
+    js: JetStreamContext, new_database: NewDatabase, request: pytest.FixtureRequest, unique: str
+) -> None:
+    backend = request.node.callspec.params["new_database"]
+    victim, after = f"victim-{unique}", f"after-{unique}"
+    projection = await Poisoned(await new_database()).open()
+    try:
+        async with following(js, projection):
+            first = await js.publish(
+                subject(Subject.SCENE_REQUESTED),
+                encode(SceneRequested(scene_id=victim, prompt="a victim room")),
+                timeout=5,
+            )
+            poisoned = []
+            for subject_name, data in poison_messages(victim, backend):
+                poisoned.append((await js.publish(subject_name, data, timeout=5)).seq)
+            # A new scene after the poison still shows up, and completes.
+            await succeeded(projection, after, await publish_scene(js, after))
+
+        letters = {
+            d.stream_seq: d
+            for d in (await projection.list_dead_letters(page_size=1000)).items
+            if d.stream_seq >= first.seq
+        }
+        assert sorted(letters) == poisoned
+        assert all(d.rejected_by == "gateway" for d in letters.values())
+        reasons = [letters[seq].reason for seq in poisoned]
+        assert "nested 5000 levels deep" in reasons[0]
+        assert "object_count" in reasons[1]
+        assert reasons[2].startswith("malformed: ")
+        assert reasons[3].startswith("cannot be applied: OverflowError")
+        if backend == "postgres":
+            assert reasons[4].startswith("cannot be applied: ")
+        view = await projection.get_scene(victim)
+        assert view is not None and view.prompt == "a victim room"
+        assert view.stages.planner == Status.IN_PROGRESS
+
+        # A rebuild from the stream goes through the same events the same way.
+        async with Poisoned(await new_database()) as rebuilt:
+            await asyncio.wait_for(rebuild(js, NatsSettings().stream, rebuilt), WAIT_S)
+            assert await rebuilt.get_scene(victim) == view
+            assert await rebuilt.get_scene(after) == await projection.get_scene(after)
+            again = {
+                d.stream_seq: d.reason
+                for d in (await rebuilt.list_dead_letters(page_size=1000)).items
+                if d.stream_seq >= first.seq
+            }
+            assert again == {seq: d.reason for seq, d in letters.items()}
+    finally:
+        await projection.close()
+
+
+async def test_stage_dead_letters_and_late_outcomes_from_the_stream(
+    js: JetStreamContext, tmp_path: Path, unique: str
+) -> None:
+    scene_id = f"late-{unique}"
+    async with Projection(f"sqlite+aiosqlite:///{tmp_path}/late.db") as projection:
+        async with following(js, projection):
+            await publish_scene(js, scene_id)
+            letter = dead_letter(
+                "meshgen",
+                subject(Subject.IMAGES_READY, scene_id, "bed-1"),
+                b"{not json",
+                12345,
+                "malformed: invalid JSON",
+                scene_id=scene_id,
+            )
+            await js.publish(subject(Subject.DEAD_LETTER, "meshgen"), encode(letter), timeout=5)
+            failure = SceneFailed(scene_id=scene_id, stage="assembly", code="late", message="m")
+            ack = await js.publish(subject(Subject.SCENE_FAILED, scene_id), encode(failure))
+            assert await projection.wait_for_seq(ack.seq, timeout=WAIT_S)
+        view = await projection.get_scene(scene_id)
+        assert view is not None
+        assert view.status == Status.SUCCEEDED
+        assert view.error is None
+        assert view.late_outcomes == 1
+        mine = await projection.list_dead_letters(rejected_by="meshgen", page_size=1000)
+        [kept] = [d for d in mine.items if d.scene_id == scene_id]
+        assert (kept.stream_seq, kept.reason) == (12345, "malformed: invalid JSON")
+
+
+async def test_a_database_outage_holds_the_position_until_it_is_back(
+    js: JetStreamContext, tmp_path: Path, unique: str
+) -> None:
+    scene_id = f"outage-{unique}"
+    lag = Lag(stall_after_s=0.5)
+    async with Projection(f"sqlite+aiosqlite:///{tmp_path}/outage.db") as projection:
+        stop = asyncio.Event()
+        task = asyncio.create_task(follow(js, NatsSettings().stream, projection, stop, lag))
+        try:
+            await succeeded(
+                projection, f"before-{unique}", await publish_scene(js, f"before-{unique}")
+            )
+            assert projection._engine is not None
+            async with projection._engine.begin() as conn:
+                await conn.exec_driver_sql("ALTER TABLE scenes RENAME TO scenes_away")
+            held = projection.last_seq()
+            last = await publish_scene(js, scene_id)
+            async with asyncio.timeout(WAIT_S):
+                while lag.report()[0]:
+                    await asyncio.sleep(0.05)
+            healthy, details = lag.report()
+            assert not healthy
+            assert "stalled at stream sequence" in details["reason"]
+            assert "did not take stream sequence" in details["reason"]
+            assert projection.last_seq() == held
+            async with projection._engine.begin() as conn:
+                await conn.exec_driver_sql("ALTER TABLE scenes_away RENAME TO scenes")
+            await succeeded(projection, scene_id, last)
+            assert lag.report()[0]
+            letters = await projection.list_dead_letters(page_size=1000)
+            assert not [d for d in letters.items if d.recorded_seq > held]
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, WAIT_S)

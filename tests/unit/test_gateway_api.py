@@ -13,6 +13,15 @@ from pydantic import BaseModel
 
 from services.gateway.api import create_app
 from services.gateway.projection import Projection
+from services.gateway.projector import Lag
+from services.gateway.requests import (
+    KeyRecord,
+    NotAccepted,
+    SceneRequests,
+    body_digest,
+    key_token,
+    scene_id_for_key,
+)
 from shared.artifacts import LocalArtifactStore
 from shared.contract import (
     ArtifactRef,
@@ -21,6 +30,7 @@ from shared.contract import (
     SceneReady,
     SceneRequested,
     Subject,
+    dead_letter,
     encode,
     subject,
 )
@@ -28,13 +38,19 @@ from tests.unit.test_projection import at, image_bytes, scene_events
 
 
 class FakeBus:
-    """Publishes a request by applying it to the projection at the next sequence."""
+    """Publishes a request by applying it to the projection at the next sequence.
+
+    ``broken``: nothing is sent. ``lost_acks``: the request is stored but the ack never
+    comes back, as with a publish that times out after sending.
+    """
 
     def __init__(self, projection: Projection):
         self.projection = projection
         self.seq = 0
         self.requests: list[SceneRequested] = []
+        self.stored: dict[str, tuple[int, str]] = {}
         self.broken = False
+        self.lost_acks = False
         self.deferred = False
 
     def next_seq(self) -> int:
@@ -47,21 +63,66 @@ class FakeBus:
         return seq
 
     async def publish(self, request: SceneRequested) -> int:
+        assert request.scene_id is not None
         if self.broken:
-            raise ConnectionError("nats: no servers available")
+            raise NotAccepted(
+                "ConnectionClosedError: nats: connection closed",
+                scene_id=request.scene_id,
+                maybe_taken=False,
+            )
+        if request.scene_id in self.stored:  # JetStream's duplicate window
+            return self.stored[request.scene_id][0]
         self.requests.append(request)
-        if not self.deferred:
-            return await self.apply(subject(Subject.SCENE_REQUESTED), request)
-        # As on a real bus: the ack comes back before the projection has the event.
         seq = self.next_seq()
+        self.stored[request.scene_id] = (seq, body_digest(request))
         data = encode(request)
-        asyncio.get_running_loop().call_later(
-            0.05,
-            lambda: asyncio.ensure_future(
-                self.projection.apply(subject(Subject.SCENE_REQUESTED), data, seq, at(seq))
-            ),
-        )
+        if self.deferred:
+            # As on a real bus: the ack comes back before the projection has the event.
+            asyncio.get_running_loop().call_later(
+                0.05,
+                lambda: asyncio.ensure_future(
+                    self.projection.apply(subject(Subject.SCENE_REQUESTED), data, seq, at(seq))
+                ),
+            )
+        else:
+            await self.projection.apply(subject(Subject.SCENE_REQUESTED), data, seq, at(seq))
+        if self.lost_acks:
+            raise NotAccepted(
+                "no acknowledgement: TimeoutError: nats: timeout",
+                scene_id=request.scene_id,
+                maybe_taken=True,
+            )
         return seq
+
+    async def find(self, scene_id: str) -> tuple[int, str | None] | None:
+        return self.stored.get(scene_id)
+
+
+class MemoryKeys:
+    """The idempotency key store in memory, with the bucket's create semantics."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, KeyRecord] = {}
+        self.down = False
+
+    async def claim(self, token: str, record: KeyRecord) -> tuple[KeyRecord, bool]:
+        if self.down:
+            raise TimeoutError("nats: timeout")
+        if token in self.records:
+            return self.records[token], False
+        self.records[token] = record
+        return record, True
+
+    async def settle(self, token: str, record: KeyRecord) -> None:
+        self.records[token] = record
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 class Gateway:
@@ -73,11 +134,15 @@ class Gateway:
         bus: FakeBus,
         store: LocalArtifactStore,
         checks: dict[str, bool],
+        keys: MemoryKeys,
+        lag: Lag,
     ):
         self.client = client
         self.bus = bus
         self.store = store
         self.checks = checks
+        self.keys = keys
+        self.lag = lag
 
     async def create(self, prompt: str = "a cozy bedroom") -> str:
         response = await self.client.post("/v1/scenes", json={"prompt": prompt})
@@ -109,12 +174,23 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
     projection = await Projection(f"sqlite+aiosqlite:///{tmp_path}/gateway.db").open()
     store = LocalArtifactStore(tmp_path / "artifacts")
     bus = FakeBus(projection)
+    keys = MemoryKeys()
     checks = {"nats": True}
-    app = create_app(projection, store, bus.publish, page_size=3, health=lambda: checks)
+    clock = Clock()
+    lag = Lag(stall_after_s=30, clock=clock)
+    lag.following = True
+    app = create_app(
+        projection,
+        store,
+        SceneRequests(bus, keys),
+        page_size=3,
+        health=lambda: checks,
+        lag=lag.report,
+    )
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield Gateway(client, bus, store, checks)
+            yield Gateway(client, bus, store, checks, keys, lag)
     finally:
         await projection.close()
 
@@ -161,6 +237,8 @@ async def test_post_accepts_a_scene_that_get_then_finds(gateway: Gateway) -> Non
         "artifacts": {},
         "created_at": "2031-05-04T12:00:01Z",
         "updated_at": "2031-05-04T12:00:01Z",
+        "late_outcomes": 0,
+        "late_outcome": None,
     }
 
 
@@ -369,8 +447,244 @@ async def test_a_bus_that_refuses_the_request_is_503(gateway: Gateway) -> None:
     gateway.bus.broken = True
     response = await gateway.client.post("/v1/scenes", json={"prompt": "a room"})
     assert response.status_code == 503
-    assert response.json()["error"]["code"] == "bus_unavailable"
+    assert response.headers["retry-after"] == "1"
+    error = response.json()["error"]
+    assert error["code"] == "bus_unavailable"
+    assert error["accepted"] == "no"
+    assert error["retry_safe"] is True
+    assert "nothing was published" in error["message"]
     assert (await gateway.client.get("/v1/scenes")).json()["total"] == 0
+
+
+async def test_a_503_says_when_the_request_may_have_been_accepted(gateway: Gateway) -> None:
+    # The ack is lost after JetStream stored the request: the scene will be built, so
+    # the answer must not say it was refused.
+    gateway.bus.lost_acks = True
+    response = await gateway.client.post("/v1/scenes", json={"prompt": "a lost ack"})
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["accepted"] == "unknown"
+    assert error["retry_safe"] is False
+    assert "may have been accepted" in error["message"]
+    assert "Idempotency-Key" in error["message"]
+    found = await gateway.client.get(error["status_url"])
+    assert found.status_code == 200
+    assert found.json()["scene_id"] == error["scene_id"]
+    assert found.json()["prompt"] == "a lost ack"
+
+
+async def test_the_same_idempotency_key_returns_the_same_scene_once(gateway: Gateway) -> None:
+    body = {"prompt": "a keyed kitchen", "options": {"seed": 3}}
+    headers = {"Idempotency-Key": "order-7f3a"}
+    first = await gateway.client.post("/v1/scenes", json=body, headers=headers)
+    assert first.status_code == 202, first.text
+    assert "idempotent-replayed" not in first.headers
+    again = await gateway.client.post("/v1/scenes", json=body, headers=headers)
+    assert again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    assert len(gateway.bus.requests) == 1
+    # Whitespace the contract strips does not make it another request.
+    spaced = {"prompt": "  a keyed kitchen ", "options": {"seed": 3}}
+    assert (await gateway.client.post("/v1/scenes", json=spaced, headers=headers)).json() == (
+        first.json()
+    )
+    # Another key is another scene.
+    other = await gateway.client.post("/v1/scenes", json=body, headers={"Idempotency-Key": "k2"})
+    assert other.json()["scene_id"] != first.json()["scene_id"]
+    assert len(gateway.bus.requests) == 2
+
+
+async def test_an_idempotency_key_reused_with_another_body_is_422(gateway: Gateway) -> None:
+    headers = {"Idempotency-Key": "reused"}
+    first = await gateway.client.post("/v1/scenes", json={"prompt": "a hall"}, headers=headers)
+    assert first.status_code == 202
+    for body in ({"prompt": "a barn"}, {"prompt": "a hall", "options": {"seed": 1}}):
+        response = await gateway.client.post("/v1/scenes", json=body, headers=headers)
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "idempotency_key_reused"
+        assert "different request body" in error["message"]
+        assert first.json()["scene_id"] in error["message"]
+    assert len(gateway.bus.requests) == 1
+
+
+async def test_a_retry_after_a_lost_ack_with_the_key_publishes_nothing_more(
+    gateway: Gateway,
+) -> None:
+    headers = {"Idempotency-Key": "lost-ack-1"}
+    body = {"prompt": "a den"}
+    gateway.bus.lost_acks = True
+    lost = await gateway.client.post("/v1/scenes", json=body, headers=headers)
+    assert lost.status_code == 503
+    error = lost.json()["error"]
+    assert (error["accepted"], error["retry_safe"]) == ("unknown", True)
+    assert "same Idempotency-Key is safe" in error["message"]
+
+    gateway.bus.lost_acks = False
+    retry = await gateway.client.post("/v1/scenes", json=body, headers=headers)
+    assert retry.status_code == 202
+    assert retry.json()["scene_id"] == error["scene_id"]
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert len(gateway.bus.requests) == 1
+
+
+async def test_a_key_claimed_by_a_gateway_that_crashed_is_published_on_retry(
+    gateway: Gateway,
+) -> None:
+    # A gateway wrote the key's record and died before publishing: the client got no
+    # answer at all. Its retry must publish, once.
+    key = "crashed-before-publish"
+    request = SceneRequested(scene_id=scene_id_for_key(key), prompt="an attic")
+    gateway.keys.records[key_token(key)] = KeyRecord(
+        scene_id=request.scene_id or "", body_sha256=body_digest(request)
+    )
+    retry = await gateway.client.post(
+        "/v1/scenes", json={"prompt": "an attic"}, headers={"Idempotency-Key": key}
+    )
+    assert retry.status_code == 202
+    assert retry.json()["scene_id"] == request.scene_id
+    assert [r.scene_id for r in gateway.bus.requests] == [request.scene_id]
+    assert gateway.keys.records[key_token(key)].stream_seq is not None
+    again = await gateway.client.post(
+        "/v1/scenes", json={"prompt": "an attic"}, headers={"Idempotency-Key": key}
+    )
+    assert again.json() == retry.json()
+    assert len(gateway.bus.requests) == 1
+
+
+async def test_concurrent_posts_with_one_key_make_one_scene(gateway: Gateway) -> None:
+    headers = {"Idempotency-Key": "racing"}
+    responses = await asyncio.gather(
+        *(
+            gateway.client.post("/v1/scenes", json={"prompt": "a race"}, headers=headers)
+            for _ in range(5)
+        )
+    )
+    assert {r.status_code for r in responses} == {202}
+    assert len({r.json()["scene_id"] for r in responses}) == 1
+    assert len(gateway.bus.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "problem"),
+    [("", "must not be empty"), ("é-key", "printable ASCII"), ("k" * 256, "255")],
+)
+async def test_an_invalid_idempotency_key_is_422(gateway: Gateway, key: str, problem: str) -> None:
+    response = await gateway.client.post(
+        "/v1/scenes",
+        json={"prompt": "a room"},
+        headers=[(b"Idempotency-Key", key.encode())],
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert "header.Idempotency-Key" in error["message"]
+    assert problem in error["message"]
+    assert gateway.bus.requests == []
+
+
+async def test_a_key_store_that_does_not_answer_is_503_with_nothing_published(
+    gateway: Gateway,
+) -> None:
+    gateway.keys.down = True
+    response = await gateway.client.post(
+        "/v1/scenes", json={"prompt": "a room"}, headers={"Idempotency-Key": "k"}
+    )
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert (error["accepted"], error["retry_safe"]) == ("no", True)
+    assert "idempotency store did not answer" in error["message"]
+    assert gateway.bus.requests == []
+
+
+async def test_the_openapi_documents_the_idempotency_key(gateway: Gateway) -> None:
+    spec = (await gateway.client.get("/openapi.json")).json()
+    post = spec["paths"]["/v1/scenes"]["post"]
+    [header] = [p for p in post["parameters"] if p["in"] == "header"]
+    assert header["name"] == "Idempotency-Key"
+    assert "at most once" in header["description"]
+    assert {"202", "422", "503"} <= set(post["responses"])
+    assert "may still have been taken" in post["responses"]["503"]["description"]
+    assert "/v1/dead-letters" in spec["paths"]
+
+
+async def test_dead_letters_are_listed_newest_first(gateway: Gateway) -> None:
+    scene_id = await gateway.create()
+    for i in range(3):
+        await gateway.bus.projection.apply(
+            subject(Subject.LAYOUT_READY, scene_id),
+            b"[" * 5000 + b"]" * 5000 if i == 0 else b"{not json",
+            gateway.bus.next_seq(),
+            at(gateway.bus.seq),
+        )
+    letter = dead_letter("planner", "scene.requested", b"{}", 1, "malformed: no prompt")
+    await gateway.bus.apply(subject(Subject.DEAD_LETTER, "planner"), letter)
+
+    first = (await gateway.client.get("/v1/dead-letters")).json()
+    assert (first["total"], first["page"], first["page_size"]) == (4, 1, 3)
+    assert [(d["rejected_by"], d["stream_seq"]) for d in first["items"]] == [
+        ("planner", 1),
+        ("gateway", 4),
+        ("gateway", 3),
+    ]
+    deep = (await gateway.client.get("/v1/dead-letters", params={"page": 2})).json()["items"]
+    assert [(d["rejected_by"], d["stream_seq"]) for d in deep] == [("gateway", 2)]
+    assert "nested 5000 levels deep" in deep[0]["reason"]
+    assert deep[0]["scene_id"] == scene_id
+    assert deep[0]["size"] == 10_000
+    assert len(deep[0]["excerpt"]) == 512
+    only = await gateway.client.get("/v1/dead-letters", params={"rejected_by": "planner"})
+    assert only.json()["total"] == 1
+    # None of it touched the scene.
+    assert (await gateway.client.get(f"/v1/scenes/{scene_id}")).json()["status"] == "PENDING"
+
+
+async def test_health_fails_when_the_projection_stalls_behind_the_stream(
+    gateway: Gateway,
+) -> None:
+    clock = gateway.lag.clock
+    assert isinstance(clock, Clock)
+    gateway.lag.applied(10)
+    gateway.lag.stream_at(10)
+    clock.now += 3600  # idle for an hour: caught up, so healthy
+    ok = await gateway.client.get("/health")
+    assert ok.status_code == 200
+    assert ok.json()["projection"] == {
+        "stream_last_seq": 10,
+        "applied_seq": 10,
+        "behind": 0,
+        "stalled_s": 0.0,
+    }
+
+    gateway.lag.stream_at(15)
+    clock.now += 10
+    behind = await gateway.client.get("/health")
+    assert behind.status_code == 200
+    assert behind.json()["projection"]["behind"] == 5
+
+    gateway.lag.failed("ProjectionUnavailable('the database did not take stream sequence 11')")
+    clock.now += 25
+    stalled = await gateway.client.get("/health")
+    assert stalled.status_code == 503
+    body = stalled.json()
+    assert body["checks"]["projection"] is False
+    assert body["projection"]["stalled_s"] == 35.0
+    [reason] = body["reasons"]
+    assert reason.startswith(
+        "the projection is stalled at stream sequence 10, 5 behind the stream, for 35s"
+    )
+    assert "did not take stream sequence 11" in reason
+
+    gateway.lag.applied(15)
+    recovered = await gateway.client.get("/health")
+    assert recovered.status_code == 200
+    assert recovered.json()["projection"]["behind"] == 0
+    gateway.lag.following = False
+    assert (await gateway.client.get("/health")).json()["reasons"] == [
+        "the projection is not following the stream"
+    ]
 
 
 async def test_health_reports_every_check(gateway: Gateway) -> None:
@@ -378,7 +692,7 @@ async def test_health_reports_every_check(gateway: Gateway) -> None:
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
-    assert body["checks"] == {"database": True, "nats": True}
+    assert body["checks"] == {"database": True, "nats": True, "projection": True}
 
     gateway.checks["nats"] = False
     response = await gateway.client.get("/health")
@@ -390,7 +704,9 @@ async def test_health_reports_every_check(gateway: Gateway) -> None:
 async def test_health_without_extra_checks(tmp_path: Path) -> None:
     async with Projection(f"sqlite+aiosqlite:///{tmp_path}/g.db") as projection:
         bus = FakeBus(projection)
-        app = create_app(projection, LocalArtifactStore(tmp_path / "a"), bus.publish)
+        app = create_app(
+            projection, LocalArtifactStore(tmp_path / "a"), SceneRequests(bus, MemoryKeys())
+        )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             response = await client.get("/health")
