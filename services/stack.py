@@ -1,4 +1,5 @@
-"""The embedded stack: a private nats-server (unless NATS_URL is set) and services in-process.
+"""The embedded stack: the workspace's nats-server (unless NATS_URL is set) and services
+in-process.
 
 Also the client side of a build: publish a request and follow its scene to the end.
 """
@@ -23,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.runtime import ServiceHost
 from shared.artifacts import ArtifactStore
-from shared.bus import EmbeddedNats
+from shared.bus import EmbeddedNats, workspace_server
 from shared.config import Settings
 from shared.contract import (
     ImagesReady,
@@ -42,6 +43,10 @@ from shared.contract import (
 )
 from shared.errors import HolodeckError, Permanent, RetryLater
 
+# Stopping the services (finishing or nakking in-flight work) is bounded so that a
+# broken connection cannot hold a command open after its work is done or abandoned.
+STOP_TIMEOUT_S = 15.0
+
 
 @dataclass
 class Stack:
@@ -59,27 +64,39 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
+async def nats_endpoint(
+    settings: Settings, url: str | None = None, *, timeout: float = 15.0
+) -> AsyncIterator[tuple[str, EmbeddedNats | None]]:
+    """The NATS URL to use: the given or configured one, else the workspace's embedded
+    server: the one already running on its store (used as a client and left running), or
+    a new one that this context owns and stops at the end."""
+    url = url or settings.nats.url
+    if url:
+        yield url, None
+        return
+    url, server = await workspace_server(
+        settings.storage.root / "nats", sync_always=settings.nats.sync_always, timeout=timeout
+    )
+    try:
+        yield url, server
+    finally:
+        if server is not None:
+            await server.stop()
+
+
+@contextlib.asynccontextmanager
 async def running_stack(
     settings: Settings, services: tuple[str, ...], url: str | None = None
 ) -> AsyncIterator[Stack]:
-    """NATS (embedded unless a URL is configured) with ``services`` running in this process."""
-    url = url or settings.nats.url
-    server: EmbeddedNats | None = None
-    if not url:
-        server = EmbeddedNats(
-            store_dir=settings.storage.root / "nats", sync_always=settings.nats.sync_always
-        )
-        await server.start()
-        url = server.url
-    host = ServiceHost(settings, url, services)
-    try:
-        await host.start()
-        yield Stack(url, host, server)
-    finally:
-        with contextlib.suppress(Exception):
-            await host.stop()
-        if server is not None:
-            await server.stop()
+    """NATS (see :func:`nats_endpoint`) with ``services`` running in this process."""
+    async with nats_endpoint(settings, url) as (url, server):
+        host = ServiceHost(settings, url, services)
+        try:
+            await host.start()
+            yield Stack(url, host, server)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(host.stop()), STOP_TIMEOUT_S)
 
 
 @dataclass
