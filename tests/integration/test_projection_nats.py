@@ -33,7 +33,8 @@ from shared.contract import (
     encode,
     subject,
 )
-from tests.unit.test_projection import Poisoned, scene_events
+from tests.fakes.projection import Poisoned
+from tests.fakes.scenes import scene_events
 
 NewDatabase = Callable[[], Awaitable[str]]
 WAIT_S = 20.0

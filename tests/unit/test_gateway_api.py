@@ -34,7 +34,7 @@ from shared.contract import (
     encode,
     subject,
 )
-from tests.unit.test_projection import at, image_bytes, scene_events
+from tests.fakes.scenes import at, image_bytes, scene_events
 
 
 class FakeBus:
