@@ -51,6 +51,7 @@ class Lag:
     stall_after_s: float = STALL_AFTER_S
     clock: Callable[[], float] = time.monotonic
     stream_last_seq: int | None = None
+    stream_first_seq: int = 0
     applied_seq: int = 0
     moved_at: float = field(default=0.0)
     last_error: str | None = None
@@ -65,19 +66,29 @@ class Lag:
             self.moved_at = self.clock()
         self.last_error = None
 
-    def stream_at(self, last_seq: int) -> None:
+    def stream_at(self, last_seq: int, first_seq: int = 0) -> None:
+        """What the stream holds now: messages ``first_seq`` to ``last_seq``."""
         # Caught up, or caught up at the previous look: the clock of a stall starts now.
-        was_caught_up = self.applied_seq >= (self.stream_last_seq or 0)
+        was_caught_up = self.behind() == 0
         self.stream_last_seq = last_seq
-        if was_caught_up or self.applied_seq >= last_seq:
+        # Messages removed before they were applied (purged, expired) cannot be waited on.
+        self.stream_first_seq = first_seq
+        if was_caught_up or self.behind() == 0:
             self.moved_at = self.clock()
+
+    def behind(self) -> int:
+        """Messages the stream holds that the projection has not applied."""
+        if self.stream_last_seq is None:
+            return 0
+        done = max(self.applied_seq, self.stream_first_seq - 1)
+        return max(0, self.stream_last_seq - done)
 
     def failed(self, error: str) -> None:
         self.last_error = error
 
     def report(self) -> tuple[bool, dict[str, Any]]:
         """(healthy, details): unhealthy when behind and not moving for ``stall_after_s``."""
-        behind = max(0, (self.stream_last_seq or 0) - self.applied_seq)
+        behind = self.behind()
         stalled_s = self.clock() - self.moved_at if behind else 0.0
         details: dict[str, Any] = {
             "stream_last_seq": self.stream_last_seq,
@@ -166,7 +177,7 @@ async def _follow_once(
 ) -> None:
     start = projection.last_seq() + 1
     info = await js.stream_info(stream)
-    lag.stream_at(info.state.last_seq)
+    lag.stream_at(info.state.last_seq, info.state.first_seq)
     if start - 1 > info.state.last_seq:
         log.error(
             "projection is ahead of the stream: it was built from another stream; rebuild it",
@@ -197,7 +208,7 @@ async def _poll_stream(js: JetStreamContext, stream: str, lag: Lag, stop: asynci
     while not stop.is_set():
         try:
             info = await js.stream_info(stream)
-            lag.stream_at(info.state.last_seq)
+            lag.stream_at(info.state.last_seq, info.state.first_seq)
         except Exception as exc:
             log.debug("stream info unavailable", stream=stream, error=repr(exc))
         with contextlib.suppress(TimeoutError):

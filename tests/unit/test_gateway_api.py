@@ -749,3 +749,18 @@ async def test_metrics_put_unrouted_paths_under_one_label(gateway: Gateway) -> N
     before = counted("GET", "unmatched", 404)
     await gateway.client.get("/no/such/path/12345")
     assert counted("GET", "unmatched", 404) == before + 1
+
+
+async def test_messages_removed_from_the_stream_are_not_waited_on(gateway: Gateway) -> None:
+    clock = gateway.lag.clock
+    assert isinstance(clock, Clock)
+    gateway.lag.applied(10)
+    gateway.lag.stream_at(50, first_seq=41)  # 11-40 expired before they were applied
+    clock.now += 60
+    stalled = await gateway.client.get("/health")
+    assert stalled.status_code == 503
+    assert stalled.json()["projection"]["behind"] == 10
+    gateway.lag.stream_at(50, first_seq=51)  # the stream was purged
+    healthy = await gateway.client.get("/health")
+    assert healthy.status_code == 200
+    assert healthy.json()["projection"]["behind"] == 0
