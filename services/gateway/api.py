@@ -206,6 +206,7 @@ def artifact_url(sha256: str) -> str:
     return f"/v1/artifacts/{sha256}"
 
 
+_STRING = {"type": "string"}
 IDEMPOTENCY_DESCRIPTION = (
     "Makes the request safe to retry: the same key returns the same scene and publishes "
     "at most once, across gateway replicas and restarts (keys are kept for "
@@ -244,6 +245,14 @@ def create_app(
             202: {
                 "description": "Accepted. With an Idempotency-Key seen before, the same "
                 "scene as the first time, with the header `Idempotent-Replayed: true`.",
+                "headers": {
+                    "Location": {"description": "The scene's status URL", "schema": _STRING},
+                    "Idempotent-Replayed": {
+                        "description": "`true` when the key was used before and nothing new "
+                        "was published",
+                        "schema": _STRING,
+                    },
+                },
             },
             422: {
                 "model": ErrorResponse,
@@ -256,6 +265,7 @@ def create_app(
                 "description": "The bus did not confirm the request. `accepted` says "
                 "whether it may still have been taken (`unknown`) or surely was not "
                 "(`no`); with an Idempotency-Key a retry is always safe.",
+                "headers": {"Retry-After": {"description": "Seconds", "schema": _STRING}},
             },
         },
     )

@@ -607,6 +607,8 @@ async def test_the_openapi_documents_the_idempotency_key(gateway: Gateway) -> No
     assert "at most once" in header["description"]
     assert {"202", "422", "503"} <= set(post["responses"])
     assert "may still have been taken" in post["responses"]["503"]["description"]
+    assert "Idempotent-Replayed" in post["responses"]["202"]["headers"]
+    assert "Retry-After" in post["responses"]["503"]["headers"]
     assert "/v1/dead-letters" in spec["paths"]
 
 
