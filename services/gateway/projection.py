@@ -63,10 +63,12 @@ from shared.contract import (
     SceneFailed,
     SceneReady,
     SceneRequested,
+    Subject,
     dead_letter,
     ids_from_subject,
     parse_event,
     request_scene_id,
+    root_of,
 )
 from shared.errors import RetryLater
 from shared.logs import get_logger
@@ -339,6 +341,14 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, (DisconnectionError, PoolTimeout, OSError))
 
 
+def _scene_hint(subject_name: str) -> str | None:
+    """The scene a subject names; ``dead.letter.<rejected_by>`` names none."""
+    if root_of(subject_name) == Subject.DEAD_LETTER:
+        return None
+    scene_id, _ = ids_from_subject(subject_name)
+    return scene_id
+
+
 def _storable(text: str) -> str:
     """Text every backend stores: PostgreSQL refuses NUL characters, UTF-8 surrogates."""
     return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
@@ -463,7 +473,7 @@ class Projection:
     ) -> DeadLetterRow | None:
         """Keep an event that failed to apply as a dead letter, moving the position past it."""
         reason = f"cannot be applied: {type(error).__name__}: {error}"
-        scene_hint, _ = ids_from_subject(subject)
+        scene_hint = _scene_hint(subject)
         letters = [
             dead_letter(
                 self.name, subject, data, seq, reason, scene_id=scene_hint, producer=self.name
@@ -561,7 +571,7 @@ class Projection:
                 data,
                 seq,
                 f"malformed: {exc.reason}",
-                scene_id=exc.scene_id,
+                scene_id=exc.scene_id if _scene_hint(subject) is not None else None,
                 producer=self.name,
             )
             return await self._keep(session, letter, seq, stored_at)

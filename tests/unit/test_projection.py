@@ -585,6 +585,12 @@ async def test_stage_dead_letters_are_kept_and_change_no_scene(
     assert kept.excerpt == "{not json\ufffd\ufffd"
     assert (await projection.list_dead_letters(rejected_by="planner")).total == 0
 
+    # A dead letter that cannot be read is the gateway's own, and names no scene (the
+    # subject's last token is who rejected it, not a scene).
+    seq = await feed.raw(subject(Subject.DEAD_LETTER, "planner"), b"{not json")
+    [own] = (await projection.list_dead_letters(rejected_by="gateway")).items
+    assert (own.stream_seq, own.scene_id, own.subject) == (seq, None, "dead.letter.planner")
+
 
 async def test_a_success_after_a_failure_does_not_flip_the_scene(
     projection: Projection, unique: str
