@@ -641,7 +641,14 @@ def session_info() -> None:
     table = Table(show_header=False, box=None)
     table.add_row("workspace", str(root))
     table.add_row("config file", str(config_path() or "none (environment and defaults)"))
-    table.add_row("NATS", settings.nats.url or f"embedded, store {root / 'nats'}")
+    if settings.nats.url:
+        table.add_row("NATS", settings.nats.url)
+    else:
+        from shared.bus import store_owner
+
+        owner = store_owner(root / "nats")
+        running = f"running at {owner.url} (process {owner.owner_pid})" if owner else "not running"
+        table.add_row("NATS", f"embedded, store {root / 'nats'}, {running}")
     table.add_row("artifact store", settings.storage.artifact_store)
     count, size = _folder_usage(root / "artifacts")
     table.add_row("local artifacts", f"{count} files, {size / 1e6:.1f} MB")

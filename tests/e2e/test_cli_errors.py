@@ -281,6 +281,9 @@ def test_commands_share_the_running_server_and_none_outlives_its_owner(
         assert f"{owner.url} (embedded, run by process {up.pid})" in health.stderr
         assert "HOLODECK: " in health.stderr and " messages" in health.stderr
 
+        info = run_cli("session", "info", workspace=workspace)
+        assert f"running at {owner.url} (process {up.pid})" in info.stdout
+
         rebuilt = run_cli("projection", "rebuild", workspace=workspace)
         assert rebuilt.returncode == 0, rebuilt.stderr
         assert int(rebuilt.stderr.strip().splitlines()[-1].split()[1]) > 0
