@@ -99,10 +99,13 @@ class MeshSettings(Section):
     # sync: /generate; async: /send + /status; auto: sync unless other objects are queued.
     hunyuan3d_mode: Literal["auto", "sync", "async"] = "auto"
     hunyuan3d_poll_interval: float = Field(default=1.0, gt=0)
-    # Requests one replica sends a server at once (its /generate runs one at a time);
-    # 0 is no bound. Waiting for a slot does not count against ``timeout``.
+    # Requests a server is sent at once (its /generate runs one at a time); 0 is no
+    # bound. Waiting for a slot does not count against ``timeout``.
     hunyuan3d_concurrency: int = Field(default=1, ge=0, le=256)
     sf3d_concurrency: int = Field(default=0, ge=0, le=256)
+    # cluster: the bounds hold across replicas (slots claimed in JetStream key-value);
+    # replica: each replica keeps its own bound.
+    concurrency_scope: Literal["cluster", "replica"] = "cluster"
 
     @model_validator(mode="after")
     def _backend_reachable(self) -> MeshSettings:

@@ -15,12 +15,11 @@ Failures become the project's errors at this boundary. Transient ones (connectio
 :class:`RetryLater`; one structured log line is written per failed attempt.
 
 A server takes only so many requests at once (Hunyuan3D-2's ``/generate`` runs on its
-event loop, one at a time). Every request holds one of the server's
-:class:`ServerSlots` while it runs; the backends of one process that talk to the same
-server share its slots, so the bound holds for all of meshgen's workers in a process
-(the setting is per replica: replicas in other processes hold their own slots). Time
-spent waiting for a slot is not counted against a job's own ``timeout``, and a request
-the client gave up on keeps its slot until the server is done with it.
+event loop, one at a time). Every request holds one of the server's slots while it runs
+(:mod:`services.meshgen.slots`): bounded in the process, and across replicas too when a
+:class:`SlotBoard` is handed in. Time spent waiting for a slot is not counted against a
+job's own ``timeout``, and a request the client gave up on keeps its slot until the
+server is done with it.
 """
 
 from __future__ import annotations
@@ -33,16 +32,15 @@ import hashlib
 import json
 import struct
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from services.meshgen.normalize import normalize_glb
+from services.meshgen.slots import Slot, SlotBoard, server_slots
 from shared.config import MeshSettings
 from shared.errors import ConfigError, HolodeckError, Permanent, RetryLater, retry_after_seconds
 from shared.layout import PlacedObject
@@ -61,68 +59,6 @@ log = get_logger(__name__)
 _CONNECT_TIMEOUT = 10.0
 # Media types a GLB arrives under; anything else is not taken for a model.
 _GLB_TYPES = ("model/gltf-binary", "application/octet-stream")
-
-
-@dataclass(frozen=True)
-class Slot:
-    """One held slot: how long the request waited for it, and whether it had to queue
-    (or others were queued behind it when it got it)."""
-
-    waited: float
-    queued: bool
-
-
-class ServerSlots:
-    """At most ``limit`` requests in flight to one server (0: no bound), first come first
-    served. Get the shared instance of a server with :func:`server_slots`."""
-
-    def __init__(self, limit: int):
-        if limit < 0:
-            raise ValueError("a concurrency limit cannot be negative")
-        self.limit = limit
-        self._semaphore = asyncio.Semaphore(limit) if limit else None
-        self.waiting = 0
-        self.busy = 0
-
-    @contextlib.asynccontextmanager
-    async def held(self) -> AsyncIterator[Slot]:
-        """Hold one slot for the block."""
-        started = time.monotonic()
-        queued = False
-        if self._semaphore is not None:
-            queued = self._semaphore.locked()
-            self.waiting += 1
-            try:
-                await self._semaphore.acquire()
-            finally:
-                self.waiting -= 1
-        self.busy += 1
-        try:
-            yield Slot(time.monotonic() - started, queued or self.waiting > 0)
-        finally:
-            self.busy -= 1
-            if self._semaphore is not None:
-                self._semaphore.release()
-
-
-# Per event loop (asyncio primitives belong to one), per server base URL.
-_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ServerSlots]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def server_slots(base_url: str, limit: int) -> ServerSlots:
-    """The slots of the server at ``base_url`` in this process, made with ``limit`` by the
-    first backend that asks; every later backend of the same server shares them."""
-    servers = _SLOTS.setdefault(asyncio.get_running_loop(), {})
-    slots = servers.get(base_url)
-    if slots is None:
-        slots = servers[base_url] = ServerSlots(limit)
-    elif slots.limit != limit:
-        log.warning(
-            "mesh_server_limit_kept", server=base_url, limit=slots.limit, ignored_limit=limit
-        )
-    return slots
 
 
 class _Failed(Exception):
@@ -173,6 +109,7 @@ class _RemoteMeshes:
         max_wait: float,
         sleep: Sleep | None,
         concurrency: int,
+        board: SlotBoard | None,
     ):
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
@@ -181,6 +118,7 @@ class _RemoteMeshes:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.concurrency = concurrency
+        self.board = board
         self._owns_http = http is None
         self._http = (
             httpx.AsyncClient(
@@ -201,9 +139,17 @@ class _RemoteMeshes:
 
     @contextlib.asynccontextmanager
     async def _slot(self, obj: PlacedObject) -> AsyncIterator[Slot]:
-        """One of the server's slots for the block; the wait is logged, not timed out."""
+        """One of the server's slots for the block: this process's first, then (with a
+        board) one claimed across replicas. The wait is logged, not timed out."""
         slots = server_slots(self.base_url, self.concurrency)
-        async with slots.held() as slot:
+        async with contextlib.AsyncExitStack() as stack:
+            local = await stack.enter_async_context(slots.held())
+            slot = local
+            if self.board is not None:
+                shared = await stack.enter_async_context(
+                    self.board.held(self.base_url, self.concurrency)
+                )
+                slot = Slot(local.waited + shared.waited, local.queued or shared.queued)
             if slot.queued:
                 log.info(
                     "mesh_slot_taken",
@@ -212,6 +158,7 @@ class _RemoteMeshes:
                     waited_s=round(slot.waited, 3),
                     limit=slots.limit,
                     waiting=slots.waiting,
+                    across_replicas=self.board is not None,
                 )
             yield slot
 
@@ -317,6 +264,7 @@ class SF3DMeshes(_RemoteMeshes):
         max_wait: float = 30.0,
         sleep: Sleep | None = None,
         concurrency: int = 0,
+        board: SlotBoard | None = None,
     ):
         super().__init__(
             base_url,
@@ -327,6 +275,7 @@ class SF3DMeshes(_RemoteMeshes):
             max_wait=max_wait,
             sleep=sleep,
             concurrency=concurrency,
+            board=board,
         )
         self.api_key = api_key
         self.texture_resolution = texture_resolution
@@ -336,7 +285,7 @@ class SF3DMeshes(_RemoteMeshes):
         self.identity = f"sf3d/{texture_resolution}/{remesh}/{vertex_count}/{foreground_ratio:g}"
 
     @classmethod
-    def from_settings(cls, settings: MeshSettings) -> SF3DMeshes:
+    def from_settings(cls, settings: MeshSettings, board: SlotBoard | None = None) -> SF3DMeshes:
         if not settings.sf3d_url:
             raise ConfigError("sf3d_url (SF3D_API_URL) is required for the sf3d backend")
         return cls(
@@ -348,6 +297,7 @@ class SF3DMeshes(_RemoteMeshes):
             vertex_count=settings.vertex_count,
             timeout=settings.timeout,
             concurrency=settings.sf3d_concurrency,
+            board=board,
         )
 
     async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
@@ -548,6 +498,7 @@ class Hunyuan3DMeshes(_RemoteMeshes):
         mode: Literal["auto", "sync", "async"] = "auto",
         poll_interval: float = 1.0,
         concurrency: int = 1,
+        board: SlotBoard | None = None,
         http: httpx.AsyncClient | None = None,
         attempts: int = 3,
         backoff: float = 1.0,
@@ -565,6 +516,7 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             max_wait=max_wait,
             sleep=sleep,
             concurrency=concurrency,
+            board=board,
         )
         self.seed = seed
         self.octree_resolution = octree_resolution
@@ -582,7 +534,9 @@ class Hunyuan3DMeshes(_RemoteMeshes):
         self._unfinished: OrderedDict[str, str] = OrderedDict()
 
     @classmethod
-    def from_settings(cls, settings: MeshSettings) -> Hunyuan3DMeshes:
+    def from_settings(
+        cls, settings: MeshSettings, board: SlotBoard | None = None
+    ) -> Hunyuan3DMeshes:
         if not settings.hunyuan3d_url:
             raise ConfigError("hunyuan3d_url (HUNYUAN3D_API_URL) is required for hunyuan3d")
         octree_resolution, face_count = _HUNYUAN3D_QUALITY[settings.quality]
@@ -595,6 +549,7 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             mode=settings.hunyuan3d_mode,
             poll_interval=settings.hunyuan3d_poll_interval,
             concurrency=settings.hunyuan3d_concurrency,
+            board=board,
         )
 
     def _payload(self, image: bytes) -> dict[str, Any]:

@@ -8,13 +8,16 @@ import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import cast
 
 import httpx
 import pytest
+from nats.js import JetStreamContext
 from structlog.testing import capture_logs
 
 from services.meshgen.backend import ParametricMeshes, mesh_backend
 from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
+from services.meshgen.slots import SlotBoard
 from shared.config import MeshSettings, load_settings
 from shared.errors import ConfigError, Permanent, RetryLater, retry_after_seconds
 from shared.layout import PlacedObject
@@ -765,7 +768,7 @@ async def test_hunyuan3d_sends_one_request_at_a_time_and_waiting_is_not_timed(
     obj: PlacedObject, image: bytes
 ) -> None:
     async with FakeHunyuan3D(job_seconds=0.3) as fake:
-        backend = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.5)
+        backend = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.8)
         try:
             with capture_logs() as logs:
                 glbs = await asyncio.gather(*(backend.generate(obj, image) for _ in range(4)))
@@ -777,15 +780,15 @@ async def test_hunyuan3d_sends_one_request_at_a_time_and_waiting_is_not_timed(
     assert fake.most_running == 1
     waits = [line for line in logs if line["event"] == "mesh_slot_taken"]
     assert len(waits) == 3
-    assert max(line["waited_s"] for line in waits) > 0.5  # longer than the timeout
+    assert max(line["waited_s"] for line in waits) > 0.8  # longer than the timeout
 
 
 async def test_hunyuan3d_backends_of_one_process_share_the_servers_slots(
     obj: PlacedObject, image: bytes
 ) -> None:
     async with FakeHunyuan3D(job_seconds=0.2) as fake:
-        one = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.35)
-        two = hunyuan(fake.base_url + "/", Sleeps(), mode="sync", timeout=0.35)
+        one = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.6)
+        two = hunyuan(fake.base_url + "/", Sleeps(), mode="sync", timeout=0.6)
         try:
             await asyncio.gather(
                 *(backend.generate(obj, image) for backend in (one, two, one, two))
@@ -803,8 +806,8 @@ async def test_hunyuan3d_a_sync_request_given_up_keeps_its_slot_until_the_server
 ) -> None:
     # The job takes longer than the timeout, and less than twice as long: the wait for
     # the server to be done is bounded by the timeout too.
-    async with FakeHunyuan3D(job_seconds=0.5) as fake:
-        backend = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.3)
+    async with FakeHunyuan3D(job_seconds=0.45) as fake:
+        backend = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.35)
         try:
             with capture_logs() as logs, pytest.raises(RetryLater) as caught:
                 await backend.generate(obj, image)
@@ -857,8 +860,9 @@ async def test_hunyuan3d_an_async_job_that_crashed_stays_processing_until_the_de
 async def test_hunyuan3d_the_next_attempt_polls_an_abandoned_async_job_again(
     obj: PlacedObject, image: bytes
 ) -> None:
+    # The job outlasts one wait and ends well within two.
     async with FakeHunyuan3D(job_seconds=0.5) as fake:
-        backend = hunyuan(fake.base_url, Sleeps(), mode="async", timeout=0.3, poll_interval=0.02)
+        backend = hunyuan(fake.base_url, Sleeps(), mode="async", timeout=0.45, poll_interval=0.02)
         try:
             with pytest.raises(RetryLater):
                 await backend.generate(obj, image)
@@ -895,3 +899,18 @@ def test_an_unknown_hunyuan3d_mode_names_the_field() -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(three_d_generation={"hunyuan3d_mode": "stream"})
     assert "three_d_generation.hunyuan3d_mode" in caught.value.message
+
+
+async def test_the_factory_claims_slots_across_replicas_unless_told_otherwise() -> None:
+    js = cast(JetStreamContext, object())  # only kept until the first request
+    settings = MeshSettings(default_backend="hunyuan3d", hunyuan3d_url="http://hy.local")
+    cluster = mesh_backend(settings, js)
+    replica = mesh_backend(settings.model_copy(update={"concurrency_scope": "replica"}), js)
+    alone = mesh_backend(settings)
+    try:
+        assert isinstance(cluster, Hunyuan3DMeshes) and isinstance(cluster.board, SlotBoard)
+        assert isinstance(replica, Hunyuan3DMeshes) and replica.board is None
+        assert isinstance(alone, Hunyuan3DMeshes) and alone.board is None
+    finally:
+        for backend in (cluster, replica, alone):
+            await backend.close()
