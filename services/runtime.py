@@ -179,7 +179,7 @@ class ServiceHost:
                 ),
             ]
         elif name == "meshgen":
-            backend = self._backend(mesh_backend(self.settings.three_d_generation))
+            backend = self._backend(mesh_backend(self.settings.three_d_generation, self.js))
             bindings.append(
                 (
                     "meshgen",

@@ -99,9 +99,23 @@ class MeshSettings(Section):
     texture_resolution: Literal[512, 1024, 2048] = 1024
     foreground_ratio: float = Field(default=0.85, ge=0.1, le=1.0)
     remesh: Literal["none", "triangle", "quad"] = "none"
+    # -1: not sent (the server's own default); any other value is sent as vertex_count.
     vertex_count: int = Field(default=-1, ge=-1, le=20000)
     timeout: float = Field(default=600, gt=0)
     quality: Literal["draft", "standard", "high"] = "standard"
+    # Hunyuan3D-2's api_server textures only when started with --enable_tex; its
+    # documented launch does not, and a textured request then fails every object.
+    hunyuan3d_texture: bool = False
+    # sync: /generate; async: /send + /status; auto: sync unless other objects are queued.
+    hunyuan3d_mode: Literal["auto", "sync", "async"] = "auto"
+    hunyuan3d_poll_interval: float = Field(default=1.0, gt=0)
+    # Requests a server is sent at once (its /generate runs one at a time); 0 is no
+    # bound. Waiting for a slot does not count against ``timeout``.
+    hunyuan3d_concurrency: int = Field(default=1, ge=0, le=256)
+    sf3d_concurrency: int = Field(default=0, ge=0, le=256)
+    # cluster: the bounds hold across replicas (slots claimed in JetStream key-value);
+    # replica: each replica keeps its own bound.
+    concurrency_scope: Literal["cluster", "replica"] = "cluster"
 
     @model_validator(mode="after")
     def _backend_reachable(self) -> MeshSettings:
