@@ -645,6 +645,26 @@ async def test_a_server_that_keeps_forgetting_is_retry_later_long_before_the_dea
     assert took < 10.0
 
 
+async def test_eight_images_at_once_survive_a_restart():
+    async with comfy(Scenario(step_delay=0.01), stall_after=30.0, timeout=20.0) as (
+        fake,
+        images,
+    ):
+        runs = [
+            asyncio.create_task(images.generate(make_object(f"chair-{i}"), seed=i, size=64))
+            for i in range(8)
+        ]
+        await wait_for(lambda: len(fake.calls("POST", "/prompt")) == 8)
+        await fake.restart()
+        pngs = await asyncio.gather(*runs)
+
+    assert all(png_size(png) == (64, 64) for png in pngs)
+    assert len(set(pngs)) == 8
+    # History was wiped by the restart: the eight prompts that made the images came after.
+    assert len(fake.history) == 8
+    assert len(fake.calls("POST", "/prompt")) > 8
+
+
 # A WebSocket that would not open ----------------------------------------------------------
 
 
@@ -681,7 +701,6 @@ async def test_a_dropped_socket_is_opened_again():
     assert png_size(png) == (64, 64)
     attempts = fake.calls("WS", "/ws")
     assert len(attempts) == 2 and len(fake.socket_clients) == 2
-    # Back on the socket, the client heard the node that was running, without a prompt_id.
     pid = next(iter(fake.history))
     assert fake.calls("GET", f"/history/{pid}")
 
