@@ -23,6 +23,8 @@ OBJECT_STORE_BUCKET = "holodeck-artifacts"
 SCENE_STATE_BUCKET = "holodeck-scene-state"
 # Key-value bucket mapping a client's Idempotency-Key to the scene it created.
 IDEMPOTENCY_BUCKET = "holodeck-idempotency"
+# Key-value bucket of the request slots of one-at-a-time backend servers, across replicas.
+BACKEND_SLOTS_BUCKET = "holodeck-backend-slots"
 
 # Bounds checked before a message is parsed: NATS's default max_payload is 1 MiB, and no
 # event of the contract nests deeper than a dozen levels.

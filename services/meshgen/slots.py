@@ -38,12 +38,12 @@ from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import APIError, BucketNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from shared.contract import BACKEND_SLOTS_BUCKET
 from shared.errors import RetryLater
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
-SLOTS_BUCKET = "holodeck-backend-slots"
 # How long a claimed slot outlives its last refresh: a dead holder's slot frees itself
 # after this; the holder refreshes three times per lease.
 DEFAULT_LEASE_S = 30.0
@@ -122,7 +122,7 @@ class SlotBoard:
         self,
         js: JetStreamContext,
         *,
-        bucket: str = SLOTS_BUCKET,
+        bucket: str = BACKEND_SLOTS_BUCKET,
         lease_s: float = DEFAULT_LEASE_S,
         holder: str | None = None,
     ):
