@@ -478,7 +478,7 @@ async def _health(settings: Settings) -> bool:
 async def _nats_health(settings: Settings) -> list[Check]:
     """The real stream: on NATS_URL, else on the workspace's running embedded server; with
     neither, what the embedded server would start from (its binary and store)."""
-    from shared.bus import nats_server_binary, store_owner
+    from shared.bus import nats_server_binary, store_held, store_owner
 
     stream = settings.nats.stream
     url = settings.nats.url
@@ -492,6 +492,9 @@ async def _nats_health(settings: Settings) -> list[Check]:
         except HolodeckError as exc:
             checks.append(("nats-server", False, exc.message))
         record = store_owner(store)
+        if record is None and store_held(store):
+            checks.append(("nats", True, f"an embedded server is starting on {store}"))
+            return checks
         if record is None:
             checks.append(_store_health(store, stream))
             return checks

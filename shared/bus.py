@@ -259,18 +259,23 @@ def _try_lock(store_dir: Path) -> int | None:
     return fd
 
 
+def store_held(store_dir: Path) -> bool:
+    """Whether some process owns ``store_dir`` now (a server runs or is starting on it)."""
+    if not (store_dir / LOCK_FILE).exists():
+        return False
+    fd = _try_lock(store_dir)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
 def store_owner(store_dir: Path) -> ServerRecord | None:
     """The server that runs on ``store_dir`` now, if one does (its lock is held).
 
-    The record may be None while the lock is held when its owner is still starting.
+    None also while the lock is held by an owner whose server is still starting.
     """
-    if not (store_dir / LOCK_FILE).exists():
-        return None
-    fd = _try_lock(store_dir)
-    if fd is not None:
-        os.close(fd)
-        return None
-    return read_server_record(store_dir)
+    return read_server_record(store_dir) if store_held(store_dir) else None
 
 
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent ends
@@ -298,6 +303,8 @@ class EmbeddedNats:
     Starting it takes the store's lock: a second server on the same store would corrupt
     it, so :meth:`start` raises :class:`StoreBusy` (with the running server's record)
     instead. The server ends when its parent process ends, whatever ends the parent.
+    (Linux ties it to the thread that started it: start it from a thread that
+    outlives it, as the event loop's thread does.)
     """
 
     store_dir: Path
