@@ -28,6 +28,7 @@ in production.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -265,6 +266,14 @@ class DeadLetterPage(BaseModel):
     total: int
 
 
+# (subject, data, stream sequence, storage time) of one stored message.
+StoredEvent = tuple[str, bytes, int, datetime]
+
+
+class _Contended(Exception):
+    """Another projection sharing the database moved the position during a batch."""
+
+
 class ProjectionUnavailable(RetryLater):
     """The database did not take an event: apply the same event again later."""
 
@@ -458,6 +467,58 @@ class Projection:
         if letter is not None:
             self._announce(letter)
         await self._advanced(stream_seq)
+
+    async def apply_many(self, events: Sequence[StoredEvent]) -> None:
+        """Fold consecutive stored events (increasing sequences) in one transaction.
+
+        The outcome of :meth:`apply` on each in turn, at a fraction of the cost: when one
+        of them cannot be applied, or another projection sharing the database moved the
+        position meanwhile, the transaction is dropped and each event is applied on its
+        own (the bad one becomes a dead letter, the others go in).
+        """
+        if len(events) <= 1:
+            for event in events:
+                await self.apply(*event)
+            return
+        letters: list[DeadLetterRow] = []
+        try:
+            async with self._session() as session, session.begin():
+                # Write first: it takes the lock (SQLite's database lock, PostgreSQL's row
+                # lock) before the position is read, so the read cannot go stale.
+                await session.exec(
+                    update(PositionRow)
+                    .where(col(PositionRow.name) == self.name)
+                    .values(last_seq=PositionRow.last_seq)
+                )
+                position = await session.scalar(
+                    select(col(PositionRow.last_seq)).where(col(PositionRow.name) == self.name)
+                )
+                todo = [event for event in events if event[2] > (position or 0)]
+                if todo:
+                    moved = await session.exec(
+                        update(PositionRow)
+                        .where(col(PositionRow.name) == self.name)
+                        .where(col(PositionRow.last_seq) == (position or 0))
+                        .values(last_seq=todo[-1][2])
+                    )
+                    if not moved.rowcount:
+                        raise _Contended
+                for subject, data, seq, stored_at in todo:
+                    letter = await self._fold(session, subject, data, seq, stored_at)
+                    if letter is not None:
+                        letters.append(letter)
+        except Exception as exc:
+            if is_outage(exc):
+                raise ProjectionUnavailable(
+                    f"the database did not take stream sequences {events[0][2]}-"
+                    f"{events[-1][2]}: {exc!r}"[:2000]
+                ) from exc
+            for event in events:
+                await self.apply(*event)
+            return
+        for letter in letters:
+            self._announce(letter)
+        await self._advanced(events[-1][2])
 
     async def _claim(self, session: AsyncSession, stream_seq: int) -> bool:
         claimed = await session.exec(

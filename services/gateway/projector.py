@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -113,12 +113,14 @@ class Lag:
         return problem is None, details
 
 
+# At most this many messages already received are applied in one transaction.
+BATCH_MAX = 256
+
+
 class Applier(Protocol):
     def last_seq(self) -> int: ...
 
-    async def apply(
-        self, subject: str, data: bytes, stream_seq: int, stored_at: datetime
-    ) -> None: ...
+    async def apply_many(self, events: Sequence[tuple[str, bytes, int, datetime]]) -> None: ...
 
 
 async def _subscribe(js: JetStreamContext, stream: str, start_seq: int) -> Subscription:
@@ -133,9 +135,18 @@ async def _subscribe(js: JetStreamContext, stream: str, start_seq: int) -> Subsc
     )
 
 
-async def _apply(projection: Applier, msg: Msg) -> None:
-    meta = msg.metadata
-    await projection.apply(msg.subject, msg.data, meta.sequence.stream, meta.timestamp)
+async def _apply(projection: Applier, msgs: list[Msg]) -> None:
+    await projection.apply_many(
+        [(m.subject, m.data, m.metadata.sequence.stream, m.metadata.timestamp) for m in msgs]
+    )
+
+
+async def _with_waiting(sub: Subscription, first: Msg, limit: int = BATCH_MAX) -> list[Msg]:
+    """``first`` and the messages already received behind it, up to ``limit``."""
+    batch = [first]
+    while len(batch) < limit and sub.pending_msgs > 0:
+        batch.append(await sub.next_msg(timeout=1))
+    return batch
 
 
 async def follow(
@@ -197,7 +208,8 @@ async def _follow_once(
                 with contextlib.suppress(asyncio.CancelledError):
                     await receiving
                 break
-            await _apply_retrying(projection, receiving.result(), stop, lag)
+            batch = await _with_waiting(sub, receiving.result())
+            await _apply_retrying(projection, batch, stop, lag)
     finally:
         stopping.cancel()
         with contextlib.suppress(Exception):
@@ -216,25 +228,26 @@ async def _poll_stream(js: JetStreamContext, stream: str, lag: Lag, stop: asynci
 
 
 async def _apply_retrying(
-    projection: Applier, msg: Msg, stop: asyncio.Event, lag: Lag | None = None
+    projection: Applier, msgs: list[Msg], stop: asyncio.Event, lag: Lag | None = None
 ) -> None:
     # The projection keeps events it cannot apply as dead letters itself; what reaches
-    # here is the database being away. Skipping would lose the event for good: retry the
-    # same one until it goes in or we are stopped.
+    # here is the database being away. Skipping would lose the events for good: retry
+    # the same ones until they go in or we are stopped.
     delay = RETRY_FIRST_S
     while True:
         try:
-            await _apply(projection, msg)
+            await _apply(projection, msgs)
             if lag is not None:
-                lag.applied(msg.metadata.sequence.stream)
+                lag.applied(msgs[-1].metadata.sequence.stream)
             return
         except Exception as exc:
             if lag is not None:
                 lag.failed(repr(exc))
             log.error(
-                "event not applied, retrying",
-                subject=msg.subject,
-                stream_seq=msg.metadata.sequence.stream,
+                "events not applied, retrying",
+                subject=msgs[0].subject,
+                stream_seq=msgs[0].metadata.sequence.stream,
+                messages=len(msgs),
                 error=repr(exc),
                 retry_in_s=delay,
             )
@@ -273,9 +286,15 @@ async def catch_up(
                     f"{count} messages (last sequence {last})",
                     code="rebuild_stalled",
                 ) from None
-            await _apply(projection, msg)
-            count += 1
-            meta = msg.metadata
+            batch = [msg]
+            # Not past ``last``: what arrives after it is for a follower, not this run.
+            while batch[-1].metadata.sequence.stream < last and batch[-1].metadata.num_pending:
+                if len(batch) >= BATCH_MAX or sub.pending_msgs == 0:
+                    break
+                batch.append(await sub.next_msg(timeout=REBUILD_IDLE_S))
+            await _apply(projection, batch)
+            count += len(batch)
+            meta = batch[-1].metadata
             # num_pending 0: the messages up to ``last`` that remain were deleted meanwhile.
             if meta.sequence.stream >= last or meta.num_pending == 0:
                 break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -639,3 +640,80 @@ async def test_an_older_database_gets_the_new_columns(tmp_path: Path, unique: st
         assert view.status == Status.SUCCEEDED
         assert view.late_outcomes == 0
         assert (await projection.list_dead_letters()).total == 0
+
+
+def stored(
+    events: list[tuple[str, bytes]], start: int = 1
+) -> list[tuple[str, bytes, int, datetime]]:
+    return [(name, data, seq, at(seq)) for seq, (name, data) in enumerate(events, start=start)]
+
+
+async def test_a_batch_gives_what_one_at_a_time_gives(tmp_path: Path, unique: str) -> None:
+    bad, good = f"poison-{unique}", f"fine-{unique}"
+    events = [(name, encode(event)) for name, event, _ in scene_events(good)]
+    poison = scene_events(bad, prompt="poison")
+    events[2:2] = [
+        (poison[0][0], encode(poison[0][1])),
+        (poison[1][0], encode(poison[1][1])),  # refused by the database: a dead letter
+        (subject(Subject.LAYOUT_READY, bad), b"{not json"),  # malformed: a dead letter
+    ]
+    async with (
+        Poisoned(f"sqlite+aiosqlite:///{tmp_path}/one.db") as one,
+        Poisoned(f"sqlite+aiosqlite:///{tmp_path}/many.db") as many,
+    ):
+        for event in stored(events):
+            await one.apply(*event)
+        await many.apply_many(stored(events))
+        assert many.last_seq() == one.last_seq() == len(events)
+        for scene_id in (good, bad):
+            assert await view_of(many, scene_id) == await view_of(one, scene_id)
+        assert (await many.list_dead_letters()) == (await one.list_dead_letters())
+        assert [d.stream_seq for d in (await many.list_dead_letters()).items] == [5, 4]
+        assert many.dead_letters == 2
+
+        # Sequences already applied are skipped, the rest go in once.
+        more = [(name, encode(event)) for name, event, _ in scene_events(f"more-{unique}")]
+        await many.apply_many(stored(events + more)[len(events) - 3 :])
+        assert many.last_seq() == len(events) + len(more)
+        assert (await view_of(many, good)) == (await view_of(one, good))
+        assert (await view_of(many, f"more-{unique}")).status == Status.SUCCEEDED
+
+
+async def test_a_batch_is_held_whole_during_an_outage(projection: Projection, unique: str) -> None:
+    scene_id = f"batch-outage-{unique}"
+    events = [(name, encode(event)) for name, event, _ in scene_events(scene_id)]
+    await projection.apply_many(stored(events[:2]))
+    assert projection._engine is not None
+    async with projection._engine.begin() as conn:
+        await conn.exec_driver_sql("ALTER TABLE scene_objects RENAME TO objects_away")
+    with pytest.raises(ProjectionUnavailable, match="stream sequences 3-9"):
+        await projection.apply_many(stored(events[2:], start=3))
+    assert projection.last_seq() == 2
+    assert (await projection.list_dead_letters()).total == 0
+    async with projection._engine.begin() as conn:
+        await conn.exec_driver_sql("ALTER TABLE objects_away RENAME TO scene_objects")
+    await projection.apply_many(stored(events[2:], start=3))
+    assert (await view_of(projection, scene_id)).status == Status.SUCCEEDED
+
+
+async def test_two_gateways_applying_overlapping_batches_apply_each_event_once(
+    tmp_path: Path, unique: str
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/shared-batches.db"
+    scene_id = f"overlap-{unique}"
+    _, _, _, _, image_a, *_ = scene_events(scene_id)
+    events = [(name, encode(event)) for name, event, _ in scene_events(scene_id)[:5]]
+    events += [(image_a[0], encode(image_a[1]))] * 3
+    batches = stored(events)
+    async with Projection(url) as one, Projection(url) as two:
+        await asyncio.gather(
+            one.apply_many(batches[:5]),
+            two.apply_many(batches[2:7]),
+            one.apply_many(batches[5:]),
+            two.apply_many(batches),
+        )
+        await one.apply_many(batches)
+        view = await view_of(one, scene_id)
+        assert view == await view_of(two, scene_id)
+    # One object's image, applied at four sequences, counts once: 5 + 10 + 40 × 1/2.
+    assert view.progress == 35
