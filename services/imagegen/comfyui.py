@@ -207,6 +207,8 @@ class _Job:
     images: list[dict[str, Any]] = field(default_factory=list)
     reported: float = 0.0
     started: bool = False  # execution_start of prompt_id was seen
+    queue_stale: bool = False  # the queue changed since it was last asked about prompt_id
+    queue_due: float = 0.0  # loop time from which the queue may be asked again
     socket: ClientConnection | None = None
     socket_attempts: int = 0
     socket_due: float = 0.0  # loop time at which the socket may be opened again
@@ -320,7 +322,7 @@ class ComfyUIImages:
             await self._open_socket(job)
             for submission in range(1, self.resubmit_attempts + 2):
                 job.prompt_id = await self._submit(graph, job.client_id)
-                job.images, job.started = [], False
+                job.images, job.started, job.queue_stale = [], False, False
                 log.info(
                     "comfyui prompt queued",
                     object_id=job.object_id,
@@ -438,12 +440,21 @@ class ComfyUIImages:
     async def _follow(self, job: _Job) -> bool:
         """Relay frames until the done signal (True) or until the socket drops (False)."""
         assert job.socket is not None
+        loop = asyncio.get_running_loop()
+        quiet_from = loop.time()
         while True:
+            # Wake for whichever comes first: a queue check held back, or a quiet socket.
+            queue_first = job.queue_stale and job.queue_due < quiet_from + self.stall_after
+            wake = job.queue_due if queue_first else quiet_from + self.stall_after
             try:
-                async with asyncio.timeout(self.stall_after):
+                async with asyncio.timeout(max(0.0, wake - loop.time())):
                     message = await job.socket.recv()
             except TimeoutError:
+                if queue_first:
+                    await self._recheck_queue(job)
+                    continue
                 log.info("comfyui socket quiet, asking history", prompt_id=job.prompt_id)
+                quiet_from = loop.time()
                 if await self._check(job):
                     return True
                 continue
@@ -456,6 +467,7 @@ class ComfyUIImages:
                 await self._close_socket(job)
                 self._socket_backoff(job)
                 return False
+            quiet_from = loop.time()
             # Binary frames are previews.
             if isinstance(message, str) and await self._on_frame(job, message):
                 return True
@@ -480,11 +492,12 @@ class ComfyUIImages:
                 job.images.extend(_images(output))
         elif kind == "status" and not job.started:
             # The queue changed (a cleared queue among other reasons): is ours still in it?
-            # A prompt that ended meanwhile still sends its frames: keep reading them.
-            if not await self._queued(job) and await self._history_entry(job) is None:
-                raise _Forgotten(job.prompt_id)
+            # Asked at most once per poll interval: the answer lists every queued graph.
+            job.queue_stale = True
+            if asyncio.get_running_loop().time() >= job.queue_due:
+                await self._recheck_queue(job)
         elif kind == "execution_start":
-            job.started = True
+            job.started, job.queue_stale = True, False
         elif kind == "execution_cached":
             log.debug("comfyui nodes cached", prompt_id=job.prompt_id, nodes=data.get("nodes"))
         elif kind == "execution_error":
@@ -497,6 +510,16 @@ class ComfyUIImages:
         elif kind == "executing":
             return data.get("node") is None and data.get("prompt_id") == job.prompt_id
         return False
+
+    async def _recheck_queue(self, job: _Job) -> None:
+        """Raise :class:`_Forgotten` if the prompt is neither queued nor in history.
+
+        A prompt that ended meanwhile still sends its frames: they are read as usual.
+        """
+        job.queue_stale = False
+        job.queue_due = asyncio.get_running_loop().time() + self.poll_interval
+        if not await self._queued(job) and await self._history_entry(job) is None:
+            raise _Forgotten(job.prompt_id)
 
     async def _poll(self, job: _Job) -> None:
         while True:

@@ -611,7 +611,11 @@ async def test_a_prompt_cleared_from_the_queue_is_queued_again_at_once():
         }
     )
     async with (
-        comfy(Scenario(step_delay=0.01), stall_after=30.0, timeout=10.0) as (fake, images),
+        # The queue is asked at most once a second: a check held back is made later.
+        comfy(Scenario(step_delay=0.01), stall_after=30.0, poll_interval=1.0, timeout=10.0) as (
+            fake,
+            images,
+        ),
         httpx.AsyncClient(base_url=fake.base_url) as http,
     ):
         assert (await http.post("/prompt", json={"prompt": blocker})).status_code == 200
