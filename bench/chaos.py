@@ -510,6 +510,15 @@ SCENARIOS = {
 }
 
 
+def _stop_on_sigterm() -> None:
+    """A SIGTERM to the bench stops its processes as Ctrl-C does."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
@@ -553,4 +562,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    _stop_on_sigterm()
     asyncio.run(main())
