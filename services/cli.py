@@ -150,7 +150,8 @@ def _run(
                 return await coro
             except TimeoutError:
                 # Someone else's deadline: only the command's own reads as --timeout.
-                raise RetryLater("an operation timed out", code="timeout") from None
+                what = f" while {doing.what}" if doing is not None else ""
+                raise RetryLater(f"an operation timed out{what}", code="timeout") from None
 
     try:
         return asyncio.run(main())

@@ -24,7 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.runtime import ServiceHost
 from shared.artifacts import ArtifactStore
-from shared.bus import EmbeddedNats, workspace_server
+from shared.bus import EmbeddedNats, store_held, workspace_server
 from shared.config import Settings
 from shared.contract import (
     ImagesReady,
@@ -46,6 +46,8 @@ from shared.errors import HolodeckError, Permanent, RetryLater
 # Stopping the services (finishing or nakking in-flight work) is bounded so that a
 # broken connection cannot hold a command open after its work is done or abandoned.
 STOP_TIMEOUT_S = 15.0
+# How often a command using another process's embedded server checks that it still runs.
+OWNER_POLL_S = 1.0
 
 
 @dataclass
@@ -74,14 +76,50 @@ async def nats_endpoint(
     if url:
         yield url, None
         return
+    store = settings.storage.root / "nats"
     url, server = await workspace_server(
-        settings.storage.root / "nats", sync_always=settings.nats.sync_always, timeout=timeout
+        store, sync_always=settings.nats.sync_always, timeout=timeout
     )
-    try:
-        yield url, server
-    finally:
-        if server is not None:
+    if server is not None:
+        try:
+            yield url, server
+        finally:
             await server.stop()
+        return
+    async with _while_held(store, url):
+        yield url, None
+
+
+@contextlib.asynccontextmanager
+async def _while_held(store: Path, url: str) -> AsyncIterator[None]:
+    """Run the body while another process's server owns ``store``; once that server is
+    gone (its owner stopped or was killed), end the body with a clear error instead of
+    leaving the client reconnecting to nothing."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        # Another process's lock offers nothing to await: look at it now and then.
+        while store_held(store):  # noqa: ASYNC110
+            await asyncio.sleep(OWNER_POLL_S)
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        task.uncancel()
+        raise RetryLater(
+            f"the workspace's embedded server at {url} stopped (its owner ended)",
+            code="nats_owner_gone",
+        ) from None
+    finally:
+        watcher.cancel()
 
 
 @contextlib.asynccontextmanager

@@ -4,6 +4,7 @@ non-zero exit at once; commands share the workspace's running server; nothing ou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from shared.bus import SERVER_FILE, read_server_record, store_owner
@@ -91,6 +93,18 @@ def wait_until_gone(pid: int, timeout: float = 20.0) -> None:
             return  # exited, waiting to be reaped
         assert time.monotonic() < deadline, f"process {pid} still runs after {timeout} s"
         time.sleep(0.05)
+
+
+def wait_for_client(monitor_port: int, name: str, timeout: float = 60.0) -> None:
+    """Until a client connection called ``name`` is on the server (its monitoring port)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError):
+            connz = httpx.get(f"http://127.0.0.1:{monitor_port}/connz", timeout=2).json()
+            if any(c.get("name") == name for c in connz.get("connections", [])):
+                return
+        assert time.monotonic() < deadline, f"no client {name} after {timeout} s"
+        time.sleep(0.1)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -322,3 +336,31 @@ def nats_server_blank(url: str) -> str:
 
     asyncio.run(check())
     return url
+
+
+def test_a_client_of_a_server_whose_owner_dies_says_so(workspace: Path, tmp_path: Path):
+    store = workspace / "nats"
+    stuck = _stuck_env()
+    up = start_cli("up", "--port", "0", workspace=workspace, extra=stuck)
+    try:
+        wait_for_owner(store, up.pid)
+        build = start_cli(
+            "build", "a kitchen", "--out", str(tmp_path / "out"), workspace=workspace, extra=stuck
+        )
+        try:
+            owner = read_server_record(store)
+            assert owner is not None
+            wait_for_client(owner.monitor_port, "holodeck-planner+imagegen+meshgen+assembly")
+            up.send_signal(signal.SIGKILL)
+            up.wait(timeout=COMMAND_S)
+            started = time.monotonic()
+            _, stderr = build.communicate(timeout=60)
+            assert time.monotonic() - started < 30, "must not wait for --timeout"
+        finally:
+            stop(build)
+    finally:
+        stop(up)
+    assert build.returncode == 1
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the workspace's embedded server") and "stopped" in last
+    assert "Traceback" not in stderr
