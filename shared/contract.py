@@ -37,6 +37,8 @@ MAX_OBJECT_COUNT = 10_000
 # Bounds of artifact sizes and stream sequences on the wire (SQL BIGINT holds them).
 MAX_ARTIFACT_BYTES = 2**40
 MAX_SEQUENCE = 2**62
+# A scene is replayed at most this often (each replay is a numbered attempt).
+MAX_ATTEMPTS = 1000
 # How much of a rejected message its dead letter keeps.
 DEAD_LETTER_EXCERPT = 512
 
@@ -54,6 +56,8 @@ class Subject:
     SCENE_READY = "scene.ready"
     SCENE_FAILED = "scene.failed"
     PROGRESS = "progress"
+    SCENE_CANCELLED = "scene.cancelled"
+    SCENE_REPLAYED = "scene.replayed"
     # ``dead.letter.<rejected_by>``: a message a consumer could not parse or apply.
     DEAD_LETTER = "dead.letter"
 
@@ -67,6 +71,8 @@ STREAM_SUBJECTS = [
     f"{Subject.MESH_READY}.*.*",
     f"{Subject.SCENE_READY}.*",
     f"{Subject.SCENE_FAILED}.*",
+    f"{Subject.SCENE_CANCELLED}.*",
+    f"{Subject.SCENE_REPLAYED}.*",
     f"{Subject.DEAD_LETTER}.*",
 ]
 
@@ -88,6 +94,8 @@ def scene_subjects(scene_id: str) -> list[str]:
         subject(Subject.MESH_READY, scene_id, "*"),
         subject(Subject.SCENE_READY, scene_id),
         subject(Subject.SCENE_FAILED, scene_id),
+        subject(Subject.SCENE_CANCELLED, scene_id),
+        subject(Subject.SCENE_REPLAYED, scene_id),
     ]
 
 
@@ -111,9 +119,18 @@ class Consumer:
     }
 
 
-def msg_id(stage: str, scene_id: str, object_id: str | None = None) -> str:
-    """The deterministic ``Nats-Msg-Id`` of a stage's output for one scene (and object)."""
-    return f"{stage}:{scene_id}:{object_id or '-'}"
+def msg_id(stage: str, scene_id: str, object_id: str | None = None, attempt: int = 1) -> str:
+    """The deterministic ``Nats-Msg-Id`` of a stage's output for one scene (and object).
+
+    A scene's first attempt has the plain id; a replay's attempt ``n`` adds ``:a<n>``, so
+    JetStream's duplicate window never swallows a replay while redelivery within one
+    attempt is still deduplicated.
+    """
+    return with_attempt(f"{stage}:{scene_id}:{object_id or '-'}", attempt)
+
+
+def with_attempt(message_id: str, attempt: int) -> str:
+    return message_id if attempt <= 1 else f"{message_id}:a{attempt}"
 
 
 def dead_letter_msg_id(rejected_by: str, stream_seq: int) -> str:
@@ -148,6 +165,8 @@ class Event(BaseModel):
     scene_id: Identifier
     time: datetime = Field(default_factory=now)
     producer: str = Field(default="unknown", max_length=128)
+    # Which attempt of the scene this event belongs to (a replay starts the next one).
+    attempt: int = Field(default=1, ge=1, le=MAX_ATTEMPTS)
 
 
 class SceneOptions(BaseModel):
@@ -175,6 +194,7 @@ class SceneRequested(BaseModel):
     ]
     options: SceneOptions = Field(default_factory=SceneOptions)
     requested_by: str | None = Field(default=None, max_length=256)
+    attempt: int = Field(default=1, ge=1, le=MAX_ATTEMPTS)
 
 
 class LayoutReady(Event):
@@ -220,6 +240,25 @@ class SceneFailed(Event):
     code: str = Field(max_length=64)
     message: str = Field(max_length=4000)
     retryable: bool = False
+
+
+class SceneCancelled(Event):
+    """A scene stopped on request: every stage drops its remaining work."""
+
+    reason: str = Field(default="cancelled", max_length=500)
+    requested_by: str | None = Field(default=None, max_length=256)
+
+
+class SceneReplayed(Event):
+    """A new attempt of a scene begins, redoing it from ``from_stage`` on.
+
+    Published before the stage inputs the replay re-sends, so a watcher of the scene sees
+    the new attempt start; ``attempt`` is the new attempt's number.
+    """
+
+    from_stage: Literal["planner", "imagegen", "meshgen", "assembly"]
+    reason: str = Field(default="replay", max_length=500)
+    requested_by: str | None = Field(default=None, max_length=256)
 
 
 class DeadLetter(BaseModel):
@@ -292,6 +331,8 @@ AnyEvent = (
     | MeshReady
     | SceneReady
     | SceneFailed
+    | SceneCancelled
+    | SceneReplayed
     | DeadLetter
 )
 
@@ -303,6 +344,8 @@ EVENT_BY_ROOT: dict[str, type[BaseModel]] = {
     Subject.MESH_READY: MeshReady,
     Subject.SCENE_READY: SceneReady,
     Subject.SCENE_FAILED: SceneFailed,
+    Subject.SCENE_CANCELLED: SceneCancelled,
+    Subject.SCENE_REPLAYED: SceneReplayed,
     Subject.DEAD_LETTER: DeadLetter,
 }
 

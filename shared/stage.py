@@ -51,10 +51,17 @@ from shared.contract import (
     parse_event,
     root_of,
     subject,
+    with_attempt,
 )
 from shared.errors import HolodeckError, Permanent, RetryLater
 from shared.logs import get_logger
-from shared.states import MemorySceneStates, SceneStates, Terminal, TerminalState
+from shared.states import (
+    MemorySceneStates,
+    SceneState,
+    SceneStates,
+    StateUnavailable,
+    TerminalState,
+)
 
 log = get_logger(__name__)
 
@@ -169,8 +176,9 @@ class StageRunner:
         structlog.contextvars.bind_contextvars(scene_id=scene_id, object_id=object_id)
         last_attempt = delivery.attempt >= self.settings.max_deliver
 
+        scene_attempt = getattr(event, "attempt", 1)
         try:
-            if scene_id and await self._scene_ended(scene_id, object_id):
+            if scene_id and await self._scene_ended(scene_id, object_id, scene_attempt):
                 await msg.ack()
                 return "skipped"
         except RetryLater as exc:
@@ -194,6 +202,7 @@ class StageRunner:
                     code="work_stalled",
                 ) from None
             heartbeat.stop()
+            outputs = _stamped(outputs, scene_attempt)
             if scene_id and not await self._claim_success(scene_id, outputs):
                 await msg.ack()
                 return "skipped"
@@ -250,7 +259,7 @@ class StageRunner:
                 and root_of(msg.subject) == Subject.SCENE_REQUESTED
                 and not await self.started(exc.scene_id, delivery.stream_seq)
             ):
-                failure = self._failure(exc.scene_id, None, "malformed_event", str(exc), False)
+                failure = self._failure(exc.scene_id, None, "malformed_event", str(exc), False, 1)
                 if await self._claimed(exc.scene_id, failure, "FAILED"):
                     await self._publish(failure)
         except RetryLater:
@@ -259,21 +268,29 @@ class StageRunner:
             return
         await msg.term()
 
-    async def _scene_ended(self, scene_id: str, object_id: str | None) -> bool:
-        """True when the scene has ended: its work is dropped (re-sending our own end)."""
+    async def _scene_ended(self, scene_id: str, object_id: str | None, attempt: int) -> bool:
+        """True when this attempt of the scene has ended or a later one began: its work is
+        dropped (re-sending our own end if we are who ended it)."""
         try:
-            ended = await self.states.terminal(scene_id)
-        except (NatsError, TimeoutError, OSError) as exc:
+            held = await self.states.get(scene_id)
+            if held is not None and held.attempt < attempt:
+                # A replay begun by someone who did not record it: this attempt is current.
+                held = await self.states.begin(scene_id, attempt)
+        except (NatsError, TimeoutError, OSError, StateUnavailable) as exc:
             raise RetryLater(
                 f"cannot read the scene's state: {exc!r}", code="state_unavailable"
             ) from None
-        if ended is None:
+        if held is None or (held.attempt == attempt and not held.ended):
             return False
-        if ended.msg_id == msg_id(f"failed-{self.stage}", scene_id, object_id):
+        if held.attempt > attempt:
+            log.info("work dropped: a later attempt of the scene began", current=held.attempt)
+            metrics.STAGE_SKIPPED.labels(self.stage, "superseded").inc()
+            return True
+        if held.msg_id == msg_id(f"failed-{self.stage}", scene_id, object_id, attempt):
             # This stage ended the scene and may have died before saying so: say it again.
-            await self._publish(_resend(ended))
-        log.info("work dropped: the scene has ended", state=ended.state)
-        metrics.STAGE_SKIPPED.labels(self.stage, ended.state).inc()
+            await self._publish(_resend(held))
+        log.info("work dropped: the scene has ended", state=held.state)
+        metrics.STAGE_SKIPPED.labels(self.stage, held.state).inc()
         return True
 
     async def _claim_success(self, scene_id: str, outputs: Sequence[Output]) -> bool:
@@ -287,19 +304,20 @@ class StageRunner:
         return True
 
     async def _claimed(self, scene_id: str, out: Output, state: TerminalState) -> bool:
-        claim = Terminal(
+        end = SceneState(
+            attempt=getattr(out.event, "attempt", 1),
             state=state,
             msg_id=out.msg_id,
             subject=out.subject,
             event=encode(out.event).decode(),
         )
         try:
-            held = await self.states.claim(scene_id, claim)
-        except (NatsError, TimeoutError, OSError) as exc:
+            held = await self.states.claim(scene_id, end)
+        except (NatsError, TimeoutError, OSError, StateUnavailable) as exc:
             raise RetryLater(
                 f"cannot record the scene's state: {exc!r}", code="state_unavailable"
             ) from None
-        return held.msg_id == claim.msg_id
+        return held.msg_id == end.msg_id
 
     async def _publish_all(self, outputs: Sequence[Output]) -> None:
         if not outputs:
@@ -326,7 +344,14 @@ class StageRunner:
         log.error("stage failed", code=error.code, error=error.message, retryable=error.retryable)
         metrics.STAGE_FAILURES.labels(self.stage, error.code).inc()
         if scene_id:
-            failure = self._failure(scene_id, object_id, error.code, error.message, error.retryable)
+            failure = self._failure(
+                scene_id,
+                object_id,
+                error.code,
+                error.message,
+                error.retryable,
+                getattr(event, "attempt", 1),
+            )
             try:
                 if await self._claimed(scene_id, failure, "FAILED"):
                     await self._publish(failure)
@@ -340,7 +365,13 @@ class StageRunner:
         await msg.term()
 
     def _failure(
-        self, scene_id: str, object_id: str | None, code: str, message: str, retryable: bool
+        self,
+        scene_id: str,
+        object_id: str | None,
+        code: str,
+        message: str,
+        retryable: bool,
+        attempt: int,
     ) -> Output:
         failure = SceneFailed(
             scene_id=scene_id,
@@ -350,11 +381,12 @@ class StageRunner:
             code=code,
             message=message[:2000],
             retryable=retryable,
+            attempt=attempt,
         )
         return Output(
             subject(Subject.SCENE_FAILED, scene_id),
             failure,
-            msg_id(f"failed-{self.stage}", scene_id, object_id),
+            msg_id(f"failed-{self.stage}", scene_id, object_id, attempt),
         )
 
     async def drain(self, timeout: float) -> None:
@@ -390,7 +422,24 @@ class _Heartbeat:
         self._timer.cancel()
 
 
-def _resend(ended: Terminal) -> Output:
+def _stamped(outputs: Sequence[Output], attempt: int) -> Sequence[Output]:
+    """The outputs of work on an event of ``attempt``: of that attempt, with its message ids.
+
+    Work functions need not know about attempts; this is the one place that carries the
+    attempt from a stage's input to its outputs.
+    """
+    if attempt <= 1:
+        return outputs
+    stamped = []
+    for out in outputs:
+        event = out.event
+        if getattr(event, "attempt", attempt) != attempt:
+            event = event.model_copy(update={"attempt": attempt})
+        stamped.append(Output(out.subject, event, with_attempt(out.msg_id, attempt)))
+    return stamped
+
+
+def _resend(ended: SceneState) -> Output:
     """The stored terminal event, to publish again under its own message id."""
     event = parse_event(ended.subject, ended.event.encode())
     return Output(ended.subject, event, ended.msg_id)

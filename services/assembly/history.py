@@ -1,22 +1,23 @@
 """What the stream already holds about a scene: its layout and the meshes made so far.
 
 Anyone can publish on a scene's subjects, so a subject may hold garbage beside (or
-after) the stage's real event. The history reads the *first valid* event of a subject:
-stage outputs are published once per scene and object (their message ids see to that),
-so the first valid one is the real one, and in the usual case it is also the first
-message, one request away.
+after) the stage's real events, and a replayed scene holds one event per attempt. The
+history reads the newest *valid* event of the attempt it is asked about: usually the
+subject's last message, one request away; only when that one does not do does it scan
+the subject from the start.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
-from pydantic import BaseModel
 
 from shared.contract import (
+    Event,
     LayoutReady,
     MalformedEvent,
     MeshReady,
@@ -26,9 +27,17 @@ from shared.contract import (
     subject,
 )
 
-E = TypeVar("E", bound=BaseModel)
-# How many invalid messages on one subject are skipped before the subject is given up on.
-MAX_SKIPPED = 10_000
+E = TypeVar("E", bound=Event)
+# How many messages of one subject a scan reads at most before giving up on it.
+MAX_SCANNED = 10_000
+
+
+def _parsed(name: str, data: bytes | None, kind: type[E]) -> E | None:
+    try:
+        event = parse_event(name, data or b"")
+    except MalformedEvent:
+        return None
+    return event if isinstance(event, kind) else None
 
 
 class StreamHistory:
@@ -38,24 +47,32 @@ class StreamHistory:
         self.js = js
         self.stream = stream
 
-    async def _first_valid(self, name: str, kind: type[E]) -> E | None:
+    async def _newest(self, name: str, kind: type[E], accept: Callable[[E], bool]) -> E | None:
+        """The newest valid ``kind`` event on subject ``name`` that ``accept`` takes."""
+        try:
+            last = await self.js.get_last_msg(self.stream, name)
+        except NotFoundError:
+            return None
+        event = _parsed(name, last.data, kind)
+        if event is not None and accept(event):
+            return event
+        found: E | None = None
         seq = 1
-        for _ in range(MAX_SKIPPED):
+        for _ in range(MAX_SCANNED):
             try:
                 raw = await self.js.get_msg(self.stream, seq=seq, subject=name, next=True)
             except NotFoundError:
-                return None
-            try:
-                event = parse_event(name, raw.data or b"")
-            except MalformedEvent:
-                event = None
-            if isinstance(event, kind):
-                return event
+                break
+            event = _parsed(name, raw.data, kind)
+            if event is not None and accept(event):
+                found = event
             seq = (raw.seq or seq) + 1
-        return None
+        return found
 
-    async def layout(self, scene_id: str) -> LayoutReady | None:
-        return await self._first_valid(subject(Subject.LAYOUT_READY, scene_id), LayoutReady)
+    async def layout(self, scene_id: str, attempt: int = 1) -> LayoutReady | None:
+        """The layout this attempt builds on: the newest of this or an earlier attempt."""
+        name = subject(Subject.LAYOUT_READY, scene_id)
+        return await self._newest(name, LayoutReady, lambda ev: ev.attempt <= attempt)
 
     async def mesh_object_ids(self, scene_id: str) -> set[str]:
         """The objects with something on their ``mesh.ready`` subject (valid or not)."""
@@ -69,12 +86,14 @@ class StreamHistory:
                 found.add(object_id)
         return found
 
-    async def meshes(self, scene_id: str, object_ids: list[str]) -> dict[str, MeshReady]:
-        """The valid mesh of each object that has one; objects without are left out."""
+    async def meshes(
+        self, scene_id: str, object_ids: list[str], attempt: int = 1
+    ) -> dict[str, MeshReady]:
+        """Each object's mesh of this attempt; objects without one are left out."""
 
         async def one(object_id: str) -> MeshReady | None:
             name = subject(Subject.MESH_READY, scene_id, object_id)
-            return await self._first_valid(name, MeshReady)
+            return await self._newest(name, MeshReady, lambda ev: ev.attempt == attempt)
 
         found = await asyncio.gather(*(one(o) for o in object_ids))
         return {m.object_id: m for m in found if m is not None}

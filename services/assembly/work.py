@@ -43,11 +43,13 @@ MEDIA_TYPES = {"scene.glb": "model/gltf-binary", "floorplan.png": "image/png"}
 
 
 class History(Protocol):
-    async def layout(self, scene_id: str) -> LayoutReady | None: ...
+    async def layout(self, scene_id: str, attempt: int = 1) -> LayoutReady | None: ...
 
     async def mesh_object_ids(self, scene_id: str) -> set[str]: ...
 
-    async def meshes(self, scene_id: str, object_ids: list[str]) -> dict[str, MeshReady]: ...
+    async def meshes(
+        self, scene_id: str, object_ids: list[str], attempt: int = 1
+    ) -> dict[str, MeshReady]: ...
 
 
 def layout_document(ready: LayoutReady) -> bytes:
@@ -74,30 +76,31 @@ class Assembler:
         self.history = history
         self.cache = cache
         # One assembly per scene at a time in this process; the others wait and see.
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._assembled: OrderedDict[str, None] = OrderedDict()
+        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
+        self._assembled: OrderedDict[tuple[str, int], None] = OrderedDict()
 
     async def __call__(self, event: MeshReady, delivery: Delivery) -> list[Output]:
-        scene_id = event.scene_id
+        scene_id, attempt = event.scene_id, event.attempt
         if len(await self.history.mesh_object_ids(scene_id)) < event.object_count:
             return []  # not complete yet
-        lock = self._locks.setdefault(scene_id, asyncio.Lock())
+        key = (scene_id, attempt)
+        lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                if scene_id in self._assembled:
+                if key in self._assembled:
                     return []  # assembled here while this message waited
                 # Looked at again under the lock: another message may have completed it.
                 outputs = await self._assemble(
-                    scene_id, await self.history.mesh_object_ids(scene_id)
+                    scene_id, await self.history.mesh_object_ids(scene_id), attempt
                 )
                 if outputs:
-                    self._assembled[scene_id] = None
+                    self._assembled[key] = None
                     if len(self._assembled) > REMEMBERED_SCENES:
                         self._assembled.popitem(last=False)
                 return outputs
         finally:
             if not lock.locked():
-                self._locks.pop(scene_id, None)
+                self._locks.pop(key, None)
 
     async def _cached(
         self, name: str, inputs: list[bytes], make: Callable[[], Awaitable[bytes]]
@@ -111,14 +114,14 @@ class Assembler:
         ref, _ = await self.cache.get_or_make(STAGE, digest.hexdigest(), make, media_type)
         return ref
 
-    async def _assemble(self, scene_id: str, done: set[str]) -> list[Output]:
-        layout = await self.history.layout(scene_id)
+    async def _assemble(self, scene_id: str, done: set[str], attempt: int) -> list[Output]:
+        layout = await self.history.layout(scene_id, attempt)
         if layout is None:
             raise RetryLater(f"layout of scene {scene_id} not found in the stream", delay=1.0)
         wanted = [obj.id for obj in layout.layout.objects]
         if not set(wanted) <= done:
             return []
-        mesh_events = await self.history.meshes(scene_id, wanted)
+        mesh_events = await self.history.meshes(scene_id, wanted, attempt)
         if len(mesh_events) < len(wanted):
             return []  # something else stands on a missing mesh's subject: not complete
         try:

@@ -34,7 +34,7 @@ from shared.contract import (
 )
 from shared.errors import Permanent
 from shared.stage import Delivery, Output, StageRunner
-from shared.states import KvSceneStates, Terminal
+from shared.states import KvSceneStates, SceneState
 
 REF = ArtifactRef(uri="file:///x", sha256="a" * 64, size=1, media_type="image/png")
 
@@ -136,8 +136,8 @@ async def test_a_permanent_failure_stops_the_rest_of_the_scene(js, settings, uni
     assert work.calls == [events[0].object_id]
     failures = await stored(js, settings, subject(Subject.SCENE_FAILED, unique))
     assert [f.code for f in failures] == ["backend_refused"]
-    ended = await states.terminal(unique)
-    assert ended is not None and ended.state == "FAILED"
+    ended = await states.get(unique)
+    assert ended is not None and ended.state == "FAILED" and ended.attempt == 1
     info = await js.consumer_info(settings.nats.stream, durable)
     assert info.num_ack_pending == 0 and info.num_pending == 0
 
@@ -162,7 +162,7 @@ async def test_two_failures_of_one_scene_send_one_scene_failed(js, settings, uni
         states=await KvSceneStates.open(js, 3600),
     )
     # The second replica already passed its check when the first one failed the scene.
-    await second.states.terminal(unique)
+    await second.states.get(unique)
     await first._fail_terminally(_FakeMsg(), events[0], Permanent("first"))
     await second._fail_terminally(_FakeMsg(), events[1], Permanent("second"))
     failures = await stored(js, settings, f"{Subject.SCENE_FAILED}.{unique}")
@@ -174,7 +174,7 @@ async def test_scene_ready_after_the_scene_failed_is_not_sent(js, settings, uniq
     failure = SceneFailed(scene_id=unique, stage="meshgen", code="x", message="gone")
     await states.claim(
         unique,
-        Terminal(
+        SceneState(
             state="FAILED",
             msg_id=msg_id("failed-meshgen", unique, "o9"),
             subject=subject(Subject.SCENE_FAILED, unique),
@@ -210,7 +210,7 @@ async def test_garbage_on_a_live_scene_is_dead_lettered_and_fails_nothing(js, se
     assert {d.scene_id for d in letters} == {unique}
     assert any("nested 5000" in d.reason for d in letters)
     assert await stored(js, settings, subject(Subject.SCENE_FAILED, unique)) == []
-    assert await states.terminal(unique) is None
+    assert await states.get(unique) is None
     assert len(work.calls) == 1  # the good message after the garbage was processed
 
 
@@ -223,7 +223,7 @@ async def test_a_claimer_that_died_before_publishing_sends_its_failure_again(js,
     # The claim was made, then the worker died before publishing scene.failed.
     await states.claim(
         unique,
-        Terminal(
+        SceneState(
             state="FAILED",
             msg_id=msg_id("failed-meshgen", unique, event.object_id),
             subject=subject(Subject.SCENE_FAILED, unique),

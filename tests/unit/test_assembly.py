@@ -24,7 +24,7 @@ class MemoryHistory:
         self.layout_read = asyncio.Event()
         self.hold_layout: asyncio.Event | None = None
 
-    async def layout(self, scene_id: str) -> LayoutReady | None:
+    async def layout(self, scene_id: str, attempt: int = 1) -> LayoutReady | None:
         self.layout_read.set()
         if self.hold_layout is not None:
             await self.hold_layout.wait()
@@ -33,8 +33,11 @@ class MemoryHistory:
     async def mesh_object_ids(self, scene_id: str) -> set[str]:
         return set(self.mesh_events) | self.garbage_ids
 
-    async def meshes(self, scene_id: str, object_ids: list[str]) -> dict[str, MeshReady]:
-        return {o: self.mesh_events[o] for o in object_ids if o in self.mesh_events}
+    async def meshes(
+        self, scene_id: str, object_ids: list[str], attempt: int = 1
+    ) -> dict[str, MeshReady]:
+        found = {o: self.mesh_events[o] for o in object_ids if o in self.mesh_events}
+        return {o: m for o, m in found.items() if m.attempt == attempt}
 
 
 def delivery() -> Delivery:
