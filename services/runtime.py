@@ -29,7 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
-from services.assembly.history import StreamHistory
+from shared.history import StreamHistory
 from services.assembly.work import Assembler
 from services.imagegen.backend import image_backend
 from services.imagegen.work import FanOut, ImageMaker

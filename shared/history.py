@@ -1,4 +1,6 @@
-"""What the stream already holds about a scene: its layout and the meshes made so far.
+"""What the stream already holds about a scene: its request, layout, images and meshes.
+
+Read by assembly (is the scene complete?) and by replays (what can be reused?).
 
 Anyone can publish on a scene's subjects, so a subject may hold garbage beside (or
 after) the stage's real events, and a replayed scene holds one event per attempt. The
@@ -15,19 +17,22 @@ from typing import TypeVar
 
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
+from pydantic import BaseModel
 
 from shared.contract import (
-    Event,
+    ImagesReady,
     LayoutReady,
     MalformedEvent,
     MeshReady,
+    SceneFailed,
+    SceneRequested,
     Subject,
     ids_from_subject,
     parse_event,
     subject,
 )
 
-E = TypeVar("E", bound=Event)
+E = TypeVar("E", bound=BaseModel)
 # How many messages of one subject a scan reads at most before giving up on it.
 MAX_SCANNED = 10_000
 
@@ -47,7 +52,9 @@ class StreamHistory:
         self.js = js
         self.stream = stream
 
-    async def _newest(self, name: str, kind: type[E], accept: Callable[[E], bool]) -> E | None:
+    async def newest(
+        self, name: str, kind: type[E], accept: Callable[[E], bool] = lambda ev: True
+    ) -> E | None:
         """The newest valid ``kind`` event on subject ``name`` that ``accept`` takes."""
         try:
             last = await self.js.get_last_msg(self.stream, name)
@@ -72,7 +79,26 @@ class StreamHistory:
     async def layout(self, scene_id: str, attempt: int = 1) -> LayoutReady | None:
         """The layout this attempt builds on: the newest of this or an earlier attempt."""
         name = subject(Subject.LAYOUT_READY, scene_id)
-        return await self._newest(name, LayoutReady, lambda ev: ev.attempt <= attempt)
+        return await self.newest(name, LayoutReady, lambda ev: ev.attempt <= attempt)
+
+    async def request(self, scene_id: str) -> SceneRequested | None:
+        """The newest valid request published on the scene's own subject."""
+        return await self.newest(subject(Subject.SCENE_REQUESTED, scene_id), SceneRequested)
+
+    async def image(self, scene_id: str, object_id: str, attempt: int) -> ImagesReady | None:
+        """The newest image of an object made in ``attempt`` or before."""
+        name = subject(Subject.IMAGES_READY, scene_id, object_id)
+        return await self.newest(name, ImagesReady, lambda ev: ev.attempt <= attempt)
+
+    async def mesh(self, scene_id: str, object_id: str, attempt: int) -> MeshReady | None:
+        """The newest mesh of an object made in ``attempt`` or before."""
+        name = subject(Subject.MESH_READY, scene_id, object_id)
+        return await self.newest(name, MeshReady, lambda ev: ev.attempt <= attempt)
+
+    async def failure(self, scene_id: str, attempt: int) -> SceneFailed | None:
+        """How ``attempt`` of the scene failed, if it did."""
+        name = subject(Subject.SCENE_FAILED, scene_id)
+        return await self.newest(name, SceneFailed, lambda ev: ev.attempt == attempt)
 
     async def mesh_object_ids(self, scene_id: str) -> set[str]:
         """The objects with something on their ``mesh.ready`` subject (valid or not)."""
@@ -93,7 +119,7 @@ class StreamHistory:
 
         async def one(object_id: str) -> MeshReady | None:
             name = subject(Subject.MESH_READY, scene_id, object_id)
-            return await self._newest(name, MeshReady, lambda ev: ev.attempt == attempt)
+            return await self.newest(name, MeshReady, lambda ev: ev.attempt == attempt)
 
         found = await asyncio.gather(*(one(o) for o in object_ids))
         return {m.object_id: m for m in found if m is not None}
