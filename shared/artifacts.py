@@ -218,11 +218,17 @@ class NatsArtifactStore:
     def _chunk_subject(self, nuid: str) -> str:
         return CHUNK_SUBJECT.format(bucket=self.bucket, nuid=nuid)
 
-    async def _last_record(self, sha256: str) -> _Record | None:
+    async def _last_record(self, sha256: str, *, leader: bool = False) -> _Record | None:
+        """The name's last metadata record. A direct get may be answered by a replica that
+        lags the stream's leader, so an absent record is confirmed by the leader, and
+        ``leader`` asks only the leader (as a write must)."""
         subject = self._meta_subject(sha256)
         try:
-            if self._direct:
-                msg = await self._js.get_msg(self._stream, subject=subject, direct=True)
+            if self._direct and not leader:
+                try:
+                    msg = await self._js.get_msg(self._stream, subject=subject, direct=True)
+                except NotFoundError:
+                    msg = await self._js.get_last_msg(self._stream, subject)
             else:
                 msg = await self._js.get_last_msg(self._stream, subject)
         except NotFoundError:
@@ -243,7 +249,7 @@ class NatsArtifactStore:
         )
         try:
             for _ in range(WRITE_ROUNDS):
-                record = await self._last_record(sha)
+                record = await self._last_record(sha, leader=True)
                 if record is not None and record.holds(sha, len(data)):
                     return ref
                 if await self._write(sha, data, record):

@@ -61,6 +61,7 @@ class FakeJetStream:
         self.messages: dict[int, tuple[str, bytes]] = {}
         self.seq = 0
         self.chunk_reads = 0
+        self.leader_lookups = 0
         self.on_chunk_read: Callable[[], Awaitable[None]] | None = None
 
     def last_on(self, subject: str) -> tuple[int, bytes] | None:
@@ -83,6 +84,10 @@ class FakeJetStream:
     async def purge_stream(self, name: str, subject: str) -> None:
         for seq in [s for s, (subj, _) in self.messages.items() if subj == subject]:
             del self.messages[seq]
+
+    async def get_last_msg(self, stream_name: str, subject: str) -> api.RawStreamMsg:
+        self.leader_lookups += 1
+        return await self.get_msg(stream_name, subject=subject)
 
     async def get_msg(
         self,
@@ -198,6 +203,7 @@ async def test_nats_store_missing_deleted_and_replaced_records():
     with pytest.raises(ArtifactNotFound):
         await store.get("a" * 64)
     assert not await store.exists("a" * 64)
+    assert js.leader_lookups == 2  # a replica's "not found" is confirmed by the leader
     # A record that does not describe the bytes of its name is replaced, its chunks dropped.
     ref = await store.put(b"right bytes", "text/plain")
     meta_subject, _ = js.messages[js.seq]
