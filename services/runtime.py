@@ -29,7 +29,6 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
-from shared.history import StreamHistory
 from services.assembly.work import Assembler
 from services.imagegen.backend import image_backend
 from services.imagegen.work import FanOut, ImageMaker
@@ -55,9 +54,11 @@ from shared.contract import (
     SceneReady,
     SceneRequested,
     Subject,
+    ids_from_subject,
     subject,
 )
 from shared.errors import ConfigError
+from shared.history import StreamHistory
 from shared.logs import get_logger, route_library_logs
 from shared.stage import StageRunner, Work
 from shared.states import KvSceneStates, SceneStates
@@ -130,6 +131,9 @@ class ServiceHost:
         for name in self.names:
             if name in WORKERS:
                 self._register(name)
+        if self.runners:
+            # Cancels arrive on core NATS too: stop the cancelled scene's work in progress.
+            await self.nc.subscribe(f"{Subject.SCENE_CANCELLED}.*", cb=self._on_cancel)
         await self.broker.start()
         route_library_logs()
         if self.runners:
@@ -232,6 +236,19 @@ class ServiceHost:
         except NotFoundError:
             return False
         return first.seq is not None and first.seq < before_seq
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        scene_id, _ = ids_from_subject(msg.subject)
+        if not scene_id or self.states is None:
+            return
+        with contextlib.suppress(Exception):
+            # Anyone can publish on the subject: only a scene cancelled in the state bucket
+            # (the cancel command claims it there first) has its work stopped.
+            state = await self.states.get(scene_id)
+            if state is not None and state.state == "CANCELLED":
+                stopped = sum(r.cancel_scene(scene_id) for r in self.runners)
+                if stopped:
+                    log.info("cancelled scene's work stopped", scene_id=scene_id, tasks=stopped)
 
     async def _report_progress(self, event: ObjectProgress) -> None:
         """Live progress goes out on core NATS only: news of the moment, not history."""

@@ -120,6 +120,8 @@ class StageRunner:
         self._errors = metrics.error_window(stage)
         self._inflight: set[asyncio.Task[Any]] = set()
         self.closing = False
+        # The work in progress of each scene, so a cancelled scene's work can be stopped.
+        self._working: dict[str, set[asyncio.Task[Any]]] = {}
         # Seconds from JetStream storing a message to this stage starting on it.
         self.recent_delays: deque[float] = deque(maxlen=10_000)
 
@@ -194,13 +196,13 @@ class StageRunner:
         heartbeat = _Heartbeat(msg, max(self.settings.ack_wait_s / 3, 0.5))
         try:
             try:
-                async with asyncio.timeout(self.settings.work_deadline_s):
-                    outputs = await self.work(event, delivery)
-            except TimeoutError:
-                raise RetryLater(
-                    f"no result within work_deadline_s={self.settings.work_deadline_s:g}",
-                    code="work_stalled",
-                ) from None
+                outputs = await self._work(event, delivery, scene_id)
+            except _WorkCancelled:
+                log.info("work stopped: the scene was cancelled")
+                metrics.STAGE_SKIPPED.labels(self.stage, "CANCELLED").inc()
+                heartbeat.stop()
+                await msg.ack()
+                return "skipped"
             heartbeat.stop()
             outputs = _stamped(outputs, scene_attempt)
             if scene_id and not await self._claim_success(scene_id, outputs):
@@ -230,6 +232,37 @@ class StageRunner:
             heartbeat.stop()
         await msg.ack()
         return "ok"
+
+    async def _work(self, event: Any, delivery: Delivery, scene_id: str | None) -> Any:
+        """Run the work in its own task, so that cancelling its scene can stop it."""
+        task = asyncio.ensure_future(self.work(event, delivery))
+        working = self._working.setdefault(scene_id or "", set())
+        working.add(task)
+        try:
+            async with asyncio.timeout(self.settings.work_deadline_s):
+                return await task
+        except TimeoutError:
+            raise RetryLater(
+                f"no result within work_deadline_s={self.settings.work_deadline_s:g}",
+                code="work_stalled",
+            ) from None
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                raise _WorkCancelled from None
+            task.cancel()
+            raise
+        finally:
+            working.discard(task)
+            if not working:
+                self._working.pop(scene_id or "", None)
+
+    def cancel_scene(self, scene_id: str) -> int:
+        """Stop the work in progress of a cancelled scene; how many were stopped."""
+        tasks = [t for t in self._working.get(scene_id, ()) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
 
     async def _reject(self, msg: Msg, delivery: Delivery, exc: MalformedEvent) -> None:
         """Dead-letter a message that cannot be read; fail only a request's own new scene."""
@@ -394,6 +427,10 @@ class StageRunner:
         pending = [t for t in self._inflight if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+
+
+class _WorkCancelled(Exception):
+    """The work was stopped because its scene was cancelled."""
 
 
 class _Heartbeat:

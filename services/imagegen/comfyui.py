@@ -303,6 +303,10 @@ class ComfyUIImages:
         try:
             async with deadline:
                 return await self._run(job, graph, size)
+        except asyncio.CancelledError:
+            # The scene was cancelled (or the worker is stopping): free the GPU for others.
+            await self._abandon(job)
+            raise
         except TimeoutError:
             if not deadline.expired():
                 raise

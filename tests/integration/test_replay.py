@@ -197,3 +197,53 @@ async def _wait_for_request(js: Any, scene_id: str) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("the request was not stored")
+
+
+class Hanging(Switchable):
+    """A mesh backend whose jobs never finish until they are cancelled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = asyncio.Event()
+        self.cancelled = 0
+
+    async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
+        self.started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_cancel_stops_work_in_progress(
+    nats_server: str, settings: Any, monkeypatch: pytest.MonkeyPatch, unique: str
+) -> None:
+    meshes = Hanging()
+    monkeypatch.setattr(services.runtime, "mesh_backend", lambda *a, **k: meshes)
+    host = ServiceHost(settings, nats_server, WORKERS)
+    await host.start()
+    nc = await nats.connect(nats_server)
+    try:
+        js = nc.jetstream()
+        recovery = await Recovery.open(js, settings.nats.stream, 3600, "test")
+        await request(js, unique)
+        await asyncio.wait_for(meshes.started.wait(), 30)
+        state = await recovery.cancel(unique, "too slow")
+        assert state.state == "CANCELLED"
+        deadline = time.monotonic() + 10
+        while meshes.cancelled == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert meshes.cancelled >= 1
+        # Nothing is left in progress and nothing more is tried for the scene.
+        while time.monotonic() < deadline:
+            info = await js.consumer_info(settings.nats.stream, "meshgen")
+            if info.num_ack_pending == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert info.num_ack_pending == 0
+        assert await events(js, subject(Subject.SCENE_FAILED, unique)) == []
+    finally:
+        await nc.close()
+        await host.stop(grace=2)
