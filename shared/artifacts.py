@@ -235,7 +235,7 @@ class NatsArtifactStore:
             return None
         try:
             info: api.ObjectInfo | None = api.ObjectInfo.from_response(json.loads(msg.data or b""))
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             info = None
         return _Record(info, msg.seq or 0)
 
