@@ -62,6 +62,7 @@ class FakeJetStream:
         self.seq = 0
         self.chunk_reads = 0
         self.leader_lookups = 0
+        self.before_record: Callable[[], Awaitable[None]] | None = None
         self.on_chunk_read: Callable[[], Awaitable[None]] | None = None
 
     def last_on(self, subject: str) -> tuple[int, bytes] | None:
@@ -72,6 +73,9 @@ class FakeJetStream:
         self, subject: str, payload: bytes = b"", headers: dict[str, str] | None = None
     ) -> None:
         expected = (headers or {}).get("Nats-Expected-Last-Subject-Sequence")
+        if expected is not None and self.before_record is not None:
+            hook, self.before_record = self.before_record, None
+            await hook()
         if expected is not None:
             last = self.last_on(subject)
             if (last[0] if last else 0) != int(expected):
@@ -219,6 +223,46 @@ async def test_nats_store_missing_deleted_and_replaced_records():
     assert await store.put(b"right bytes", "text/plain") == ref
     assert await store.get(ref.sha256) == b"right bytes"
     assert js.last_on("$O.holodeck-artifacts.C.stale") is None
+
+
+async def test_nats_store_loser_of_a_race_keeps_the_winners_chunks():
+    js = FakeJetStream()
+    store, rival = fake_store(js), fake_store(js)
+    data = b"same bytes" * 20_000  # two chunks
+
+    async def rival_wins() -> None:
+        await rival.put(data, "application/octet-stream")
+
+    js.before_record = rival_wins  # the rival writes while our chunks are in
+    ref = await store.put(data, "application/octet-stream")
+    chunks = {subj for subj, _ in js.messages.values() if ".C." in subj}
+    assert len(chunks) == 1 and len(js.messages) == 2 + 1  # the rival's, and nothing of ours
+    assert await store.get(ref.sha256) == data
+
+
+async def test_nats_store_writes_over_a_delete_that_lands_meanwhile():
+    js = FakeJetStream()
+    store = fake_store(js)
+    data = b"deleted meanwhile"
+    ref = await store.put(data, "text/plain")
+    meta_subject, record = js.messages[js.seq]
+    await js.publish("$O.holodeck-artifacts.C.other", b"other")
+    await js.publish(
+        meta_subject,
+        json.dumps({**json.loads(record), "size": 5, "nuid": "other"}).encode(),
+        headers={"Nats-Rollup": "sub"},
+    )  # a record not describing these bytes: the next put replaces it
+
+    async def deleted() -> None:
+        await js.publish(
+            meta_subject,
+            json.dumps({**json.loads(record), "deleted": True, "size": 0}).encode(),
+            headers={"Nats-Rollup": "sub"},
+        )
+
+    js.before_record = deleted
+    assert await store.put(data, "text/plain") == ref
+    assert await store.get(ref.sha256) == data
 
 
 def test_read_settings_are_validated():
