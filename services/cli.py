@@ -777,3 +777,13 @@ async def _performance(settings: Settings, scenes: int, prompt: str) -> dict[str
                     runner.recent_delays
                 )
     return {"scenes": scenes, "prompt": prompt, "series": series}
+
+
+def _register_more() -> None:
+    """Commands that live in their own modules, given this module's runner and settings."""
+    from services.recovery_commands import register as register_recovery
+
+    register_recovery(app, _run, _settings)
+
+
+_register_more()

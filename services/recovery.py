@@ -276,7 +276,7 @@ class Recovery:
     ) -> list[str]:
         """Scenes whose current attempt failed in the window (at ``stage``, with ``code``)."""
         found: dict[str, None] = {}
-        async for _, event, stored in self._events(f"{Subject.SCENE_FAILED}.*", since):
+        async for _, event, stored in self.events(f"{Subject.SCENE_FAILED}.*", since):
             if until is not None and stored > until:
                 break
             if not isinstance(event, SceneFailed):
@@ -295,7 +295,7 @@ class Recovery:
     ) -> list[str]:
         """Scenes the stage produced output for in the window."""
         found: dict[str, None] = {}
-        async for name, event, stored in self._events(OUTPUT_OF[stage], since):
+        async for name, event, stored in self.events(OUTPUT_OF[stage], since):
             if until is not None and stored > until:
                 break
             scene_id, _ = ids_from_subject(name)
@@ -303,7 +303,7 @@ class Recovery:
                 found[scene_id] = None
         return list(found)
 
-    async def _events(
+    async def events(
         self, pattern: str, since: datetime | None
     ) -> AsyncIterator[tuple[str, BaseModel | None, datetime]]:
         """Every message on ``pattern`` from ``since`` on, parsed (None when malformed)."""

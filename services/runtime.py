@@ -84,7 +84,7 @@ def instance_id(service: str) -> str:
 
 async def open_store(settings: Settings, js: JetStreamContext) -> ArtifactStore:
     if settings.storage.artifact_store == "nats":
-        return await NatsArtifactStore.open(js)
+        return await NatsArtifactStore.open(js, storage=settings.storage)
     return LocalArtifactStore(settings.storage.root / "artifacts")
 
 

@@ -188,3 +188,32 @@ def test_plan_and_layout_commands(tmp_path: Path, workspace: Path):
     spec.write_text(json.dumps({"objects": [{"category": "sofa", "count": 0}]}))
     rejected = run_cli("layout", str(spec), workspace=workspace)
     assert rejected.returncode == 2 and "objects[0].count" in rejected.stderr
+
+
+def test_replay_and_cancel_commands_on_a_built_scene(tmp_path: Path, workspace: Path):
+    built = run_cli(
+        "build", "a small office with a desk", "--out", str(tmp_path / "out"), "--json",
+        workspace=workspace,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    scene_id = json.loads(built.stdout.strip().splitlines()[-1])["scene_id"]
+    dry = run_cli(
+        "replay", scene_id, "--from", "meshgen", "--dry-run", "--json", workspace=workspace
+    )
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout.strip().splitlines()[-1])
+    assert plan["dry_run"] and plan["scenes"] == 1
+    [item] = plan["replayed"]
+    assert item["from"] == "meshgen" and item["previous"] == "SUCCEEDED" and item["attempt"] == 2
+    assert item["reused"]["planner"] == 1 and item["redone"]["meshgen"] >= 1
+    cancelled = run_cli("cancel", scene_id, "--json", workspace=workspace)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout)["status"] == "SUCCEEDED"  # it had already ended
+    unknown = run_cli("cancel", "no-such-scene", workspace=workspace)
+    assert unknown.returncode == 2
+    assert (
+        unknown.stderr.strip()
+        == "error: scene 'no-such-scene' is not in the stream: nothing to cancel"
+    )
+    neither = run_cli("replay", workspace=workspace)
+    assert neither.returncode == 2 and "give a SCENE_ID" in neither.stderr
