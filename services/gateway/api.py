@@ -181,6 +181,7 @@ class SceneBody(BaseModel):
     artifacts: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    attempt: int = Field(1, description="The attempt shown; a replay starts the next one")
     late_outcomes: int = Field(
         0, description="Terminal events that came after the first one and were ignored"
     )
@@ -488,6 +489,7 @@ def _scene_body(view: SceneView, board: ProgressBoard | None = None) -> SceneBod
         artifacts={name: scene_artifact_url(view.scene_id, name) for name in view.artifacts},
         created_at=view.created_at,
         updated_at=view.updated_at,
+        attempt=view.attempt,
         late_outcomes=view.late_outcomes,
         late_outcome=view.late_outcome,
     )
@@ -511,7 +513,7 @@ def _link(status: Status, ref: ArtifactRef | None, fraction: float | None) -> Ar
     ready = status == Status.SUCCEEDED and ref is not None
     if ready:
         percent: int | None = 100
-    elif fraction is not None and status != Status.FAILED:
+    elif fraction is not None and status not in (Status.FAILED, Status.CANCELLED):
         percent = min(99, int(fraction * 100))
     else:
         percent = None

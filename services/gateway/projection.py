@@ -61,8 +61,10 @@ from shared.contract import (
     LayoutReady,
     MalformedEvent,
     MeshReady,
+    SceneCancelled,
     SceneFailed,
     SceneReady,
+    SceneReplayed,
     SceneRequested,
     Subject,
     dead_letter,
@@ -85,13 +87,14 @@ class Status(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
 STAGES = ("planner", "imagegen", "meshgen", "assembly")
 
 # Statuses only move forward, and a scene's terminal status is never left.
 _RANK = {Status.PENDING: 0, Status.IN_PROGRESS: 1, Status.SUCCEEDED: 2}
-TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -141,7 +144,9 @@ class SceneRow(_Table, table=True):
     error_message: str | None = Field(default=None, sa_type=Text)
     error_retryable: bool | None = None
     artifacts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
-    # The stream sequence of the first terminal event: the one that fixed the outcome.
+    # The attempt shown: a replay starts the next one, events of earlier ones are ignored.
+    attempt: int = 1
+    # The stream sequence of the attempt's first terminal event, which fixed its outcome.
     terminal_seq: int | None = Field(default=None, sa_type=BigInteger)
     # Terminal events that came after it: counted and described, never applied.
     late_outcomes: int = 0
@@ -240,6 +245,7 @@ class SceneSummary(BaseModel):
 
 
 class SceneView(SceneSummary):
+    attempt: int = 1
     objects: list[ObjectView]
     error: ErrorView | None
     artifacts: dict[str, ArtifactRef]
@@ -302,7 +308,7 @@ def progress(row: SceneRow) -> int:
 
 
 def _advance(current: str, new: Status) -> str:
-    if current == Status.FAILED:
+    if current in (Status.FAILED, Status.CANCELLED):
         return current
     return new if _RANK[new] > _RANK[Status(current)] else current
 
@@ -639,6 +645,9 @@ class Projection:
         if isinstance(event, ImageWork):
             return None
         scene = await self._scene(session, scene_id, stored_at)
+        if not await self._of_current_attempt(session, scene, event, seq):
+            scene.updated_at = max(scene.updated_at, stored_at)
+            return None
         if isinstance(event, SceneRequested):
             self._requested(scene, event, stored_at)
         elif isinstance(event, LayoutReady):
@@ -651,6 +660,8 @@ class Projection:
             await self._scene_ready(session, scene, event, seq)
         elif isinstance(event, SceneFailed):
             await self._scene_failed(session, scene, event, seq)
+        elif isinstance(event, SceneCancelled):
+            self._scene_cancelled(scene, event, seq)
         scene.updated_at = max(scene.updated_at, stored_at)
         log.debug("event applied", scene_id=scene_id, subject=subject, stream_seq=seq)
         return None
@@ -745,6 +756,86 @@ class Projection:
         if scene.meshes_ready >= scene.object_count:
             scene.meshgen = _advance(scene.meshgen, Status.SUCCEEDED)
             scene.assembly = _advance(scene.assembly, Status.IN_PROGRESS)
+
+    async def _of_current_attempt(
+        self, session: AsyncSession, scene: SceneRow, event: Any, seq: int
+    ) -> bool:
+        """Whether ``event`` is of the attempt the scene shows, starting a later one first.
+
+        A ``scene.replayed`` opens its attempt, redoing the stages from its ``from_stage``;
+        any event of a later attempt opens that attempt too (its ``scene.replayed`` was
+        lost or removed). Events of earlier attempts are ignored.
+        """
+        attempt = getattr(event, "attempt", 1)
+        if attempt < scene.attempt or (
+            isinstance(event, SceneReplayed) and attempt == scene.attempt
+        ):
+            if isinstance(event, SceneReady | SceneFailed | SceneCancelled):
+                scene.late_outcomes += 1
+                scene.late_outcome = (
+                    f"{type(event).__name__} of attempt {attempt} at stream sequence {seq} "
+                    f"ignored: the scene is at attempt {scene.attempt}"
+                )
+            log.debug("event of an earlier attempt ignored", scene_id=scene.scene_id, seq=seq)
+            return False
+        if attempt > scene.attempt:
+            from_stage = event.from_stage if isinstance(event, SceneReplayed) else None
+            await self._new_attempt(session, scene, attempt, from_stage)
+        return not isinstance(event, SceneReplayed)
+
+    @staticmethod
+    async def _new_attempt(
+        session: AsyncSession, scene: SceneRow, attempt: int, from_stage: str | None
+    ) -> None:
+        """Open ``attempt``: no outcome yet, and the stages from ``from_stage`` on to redo."""
+        log.info("attempt started", scene_id=scene.scene_id, attempt=attempt, from_stage=from_stage)
+        scene.attempt = attempt
+        scene.status = Status.IN_PROGRESS
+        scene.terminal_seq = None
+        scene.error_stage = scene.error_object_id = scene.error_code = None
+        scene.error_message = None
+        scene.error_retryable = None
+        scene.artifacts = {}
+        scene.late_outcomes = 0
+        scene.late_outcome = None
+        if from_stage not in STAGES:
+            # Only an event of the attempt is known: its stages report as they come.
+            for stage in STAGES:
+                if getattr(scene, stage) in (Status.FAILED, Status.CANCELLED):
+                    setattr(scene, stage, Status.IN_PROGRESS)
+            return
+        redo = STAGES[STAGES.index(from_stage) :]
+        for stage in redo:
+            setattr(scene, stage, Status.IN_PROGRESS if stage == from_stage else Status.PENDING)
+        objects = (
+            await session.exec(
+                select(SceneObjectRow).where(col(SceneObjectRow.scene_id) == scene.scene_id)
+            )
+        ).all()
+        if "planner" in redo:
+            # A new layout names the objects again, maybe others.
+            for obj in objects:
+                await session.delete(obj)
+            await session.flush()
+            scene.object_count = 0
+        if "imagegen" in redo:
+            scene.images_ready = 0
+            for obj in objects:
+                obj.image_status, obj.image = Status.PENDING, None
+        if "meshgen" in redo:
+            scene.meshes_ready = 0
+            for obj in objects:
+                obj.mesh_status, obj.mesh = Status.PENDING, None
+
+    def _scene_cancelled(self, scene: SceneRow, event: SceneCancelled, seq: int) -> None:
+        if self._ended(scene, seq, "scene.cancelled"):
+            return
+        scene.status = Status.CANCELLED
+        scene.terminal_seq = seq
+        scene.error_stage = scene.error_object_id = None
+        scene.error_code = "cancelled"
+        scene.error_message = event.reason
+        scene.error_retryable = False
 
     @staticmethod
     def _ended(scene: SceneRow, seq: int, what: str) -> bool:
@@ -968,7 +1059,7 @@ def _ref(data: dict[str, Any] | None) -> ArtifactRef | None:
 
 def _view(row: SceneRow, objects: list[SceneObjectRow]) -> SceneView:
     error = None
-    if row.status == Status.FAILED and row.error_code is not None:
+    if row.status in (Status.FAILED, Status.CANCELLED) and row.error_code is not None:
         error = ErrorView(
             stage=row.error_stage,
             object_id=row.error_object_id,
@@ -992,6 +1083,7 @@ def _view(row: SceneRow, objects: list[SceneObjectRow]) -> SceneView:
         ],
         error=error,
         artifacts={name: ArtifactRef.model_validate(ref) for name, ref in row.artifacts.items()},
+        attempt=row.attempt,
         late_outcomes=row.late_outcomes,
         late_outcome=row.late_outcome,
     )

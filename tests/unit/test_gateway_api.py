@@ -237,6 +237,7 @@ async def test_post_accepts_a_scene_that_get_then_finds(gateway: Gateway) -> Non
         "artifacts": {},
         "created_at": "2031-05-04T12:00:01Z",
         "updated_at": "2031-05-04T12:00:01Z",
+        "attempt": 1,
         "late_outcomes": 0,
         "late_outcome": None,
     }

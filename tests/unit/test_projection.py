@@ -23,8 +23,10 @@ from services.gateway.projection import (
 from shared.contract import (
     ImagesReady,
     MeshReady,
+    SceneCancelled,
     SceneFailed,
     SceneReady,
+    SceneReplayed,
     SceneRequested,
     Subject,
     dead_letter,
@@ -717,3 +719,114 @@ async def test_two_gateways_applying_overlapping_batches_apply_each_event_once(
         assert view == await view_of(two, scene_id)
     # One object's image, applied at four sequences, counts once: 5 + 10 + 40 × 1/2.
     assert view.progress == 35
+
+
+def of_attempt(event: BaseModel, attempt: int) -> BaseModel:
+    return event.model_copy(update={"attempt": attempt})
+
+
+async def test_a_replay_opens_the_next_attempt_and_old_events_are_ignored(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"replay-{unique}"
+    events = scene_events(scene_id)
+    requested, layout, _, _, image_a, image_b, mesh_a, mesh_b, ready = events
+    feed = Feed(projection)
+    for subject_name, event, _ in (requested, layout, image_a, image_b, mesh_a):
+        await feed.event(subject_name, event)
+    failure = SceneFailed(
+        scene_id=scene_id, stage="meshgen", object_id="lamp-1", code="x", message="m"
+    )
+    await feed.event(subject(Subject.SCENE_FAILED, scene_id), failure)
+    assert (await view_of(projection, scene_id)).status == Status.FAILED
+
+    replayed = SceneReplayed(scene_id=scene_id, attempt=2, from_stage="meshgen")
+    await feed.event(subject(Subject.SCENE_REPLAYED, scene_id), replayed)
+    view = await view_of(projection, scene_id)
+    assert (view.status, view.attempt, view.error, view.artifacts) == (
+        Status.IN_PROGRESS,
+        2,
+        None,
+        {},
+    )
+    assert view.stages.model_dump() == {
+        "planner": Status.SUCCEEDED,
+        "imagegen": Status.SUCCEEDED,
+        "meshgen": Status.IN_PROGRESS,
+        "assembly": Status.PENDING,
+    }
+    assert [(o.image_status, o.mesh_status) for o in view.objects] == [
+        (Status.SUCCEEDED, Status.PENDING)
+    ] * 2
+    assert view.progress == 55
+
+    # Late news of attempt 1 changes nothing, however terminal.
+    await feed.event(mesh_b[0], mesh_b[1])
+    await feed.event(subject(Subject.SCENE_FAILED, scene_id), failure)
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.IN_PROGRESS
+    assert view.progress == 55
+    assert view.late_outcomes == 1
+    assert view.late_outcome is not None and "attempt 1" in view.late_outcome
+
+    for subject_name, event, _ in (mesh_a, mesh_b, ready):
+        await feed.event(subject_name, of_attempt(event, 2))
+    view = await view_of(projection, scene_id)
+    assert (view.status, view.attempt, view.progress) == (Status.SUCCEEDED, 2, 100)
+    assert isinstance(ready[1], SceneReady) and view.artifacts == ready[1].artifacts
+
+    # A replay of the same attempt again is a duplicate.
+    await feed.event(subject(Subject.SCENE_REPLAYED, scene_id), replayed)
+    assert (await view_of(projection, scene_id)).status == Status.SUCCEEDED
+
+
+async def test_a_replay_from_the_planner_forgets_the_old_objects(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"replan-{unique}"
+    feed = Feed(projection)
+    for subject_name, event, _ in scene_events(scene_id):
+        await feed.event(subject_name, event)
+    replayed = SceneReplayed(scene_id=scene_id, attempt=2, from_stage="planner")
+    await feed.event(subject(Subject.SCENE_REPLAYED, scene_id), replayed)
+    view = await view_of(projection, scene_id)
+    assert (view.status, view.objects, view.object_count) == (Status.IN_PROGRESS, [], 0)
+    assert set(view.stages.model_dump().values()) == {Status.IN_PROGRESS, Status.PENDING}
+
+    _, layout, *_ = scene_events(scene_id, object_ids=("desk-1",))
+    await feed.event(layout[0], of_attempt(layout[1], 2))
+    view = await view_of(projection, scene_id)
+    assert [o.object_id for o in view.objects] == ["desk-1"]
+    assert view.progress == 15
+
+
+async def test_an_event_of_a_later_attempt_opens_it(projection: Projection, unique: str) -> None:
+    scene_id = f"later-{unique}"
+    feed = Feed(projection)
+    events = scene_events(scene_id)
+    for subject_name, event, _ in events[:-1]:
+        await feed.event(subject_name, event)
+    failure = SceneFailed(scene_id=scene_id, stage="assembly", code="x", message="m")
+    await feed.event(subject(Subject.SCENE_FAILED, scene_id), failure)
+    await feed.event(events[-1][0], of_attempt(events[-1][1], 3))
+    view = await view_of(projection, scene_id)
+    assert (view.status, view.attempt, view.error) == (Status.SUCCEEDED, 3, None)
+
+
+async def test_a_cancelled_scene_stays_cancelled(projection: Projection, unique: str) -> None:
+    scene_id = f"cancel-{unique}"
+    feed = Feed(projection)
+    events = scene_events(scene_id)
+    for subject_name, event, _ in events[:3]:
+        await feed.event(subject_name, event)
+    cancelled = SceneCancelled(scene_id=scene_id, reason="asked by the user")
+    await feed.event(subject(Subject.SCENE_CANCELLED, scene_id), cancelled)
+    for subject_name, event, _ in events[3:]:
+        await feed.event(subject_name, event)
+    view = await view_of(projection, scene_id)
+    assert view.status == Status.CANCELLED
+    assert view.error is not None
+    assert (view.error.code, view.error.message) == ("cancelled", "asked by the user")
+    assert view.artifacts == {}
+    assert view.late_outcomes == 1
+    assert (await projection.list_scenes(status=Status.CANCELLED)).total == 1
