@@ -304,7 +304,10 @@ def dead_letter(
         scene_id=scene_id,
         reason=reason[:2000],
         size=len(data),
-        excerpt=data[:DEAD_LETTER_EXCERPT].decode("utf-8", "replace")[:DEAD_LETTER_EXCERPT],
+        # NUL is valid JSON text but no SQL text column takes it.
+        excerpt=data[:DEAD_LETTER_EXCERPT]
+        .decode("utf-8", "replace")
+        .replace("\x00", "\ufffd")[:DEAD_LETTER_EXCERPT],
     )
 
 
@@ -420,12 +423,11 @@ def json_shape_problem(
     brackets = _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS)
     if len(brackets) <= max_depth:
         return None
-    depth = deepest = 0
+    depth = 0
     for c in brackets:
         depth += 1 if c in b"[{" else -1
-        deepest = max(deepest, depth)
-    if deepest > max_depth:
-        return f"JSON nested {deepest} levels deep exceeds the limit of {max_depth}"
+        if depth > max_depth:
+            return f"JSON nested more than {max_depth} levels deep"
     return None
 
 
