@@ -218,6 +218,7 @@ def verify(
         "local_artifacts": summary.files,
         "objects": summary.objects,
         "sections": summary.sections,
+        "settings": summary.header.get("settings"),
     }
     if as_json:
         print(json.dumps(body, indent=2))
@@ -254,9 +255,14 @@ def restore(
     settings = _settings()
     password = _password()
 
-    async def work(js: Any) -> Any:
+    async def check() -> Any:
+        # Before any connection: a wrong password or a damaged file starts nothing.
         with _Bar("verify", quiet) as bar:
-            summary = await asyncio.to_thread(verify_backup, file, password, bar.advance)
+            return await asyncio.to_thread(verify_backup, file, password, bar.advance)
+
+    summary = _run(check())
+
+    async def work(js: Any) -> Any:
         with _Bar("restore", quiet) as bar:
             report = await restore_backup(
                 js,
@@ -269,10 +275,9 @@ def restore(
                 on_advance=bar.advance,
                 summary=summary,
             )
-        applied = await _rebuild_projection(js, settings)
-        return summary, report, applied
+        return report, await _rebuild_projection(js, settings)
 
-    summary, report, applied = _run(_connected(settings, "holodeck-restore", work))
+    report, applied = _run(_connected(settings, "holodeck-restore", work))
     if config_out is not None:
         config_out.write_text(yaml.safe_dump(summary.header.get("settings"), sort_keys=False))
     streams = ", ".join(f"{name} {count}" for name, count in report.streams.items()) or "none"
