@@ -16,10 +16,16 @@ table. Only a database outage (connection lost, locked, out of space) raises
 :class:`ProjectionUnavailable`, and the caller retries the same event: nothing stored in
 the stream is skipped because the database was away.
 
-A scene's first terminal event (``scene.ready`` or ``scene.failed``) in stream order
-fixes its status, error and artifacts; later ones are only counted. The terminal columns
-(status, terminal_seq, error_*, artifacts, late_*) are the ones a numbered attempt would
-key, beside ``scene_id``.
+A scene has numbered attempts (a replay opens the next one, announced by
+``scene.replayed``). The scene row shows its current attempt; the ``scene_attempts`` table
+keeps every attempt's stage of departure, start, end and outcome. Within an attempt the
+first terminal event (``scene.ready``, ``scene.failed``, ``scene.cancelled``) in stream
+order fixes its status, error and artifacts; later ones, and every event of an earlier
+attempt, are only counted.
+
+STUCK is not stored but read: a scene whose current attempt is still running and has had
+no event for longer than its current stage's allowance (:class:`StuckAfter`) shows as
+STUCK when it is read, listed or counted.
 
 SQLite (``sqlite+aiosqlite:///path``, WAL) by default; PostgreSQL (``postgresql+asyncpg://``)
 in production.
@@ -28,14 +34,29 @@ in production.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Index, Text, event, func, inspect
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Dialect,
+    Index,
+    Text,
+    and_,
+    event,
+    func,
+    inspect,
+    not_,
+    or_,
+)
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import (
     DBAPIError,
@@ -88,9 +109,50 @@ class Status(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    # Read, never stored: running, but no event of its attempt for too long.
+    STUCK = "STUCK"
+
+
+class AttemptStatus(StrEnum):
+    """How an attempt stands: a scene's statuses, or replaced by a later attempt while running."""
+
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    STUCK = "STUCK"
+    SUPERSEDED = "SUPERSEDED"
 
 
 STAGES = ("planner", "imagegen", "meshgen", "assembly")
+RUNNING = (Status.PENDING, Status.IN_PROGRESS)
+# A running scene with no event of its attempt for this long is STUCK, unless configured.
+STUCK_AFTER_S = 900.0
+
+
+@dataclass(frozen=True)
+class StuckAfter:
+    """How long a running scene may go without an event of its current attempt, per stage.
+
+    The stage is the first one not yet SUCCEEDED. One allowance for every stage unless
+    ``per_stage`` names one; a stage's allowance should cover one piece of its work with
+    its retries, since a stage publishes nothing while it works on an object.
+    """
+
+    default_s: float = STUCK_AFTER_S
+    per_stage: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.per_stage) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
+        if self.default_s <= 0 or any(v <= 0 for v in self.per_stage.values()):
+            raise ValueError("stuck allowances must be positive seconds")
+
+    def of(self, stage: str) -> float:
+        return self.per_stage.get(stage, self.default_s)
+
 
 # Statuses only move forward, and a scene's terminal status is never left.
 _RANK = {Status.PENDING: 0, Status.IN_PROGRESS: 1, Status.SUCCEEDED: 2}
@@ -151,6 +213,28 @@ class SceneRow(_Table, table=True):
     # Terminal events that came after it: counted and described, never applied.
     late_outcomes: int = 0
     late_outcome: str | None = Field(default=None, sa_type=Text)
+    # Storage time of the last event of the current attempt: what STUCK is measured from.
+    last_event_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AttemptRow(_Table, table=True):
+    """One attempt of a scene: where it started from, when, and how it ended."""
+
+    __tablename__ = "scene_attempts"
+
+    scene_id: str = Field(primary_key=True, max_length=64)
+    attempt: int = Field(primary_key=True)
+    # The stage it redoes from: planner for a first attempt, a replay's from_stage, or
+    # None for an attempt known only from its events (its scene.replayed was not seen).
+    from_stage: str | None = Field(default=None, max_length=16)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default=AttemptStatus.PENDING, max_length=16)
+    error_stage: str | None = Field(default=None, sa_type=Text)
+    error_object_id: str | None = Field(default=None, max_length=64)
+    error_code: str | None = Field(default=None, sa_type=Text)
+    error_message: str | None = Field(default=None, sa_type=Text)
+    error_retryable: bool | None = None
 
 
 class SceneObjectRow(_Table, table=True):
@@ -244,8 +328,19 @@ class SceneSummary(BaseModel):
     updated_at: datetime
 
 
+class AttemptView(BaseModel):
+    attempt: int
+    from_stage: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    status: AttemptStatus
+    error: ErrorView | None
+
+
 class SceneView(SceneSummary):
     attempt: int = 1
+    attempts: list[AttemptView] = []
+    last_event_at: datetime | None = None
     objects: list[ObjectView]
     error: ErrorView | None
     artifacts: dict[str, ArtifactRef]
@@ -372,9 +467,18 @@ def _storable(text: str) -> str:
 class Projection:
     """Scenes and their objects as the stream tells them, in a SQL database."""
 
-    def __init__(self, database_url: str, name: str = DEFAULT_NAME):
+    def __init__(
+        self,
+        database_url: str,
+        name: str = DEFAULT_NAME,
+        *,
+        stuck_after: StuckAfter | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.database_url = database_url
         self.name = name
+        self.stuck_after = stuck_after or StuckAfter()
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._seq = 0
@@ -644,8 +748,8 @@ class Projection:
             return await self._keep(session, letter, seq, stored_at)
         if isinstance(event, ImageWork):
             return None
-        scene = await self._scene(session, scene_id, stored_at)
-        if not await self._of_current_attempt(session, scene, event, seq):
+        scene, fresh = await self._scene(session, scene_id, stored_at)
+        if not await self._of_current_attempt(session, scene, event, seq, stored_at, fresh):
             scene.updated_at = max(scene.updated_at, stored_at)
             return None
         if isinstance(event, SceneRequested):
@@ -663,18 +767,24 @@ class Projection:
         elif isinstance(event, SceneCancelled):
             self._scene_cancelled(scene, event, seq)
         scene.updated_at = max(scene.updated_at, stored_at)
+        scene.last_event_at = max(scene.last_event_at or stored_at, stored_at)
+        await self._record_attempt(session, scene, stored_at)
         log.debug("event applied", scene_id=scene_id, subject=subject, stream_seq=seq)
         return None
 
     @staticmethod
-    async def _scene(session: AsyncSession, scene_id: str, stored_at: datetime) -> SceneRow:
+    async def _scene(
+        session: AsyncSession, scene_id: str, stored_at: datetime
+    ) -> tuple[SceneRow, bool]:
+        """The scene's row, and whether this event made it."""
         # Events may come for a scene whose request is older than the stream, or that was
         # published straight to a later subject: the row starts with whatever arrives.
         scene = await session.get(SceneRow, scene_id)
         if scene is None:
             scene = SceneRow(scene_id=scene_id, created_at=stored_at, updated_at=stored_at)
             session.add(scene)
-        return scene
+            return scene, True
+        return scene, False
 
     @staticmethod
     async def _object(session: AsyncSession, scene: SceneRow, object_id: str) -> SceneObjectRow:
@@ -758,7 +868,13 @@ class Projection:
             scene.assembly = _advance(scene.assembly, Status.IN_PROGRESS)
 
     async def _of_current_attempt(
-        self, session: AsyncSession, scene: SceneRow, event: Any, seq: int
+        self,
+        session: AsyncSession,
+        scene: SceneRow,
+        event: Any,
+        seq: int,
+        stored_at: datetime,
+        fresh: bool = False,
     ) -> bool:
         """Whether ``event`` is of the attempt the scene shows, starting a later one first.
 
@@ -780,15 +896,70 @@ class Projection:
             return False
         if attempt > scene.attempt:
             from_stage = event.from_stage if isinstance(event, SceneReplayed) else None
-            await self._new_attempt(session, scene, attempt, from_stage)
+            await self._new_attempt(session, scene, attempt, from_stage, stored_at, fresh)
         return not isinstance(event, SceneReplayed)
 
     @staticmethod
-    async def _new_attempt(
-        session: AsyncSession, scene: SceneRow, attempt: int, from_stage: str | None
+    async def _attempt_row(
+        session: AsyncSession, scene: SceneRow, stored_at: datetime
+    ) -> AttemptRow:
+        """The row of the scene's current attempt, made when missing (a first attempt, or a
+        scene projected before attempts had rows)."""
+        row = await session.get(AttemptRow, (scene.scene_id, scene.attempt))
+        if row is None:
+            first_attempt = scene.attempt == 1
+            row = AttemptRow(
+                scene_id=scene.scene_id,
+                attempt=scene.attempt,
+                from_stage="planner" if first_attempt else None,
+                started_at=scene.created_at if first_attempt else stored_at,
+            )
+            session.add(row)
+        return row
+
+    async def _record_attempt(
+        self, session: AsyncSession, scene: SceneRow, stored_at: datetime
     ) -> None:
-        """Open ``attempt``: no outcome yet, and the stages from ``from_stage`` on to redo."""
+        """Copy the current attempt's status (and once it ends, its end and error) to its row."""
+        row = await self._attempt_row(session, scene, stored_at)
+        if row.status in TERMINAL:
+            return
+        row.status = scene.status
+        if scene.status in TERMINAL:
+            row.ended_at = stored_at
+            row.error_stage, row.error_object_id = scene.error_stage, scene.error_object_id
+            row.error_code, row.error_message = scene.error_code, scene.error_message
+            row.error_retryable = scene.error_retryable
+
+    async def _new_attempt(
+        self,
+        session: AsyncSession,
+        scene: SceneRow,
+        attempt: int,
+        from_stage: str | None,
+        stored_at: datetime,
+        fresh: bool = False,
+    ) -> None:
+        """Open ``attempt``: no outcome yet, and the stages from ``from_stage`` on to redo.
+
+        The attempt it replaces keeps its outcome, or is SUPERSEDED if it was still running.
+        """
         log.info("attempt started", scene_id=scene.scene_id, attempt=attempt, from_stage=from_stage)
+        if not fresh:  # a scene first seen at a later attempt has no earlier one to close
+            previous = await self._attempt_row(session, scene, stored_at)
+            if previous.status not in TERMINAL:
+                previous.status = AttemptStatus.SUPERSEDED
+                previous.ended_at = stored_at
+        session.add(
+            AttemptRow(
+                scene_id=scene.scene_id,
+                attempt=attempt,
+                from_stage=from_stage if from_stage in STAGES else None,
+                started_at=stored_at,
+                status=AttemptStatus.IN_PROGRESS,
+            )
+        )
+        scene.last_event_at = stored_at
         scene.attempt = attempt
         scene.status = Status.IN_PROGRESS
         scene.terminal_seq = None
@@ -805,13 +976,23 @@ class Projection:
                     setattr(scene, stage, Status.IN_PROGRESS)
             return
         redo = STAGES[STAGES.index(from_stage) :]
-        for stage in redo:
-            setattr(scene, stage, Status.IN_PROGRESS if stage == from_stage else Status.PENDING)
+        for stage in STAGES:
+            if stage in redo:
+                setattr(scene, stage, Status.IN_PROGRESS if stage == from_stage else Status.PENDING)
+            elif getattr(scene, stage) in (Status.FAILED, Status.CANCELLED):
+                # An earlier stage that ended badly sends what it has again: running anew.
+                setattr(scene, stage, Status.IN_PROGRESS)
         objects = (
             await session.exec(
                 select(SceneObjectRow).where(col(SceneObjectRow.scene_id) == scene.scene_id)
             )
         ).all()
+        for obj in objects:
+            # An object that failed is worked on again, whatever stage the replay is from.
+            if obj.image_status in (Status.FAILED, Status.CANCELLED):
+                obj.image_status = Status.PENDING
+            if obj.mesh_status in (Status.FAILED, Status.CANCELLED):
+                obj.mesh_status = Status.PENDING
         if "planner" in redo:
             # A new layout names the objects again, maybe others.
             for obj in objects:
@@ -905,6 +1086,61 @@ class Projection:
                 return False
         return True
 
+    async def wait_for_attempt(self, scene_id: str, attempt: int, timeout: float) -> bool:
+        """Wait until the scene shows ``attempt`` (or a later one); False after ``timeout``."""
+
+        async def shown() -> bool:
+            async with self._session() as session:
+                scene = await session.get(SceneRow, scene_id)
+                return scene is not None and scene.attempt >= attempt
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await shown():
+            seq = self._seq
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not await self.wait_for_seq(seq + 1, remaining):
+                return await shown()
+        return True
+
+    def stuck(self, row: SceneRow, now: datetime | None = None) -> str | None:
+        """The stage a running scene is stuck in, or None if it is not stuck."""
+        if row.status not in RUNNING:
+            return None
+        stage = current_stage(row)
+        if stage is None:
+            return None
+        quiet_since = row.last_event_at or row.updated_at
+        now = now or self._clock()
+        return stage if now - quiet_since > timedelta(seconds=self.stuck_after.of(stage)) else None
+
+    def _stuck_clause(self, now: datetime) -> ColumnElement[bool]:
+        """SQL for :meth:`stuck`: running, and quiet longer than its current stage allows."""
+        quiet_since = func.coalesce(col(SceneRow.last_event_at), col(SceneRow.updated_at))
+        per_stage = []
+        for k, stage in enumerate(STAGES):
+            before = [getattr(SceneRow, s) == Status.SUCCEEDED for s in STAGES[:k]]
+            horizon = now - timedelta(seconds=self.stuck_after.of(stage))
+            per_stage.append(
+                and_(*before, getattr(SceneRow, stage) != Status.SUCCEEDED, quiet_since < horizon)
+            )
+        return and_(col(SceneRow.status).in_(RUNNING), or_(*per_stage))
+
+    def _status_clause(self, status: Status, now: datetime) -> ColumnElement[bool]:
+        if status == Status.STUCK:
+            return self._stuck_clause(now)
+        if status in RUNNING:
+            # A stuck scene is listed as STUCK, not as what its row says.
+            return and_(col(SceneRow.status) == status, not_(self._stuck_clause(now)))
+        return col(SceneRow.status) == status
+
+    async def count_stuck(self) -> int:
+        """How many scenes are STUCK now."""
+        counting = select(func.count()).select_from(SceneRow)
+        async with self._session() as session, session.begin():
+            total = await session.scalar(counting.where(self._stuck_clause(self._clock())))
+        return total or 0
+
     async def get_scene(self, scene_id: str) -> SceneView | None:
         async with self._session() as session, session.begin():
             scene = await session.get(SceneRow, scene_id)
@@ -917,7 +1153,14 @@ class Projection:
                     .order_by(col(SceneObjectRow.ordinal), col(SceneObjectRow.object_id))
                 )
             ).all()
-        return _view(scene, list(objects))
+            attempts = (
+                await session.exec(
+                    select(AttemptRow)
+                    .where(col(AttemptRow.scene_id) == scene_id)
+                    .order_by(col(AttemptRow.attempt))
+                )
+            ).all()
+        return _view(scene, list(objects), list(attempts), self.stuck(scene) is not None)
 
     async def list_scenes(
         self, page: int = 1, page_size: int = 50, status: Status | str | None = None
@@ -925,11 +1168,12 @@ class Projection:
         """One page of scenes, newest first, with the total matching ``status``."""
         page = max(page, 1)
         page_size = max(page_size, 1)
+        now = self._clock()
         query = select(SceneRow)
         counting = select(func.count()).select_from(SceneRow)
         if status is not None:
-            query = query.where(col(SceneRow.status) == Status(status))
-            counting = counting.where(col(SceneRow.status) == Status(status))
+            query = query.where(self._status_clause(Status(status), now))
+            counting = counting.where(self._status_clause(Status(status), now))
         query = (
             query.order_by(col(SceneRow.created_at).desc(), col(SceneRow.scene_id).desc())
             .offset((page - 1) * page_size)
@@ -939,7 +1183,10 @@ class Projection:
             total = await session.scalar(counting)
             rows = (await session.exec(query)).all()
         return ScenePage(
-            items=[_summary(row) for row in rows], page=page, page_size=page_size, total=total or 0
+            items=[_summary(row, self.stuck(row, now) is not None) for row in rows],
+            page=page,
+            page_size=page_size,
+            total=total or 0,
         )
 
     async def list_dead_letters(
@@ -1039,12 +1286,17 @@ def _stages(row: SceneRow) -> StageStatuses:
     )
 
 
-def _summary(row: SceneRow) -> SceneSummary:
+def current_stage(row: SceneRow) -> str | None:
+    """The first stage of the scene not yet SUCCEEDED (None once all are)."""
+    return next((stage for stage in STAGES if getattr(row, stage) != Status.SUCCEEDED), None)
+
+
+def _summary(row: SceneRow, stuck: bool = False) -> SceneSummary:
     return SceneSummary(
         scene_id=row.scene_id,
         prompt=row.prompt,
         requested_by=row.requested_by,
-        status=Status(row.status),
+        status=Status.STUCK if stuck else Status(row.status),
         progress=progress(row),
         stages=_stages(row),
         object_count=row.object_count,
@@ -1057,7 +1309,33 @@ def _ref(data: dict[str, Any] | None) -> ArtifactRef | None:
     return ArtifactRef.model_validate(data) if data else None
 
 
-def _view(row: SceneRow, objects: list[SceneObjectRow]) -> SceneView:
+def _attempt_view(row: AttemptRow, stuck: bool) -> AttemptView:
+    status = AttemptStatus(row.status)
+    error = None
+    if status in (AttemptStatus.FAILED, AttemptStatus.CANCELLED) and row.error_code is not None:
+        error = ErrorView(
+            stage=row.error_stage,
+            object_id=row.error_object_id,
+            code=row.error_code,
+            message=row.error_message or "",
+            retryable=bool(row.error_retryable),
+        )
+    return AttemptView(
+        attempt=row.attempt,
+        from_stage=row.from_stage,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        status=AttemptStatus.STUCK if stuck and status in RUNNING else status,
+        error=error,
+    )
+
+
+def _view(
+    row: SceneRow,
+    objects: list[SceneObjectRow],
+    attempts: list[AttemptRow] | None = None,
+    stuck: bool = False,
+) -> SceneView:
     error = None
     if row.status in (Status.FAILED, Status.CANCELLED) and row.error_code is not None:
         error = ErrorView(
@@ -1068,7 +1346,7 @@ def _view(row: SceneRow, objects: list[SceneObjectRow]) -> SceneView:
             retryable=bool(row.error_retryable),
         )
     return SceneView(
-        **_summary(row).model_dump(),
+        **_summary(row, stuck).model_dump(),
         objects=[
             ObjectView(
                 object_id=obj.object_id,
@@ -1084,6 +1362,8 @@ def _view(row: SceneRow, objects: list[SceneObjectRow]) -> SceneView:
         error=error,
         artifacts={name: ArtifactRef.model_validate(ref) for name, ref in row.artifacts.items()},
         attempt=row.attempt,
+        attempts=[_attempt_view(a, stuck and a.attempt == row.attempt) for a in attempts or []],
+        last_event_at=row.last_event_at,
         late_outcomes=row.late_outcomes,
         late_outcome=row.late_outcome,
     )

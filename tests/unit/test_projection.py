@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,13 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from services.gateway.projection import (
+    STUCK_AFTER_S,
+    AttemptStatus,
     Projection,
     ProjectionUnavailable,
     SceneView,
     Status,
+    StuckAfter,
     is_outage,
 )
 from shared.contract import (
@@ -830,3 +833,197 @@ async def test_a_cancelled_scene_stays_cancelled(projection: Projection, unique:
     assert view.artifacts == {}
     assert view.late_outcomes == 1
     assert (await projection.list_scenes(status=Status.CANCELLED)).total == 1
+
+
+async def test_each_attempt_keeps_its_start_end_and_outcome(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"attempts-{unique}"
+    requested, layout, _, _, image_a, image_b, mesh_a, mesh_b, ready = scene_events(scene_id)
+    feed = Feed(projection)
+    for subject_name, event, _ in (requested, layout, image_a, image_b, mesh_a):
+        await feed.event(subject_name, event)
+    failure = SceneFailed(
+        scene_id=scene_id, stage="meshgen", object_id="lamp-1", code="boom", message="m"
+    )
+    failed_seq = await feed.event(subject(Subject.SCENE_FAILED, scene_id), failure)
+    replayed = SceneReplayed(scene_id=scene_id, attempt=2, from_stage="meshgen")
+    replay_seq = await feed.event(subject(Subject.SCENE_REPLAYED, scene_id), replayed)
+    view = await view_of(projection, scene_id)
+    first, second = view.attempts
+    assert (first.attempt, first.from_stage, first.status) == (1, "planner", AttemptStatus.FAILED)
+    assert (first.started_at, first.ended_at) == (at(1), at(failed_seq))
+    assert first.error is not None and (first.error.stage, first.error.code) == ("meshgen", "boom")
+    assert (second.attempt, second.from_stage, second.status, second.ended_at) == (
+        2,
+        "meshgen",
+        AttemptStatus.IN_PROGRESS,
+        None,
+    )
+    assert second.started_at == at(replay_seq)
+
+    # The failed object is worked on again: pending, not failed, in the new attempt.
+    assert {o.object_id: o.mesh_status for o in view.objects} == {
+        "bed-1": Status.PENDING,
+        "lamp-1": Status.PENDING,
+    }
+    # Outputs re-sent as they were count as soon as they arrive again.
+    await feed.event(image_a[0], of_attempt(image_a[1], 2))
+    await feed.event(mesh_b[0], mesh_b[1])  # late news of attempt 1: nothing
+    view = await view_of(projection, scene_id)
+    assert [o.image_status for o in view.objects] == [Status.SUCCEEDED] * 2
+    assert view.progress == 55
+    for subject_name, event, _ in (image_b, mesh_a, mesh_b, ready):
+        await feed.event(subject_name, of_attempt(event, 2))
+    view = await view_of(projection, scene_id)
+    assert [(a.attempt, a.status) for a in view.attempts] == [
+        (1, AttemptStatus.FAILED),
+        (2, AttemptStatus.SUCCEEDED),
+    ]
+    assert view.attempts[1].ended_at == at(feed.seq)
+    assert view.attempts[1].error is None
+
+
+async def test_a_replay_of_a_running_attempt_supersedes_it(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"supersede-{unique}"
+    feed = Feed(projection)
+    for subject_name, event, _ in scene_events(scene_id)[:2]:
+        await feed.event(subject_name, event)
+    replayed = SceneReplayed(scene_id=scene_id, attempt=2, from_stage="imagegen")
+    seq = await feed.event(subject(Subject.SCENE_REPLAYED, scene_id), replayed)
+    cancelled = SceneCancelled(scene_id=scene_id, attempt=2, reason="enough")
+    await feed.event(subject(Subject.SCENE_CANCELLED, scene_id), cancelled)
+    view = await view_of(projection, scene_id)
+    assert [(a.attempt, a.status, a.ended_at) for a in view.attempts] == [
+        (1, AttemptStatus.SUPERSEDED, at(seq)),
+        (2, AttemptStatus.CANCELLED, at(seq + 1)),
+    ]
+    assert view.attempts[1].error is not None
+    assert view.attempts[1].error.message == "enough"
+
+
+async def test_a_scene_first_seen_at_a_later_attempt_lists_only_that_one(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"first-late-{unique}"
+    _, layout, *_ = scene_events(scene_id)
+    await Feed(projection).event(layout[0], of_attempt(layout[1], 4))
+    view = await view_of(projection, scene_id)
+    assert [(a.attempt, a.from_stage) for a in view.attempts] == [(4, None)]
+
+
+async def test_a_replay_from_assembly_runs_a_failed_earlier_stage_again(
+    projection: Projection, unique: str
+) -> None:
+    scene_id = f"reassemble-{unique}"
+    requested, layout, _, _, image_a, image_b, mesh_a, *_ = scene_events(scene_id)
+    feed = Feed(projection)
+    for subject_name, event, _ in (requested, layout, image_a, image_b, mesh_a):
+        await feed.event(subject_name, event)
+    failure = SceneFailed(
+        scene_id=scene_id, stage="meshgen", object_id="lamp-1", code="x", message="m"
+    )
+    await feed.event(subject(Subject.SCENE_FAILED, scene_id), failure)
+    replayed = SceneReplayed(scene_id=scene_id, attempt=2, from_stage="assembly")
+    await feed.event(subject(Subject.SCENE_REPLAYED, scene_id), replayed)
+    view = await view_of(projection, scene_id)
+    assert view.stages.meshgen == Status.IN_PROGRESS
+    assert [o.mesh_status for o in view.objects] == [Status.SUCCEEDED, Status.PENDING]
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def test_a_running_scene_with_no_news_for_too_long_is_stuck(
+    tmp_path: Path, unique: str
+) -> None:
+    clock = Clock(at(0))
+    policy = StuckAfter(default_s=900, per_stage={"meshgen": 1800})
+    url = f"sqlite+aiosqlite:///{tmp_path}/stuck.db"
+    async with Projection(url, stuck_after=policy, clock=clock) as projection:
+        feed = Feed(projection)
+        quiet, busy, done = (f"{name}-{unique}" for name in ("quiet", "busy", "done"))
+        for subject_name, event, _ in scene_events(quiet)[:2]:  # planned, imaging
+            await feed.event(subject_name, event)
+        for subject_name, event, _ in scene_events(busy)[:7]:  # images done, meshing
+            await feed.event(subject_name, event)
+        for subject_name, event, _ in scene_events(done):
+            await feed.event(subject_name, event)
+        last_quiet = at(2)
+
+        clock.now = last_quiet + timedelta(seconds=900)
+        assert (await view_of(projection, quiet)).status == Status.IN_PROGRESS
+        assert await projection.count_stuck() == 0
+
+        clock.now = last_quiet + timedelta(seconds=901)
+        view = await view_of(projection, quiet)
+        assert (view.status, view.stages.imagegen) == (Status.STUCK, Status.IN_PROGRESS)
+        assert view.attempts[-1].status == AttemptStatus.STUCK
+        assert view.last_event_at == last_quiet
+        # meshgen is allowed longer: the busy scene, as quiet, is not stuck.
+        assert (await view_of(projection, busy)).status == Status.IN_PROGRESS
+        assert await projection.count_stuck() == 1
+        stuck = await projection.list_scenes(status=Status.STUCK)
+        assert ([s.scene_id for s in stuck.items], stuck.total) == ([quiet], 1)
+        assert [s.status for s in stuck.items] == [Status.STUCK]
+        running = await projection.list_scenes(status=Status.IN_PROGRESS)
+        assert [s.scene_id for s in running.items] == [busy]
+
+        clock.now = at(feed.seq) + timedelta(days=30)
+        assert {s.scene_id for s in (await projection.list_scenes(status="STUCK")).items} == {
+            quiet,
+            busy,
+        }
+        # Ended scenes are never stuck; news of the scene's attempt un-sticks it.
+        assert (await view_of(projection, done)).status == Status.SUCCEEDED
+        _, _, _, _, image_a, *_ = scene_events(quiet)
+        await feed.event(image_a[0], image_a[1])
+        clock.now = at(feed.seq) + timedelta(seconds=10)
+        assert (await view_of(projection, quiet)).status == Status.IN_PROGRESS
+        assert await projection.count_stuck() == 0
+
+
+async def test_news_of_an_earlier_attempt_does_not_keep_a_scene_from_being_stuck(
+    tmp_path: Path, unique: str
+) -> None:
+    clock = Clock(at(0))
+    async with Projection(f"sqlite+aiosqlite:///{tmp_path}/old.db", clock=clock) as projection:
+        scene_id = f"old-news-{unique}"
+        events = scene_events(scene_id)
+        feed = Feed(projection)
+        for subject_name, event, _ in events[:2]:
+            await feed.event(subject_name, event)
+        replayed = SceneReplayed(scene_id=scene_id, attempt=2, from_stage="imagegen")
+        replay_seq = await feed.event(subject(Subject.SCENE_REPLAYED, scene_id), replayed)
+        # Attempt 1's image, stored ten minutes after the replay.
+        late_at = at(replay_seq) + timedelta(seconds=600)
+        await projection.apply(events[4][0], encode(events[4][1]), replay_seq + 1, late_at)
+        clock.now = at(replay_seq) + timedelta(seconds=STUCK_AFTER_S + 1)
+        assert clock.now - late_at < timedelta(seconds=STUCK_AFTER_S)
+        assert (await view_of(projection, scene_id)).status == Status.STUCK
+
+
+def test_stuck_allowances_are_checked() -> None:
+    with pytest.raises(ValueError, match="unknown stages"):
+        StuckAfter(per_stage={"painting": 10})
+    with pytest.raises(ValueError, match="positive"):
+        StuckAfter(default_s=0)
+
+
+async def test_waiting_for_an_attempt(projection: Projection, unique: str) -> None:
+    scene_id = f"wait-{unique}"
+    feed = Feed(projection)
+    await feed.event(*scene_events(scene_id)[0][:2])
+    assert await projection.wait_for_attempt(scene_id, 1, timeout=0.1)
+    assert not await projection.wait_for_attempt(scene_id, 2, timeout=0.1)
+    replayed = SceneReplayed(scene_id=scene_id, attempt=2, from_stage="planner")
+    waiting = asyncio.create_task(projection.wait_for_attempt(scene_id, 2, timeout=5))
+    await feed.event(subject(Subject.SCENE_REPLAYED, scene_id), replayed)
+    assert await asyncio.wait_for(waiting, 5)
