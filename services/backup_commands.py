@@ -157,6 +157,9 @@ def backup(
         _fail("--out FILE is required (see holodeck backup --help)", 2)
     from shared.backup import Since, make_backup
 
+    if out.expanduser().exists():
+        _fail(f"{out} exists: choose a new file for the backup", 2)
+
     since = None
     if incremental_since is not None:
         try:

@@ -532,7 +532,9 @@ def _new_backup_file(out: Path) -> tuple[Path, Path, IO[bytes]]:
     if not out.parent.is_dir():
         raise BadInput(f"{out.parent} is not a directory")
     partial = out.with_name(f".{out.name}.partial")
-    return out, partial, open(partial, "wb")
+    # Readable by its owner only: it is encrypted, but its size and times say something.
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    return out, partial, os.fdopen(fd, "wb")
 
 
 def _filters(config: api.ConsumerConfig) -> list[str]:
