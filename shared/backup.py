@@ -1006,14 +1006,16 @@ async def _prepare_streams(
     kind: str,
 ) -> None:
     """Make every stream of the backup exist (the event stream with the project's own
-    configuration); with ``force``, a full restore empties them first."""
+    configuration). With ``force`` a full restore deletes them first: a purge would keep
+    the server's memory of recent message ids, and the restored messages carry them."""
+    if force and kind == "full":
+        for name in configs:
+            with contextlib.suppress(NotFoundError):
+                await js.delete_stream(settings.nats.stream if name == event else name)
     await provision(js, settings.nats)
     for name, config in configs.items():
-        target = settings.nats.stream if name == event else name
         if name != event and await _stream_info(js, name) is None:
             await js.add_stream(api.StreamConfig.from_response(dict(config)))
-        if force and kind == "full":
-            await js.purge_stream(target)
 
 
 async def restore_backup(

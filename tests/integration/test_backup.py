@@ -202,6 +202,7 @@ def test_backup_then_restore_into_a_fresh_server_gives_the_same_scenes(
     assert len(lines) == 1 and "not empty" in lines[0] and "--force" in lines[0]
     forced = invoke(monkeypatch, target, fresh_server, "restore", str(file), "--force")
     assert forced.exit_code == 0, forced.output
+    assert "repeated message ids" not in forced.stderr
     assert asyncio.run(snapshot(target, fresh_server, rebuilt=True))["scenes"] == before["scenes"]
 
 
