@@ -5,6 +5,7 @@ non-empty target."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -350,6 +351,10 @@ async def test_incremental_backup_holds_only_the_newer_messages_and_restores_on_
         with pytest.raises(backup_module.RestoreRefused, match="restore the backup it follows"):
             await restore_backup(tjs, by_seq, PASSWORD, settings)
         await restore_backup(tjs, full, PASSWORD, settings)
+        # No planner ran on the source: its requests are still to do after the restore.
+        todo = {c.name: c.num_pending for c in await tjs.consumers_info("HOLODECK")}
+        assert todo["planner-by-id"] == 5
+        assert sum(todo.values()) == 5
         report = await restore_backup(tjs, by_seq, PASSWORD, settings)
         assert report.streams["HOLODECK"] == 3
         restored = await stream_messages(tjs, "HOLODECK")
@@ -358,6 +363,35 @@ async def test_incremental_backup_holds_only_the_newer_messages_and_restores_on_
         assert (await kv.get("scene6")).value == b'{"state": "FAILED"}'
         with pytest.raises(backup_module.RestoreRefused, match="does not end where"):
             await restore_backup(tjs, by_seq, PASSWORD, settings)
+    finally:
+        await target.close()
+
+
+async def test_restore_refuses_a_stream_services_are_reading(
+    tmp_path: Path, nats_server: str, fresh_server: str
+) -> None:
+    settings = deployment(tmp_path / "ws")
+    nc = await small_deployment(nats_server, settings, count=2)
+    file = tmp_path / "small.hbk"
+    try:
+        await make_backup(nc.jetstream(), file, PASSWORD, settings)
+    finally:
+        await nc.close()
+    target = await nats.connect(fresh_server)
+    tjs = target.jetstream()
+    try:
+        await provision(tjs, settings.nats)
+        planner = await tjs.pull_subscribe_bind("planner", "HOLODECK")
+        waiting = asyncio.create_task(planner.fetch(1, timeout=10))
+        async with asyncio.timeout(5):
+            while not (await tjs.consumer_info("HOLODECK", "planner")).num_waiting:
+                await asyncio.sleep(0.02)
+        with pytest.raises(backup_module.RestoreRefused, match="services are reading"):
+            await restore_backup(tjs, file, PASSWORD, settings)
+        waiting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiting
+        assert (await tjs.stream_info("HOLODECK")).state.messages == 0
     finally:
         await target.close()
 
