@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -177,6 +177,12 @@ class GatewaySettings(Section):
     idempotency_ttl_s: float = Field(default=86_400, gt=0)
     # A projection behind the stream that has not moved for this long fails /health.
     projection_stall_s: float = Field(default=30, gt=0)
+    # A running scene with no event of its current attempt for this long shows as STUCK;
+    # per stage (planner, imagegen, meshgen, assembly) where one needs longer.
+    stuck_after_s: float = Field(default=900, gt=0)
+    stuck_after_stage_s: dict[
+        Literal["planner", "imagegen", "meshgen", "assembly"], Annotated[float, Field(gt=0)]
+    ] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):

@@ -78,6 +78,10 @@ PROJECTION_STALLED = Gauge(
     "holodeck_projection_stalled_seconds",
     "Seconds the projection has been behind the stream without advancing (0 when moving)",
 )
+SCENES_STUCK = Gauge(
+    "holodeck_scenes_stuck",
+    "Running scenes with no event of their current attempt for longer than their stage allows",
+)
 STAGE_SKIPPED = Counter(
     "holodeck_stage_skipped_total",
     "Messages a stage dropped without work because their scene had already ended",

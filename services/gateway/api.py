@@ -1,18 +1,21 @@
-"""The gateway's HTTP API: ask for a scene, follow its progress, download what it made.
+"""The gateway's HTTP API: ask for a scene, follow its progress, download what it made,
+retry or cancel it.
 
-Reads come from the projection; a new scene is an event published on the bus. Health and
-metrics are added around the routes, not inside them.
+Reads come from the projection; a new scene is an event published on the bus, and a retry
+or a cancel goes through :mod:`services.recovery` as ``holodeck replay`` and ``holodeck
+cancel`` do. Health and metrics are added around the routes, not inside them.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
+import nats.errors
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -23,6 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.progress import ProgressBoard
 from services.gateway.projection import (
+    RUNNING,
+    AttemptStatus,
+    AttemptView,
     DeadLetterView,
     ObjectView,
     Projection,
@@ -42,14 +48,33 @@ from services.gateway.requests import (
     key_problem,
     scene_id_for_key,
 )
+from services.recovery import STAGES, Plan, Stage
 from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.contract import ArtifactRef, SceneOptions, SceneRequested
+from shared.errors import BadInput, RetryLater
 from shared.logs import get_logger
+from shared.states import SceneState, SceneStates
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 HealthCheck = Callable[[], dict[str, bool]]
+
+
+class SceneControl(Protocol):
+    """Replays and cancels (:class:`services.recovery.Recovery`), created once at start-up."""
+
+    @property
+    def states(self) -> SceneStates: ...
+
+    async def plan(self, scene_id: str, from_stage: Stage | None = None) -> Plan: ...
+
+    async def replay(self, plan: Plan, reason: str = "replay") -> Plan: ...
+
+    async def cancel(self, scene_id: str, reason: str = "cancelled") -> SceneState: ...
+
+
 # (healthy, details) of the projection's lag behind the stream.
 LagCheck = Callable[[], tuple[bool, dict[str, Any]]]
 
@@ -90,6 +115,45 @@ class NewScene(BaseModel):
 
 class SceneCreated(BaseModel):
     scene_id: str
+    status_url: str
+
+
+class RetryRequest(BaseModel):
+    """The optional body of ``POST /v1/scenes/{id}/retry``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_stage: Stage | None = Field(
+        None,
+        alias="from",
+        description="The stage to redo from; by default where the scene failed, the stage "
+        "a STUCK scene is stuck in, else the planner",
+    )
+    reason: str = Field("retry", max_length=500)
+
+
+class RetryAccepted(BaseModel):
+    scene_id: str
+    attempt: int = Field(description="The attempt the retry began")
+    from_stage: Stage
+    previous: str = Field(description="How the attempt before it stood: RUNNING or its end")
+    redone: dict[str, int] = Field(description="Objects (or the layout) each stage makes again")
+    reused: dict[str, int] = Field(description="What is read back from the stream instead")
+    status_url: str
+
+
+class CancelRequest(BaseModel):
+    """The optional body of ``POST /v1/scenes/{id}/cancel``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("cancelled", max_length=500)
+
+
+class CancelResult(BaseModel):
+    scene_id: str
+    attempt: int
+    status: Literal["CANCELLED"]
     status_url: str
 
 
@@ -169,6 +233,15 @@ class SceneItem(BaseModel):
     status_url: str
 
 
+class AttemptBody(BaseModel):
+    attempt: int
+    from_stage: str | None = Field(description="The stage it began from (null: not known)")
+    started_at: datetime
+    ended_at: datetime | None
+    status: AttemptStatus
+    error: ErrorBody | None
+
+
 class SceneBody(BaseModel):
     scene_id: str
     prompt: str
@@ -182,6 +255,12 @@ class SceneBody(BaseModel):
     created_at: datetime
     updated_at: datetime
     attempt: int = Field(1, description="The attempt shown; a replay starts the next one")
+    attempts: list[AttemptBody] = Field(
+        default_factory=list, description="Every attempt, the current one last"
+    )
+    last_event_at: datetime | None = Field(
+        None, description="When the current attempt last had news; STUCK is measured from it"
+    )
     late_outcomes: int = Field(
         0, description="Terminal events that came after the first one and were ignored"
     )
@@ -226,12 +305,14 @@ def create_app(
     health: HealthCheck | None = None,
     progress: ProgressBoard | None = None,
     lag: LagCheck | None = None,
+    control: SceneControl | None = None,
 ) -> FastAPI:
     """The gateway app over an open projection, an artifact store and the request intake.
 
     ``requests`` puts a request on the bus (at most once per Idempotency-Key); ``health``
     adds checks (such as the NATS connection) to ``GET /health`` and ``lag`` reports how
-    far the projection is behind the stream.
+    far the projection is behind the stream; ``control`` replays and cancels scenes
+    (without it, those routes answer 503).
     """
     default_page_size = page_size
     app = FastAPI(title="Holodeck gateway", version="1")
@@ -356,7 +437,119 @@ def create_app(
             total=found.total,
         )
 
-    @app.get("/v1/dead-letters", response_model=DeadLetterList)
+    def controlled() -> SceneControl:
+        if control is None:
+            raise ApiError(503, "control_unavailable", "this gateway cannot retry or cancel scenes")
+        return control
+
+    @app.post(
+        "/v1/scenes/{scene_id}/retry",
+        status_code=202,
+        response_model=RetryAccepted,
+        responses={
+            404: {"model": ErrorResponse, "description": "`scene_not_found`"},
+            409: {
+                "model": ErrorResponse,
+                "description": "`scene_running` (its attempt is running and not STUCK: "
+                "cancel it first) or `replay_began` (another retry of it began meanwhile)",
+            },
+            503: {"model": ErrorResponse, "description": "The bus did not answer"},
+        },
+    )
+    async def retry_scene(scene_id: str, body: RetryRequest | None = None) -> JSONResponse:
+        """Begin the scene's next attempt, as `holodeck replay SCENE_ID [--from STAGE]`:
+        what the stages before `from` made is read back from the stream, not made again."""
+        recovery = controlled()
+        body = body or RetryRequest()
+        view = await projection.get_scene(scene_id)
+        state = await _bus_call(recovery.states.get(scene_id))
+        stuck = view is not None and view.status == Status.STUCK
+        running = (state is None or not state.ended) and (view is None or view.status in RUNNING)
+        if view is not None and running and not stuck:
+            raise ApiError(
+                409,
+                "scene_running",
+                f"scene {scene_id} is still running (attempt {view.attempt}, {view.status}): "
+                "cancel it first, or retry it once it has ended or shows STUCK",
+            )
+        from_stage = body.from_stage
+        if from_stage is None and stuck and view is not None:
+            from_stage = _stage_in_progress(view.stages)
+        try:
+            plan = await _bus_call(recovery.plan(scene_id, from_stage))
+        except BadInput:
+            raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
+        if view is None and running:
+            raise ApiError(
+                409, "scene_running", f"scene {scene_id} is still running: cancel it first"
+            )
+        try:
+            await _bus_call(recovery.replay(plan, body.reason))
+        except BadInput as exc:
+            raise ApiError(409, "replay_began", str(exc)) from None
+        log.info(
+            "scene retried", scene_id=scene_id, attempt=plan.attempt, from_stage=plan.from_stage
+        )
+        if not await projection.wait_for_attempt(scene_id, plan.attempt, PROJECTION_WAIT_S):
+            log.warning("projection behind the retry", scene_id=scene_id, attempt=plan.attempt)
+        accepted = RetryAccepted(
+            scene_id=scene_id,
+            attempt=plan.attempt,
+            from_stage=plan.from_stage,
+            previous=plan.previous,
+            redone=dict(plan.redone),
+            reused=dict(plan.reused),
+            status_url=scene_url(scene_id),
+        )
+        return JSONResponse(
+            accepted.model_dump(), status_code=202, headers={"Location": accepted.status_url}
+        )
+
+    @app.post(
+        "/v1/scenes/{scene_id}/cancel",
+        status_code=202,
+        response_model=CancelResult,
+        responses={
+            404: {"model": ErrorResponse, "description": "`scene_not_found`"},
+            409: {
+                "model": ErrorResponse,
+                "description": "`scene_ended`: the attempt had already ended; "
+                "`scene_status` says how",
+            },
+            503: {"model": ErrorResponse, "description": "The bus did not answer"},
+        },
+    )
+    async def cancel_scene(scene_id: str, body: CancelRequest | None = None) -> JSONResponse:
+        """End the scene's current attempt as CANCELLED, as `holodeck cancel SCENE_ID`:
+        every stage drops its remaining work. Cancelling a cancelled scene is a 202 again."""
+        recovery = controlled()
+        body = body or CancelRequest()
+        try:
+            held = await _bus_call(recovery.cancel(scene_id, body.reason))
+        except BadInput:
+            raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
+        if held.state != "CANCELLED":
+            raise ApiError(
+                409,
+                "scene_ended",
+                f"scene {scene_id} attempt {held.attempt} had already ended {held.state}",
+                scene_status=held.state,
+                attempt=held.attempt,
+            )
+        log.info("scene cancelled", scene_id=scene_id, attempt=held.attempt)
+        if not await projection.wait_for_end(scene_id, held.attempt, PROJECTION_WAIT_S):
+            log.warning("projection behind the cancel", scene_id=scene_id, attempt=held.attempt)
+        result = CancelResult(
+            scene_id=scene_id,
+            attempt=held.attempt,
+            status="CANCELLED",
+            status_url=scene_url(scene_id),
+        )
+        return JSONResponse(
+            result.model_dump(), status_code=202, headers={"Location": result.status_url}
+        )
+
+    @app.get("/v1/deadletters", response_model=DeadLetterList)
     async def list_dead_letters(
         page: Annotated[int, Query(ge=1)] = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = default_page_size,
@@ -373,6 +566,15 @@ def create_app(
             page_size=found.page_size,
             total=found.total,
         )
+
+    # The earlier spelling, kept working but not documented.
+    app.add_api_route(
+        "/v1/dead-letters",
+        list_dead_letters,
+        methods=["GET"],
+        response_model=DeadLetterList,
+        include_in_schema=False,
+    )
 
     @app.get("/v1/scenes/{scene_id}/artifacts/{name}")
     async def scene_artifact(scene_id: str, name: str) -> Response:
@@ -422,6 +624,11 @@ def create_app(
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
+        # Counted when scraped: STUCK depends on the clock, not only on events.
+        try:
+            metrics.SCENES_STUCK.set(await projection.count_stuck())
+        except Exception as exc:
+            log.warning("stuck scenes not counted", error=repr(exc))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
@@ -462,6 +669,23 @@ def _not_accepted(exc: NotAccepted, *, keyed: bool) -> ApiError:
     )
 
 
+async def _bus_call(call: Coroutine[Any, Any, T]) -> T:
+    """Await a call over the bus; an unanswering bus is a 503."""
+    try:
+        return await call
+    except (RetryLater, nats.errors.Error, TimeoutError) as exc:
+        log.error("bus call failed", error=repr(exc))
+        raise ApiError(
+            503, "bus_unavailable", f"the event bus did not answer: {exc or type(exc).__name__}"
+        ) from None
+
+
+def _stage_in_progress(stages: StageStatuses) -> Stage:
+    """The first stage not yet SUCCEEDED: where a STUCK scene is stuck."""
+    done = stages.model_dump()
+    return next((s for s in STAGES if done[s] != Status.SUCCEEDED), "assembly")
+
+
 def _dead_letter_item(view: DeadLetterView) -> DeadLetterItem:
     return DeadLetterItem(
         rejected_by=view.rejected_by,
@@ -490,8 +714,21 @@ def _scene_body(view: SceneView, board: ProgressBoard | None = None) -> SceneBod
         created_at=view.created_at,
         updated_at=view.updated_at,
         attempt=view.attempt,
+        attempts=[_attempt_body(a) for a in view.attempts],
+        last_event_at=view.last_event_at,
         late_outcomes=view.late_outcomes,
         late_outcome=view.late_outcome,
+    )
+
+
+def _attempt_body(view: AttemptView) -> AttemptBody:
+    return AttemptBody(
+        attempt=view.attempt,
+        from_stage=view.from_stage,
+        started_at=view.started_at,
+        ended_at=view.ended_at,
+        status=view.status,
+        error=ErrorBody(**view.error.model_dump()) if view.error else None,
     )
 
 

@@ -1,4 +1,5 @@
-"""The gateway's wiring: the projection follows the stream while the HTTP API serves it."""
+"""The gateway's wiring: the projection follows the stream while the HTTP API serves it;
+retries and cancels go over the gateway's own NATS connection."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import contextlib
 
 from services.gateway.api import create_app
 from services.gateway.progress import ProgressBoard, follow_progress
-from services.gateway.projection import Projection
+from services.gateway.projection import Projection, StuckAfter
 from services.gateway.projector import Lag, follow
 from services.gateway.requests import JetStreamRequests, KeyValueKeys, SceneRequests
+from services.recovery import Recovery
 from services.runtime import ServiceHost
 from services.stack import serve_http
 from shared import metrics
-from shared.config import Settings
+from shared.config import GatewaySettings, Settings
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -23,7 +25,12 @@ async def run_gateway(
     settings: Settings, host: ServiceHost, bind: str, port: int, stop: asyncio.Event
 ) -> None:
     """Serve the gateway on ``bind:port`` until ``stop`` is set."""
-    projection = await Projection(settings.database_url).open()
+    projection = await Projection(
+        settings.database_url, stuck_after=stuck_after(settings.gateway)
+    ).open()
+    control = await Recovery.open(
+        host.js, settings.nats.stream, settings.nats.max_age_days * 86400, by="gateway"
+    )
     requests = SceneRequests(
         JetStreamRequests(host.js, settings.nats.stream),
         KeyValueKeys(host.js, ttl_s=settings.gateway.idempotency_ttl_s),
@@ -40,6 +47,7 @@ async def run_gateway(
         health=host.healthy,
         progress=board,
         lag=lag.report,
+        control=control,
     )
     followers = [
         asyncio.create_task(follow(host.js, settings.nats.stream, projection, stop, lag)),
@@ -52,3 +60,10 @@ async def run_gateway(
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*followers)
         await projection.close()
+
+
+def stuck_after(gateway: GatewaySettings) -> StuckAfter:
+    """How long each stage may go without news before its scene shows as STUCK."""
+    return StuckAfter(
+        gateway.stuck_after_s, {str(k): v for k, v in gateway.stuck_after_stage_s.items()}
+    )

@@ -1086,22 +1086,39 @@ class Projection:
                 return False
         return True
 
-    async def wait_for_attempt(self, scene_id: str, attempt: int, timeout: float) -> bool:
-        """Wait until the scene shows ``attempt`` (or a later one); False after ``timeout``."""
+    async def wait_for_scene(
+        self, scene_id: str, check: Callable[[SceneRow], bool], timeout: float
+    ) -> bool:
+        """Wait until the scene's row passes ``check`` as events are applied; False if
+        ``timeout`` seconds pass first."""
 
-        async def shown() -> bool:
+        async def passes() -> bool:
             async with self._session() as session:
                 scene = await session.get(SceneRow, scene_id)
-                return scene is not None and scene.attempt >= attempt
+                return scene is not None and check(scene)
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while not await shown():
+        while not await passes():
             seq = self._seq
             remaining = deadline - loop.time()
             if remaining <= 0 or not await self.wait_for_seq(seq + 1, remaining):
-                return await shown()
+                return await passes()
         return True
+
+    async def wait_for_attempt(self, scene_id: str, attempt: int, timeout: float) -> bool:
+        """Wait until the scene shows ``attempt`` (or a later one); False after ``timeout``."""
+        return await self.wait_for_scene(scene_id, lambda row: row.attempt >= attempt, timeout)
+
+    async def wait_for_end(self, scene_id: str, attempt: int, timeout: float) -> bool:
+        """Wait until the scene's ``attempt`` has ended (or a later one began)."""
+        return await self.wait_for_scene(
+            scene_id,
+            lambda row: (
+                row.attempt > attempt or (row.attempt == attempt and row.status in TERMINAL)
+            ),
+            timeout,
+        )
 
     def stuck(self, row: SceneRow, now: datetime | None = None) -> str | None:
         """The stage a running scene is stuck in, or None if it is not stuck."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,18 +23,23 @@ from services.gateway.requests import (
     key_token,
     scene_id_for_key,
 )
+from services.recovery import Plan, Stage
 from shared.artifacts import LocalArtifactStore
 from shared.contract import (
     ArtifactRef,
     ImagesReady,
+    SceneCancelled,
     SceneFailed,
     SceneReady,
+    SceneReplayed,
     SceneRequested,
     Subject,
     dead_letter,
     encode,
     subject,
 )
+from shared.errors import BadInput, RetryLater
+from shared.states import MemorySceneStates, SceneState
 from tests.fakes.scenes import at, image_bytes, scene_events
 
 
@@ -125,6 +131,79 @@ class Clock:
         return self.now
 
 
+class WallClock:
+    """The projection's clock: today, unless a test moves it."""
+
+    def __init__(self) -> None:
+        self.now: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+
+class FakeControl:
+    """Replays and cancels with the state bucket's semantics in memory, their events
+    applied to the projection through the fake bus. ``meddle`` begins another attempt
+    between a retry's plan and its replay, as a concurrent retry would."""
+
+    def __init__(self, bus: FakeBus) -> None:
+        self.bus = bus
+        self.memory = MemorySceneStates()
+        self.plans: list[Plan] = []
+        self.meddle = False
+        self.down = False
+
+    @property
+    def states(self) -> MemorySceneStates:
+        return self.memory
+
+    def _known(self, scene_id: str) -> None:
+        if self.down:
+            raise RetryLater("nats: timeout")
+        if scene_id not in self.bus.stored:
+            raise BadInput(f"scene {scene_id!r} is not in the stream")
+
+    async def plan(self, scene_id: str, from_stage: Stage | None = None) -> Plan:
+        self._known(scene_id)
+        state = await self.memory.get(scene_id)
+        current = state.attempt if state else 1
+        plan = Plan(
+            scene_id, current + 1, from_stage or "planner", state.state if state else "RUNNING"
+        )
+        plan.redone[plan.from_stage] += 1
+        self.plans.append(plan)
+        return plan
+
+    async def replay(self, plan: Plan, reason: str = "replay") -> Plan:
+        if self.meddle:
+            await self.memory.begin(plan.scene_id, plan.attempt)
+        held = await self.memory.begin(plan.scene_id, plan.attempt)
+        if held.attempt != plan.attempt or self.meddle:
+            raise BadInput(f"scene {plan.scene_id}: attempt {held.attempt} began meanwhile")
+        replayed = SceneReplayed(
+            scene_id=plan.scene_id, attempt=plan.attempt, from_stage=plan.from_stage, reason=reason
+        )
+        await self.bus.apply(subject(Subject.SCENE_REPLAYED, plan.scene_id), replayed)
+        return plan
+
+    async def cancel(self, scene_id: str, reason: str = "cancelled") -> SceneState:
+        self._known(scene_id)
+        state = await self.memory.get(scene_id)
+        attempt = state.attempt if state else 1
+        event = SceneCancelled(scene_id=scene_id, attempt=attempt, reason=reason)
+        end = SceneState(attempt=attempt, state="CANCELLED", msg_id=f"cancel:{attempt}")
+        held = await self.memory.claim(scene_id, end)
+        if held == end:
+            await self.bus.apply(subject(Subject.SCENE_CANCELLED, scene_id), event)
+        return held
+
+    async def end(self, scene_id: str, failure: SceneFailed) -> None:
+        """The scene's current attempt fails, as a stage would say it."""
+        end = SceneState(attempt=failure.attempt, state="FAILED", msg_id="failed")
+        await self.memory.claim(scene_id, end)
+        await self.bus.apply(subject(Subject.SCENE_FAILED, scene_id), failure)
+
+
 class Gateway:
     """A client of the app, the bus behind it, its store and its extra health checks."""
 
@@ -136,6 +215,8 @@ class Gateway:
         checks: dict[str, bool],
         keys: MemoryKeys,
         lag: Lag,
+        control: FakeControl,
+        wall: WallClock,
     ):
         self.client = client
         self.bus = bus
@@ -143,6 +224,8 @@ class Gateway:
         self.checks = checks
         self.keys = keys
         self.lag = lag
+        self.control = control
+        self.wall = wall
 
     async def create(self, prompt: str = "a cozy bedroom") -> str:
         response = await self.client.post("/v1/scenes", json={"prompt": prompt})
@@ -171,9 +254,11 @@ class Gateway:
 
 @pytest.fixture
 async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
-    projection = await Projection(f"sqlite+aiosqlite:///{tmp_path}/gateway.db").open()
+    wall = WallClock()
+    projection = await Projection(f"sqlite+aiosqlite:///{tmp_path}/gateway.db", clock=wall).open()
     store = LocalArtifactStore(tmp_path / "artifacts")
     bus = FakeBus(projection)
+    control = FakeControl(bus)
     keys = MemoryKeys()
     checks = {"nats": True}
     clock = Clock()
@@ -186,11 +271,12 @@ async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
         page_size=3,
         health=lambda: checks,
         lag=lag.report,
+        control=control,
     )
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield Gateway(client, bus, store, checks, keys, lag)
+            yield Gateway(client, bus, store, checks, keys, lag, control, wall)
     finally:
         await projection.close()
 
@@ -238,6 +324,17 @@ async def test_post_accepts_a_scene_that_get_then_finds(gateway: Gateway) -> Non
         "created_at": "2031-05-04T12:00:01Z",
         "updated_at": "2031-05-04T12:00:01Z",
         "attempt": 1,
+        "attempts": [
+            {
+                "attempt": 1,
+                "from_stage": "planner",
+                "started_at": "2031-05-04T12:00:01Z",
+                "ended_at": None,
+                "status": "PENDING",
+                "error": None,
+            }
+        ],
+        "last_event_at": "2031-05-04T12:00:01Z",
         "late_outcomes": 0,
         "late_outcome": None,
     }
@@ -610,7 +707,13 @@ async def test_the_openapi_documents_the_idempotency_key(gateway: Gateway) -> No
     assert "may still have been taken" in post["responses"]["503"]["description"]
     assert "Idempotent-Replayed" in post["responses"]["202"]["headers"]
     assert "Retry-After" in post["responses"]["503"]["headers"]
-    assert "/v1/dead-letters" in spec["paths"]
+    # One documented spelling of the dead letters; the other still answers.
+    assert "/v1/deadletters" in spec["paths"]
+    assert "/v1/dead-letters" not in spec["paths"]
+    retry = spec["paths"]["/v1/scenes/{scene_id}/retry"]["post"]
+    assert {"202", "404", "409", "503"} <= set(retry["responses"])
+    cancel = spec["paths"]["/v1/scenes/{scene_id}/cancel"]["post"]
+    assert {"202", "404", "409", "503"} <= set(cancel["responses"])
 
 
 async def test_dead_letters_are_listed_newest_first(gateway: Gateway) -> None:
@@ -625,7 +728,8 @@ async def test_dead_letters_are_listed_newest_first(gateway: Gateway) -> None:
     letter = dead_letter("planner", "scene.requested", b"{}", 1, "malformed: no prompt")
     await gateway.bus.apply(subject(Subject.DEAD_LETTER, "planner"), letter)
 
-    first = (await gateway.client.get("/v1/dead-letters")).json()
+    first = (await gateway.client.get("/v1/deadletters")).json()
+    assert (await gateway.client.get("/v1/dead-letters")).json() == first
     assert (first["total"], first["page"], first["page_size"]) == (4, 1, 3)
     assert [(d["rejected_by"], d["stream_seq"]) for d in first["items"]] == [
         ("planner", 1),
@@ -767,3 +871,148 @@ async def test_messages_removed_from_the_stream_are_not_waited_on(gateway: Gatew
     healthy = await gateway.client.get("/health")
     assert healthy.status_code == 200
     assert healthy.json()["projection"]["behind"] == 0
+
+
+async def fail(gateway: Gateway, scene_id: str, attempt: int = 1) -> None:
+    for subject_name, event, _ in scene_events(scene_id)[1:5]:
+        await gateway.bus.apply(subject_name, event.model_copy(update={"attempt": attempt}))
+    failure = SceneFailed(
+        scene_id=scene_id, attempt=attempt, stage="imagegen", code="backend_down", message="m"
+    )
+    await gateway.control.end(scene_id, failure)
+
+
+async def test_retry_begins_the_next_attempt_of_a_failed_scene(gateway: Gateway) -> None:
+    scene_id = await gateway.create()
+    await fail(gateway, scene_id)
+    response = await gateway.client.post(
+        f"/v1/scenes/{scene_id}/retry", json={"from": "imagegen", "reason": "backend back"}
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body == {
+        "scene_id": scene_id,
+        "attempt": 2,
+        "from_stage": "imagegen",
+        "previous": "FAILED",
+        "redone": {"imagegen": 1},
+        "reused": {},
+        "status_url": f"/v1/scenes/{scene_id}",
+    }
+    assert response.headers["location"] == body["status_url"]
+    scene = (await gateway.client.get(body["status_url"])).json()
+    assert (scene["status"], scene["attempt"]) == ("IN_PROGRESS", 2)
+    assert [(a["attempt"], a["status"], a["from_stage"]) for a in scene["attempts"]] == [
+        (1, "FAILED", "planner"),
+        (2, "IN_PROGRESS", "imagegen"),
+    ]
+    assert scene["attempts"][0]["error"]["code"] == "backend_down"
+    assert scene["attempts"][0]["ended_at"] is not None
+
+    # No body: from where the control decides (here the planner).
+    await fail(gateway, scene_id, attempt=2)
+    again = await gateway.client.post(f"/v1/scenes/{scene_id}/retry")
+    assert (again.status_code, again.json()["attempt"]) == (202, 3)
+    assert gateway.control.plans[-1].from_stage == "planner"
+
+
+async def test_retry_refuses_unknown_running_and_contested_scenes(gateway: Gateway) -> None:
+    missing = await gateway.client.post("/v1/scenes/nope/retry")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "scene_not_found")
+
+    scene_id = await gateway.create()
+    running = await gateway.client.post(f"/v1/scenes/{scene_id}/retry")
+    assert (running.status_code, running.json()["error"]["code"]) == (409, "scene_running")
+    assert "cancel it first" in running.json()["error"]["message"]
+
+    await fail(gateway, scene_id)
+    gateway.control.meddle = True
+    contested = await gateway.client.post(f"/v1/scenes/{scene_id}/retry")
+    assert (contested.status_code, contested.json()["error"]["code"]) == (409, "replay_began")
+    assert "began meanwhile" in contested.json()["error"]["message"]
+
+    bad = await gateway.client.post(f"/v1/scenes/{scene_id}/retry", json={"from": "painting"})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_request")
+    assert "body.from" in bad.json()["error"]["message"]
+
+    gateway.control.meddle, gateway.control.down = False, True
+    down = await gateway.client.post(f"/v1/scenes/{scene_id}/retry")
+    assert (down.status_code, down.json()["error"]["code"]) == (503, "bus_unavailable")
+
+
+async def test_a_stuck_scene_is_shown_listed_counted_and_retried_from_its_stage(
+    gateway: Gateway,
+) -> None:
+    stuck_id, fresh_id = await gateway.create(), await gateway.create()
+    for subject_name, event, _ in scene_events(stuck_id)[1:7]:  # images done, meshing
+        await gateway.bus.apply(subject_name, event)
+    quiet_since = at(gateway.bus.seq)
+    for subject_name, event, _ in scene_events(fresh_id)[1:2]:
+        await gateway.bus.apply(subject_name, event)
+    gateway.wall.now = quiet_since + timedelta(seconds=901)
+
+    scene = (await gateway.client.get(f"/v1/scenes/{stuck_id}")).json()
+    assert (scene["status"], scene["stages"]["meshgen"]) == ("STUCK", "IN_PROGRESS")
+    assert scene["attempts"][-1]["status"] == "STUCK"
+    listed = (await gateway.client.get("/v1/scenes", params={"status": "STUCK"})).json()
+    assert [item["scene_id"] for item in listed["items"]] == [stuck_id]
+    running = (await gateway.client.get("/v1/scenes", params={"status": "IN_PROGRESS"})).json()
+    assert [item["scene_id"] for item in running["items"]] == [fresh_id]
+    metrics_text = (await gateway.client.get("/metrics")).text
+    assert "holodeck_scenes_stuck 1.0" in metrics_text
+
+    response = await gateway.client.post(f"/v1/scenes/{stuck_id}/retry")
+    assert response.status_code == 202, response.text
+    assert (response.json()["from_stage"], response.json()["previous"]) == ("meshgen", "RUNNING")
+    scene = (await gateway.client.get(f"/v1/scenes/{stuck_id}")).json()
+    assert (scene["status"], scene["attempt"]) == ("IN_PROGRESS", 2)
+    assert [a["status"] for a in scene["attempts"]] == ["SUPERSEDED", "IN_PROGRESS"]
+    await gateway.client.get("/metrics")
+    assert REGISTRY.get_sample_value("holodeck_scenes_stuck") == 0
+
+
+async def test_cancel_ends_the_attempt_once(gateway: Gateway) -> None:
+    scene_id = await gateway.create()
+    response = await gateway.client.post(
+        f"/v1/scenes/{scene_id}/cancel", json={"reason": "changed my mind"}
+    )
+    assert response.status_code == 202, response.text
+    assert response.json() == {
+        "scene_id": scene_id,
+        "attempt": 1,
+        "status": "CANCELLED",
+        "status_url": f"/v1/scenes/{scene_id}",
+    }
+    scene = (await gateway.client.get(f"/v1/scenes/{scene_id}")).json()
+    assert scene["status"] == "CANCELLED"
+    assert scene["error"]["message"] == "changed my mind"
+    assert scene["attempts"][0]["status"] == "CANCELLED"
+    # Again: the same outcome.
+    assert (await gateway.client.post(f"/v1/scenes/{scene_id}/cancel")).status_code == 202
+
+    # A cancelled scene can be retried, and a failed one not cancelled.
+    retried = await gateway.client.post(f"/v1/scenes/{scene_id}/retry")
+    assert (retried.status_code, retried.json()["previous"]) == (202, "CANCELLED")
+    await fail(gateway, scene_id, attempt=2)
+    ended = await gateway.client.post(f"/v1/scenes/{scene_id}/cancel")
+    assert ended.status_code == 409
+    error = ended.json()["error"]
+    assert (error["code"], error["scene_status"], error["attempt"]) == ("scene_ended", "FAILED", 2)
+
+    missing = await gateway.client.post("/v1/scenes/nope/cancel")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "scene_not_found")
+
+
+async def test_retry_and_cancel_without_control_are_503(tmp_path: Path) -> None:
+    async with Projection(f"sqlite+aiosqlite:///{tmp_path}/bare.db") as projection:
+        app = create_app(
+            projection,
+            LocalArtifactStore(tmp_path / "artifacts"),
+            SceneRequests(FakeBus(projection), MemoryKeys()),
+        )
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            for action in ("retry", "cancel"):
+                response = await client.post(f"/v1/scenes/some/{action}")
+                assert response.status_code == 503
+                assert response.json()["error"]["code"] == "control_unavailable"
