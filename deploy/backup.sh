@@ -9,7 +9,11 @@
 # `openssl enc` step is not needed, and no tar or pg_dump either: the gateway's
 # database is rebuilt from the stream on restore.
 #
-# Usage:   BACKUP_PASSWORD=... deploy/backup.sh [--incremental-since SEQ|TIME]
+# Usage:   BACKUP_PASSWORD=... deploy/backup.sh              a full backup
+#          BACKUP_PASSWORD=... deploy/backup.sh --incremental  what came after the last one
+# In BACKUP_DIR, latest.hbk links to the newest full backup and last.hbk to the newest
+# of any kind (what the next incremental continues). Restore a full backup, then the
+# incremental ones made after it, in order.
 # Options: BACKUP_DIR (default /backup/holodeck), RETENTION_DAYS (default 30),
 #          HOLODECK (the command, default holodeck).
 set -euo pipefail
@@ -21,19 +25,26 @@ read -r -a HOLODECK_CMD <<< "${HOLODECK:-holodeck}"
 DATE=$(date -u +%Y%m%d_%H%M%S)
 
 KIND=full
-if [ $# -gt 0 ]; then
-    KIND=incremental
-fi
+SINCE=()
+case "${1:-}" in
+    "") ;;
+    --incremental)
+        KIND=incremental
+        [ -e "$BACKUP_DIR/last.hbk" ] || { echo "error: no earlier backup in $BACKUP_DIR" >&2; exit 2; }
+        SINCE=(--incremental-since "$BACKUP_DIR/last.hbk") ;;
+    *) echo "usage: backup.sh [--incremental]" >&2; exit 2 ;;
+esac
 mkdir -p "$BACKUP_DIR"
 FILE="$BACKUP_DIR/holodeck_${KIND}_$DATE.hbk"
 
-"${HOLODECK_CMD[@]}" backup --out "$FILE" "$@"
+"${HOLODECK_CMD[@]}" backup --out "$FILE" "${SINCE[@]}"
 "${HOLODECK_CMD[@]}" backup verify "$FILE"
 
 # The newest full backup is what test_restore.sh restores by default.
 if [ "$KIND" = full ]; then
     ln -sfn "$(basename "$FILE")" "$BACKUP_DIR/latest.hbk"
 fi
+ln -sfn "$(basename "$FILE")" "$BACKUP_DIR/last.hbk"
 
 # Old backups removed (the link to the newest full one is never older than it).
 find "$BACKUP_DIR" -name 'holodeck_*.hbk' -mtime +"$RETENTION_DAYS" -delete

@@ -18,8 +18,8 @@ BACKUP_FILE=${1:-/backup/holodeck/latest.hbk}
 read -r -a HOLODECK_CMD <<< "${HOLODECK:-holodeck}"
 
 # The artifact store the backed-up deployment used (its settings travel in the backup)
-STORE=$("${HOLODECK_CMD[@]}" backup verify --json "$BACKUP_FILE" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["settings"]["storage"]["artifact_store"])')
+SUMMARY=$("${HOLODECK_CMD[@]}" backup verify --json "$BACKUP_FILE")
+STORE=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["settings"]["storage"]["artifact_store"])' <<< "$SUMMARY")
 
 # A test environment of its own
 TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/restore_test.XXXXXX")

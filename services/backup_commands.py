@@ -144,8 +144,9 @@ def backup(
     incremental_since: Annotated[
         str | None,
         typer.Option(
-            help="Only event-stream messages after this stream sequence or ISO time "
-            "(and what the buckets stored after it)."
+            help="Only event-stream messages after this stream sequence, this ISO time or "
+            "the last event of this earlier backup file (and what the buckets stored after "
+            "that moment)."
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,

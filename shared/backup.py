@@ -373,27 +373,28 @@ class _ObjectCheck:
 
 @dataclass(frozen=True)
 class Since:
-    """Where an incremental backup starts: after a stream sequence, or after a time."""
+    """Where an incremental backup starts: after a stream sequence, after a time, or
+    after the last event a previous backup holds."""
 
     seq: int | None = None
     time: datetime | None = None
+    after: Path | None = None
 
     @classmethod
     def parse(cls, text: str) -> Since:
         text = text.strip()
         if text.isdigit():
             return cls(seq=int(text))
-        try:
+        with contextlib.suppress(ValueError):
             when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise BadInput(
-                f"--incremental-since {text!r} is neither a stream sequence nor an ISO time "
-                "(e.g. 1200 or 2026-01-31T02:00:00Z)"
-            ) from None
-        return cls(time=when if when.tzinfo else when.replace(tzinfo=UTC))
-
-    def describe(self) -> str:
-        return f"sequence {self.seq}" if self.seq is not None else f"time {_iso(self.time)}"
+            return cls(time=when if when.tzinfo else when.replace(tzinfo=UTC))
+        path = Path(text).expanduser()
+        if path.is_file():
+            return cls(after=path)
+        raise BadInput(
+            f"--incremental-since {text!r} is neither a stream sequence, an ISO time nor a "
+            "backup file (e.g. 1200, 2026-01-31T02:00:00Z or /backup/holodeck/last.hbk)"
+        )
 
 
 def _iso(when: datetime | None) -> str:
@@ -616,6 +617,8 @@ async def make_backup(
         "created": _iso(datetime.now(UTC)),
         "kind": "incremental" if since else "full",
         "event_stream": event_stream,
+        # The last event this backup holds: where an incremental backup after it starts.
+        "event_last_seq": info.state.last_seq,
         "settings": redacted(settings.model_dump(mode="json")),
         "consumers": [],
         "streams": [],
@@ -623,6 +626,8 @@ async def make_backup(
     cutoff: datetime | None = None
     first_event = info.state.first_seq
     if since is not None:
+        if since.after is not None:
+            since = Since(seq=_last_event_of(since.after, password, event_stream))
         first_event, cutoff, anchor = await _incremental_start(js, event_stream, info, since)
         header["since"] = {"seq": since.seq, "time": _iso(since.time), "anchor": anchor}
     plan.append((event_stream, info, first_event))
@@ -757,6 +762,23 @@ async def _incremental_start(
         if since.seq is not None and msg.time is not None:
             cutoff = msg.time
     return first, cutoff, anchor
+
+
+def read_header(path: Path, password: str) -> dict[str, Any]:
+    """The header record of a backup (its first frame only is read and authenticated)."""
+    with _open_existing(path) as handle:
+        for record, _ in _records(handle, password, str(path)):
+            if record.kind != HEADER:
+                break
+            return record.meta
+    raise BackupInvalid(f"{path} does not start with its header record")
+
+
+def _last_event_of(path: Path, password: str, stream: str) -> int:
+    header = read_header(path, password)
+    if header.get("event_stream") != stream or "event_last_seq" not in header:
+        raise BadInput(f"{path} is not a backup of stream {stream}")
+    return int(header["event_last_seq"])
 
 
 # ---------------------------------------------------------------- verify

@@ -335,11 +335,13 @@ async def test_incremental_backup_holds_only_the_newer_messages_and_restores_on_
         assert later.time is not None
         by_time = tmp_path / "since-time.hbk"
         await make_backup(js, by_time, PASSWORD, settings, since=Since(time=later.time))
+        by_file = tmp_path / "since-file.hbk"
+        await make_backup(js, by_file, PASSWORD, settings, since=Since.parse(str(full)))
         original = await stream_messages(js, "HOLODECK")
     finally:
         await nc.close()
 
-    for file in (by_seq, by_time):
+    for file in (by_seq, by_time, by_file):
         summary = verify_backup(file, PASSWORD)
         assert summary.kind == "incremental"
         assert summary.streams["HOLODECK"] == 3
@@ -402,6 +404,8 @@ def test_since_accepts_a_sequence_or_a_time_and_names_anything_else() -> None:
     assert when is not None and when.utcoffset() is not None
     with pytest.raises(backup_module.BadInput, match="neither a stream sequence"):
         Since.parse("yesterday")
+    with pytest.raises(backup_module.BadInput, match="nor a backup file"):
+        Since.parse("/no/such/backup.hbk")
 
 
 def test_secrets_are_redacted_from_the_settings_kept() -> None:
