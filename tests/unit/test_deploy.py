@@ -593,6 +593,7 @@ def test_alert_rules_use_existing_series():
         "ConsumerBacklog",
         "ServiceDown",
         "ScenesFailing",
+        "HolodeckScenesStuck",
     }
     for rule in rules:
         labels = _check_expression(rule["expr"])
