@@ -36,7 +36,8 @@ T = TypeVar("T")
 
 err = Console(stderr=True)
 backup_app = typer.Typer(
-    help="Encrypted backups of the deployment (streams, buckets, artifacts, settings).",
+    help="Back up the deployment (streams, buckets, artifacts, settings) into one file "
+    "encrypted with BACKUP_PASSWORD; `backup verify FILE` checks one.",
     invoke_without_command=True,
 )
 
@@ -149,7 +150,7 @@ def backup(
             "that moment)."
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Back up the deployment into one encrypted file (BACKUP_PASSWORD)."""
     if ctx.invoked_subcommand is not None:
@@ -251,7 +252,7 @@ def restore(
         Path | None,
         typer.Option(help="Also write the backed-up settings (secrets redacted) as YAML here."),
     ] = None,
-    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Restore a backup into an empty deployment, then rebuild the gateway's projection."""
     from shared.backup import restore_backup, verify_backup

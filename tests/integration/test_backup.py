@@ -396,26 +396,3 @@ async def test_restore_refuses_a_stream_services_are_reading(
         assert (await tjs.stream_info("HOLODECK")).state.messages == 0
     finally:
         await target.close()
-
-
-def test_since_accepts_a_sequence_or_a_time_and_names_anything_else() -> None:
-    assert Since.parse("42").seq == 42
-    when = Since.parse("2026-01-31T02:00:00Z").time
-    assert when is not None and when.utcoffset() is not None
-    with pytest.raises(backup_module.BadInput, match="neither a stream sequence"):
-        Since.parse("yesterday")
-    with pytest.raises(backup_module.BadInput, match="nor a backup file"):
-        Since.parse("/no/such/backup.hbk")
-
-
-def test_secrets_are_redacted_from_the_settings_kept() -> None:
-    kept = backup_module.redacted(
-        {
-            "llm": {"api_key": "sk-1", "model": "m"},
-            "gateway": {"database_url": "postgresql+asyncpg://u:pw@db:5432/holodeck"},
-            "three_d_generation": {"sf3d_api_key": None},
-        }
-    )
-    assert kept["llm"] == {"api_key": "***", "model": "m"}
-    assert kept["gateway"]["database_url"] == "postgresql+asyncpg://***@db:5432/holodeck"
-    assert kept["three_d_generation"]["sf3d_api_key"] is None
