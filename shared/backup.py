@@ -204,7 +204,9 @@ def _frames(handle: IO[bytes], password: str, name: str) -> Iterator[bytes]:
     while True:
         head = handle.read(_FRAME.size)
         if len(head) < _FRAME.size:
-            raise BackupInvalid(f"{name} is truncated: it ends after {index} frames, before its last one")
+            raise BackupInvalid(
+                f"{name} is truncated: it ends after {index} frames, before its last one"
+            )
         flag, nonce, length = _FRAME.unpack(head)
         if flag not in (0, 1) or not TAG_BYTES <= length <= frame_bytes + TAG_BYTES:
             raise BackupInvalid(f"{name} is damaged at frame {index} (its frame header)")
