@@ -10,6 +10,7 @@ import contextlib
 import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +20,13 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from sqlalchemy.engine import make_url
 
-from services.gateway.projection import Projection, SceneView, Status
+from services.gateway.projection import (
+    STUCK_AFTER_S,
+    AttemptStatus,
+    Projection,
+    SceneView,
+    Status,
+)
 from services.gateway.projector import Lag, follow, rebuild
 from shared.bus import provision
 from shared.config import NatsSettings
@@ -27,6 +34,7 @@ from shared.contract import (
     ImagesReady,
     LayoutReady,
     SceneFailed,
+    SceneReplayed,
     SceneRequested,
     Subject,
     dead_letter,
@@ -336,3 +344,68 @@ async def test_a_database_outage_holds_the_position_until_it_is_back(
         finally:
             stop.set()
             await asyncio.wait_for(task, WAIT_S)
+
+
+async def test_attempts_and_stuck_scenes_from_the_stream(
+    js: JetStreamContext, new_database: NewDatabase, unique: str
+) -> None:
+    """Attempts, late news of an old attempt and STUCK, followed live and rebuilt, on each
+    backend (the STUCK filter is SQL of its own)."""
+    stream = NatsSettings().stream
+    replayed_id, quiet_id = f"again-{unique}", f"quiet-{unique}"
+    events = scene_events(replayed_id)
+    now = datetime.now(UTC)
+    clock_now = [now]
+    live = await Projection(await new_database(), clock=lambda: clock_now[0]).open()
+    try:
+        async with following(js, live):
+            for subject_name, event, message_id in events[:5]:
+                await js.publish(subject_name, encode(event), headers={"Nats-Msg-Id": message_id})
+            failure = SceneFailed(scene_id=replayed_id, stage="imagegen", code="x", message="m")
+            await js.publish(subject(Subject.SCENE_FAILED, replayed_id), encode(failure))
+            replay = SceneReplayed(scene_id=replayed_id, attempt=2, from_stage="imagegen")
+            await js.publish(subject(Subject.SCENE_REPLAYED, replayed_id), encode(replay))
+            for subject_name, event, _ in events[1:]:
+                again = event.model_copy(update={"attempt": 2})
+                await js.publish(subject_name, encode(again))
+            late = SceneFailed(scene_id=replayed_id, stage="meshgen", code="late", message="m")
+            await js.publish(subject(Subject.SCENE_FAILED, replayed_id), encode(late))
+            for subject_name, event, message_id in scene_events(quiet_id)[:2]:
+                ack = await js.publish(
+                    subject_name, encode(event), headers={"Nats-Msg-Id": message_id}
+                )
+            assert await live.wait_for_seq(ack.seq, timeout=WAIT_S)
+        view = await live.get_scene(replayed_id)
+        assert view is not None
+        assert (view.status, view.attempt, view.late_outcomes) == (Status.SUCCEEDED, 2, 1)
+        assert [(a.attempt, a.from_stage, a.status) for a in view.attempts] == [
+            (1, "planner", AttemptStatus.FAILED),
+            (2, "imagegen", AttemptStatus.SUCCEEDED),
+        ]
+        assert all(a.ended_at is not None for a in view.attempts)
+
+        # The session's stream holds other tests' scenes too: look at these two.
+        async def listed(status: Status) -> set[str]:
+            page = await live.list_scenes(status=status, page_size=1000)
+            return {s.scene_id for s in page.items} & {replayed_id, quiet_id}
+
+        assert await listed(Status.STUCK) == set()
+        assert await listed(Status.IN_PROGRESS) == {quiet_id}
+        before = await live.count_stuck()
+        clock_now[0] = now + timedelta(seconds=STUCK_AFTER_S + 60)
+        assert await listed(Status.STUCK) == {quiet_id}
+        assert await listed(Status.IN_PROGRESS) == set()
+        assert await listed(Status.SUCCEEDED) == {replayed_id}
+        assert await live.count_stuck() >= before + 1
+        quiet = await live.get_scene(quiet_id)
+        assert quiet is not None and quiet.status == Status.STUCK
+
+        rebuilt = await Projection(await new_database(), clock=lambda: clock_now[0]).open()
+        try:
+            await rebuild(js, stream, rebuilt)
+            for scene_id in (replayed_id, quiet_id):
+                assert await rebuilt.get_scene(scene_id) == await live.get_scene(scene_id)
+        finally:
+            await rebuilt.close()
+    finally:
+        await live.close()
