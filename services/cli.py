@@ -278,6 +278,10 @@ async def _build(
         doing.what = "building the scene"
         with progress:
             watch = await request_scene(stack.nc, prompt, seed=seed, timeout=timeout, on_event=show)
+        if watch.cancelled:
+            if as_json:
+                print(summary(watch, {}))
+            raise watch.cancel_error()
         if watch.failed:
             if as_json:
                 print(summary(watch, {}))
@@ -677,10 +681,15 @@ def _folder_usage(folder: Path) -> tuple[int, int]:
 def session_list(
     limit: Annotated[int, typer.Option(help="How many scenes, newest first.")] = 20,
     status: Annotated[str | None, typer.Option(help="Only scenes with this status.")] = None,
+    stuck: Annotated[
+        bool, typer.Option("--stuck", help="Only running scenes with no news for too long.")
+    ] = False,
 ) -> None:
     """The scenes made in this workspace (the status database, brought up to date first)."""
     settings = _settings(quiet=True)
-    page = _run(_session_list(settings, limit, status))
+    if stuck and status is not None and status.upper() != "STUCK":
+        fail(f"--stuck and --status {status} ask for different scenes: give one")
+    page = _run(_session_list(settings, limit, "STUCK" if stuck else status))
     table = Table("status", "progress", "objects", "created", "prompt")
     table.columns.insert(0, Column("scene", no_wrap=True, min_width=20))
     for item in page.items:
@@ -699,6 +708,7 @@ def session_list(
 async def _session_list(settings: Settings, limit: int, status: str | None) -> Any:
     from nats.js.errors import NotFoundError
 
+    from services.gateway.app import stuck_after
     from services.gateway.projection import Projection, Status
     from services.gateway.projector import catch_up
     from services.stack import nats_endpoint
@@ -711,7 +721,9 @@ async def _session_list(settings: Settings, limit: int, status: str | None) -> A
         except ValueError:
             choices = ", ".join(s.value for s in Status)
             raise BadInput(f"unknown status {status!r}; choose from {choices}") from None
-    projection = await Projection(settings.database_url).open()
+    projection = await Projection(
+        settings.database_url, stuck_after=stuck_after(settings.gateway)
+    ).open()
     try:
         async with nats_endpoint(settings) as (url, _):
             nc = await connect(url, "holodeck-session")
@@ -781,9 +793,11 @@ async def _performance(settings: Settings, scenes: int, prompt: str) -> dict[str
 
 def _register_more() -> None:
     """Commands that live in their own modules, given this module's runner and settings."""
+    from services.backup_commands import register as register_backup
     from services.recovery_commands import register as register_recovery
 
     register_recovery(app, _run, _settings)
+    register_backup(app)
 
 
 _register_more()
