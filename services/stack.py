@@ -30,9 +30,11 @@ from shared.contract import (
     ImagesReady,
     LayoutReady,
     MeshReady,
+    SceneCancelled,
     SceneFailed,
     SceneOptions,
     SceneReady,
+    SceneReplayed,
     SceneRequested,
     Subject,
     encode,
@@ -139,15 +141,22 @@ async def running_stack(
 
 @dataclass
 class SceneWatch:
-    """Progress of one scene as seen on the bus."""
+    """Progress of one attempt of a scene as seen on the bus.
+
+    Events of other attempts are ignored; a ``scene.replayed`` of a later attempt moves
+    the watch to that attempt, forgetting what it redoes. The watch is done once its
+    attempt is ready, failed or cancelled.
+    """
 
     scene_id: str
+    attempt: int = 1
     object_count: int = 0
     images: set[str] = field(default_factory=set)
     meshes: set[str] = field(default_factory=set)
     layout: LayoutReady | None = None
     ready: SceneReady | None = None
     failed: SceneFailed | None = None
+    cancelled: SceneCancelled | None = None
     started: float = field(default_factory=time.perf_counter)
     marks: dict[str, float] = field(default_factory=dict)
     cached: dict[str, set[str]] = field(
@@ -156,6 +165,12 @@ class SceneWatch:
 
     def apply(self, event: Any) -> None:
         now = time.perf_counter() - self.started
+        attempt = getattr(event, "attempt", self.attempt)
+        if isinstance(event, SceneReplayed) and attempt > self.attempt and not self.done:
+            self._follow(event)
+            return
+        if attempt != self.attempt:
+            return
         if isinstance(event, LayoutReady):
             self.layout = event
             self.object_count = len(event.layout.objects)
@@ -177,6 +192,43 @@ class SceneWatch:
             self.marks.setdefault("assembly", now)
         elif isinstance(event, SceneFailed):
             self.failed = event
+        elif isinstance(event, SceneCancelled):
+            self.cancelled = event
+
+    def _follow(self, replayed: SceneReplayed) -> None:
+        """Move to the replay's attempt: what it redoes is made again."""
+        self.attempt = replayed.attempt
+        stages = ("planner", "imagegen", "meshgen", "assembly")
+        redo = stages[stages.index(replayed.from_stage) :]
+        if "planner" in redo:
+            self.layout, self.object_count = None, 0
+        if "imagegen" in redo:
+            self.images.clear()
+            self.cached["imagegen"].clear()
+        if "meshgen" in redo:
+            self.meshes.clear()
+            self.cached["meshgen"].clear()
+        for stage in redo:
+            self.marks.pop(stage, None)
+
+    @property
+    def status(self) -> str:
+        """SUCCEEDED, FAILED or CANCELLED once done, else RUNNING."""
+        if self.ready is not None:
+            return "SUCCEEDED"
+        if self.failed is not None:
+            return "FAILED"
+        return "CANCELLED" if self.cancelled is not None else "RUNNING"
+
+    def cancel_error(self) -> HolodeckError:
+        """The error a command following a cancelled scene ends with."""
+        assert self.cancelled is not None
+        by = f" by {self.cancelled.requested_by}" if self.cancelled.requested_by else ""
+        return Permanent(
+            f"scene {self.scene_id} was cancelled{by} (attempt {self.attempt}): "
+            f"{self.cancelled.reason}",
+            code="cancelled",
+        )
 
     def cache_report(self) -> dict[str, dict[str, int]]:
         """Asset-cache hits and misses per stage for this scene."""
@@ -191,7 +243,7 @@ class SceneWatch:
 
     @property
     def done(self) -> bool:
-        return self.ready is not None or self.failed is not None
+        return self.status != "RUNNING"
 
     def timings(self) -> dict[str, float]:
         """Seconds from the request to each stage's completion, and per stage."""
@@ -315,11 +367,10 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
 
 
 def summary(watch: SceneWatch, paths: dict[str, Path]) -> str:
-    status = "SUCCEEDED" if watch.ready else "FAILED"
     return json.dumps(
         {
             "scene_id": watch.scene_id,
-            "status": status,
+            "status": watch.status,
             "artifacts": {name: str(path) for name, path in paths.items()},
             "objects": watch.object_count,
             "timings": watch.timings(),
