@@ -451,7 +451,8 @@ def create_app(
             409: {
                 "model": ErrorResponse,
                 "description": "`scene_running` (its attempt is running and not STUCK: "
-                "cancel it first) or `replay_began` (another retry of it began meanwhile)",
+                "cancel it first), `replay_began` (another retry of it began meanwhile) or "
+                "`not_replayable` (the stream holds neither its request nor its layout)",
             },
             503: {"model": ErrorResponse, "description": "The bus did not answer"},
         },
@@ -477,8 +478,11 @@ def create_app(
             from_stage = _stage_in_progress(view.stages)
         try:
             plan = await _bus_call(recovery.plan(scene_id, from_stage))
-        except BadInput:
-            raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
+        except BadInput as exc:
+            if view is None:
+                raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
+            # Known here, but the stream holds neither its request nor its layout.
+            raise ApiError(409, "not_replayable", str(exc)) from None
         if view is None and running:
             raise ApiError(
                 409, "scene_running", f"scene {scene_id} is still running: cancel it first"
@@ -513,8 +517,9 @@ def create_app(
             404: {"model": ErrorResponse, "description": "`scene_not_found`"},
             409: {
                 "model": ErrorResponse,
-                "description": "`scene_ended`: the attempt had already ended; "
-                "`scene_status` says how",
+                "description": "`scene_ended`: the attempt had already ended, "
+                "`scene_status` says how; `not_cancellable`: the stream holds neither its "
+                "request nor its layout",
             },
             503: {"model": ErrorResponse, "description": "The bus did not answer"},
         },
@@ -526,8 +531,10 @@ def create_app(
         body = body or CancelRequest()
         try:
             held = await _bus_call(recovery.cancel(scene_id, body.reason))
-        except BadInput:
-            raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
+        except BadInput as exc:
+            if await projection.get_scene(scene_id) is None:
+                raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
+            raise ApiError(409, "not_cancellable", str(exc)) from None
         if held.state != "CANCELLED":
             raise ApiError(
                 409,

@@ -1016,3 +1016,18 @@ async def test_retry_and_cancel_without_control_are_503(tmp_path: Path) -> None:
                 response = await client.post(f"/v1/scenes/some/{action}")
                 assert response.status_code == 503
                 assert response.json()["error"]["code"] == "control_unavailable"
+
+
+async def test_a_scene_known_here_but_not_replayable_is_409(gateway: Gateway) -> None:
+    # Only a layout's outputs reached this projection: the stream has no request or layout
+    # the control could replay from.
+    scene_id = "orphan-1"
+    for subject_name, event, _ in scene_events(scene_id)[4:6]:
+        await gateway.bus.apply(subject_name, event)
+    gateway.wall.now = at(gateway.bus.seq) + timedelta(hours=1)
+    assert (await gateway.client.get(f"/v1/scenes/{scene_id}")).json()["status"] == "STUCK"
+    retry = await gateway.client.post(f"/v1/scenes/{scene_id}/retry")
+    assert (retry.status_code, retry.json()["error"]["code"]) == (409, "not_replayable")
+    assert "not in the stream" in retry.json()["error"]["message"]
+    cancel = await gateway.client.post(f"/v1/scenes/{scene_id}/cancel")
+    assert (cancel.status_code, cancel.json()["error"]["code"]) == (409, "not_cancellable")
