@@ -36,15 +36,20 @@ sys.path.insert(0, str(ROOT))
 
 from services.recovery_commands import replay_scenes
 from services.runtime import WORKERS
-from services.stack import running_stack
+from services.stack import nats_endpoint, running_stack
+from shared.artifacts import LocalArtifactStore, digest
+from shared.backup import make_backup, restore_backup
+from shared.bus import connect
 from shared.config import load_settings
 from shared.contract import (
+    SceneReady,
     SceneRequested,
     Subject,
     encode,
     parse_event,
     subject,
 )
+from shared.history import StreamHistory
 from shared.logs import configure_logging
 from tests.fakes.image_to_3d import FakeSF3D
 
@@ -55,6 +60,7 @@ PROMPTS = [
     "a kitchen with a fridge, a stove and a sink",
 ]
 GAP_S = 0.05  # between two requests
+PASSWORD = "bench-recovery"
 
 
 class OutageSF3D(FakeSF3D):
@@ -161,11 +167,69 @@ async def run(scenes: int) -> dict[str, Any]:
                     reused_by_stage=report["reused"],
                     backend_calls=sf3d.calls,
                 )
+                backup_file = Path(work) / "deployment.hdbk"
+                made = await make_backup(
+                    js,
+                    backup_file,
+                    PASSWORD,
+                    settings,
+                    artifacts_dir=settings.storage.root / "artifacts",
+                )
+                result["backup_mb"] = round(made.size_bytes / 1e6, 2)
+                result["backup_s"] = round(made.seconds, 2)
+                ready = await newest_ready(js, ids)
+        result.update(await restore_and_serve(Path(work), backup_file, ready))
     result["targets_met"] = {
         "every_failed_scene_recovered": result.get("recovered") == result.get("failed"),
         "only_failed_stages_redone": result.get("redone_share_of_full_rerun", 1) < 0.5,
+        "restored_deployment_serves_every_scene": result.get("restored_served_pct") == 100.0,
     }
     return result
+
+
+async def newest_ready(js: Any, scene_ids: list[str]) -> dict[str, SceneReady]:
+    """Each scene's newest ``scene.ready`` (its last attempt's artifacts)."""
+    found: dict[str, SceneReady] = {}
+    history = StreamHistory(js, "HOLODECK")
+    for sid in scene_ids:
+        event = await history.newest(subject(Subject.SCENE_READY, sid), SceneReady)
+        if event is not None:
+            found[sid] = event
+    return found
+
+
+async def restore_and_serve(
+    work: Path, backup_file: Path, ready: dict[str, SceneReady]
+) -> dict[str, Any]:
+    """Restore into a fresh deployment and read every scene's artifacts back there."""
+    settings = load_settings(storage={"workspace": work / "restored"}, logging={"level": "ERROR"})
+    started = time.monotonic()
+    async with nats_endpoint(settings) as (url, _):
+        nc = await connect(url, "holodeck-bench-restore")
+        try:
+            await restore_backup(
+                nc.jetstream(),
+                backup_file,
+                PASSWORD,
+                settings,
+                artifacts_dir=settings.storage.root / "artifacts",
+            )
+            restore_s = time.monotonic() - started
+            store = LocalArtifactStore(settings.storage.root / "artifacts")
+            served = 0
+            for event in ready.values():
+                blobs = [await store.get(ref.sha256) for ref in event.artifacts.values()]
+                served += all(
+                    digest(b) == ref.sha256
+                    for b, ref in zip(blobs, event.artifacts.values(), strict=True)
+                )
+        finally:
+            await nc.close()
+    return {
+        "restore_s": round(restore_s, 2),
+        "restored_scenes_served": served,
+        "restored_served_pct": round(100 * served / max(len(ready), 1), 1),
+    }
 
 
 def main() -> None:
