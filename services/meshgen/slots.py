@@ -34,10 +34,10 @@ from dataclasses import dataclass
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import APIError, BucketNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from shared.cache import open_bucket
 from shared.contract import BACKEND_SLOTS_BUCKET
 from shared.errors import RetryLater
 from shared.logs import get_logger
@@ -221,19 +221,9 @@ def _server_key(server: str) -> str:
 
 
 async def _open_bucket(js: JetStreamContext, bucket: str, lease_s: float) -> KeyValue:
-    try:
-        return await js.key_value(bucket)
-    except BucketNotFoundError:
-        pass
-    config = KeyValueConfig(
-        bucket=bucket,
-        description="Holodeck: request slots of image-to-3D servers, claimed by replicas",
-        history=1,
-        ttl=lease_s,
-        storage=StorageType.FILE,
+    return await open_bucket(
+        js,
+        bucket,
+        "Holodeck: request slots of image-to-3D servers, claimed by replicas",
+        max_age_s=lease_s,
     )
-    try:
-        return await js.create_key_value(config)
-    except APIError:
-        # Another replica created it first.
-        return await js.key_value(bucket)
