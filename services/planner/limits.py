@@ -8,8 +8,9 @@ Three limits, all settings (``planner:`` in the config):
 - ``timeout_s`` and ``max_memory_mb``: the solver checks a :class:`Budget` before each
   object it places; past either bound the scene fails with an error naming the setting.
   Time is the CPU time of the thread solving the scene, so solves that share a process
-  (and its interpreter lock) are not charged for each other's turns. Memory is the process's resident-set growth since the solve began, so solves running
-  side by side in one process share the bound (a conservative reading).
+  (and its interpreter lock) are not charged for each other's turns. Memory is the
+  process's resident-set growth since the solve began, so solves running side by side in
+  one process share the bound (a conservative reading).
 """
 
 from __future__ import annotations
