@@ -171,8 +171,11 @@ async def resubmit(settings: Settings, sequences: list[int]) -> int:
     return sent
 
 
-async def purge(settings: Settings, rejected_by: str | None) -> int:
-    """Remove dead letters from the stream (all, or those of one consumer)."""
+async def purge(settings: Settings, rejected_by: str | None) -> tuple[int, int]:
+    """Remove dead letters from the stream and from the status database (all, or those of
+    one consumer); how many went from each."""
+    from services.gateway.projection import Projection
+
     async with _recovery(settings, "deadletters") as recovery:
         name = (
             subject(Subject.DEAD_LETTER, rejected_by) if rejected_by else f"{Subject.DEAD_LETTER}.*"
@@ -181,7 +184,12 @@ async def purge(settings: Settings, rejected_by: str | None) -> int:
         count = sum((info.state.subjects or {}).values())
         if count:
             await recovery.js.purge_stream(settings.nats.stream, subject=name)
-        return count
+    projection = await Projection(settings.database_url).open()
+    try:
+        rows = await projection.purge_dead_letters(rejected_by)
+    finally:
+        await projection.close()
+    return count, rows
 
 
 def register(app: typer.Typer, run: Runner[Any], load: Callable[..., Settings]) -> None:
@@ -323,5 +331,8 @@ def register(app: typer.Typer, run: Runner[Any], load: Callable[..., Settings]) 
         if not yes:
             raise BadInput("purging removes dead letters for good: add --yes")
         settings = load(quiet=True)
-        removed = run(purge(settings, rejected_by))
-        err.print(f"removed {removed} dead letters")
+        in_stream, in_database = run(purge(settings, rejected_by))
+        err.print(
+            f"removed {in_stream} dead letters from the stream and {in_database} from the "
+            "status database"
+        )

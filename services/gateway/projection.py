@@ -70,7 +70,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.orm import registry
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel, col, select, update
+from sqlmodel import Field, SQLModel, col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contract import (
@@ -1233,6 +1233,15 @@ class Projection:
             page_size=page_size,
             total=total or 0,
         )
+
+    async def purge_dead_letters(self, rejected_by: str | None = None) -> int:
+        """Forget the dead letters (all, or one consumer's); how many rows went."""
+        statement = delete(DeadLetterRow)
+        if rejected_by is not None:
+            statement = statement.where(col(DeadLetterRow.rejected_by) == rejected_by)
+        async with self._session() as session, session.begin():
+            result = await session.exec(statement)
+        return int(result.rowcount or 0)
 
     async def artifact(self, sha256: str) -> ArtifactRef | None:
         """The reference of an artifact some event named, if any did."""

@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,21 +14,9 @@ import trimesh
 from services.runtime import SERVICES
 from services.stack import running_stack
 from shared.bus import free_port
+from tests.helpers import run_cli
 
-HOLODECK = str(Path(sys.executable).parent / "holodeck")
 TIMEOUT = 60.0
-
-
-def run_cli(
-    *args: str, workspace: Path, extra: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLODECK_", "HOLDECK_"))}
-    env.pop("NATS_URL", None)
-    env["HOLODECK_WORKSPACE"] = str(workspace)
-    env.update(extra or {})
-    return subprocess.run(
-        [HOLODECK, *args], capture_output=True, text=True, env=env, timeout=120, check=False
-    )
 
 
 def test_build_writes_a_glb_with_one_node_per_object(tmp_path: Path, workspace: Path):
