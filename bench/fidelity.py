@@ -79,7 +79,9 @@ def run_case(case: Case, seed: int, repeat: int) -> dict[str, object]:
         if o.requested:
             asked[o.category] += o.count
     placed = Counter(o.category for o in layout.objects)
-    reported = Counter(u.category for u in layout.unplaced)
+    reported: Counter[str] = Counter()
+    for u in layout.unplaced:
+        reported[u.category] += u.count
     # What the planner itself asked for and lost without a word (must be none).
     wanted: Counter[str] = Counter()
     for o in spec.objects:

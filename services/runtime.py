@@ -26,9 +26,9 @@ from faststream.nats import JStream, NatsBroker, PullSub
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
 from pydantic import BaseModel
 
-from services.assembly.history import StreamHistory
 from services.assembly.work import Assembler
 from services.imagegen.backend import image_backend
 from services.imagegen.work import FanOut, ImageMaker
@@ -54,11 +54,14 @@ from shared.contract import (
     SceneReady,
     SceneRequested,
     Subject,
+    ids_from_subject,
     subject,
 )
 from shared.errors import ConfigError
+from shared.history import StreamHistory
 from shared.logs import get_logger, route_library_logs
 from shared.stage import StageRunner, Work
+from shared.states import KvSceneStates, SceneStates
 
 log = get_logger(__name__)
 
@@ -81,7 +84,7 @@ def instance_id(service: str) -> str:
 
 async def open_store(settings: Settings, js: JetStreamContext) -> ArtifactStore:
     if settings.storage.artifact_store == "nats":
-        return await NatsArtifactStore.open(js)
+        return await NatsArtifactStore.open(js, storage=settings.storage)
     return LocalArtifactStore(settings.storage.root / "artifacts")
 
 
@@ -99,6 +102,7 @@ class ServiceHost:
     runners: list[StageRunner] = field(default_factory=list, init=False)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, init=False)
     cache: AssetCache | None = field(default=None, init=False)
+    states: SceneStates | None = field(default=None, init=False)
     _backlog_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -123,9 +127,13 @@ class ServiceHost:
         self.store = await open_store(self.settings, self.js)
         if {"planner", "imagegen", "meshgen", "assembly"} & set(self.names):
             self.cache = await AssetCache.open(self.js, self.store, self.settings.performance)
+            self.states = await KvSceneStates.open(self.js, self.settings.nats.max_age_days * 86400)
         for name in self.names:
             if name in WORKERS:
                 self._register(name)
+        if self.runners:
+            # Cancels arrive on core NATS too: stop the cancelled scene's work in progress.
+            await self.nc.subscribe(f"{Subject.SCENE_CANCELLED}.*", cb=self._on_cancel)
         await self.broker.start()
         route_library_logs()
         if self.runners:
@@ -147,7 +155,12 @@ class ServiceHost:
                 understander = llm_understander(client, fallback=llm.fallback_to_rules)
                 identity = f"openai/{llm.base_url}/{llm.model}/{llm.json_mode}"
             planner = Planner(
-                producer, understander, identity=identity, store=self.store, cache=self.cache
+                producer,
+                understander,
+                identity=identity,
+                store=self.store,
+                cache=self.cache,
+                limits=self.settings.planner,
             )
             bindings += [
                 ("planner", Consumer.PLANNER, planner),
@@ -170,7 +183,7 @@ class ServiceHost:
                 ),
             ]
         elif name == "meshgen":
-            backend = self._backend(mesh_backend(self.settings.three_d_generation))
+            backend = self._backend(mesh_backend(self.settings.three_d_generation, self.js))
             bindings.append(
                 (
                     "meshgen",
@@ -188,7 +201,9 @@ class ServiceHost:
                 )
             )
         for stage, durable, work in bindings:
-            runner = StageRunner(stage, work, self.js, nats, producer)
+            runner = StageRunner(
+                stage, work, self.js, nats, producer, states=self.states, started=self._started
+            )
             self.runners.append(runner)
             handler = _handler(runner)
             # `workers` pull loops of one message each on the same durable: bounded
@@ -205,6 +220,35 @@ class ServiceHost:
                     title=f"{stage}:{durable}:{slot}",
                     include_in_schema=False,
                 )(handler)
+
+    async def _started(self, scene_id: str, before_seq: int) -> bool:
+        """Was this scene requested before ``before_seq``, or laid out already?"""
+        stream = self.settings.nats.stream
+        try:
+            await self.js.get_last_msg(stream, subject(Subject.LAYOUT_READY, scene_id))
+            return True
+        except NotFoundError:
+            pass
+        try:
+            first = await self.js.get_msg(
+                stream, seq=1, subject=subject(Subject.SCENE_REQUESTED, scene_id), next=True
+            )
+        except NotFoundError:
+            return False
+        return first.seq is not None and first.seq < before_seq
+
+    async def _on_cancel(self, msg: Msg) -> None:
+        scene_id, _ = ids_from_subject(msg.subject)
+        if not scene_id or self.states is None:
+            return
+        with contextlib.suppress(Exception):
+            # Anyone can publish on the subject: only a scene cancelled in the state bucket
+            # (the cancel command claims it there first) has its work stopped.
+            state = await self.states.get(scene_id)
+            if state is not None and state.state == "CANCELLED":
+                stopped = sum(r.cancel_scene(scene_id) for r in self.runners)
+                if stopped:
+                    log.info("cancelled scene's work stopped", scene_id=scene_id, tasks=stopped)
 
     async def _report_progress(self, event: ObjectProgress) -> None:
         """Live progress goes out on core NATS only: news of the moment, not history."""

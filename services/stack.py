@@ -1,4 +1,5 @@
-"""The embedded stack: a private nats-server (unless NATS_URL is set) and services in-process.
+"""The embedded stack: the workspace's nats-server (unless NATS_URL is set) and services
+in-process.
 
 Also the client side of a build: publish a request and follow its scene to the end.
 """
@@ -23,15 +24,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.runtime import ServiceHost
 from shared.artifacts import ArtifactStore
-from shared.bus import EmbeddedNats
+from shared.bus import EmbeddedNats, store_held, workspace_server
 from shared.config import Settings
 from shared.contract import (
     ImagesReady,
     LayoutReady,
     MeshReady,
+    SceneCancelled,
     SceneFailed,
     SceneOptions,
     SceneReady,
+    SceneReplayed,
     SceneRequested,
     Subject,
     encode,
@@ -41,6 +44,12 @@ from shared.contract import (
     subject,
 )
 from shared.errors import HolodeckError, Permanent, RetryLater
+
+# Stopping the services (finishing or nakking in-flight work) is bounded so that a
+# broken connection cannot hold a command open after its work is done or abandoned.
+STOP_TIMEOUT_S = 15.0
+# How often a command using another process's embedded server checks that it still runs.
+OWNER_POLL_S = 1.0
 
 
 @dataclass
@@ -59,40 +68,95 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
+async def nats_endpoint(
+    settings: Settings, url: str | None = None, *, timeout: float = 15.0
+) -> AsyncIterator[tuple[str, EmbeddedNats | None]]:
+    """The NATS URL to use: the given or configured one, else the workspace's embedded
+    server: the one already running on its store (used as a client and left running), or
+    a new one that this context owns and stops at the end."""
+    url = url or settings.nats.url
+    if url:
+        yield url, None
+        return
+    store = settings.storage.root / "nats"
+    url, server = await workspace_server(
+        store, sync_always=settings.nats.sync_always, timeout=timeout
+    )
+    if server is not None:
+        try:
+            yield url, server
+        finally:
+            await server.stop()
+        return
+    async with _while_held(store, url):
+        yield url, None
+
+
+@contextlib.asynccontextmanager
+async def _while_held(store: Path, url: str) -> AsyncIterator[None]:
+    """Run the body while another process's server owns ``store``; once that server is
+    gone (its owner stopped or was killed), end the body with a clear error instead of
+    leaving the client reconnecting to nothing."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        # Another process's lock offers nothing to await: look at it now and then.
+        while store_held(store):  # noqa: ASYNC110
+            await asyncio.sleep(OWNER_POLL_S)
+        gone = True
+        task.cancel()
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield
+    except asyncio.CancelledError:
+        if not gone:
+            raise
+        task.uncancel()
+        raise RetryLater(
+            f"the workspace's embedded server at {url} stopped (its owner ended)",
+            code="nats_owner_gone",
+        ) from None
+    finally:
+        watcher.cancel()
+
+
+@contextlib.asynccontextmanager
 async def running_stack(
     settings: Settings, services: tuple[str, ...], url: str | None = None
 ) -> AsyncIterator[Stack]:
-    """NATS (embedded unless a URL is configured) with ``services`` running in this process."""
-    url = url or settings.nats.url
-    server: EmbeddedNats | None = None
-    if not url:
-        server = EmbeddedNats(
-            store_dir=settings.storage.root / "nats", sync_always=settings.nats.sync_always
-        )
-        await server.start()
-        url = server.url
-    host = ServiceHost(settings, url, services)
-    try:
-        await host.start()
-        yield Stack(url, host, server)
-    finally:
-        with contextlib.suppress(Exception):
-            await host.stop()
-        if server is not None:
-            await server.stop()
+    """NATS (see :func:`nats_endpoint`) with ``services`` running in this process."""
+    async with nats_endpoint(settings, url) as (url, server):
+        host = ServiceHost(settings, url, services)
+        try:
+            await host.start()
+            yield Stack(url, host, server)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(host.stop()), STOP_TIMEOUT_S)
 
 
 @dataclass
 class SceneWatch:
-    """Progress of one scene as seen on the bus."""
+    """Progress of one attempt of a scene as seen on the bus.
+
+    Events of other attempts are ignored; a ``scene.replayed`` of a later attempt moves
+    the watch to that attempt, forgetting what it redoes. The watch is done once its
+    attempt is ready, failed or cancelled.
+    """
 
     scene_id: str
+    attempt: int = 1
     object_count: int = 0
     images: set[str] = field(default_factory=set)
     meshes: set[str] = field(default_factory=set)
     layout: LayoutReady | None = None
     ready: SceneReady | None = None
     failed: SceneFailed | None = None
+    cancelled: SceneCancelled | None = None
     started: float = field(default_factory=time.perf_counter)
     marks: dict[str, float] = field(default_factory=dict)
     cached: dict[str, set[str]] = field(
@@ -101,6 +165,12 @@ class SceneWatch:
 
     def apply(self, event: Any) -> None:
         now = time.perf_counter() - self.started
+        attempt = getattr(event, "attempt", self.attempt)
+        if isinstance(event, SceneReplayed) and attempt > self.attempt and not self.done:
+            self._follow(event)
+            return
+        if attempt != self.attempt:
+            return
         if isinstance(event, LayoutReady):
             self.layout = event
             self.object_count = len(event.layout.objects)
@@ -122,6 +192,43 @@ class SceneWatch:
             self.marks.setdefault("assembly", now)
         elif isinstance(event, SceneFailed):
             self.failed = event
+        elif isinstance(event, SceneCancelled):
+            self.cancelled = event
+
+    def _follow(self, replayed: SceneReplayed) -> None:
+        """Move to the replay's attempt: what it redoes is made again."""
+        self.attempt = replayed.attempt
+        stages = ("planner", "imagegen", "meshgen", "assembly")
+        redo = stages[stages.index(replayed.from_stage) :]
+        if "planner" in redo:
+            self.layout, self.object_count = None, 0
+        if "imagegen" in redo:
+            self.images.clear()
+            self.cached["imagegen"].clear()
+        if "meshgen" in redo:
+            self.meshes.clear()
+            self.cached["meshgen"].clear()
+        for stage in redo:
+            self.marks.pop(stage, None)
+
+    @property
+    def status(self) -> str:
+        """SUCCEEDED, FAILED or CANCELLED once done, else RUNNING."""
+        if self.ready is not None:
+            return "SUCCEEDED"
+        if self.failed is not None:
+            return "FAILED"
+        return "CANCELLED" if self.cancelled is not None else "RUNNING"
+
+    def cancel_error(self) -> HolodeckError:
+        """The error a command following a cancelled scene ends with."""
+        assert self.cancelled is not None
+        by = f" by {self.cancelled.requested_by}" if self.cancelled.requested_by else ""
+        return Permanent(
+            f"scene {self.scene_id} was cancelled{by} (attempt {self.attempt}): "
+            f"{self.cancelled.reason}",
+            code="cancelled",
+        )
 
     def cache_report(self) -> dict[str, dict[str, int]]:
         """Asset-cache hits and misses per stage for this scene."""
@@ -136,7 +243,7 @@ class SceneWatch:
 
     @property
     def done(self) -> bool:
-        return self.ready is not None or self.failed is not None
+        return self.status != "RUNNING"
 
     def timings(self) -> dict[str, float]:
         """Seconds from the request to each stage's completion, and per stage."""
@@ -260,11 +367,10 @@ async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) ->
 
 
 def summary(watch: SceneWatch, paths: dict[str, Path]) -> str:
-    status = "SUCCEEDED" if watch.ready else "FAILED"
     return json.dumps(
         {
             "scene_id": watch.scene_id,
-            "status": status,
+            "status": watch.status,
             "artifacts": {name: str(path) for name, path in paths.items()},
             "objects": watch.object_count,
             "timings": watch.timings(),

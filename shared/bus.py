@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import fcntl
+import json
 import os
 import shutil
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -35,37 +39,84 @@ from nats.js.errors import NotFoundError
 
 from shared.config import NatsSettings
 from shared.contract import STREAM_SUBJECTS, Consumer
-from shared.errors import ConfigError, RetryLater
+from shared.errors import ConfigError, HolodeckError, RetryLater
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
 
-async def ensure_reachable(url: str, timeout: float = 5.0) -> None:
-    """Fail fast, with one clear error, when no server of ``url`` accepts a connection.
+# A NATS server greets every new connection with an ``INFO {...}`` line at once.
+GREETING_TIMEOUT_S = 2.0
 
-    The client itself would retry an unreachable server forever (it is configured to
-    reconnect without limit, which is right once connected), logging every attempt.
-    """
+
+class NotNats(ConfigError):
+    """Something answers at the configured address, but it is not a NATS server."""
+
+    code = "not_nats"
+
+
+def _servers(url: str) -> list[tuple[str, str, int]]:
     servers = []
     for part in url.split(","):
-        parsed = urlsplit(part.strip() if "://" in part else f"nats://{part.strip()}")
-        servers.append((parsed.hostname or "127.0.0.1", parsed.port or 4222))
+        part = part.strip()
+        parsed = urlsplit(part if "://" in part else f"nats://{part}")
+        servers.append((parsed.scheme, parsed.hostname or "127.0.0.1", parsed.port or 4222))
+    return servers
+
+
+async def ensure_reachable(url: str, timeout: float = 5.0) -> None:
+    """Fail fast, with one clear error, when no server of ``url`` accepts a connection
+    and greets it as a NATS server does.
+
+    The client itself would retry an unreachable server forever (it is configured to
+    reconnect without limit, which is right once connected), logging every attempt; and
+    a port held by something else (a database, a web server) would leave it waiting for
+    a greeting that never comes.
+    """
     deadline = time.monotonic() + timeout
     last: OSError | None = None
-    while time.monotonic() < deadline:
-        for host, port in servers:
+    while True:
+        wrong: NotNats | None = None
+        for scheme, host, port in _servers(url):
             try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
             except (OSError, TimeoutError) as exc:
                 last = exc if isinstance(exc, OSError) else OSError(str(exc) or "timed out")
                 continue
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-            return
+            try:
+                if scheme in ("ws", "wss"):
+                    return  # a WebSocket endpoint speaks HTTP first
+                await _expect_greeting(reader, f"{host}:{port}")
+                return
+            except NotNats as exc:
+                wrong = exc  # another server of the list may still be the right one
+            finally:
+                writer.close()
+                with contextlib.suppress(OSError):
+                    await writer.wait_closed()
+        if wrong is not None:
+            raise wrong  # waiting will not turn it into a NATS server
+        if time.monotonic() >= deadline:
+            break
         await asyncio.sleep(0.2)
     raise RetryLater(f"cannot reach NATS at {url}: {last}", code="nats_unreachable")
+
+
+async def _expect_greeting(reader: asyncio.StreamReader, where: str) -> None:
+    try:
+        first = await asyncio.wait_for(reader.read(64), GREETING_TIMEOUT_S)
+    except TimeoutError:
+        raise NotNats(
+            f"{where} accepts connections but is not a NATS server "
+            f"(no INFO greeting within {GREETING_TIMEOUT_S:.0f} s); check NATS_URL"
+        ) from None
+    except OSError as exc:
+        raise RetryLater(f"NATS at {where} closed the connection: {exc}") from None
+    if not first.startswith(b"INFO"):
+        shown = first[:24].decode("ascii", "replace").strip() or "nothing"
+        raise NotNats(
+            f"{where} is not a NATS server (it answered {shown!r} instead of INFO); check NATS_URL"
+        )
 
 
 async def log_client_error(exc: Exception) -> None:
@@ -153,15 +204,115 @@ def free_port() -> int:
         return port
 
 
+# One store directory, one server: the owner holds an exclusive lock on this file (and
+# hands the same open file to its nats-server, so the lock lasts as long as either lives)
+# and records where its server listens in the other file.
+LOCK_FILE = "owner.lock"
+SERVER_FILE = "server.json"
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """Where the server that owns a store listens, and who runs it."""
+
+    url: str
+    monitor_port: int
+    server_pid: int
+    owner_pid: int
+
+
+class StoreBusy(RetryLater):
+    """Another process owns the store directory (its lock is held)."""
+
+    code = "nats_store_busy"
+
+    def __init__(self, message: str, record: ServerRecord | None):
+        super().__init__(message)
+        self.record = record
+
+
+def read_server_record(store_dir: Path) -> ServerRecord | None:
+    """What ``server.json`` in ``store_dir`` says, or None if absent or unreadable."""
+    try:
+        data = json.loads((store_dir / SERVER_FILE).read_text())
+        return ServerRecord(
+            url=str(data["url"]),
+            monitor_port=int(data["monitor_port"]),
+            server_pid=int(data["server_pid"]),
+            owner_pid=int(data["owner_pid"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _try_lock(store_dir: Path) -> int | None:
+    """An open, exclusively locked descriptor of the store's lock file, or None if held."""
+    fd = os.open(store_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def store_held(store_dir: Path) -> bool:
+    """Whether some process owns ``store_dir`` now (a server runs or is starting on it)."""
+    if not (store_dir / LOCK_FILE).exists():
+        return False
+    fd = _try_lock(store_dir)
+    if fd is None:
+        return True
+    os.close(fd)
+    return False
+
+
+def store_owner(store_dir: Path) -> ServerRecord | None:
+    """The server that runs on ``store_dir`` now, if one does (its lock is held).
+
+    None also while the lock is held by an owner whose server is still starting.
+    """
+    return read_server_record(store_dir) if store_held(store_dir) else None
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a child gets when its parent ends
+
+
+def _die_with_parent(parent: int) -> Callable[[], None] | None:
+    """For the child before exec: be sent SIGTERM when the parent ends, however it ends
+    (SIGKILL included). Linux only; elsewhere the parent's own cleanup stops the server."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not in the forked child
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
 @dataclass
 class EmbeddedNats:
-    """A private ``nats-server`` with JetStream, its store in ``store_dir``."""
+    """A private ``nats-server`` with JetStream, its store in ``store_dir``.
+
+    Starting it takes the store's lock: a second server on the same store would corrupt
+    it, so :meth:`start` raises :class:`StoreBusy` (with the running server's record)
+    instead. The server ends when its parent process ends, whatever ends the parent.
+    (Linux ties it to the thread that started it: start it from a thread that
+    outlives it, as the event loop's thread does.)
+    """
 
     store_dir: Path
     sync_always: bool = False
     port: int = 0
     monitor_port: int = 0
     _process: asyncio.subprocess.Process | None = field(default=None, repr=False)
+    _lock_fd: int | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -169,6 +320,25 @@ class EmbeddedNats:
 
     async def start(self, timeout: float = 15.0) -> EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _try_lock(self.store_dir)
+        if self._lock_fd is None:
+            record = read_server_record(self.store_dir)
+            holder = (
+                f"process {record.owner_pid} (NATS at {record.url})"
+                if record
+                else "another process"
+            )
+            raise StoreBusy(f"the NATS store {self.store_dir} is in use by {holder}", record)
+        try:
+            await self._spawn(timeout)
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _spawn(self, timeout: float) -> None:
+        assert self._lock_fd is not None
+        (self.store_dir / SERVER_FILE).unlink(missing_ok=True)
         self.port = self.port or free_port()
         self.monitor_port = self.monitor_port or free_port()
         conf = self.store_dir / "server.conf"
@@ -187,11 +357,25 @@ class EmbeddedNats:
         ]  # fmt: skip
         log_path = self.store_dir / "server.log"
         with open(log_path, "ab") as log_file:  # noqa: ASYNC230 - once, before the server runs
+            # Its own session: a terminal's Ctrl-C reaches only us, and we stop it in order.
             self._process = await asyncio.create_subprocess_exec(
-                *args, stdout=log_file, stderr=log_file, start_new_session=True
+                *args,
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,
+                pass_fds=(self._lock_fd,),
+                preexec_fn=_die_with_parent(os.getpid()),
             )
         await self._wait_ready(timeout, log_path)
-        return self
+        record = {
+            "url": self.url,
+            "monitor_port": self.monitor_port,
+            "server_pid": self._process.pid,
+            "owner_pid": os.getpid(),
+        }
+        partial = self.store_dir / (SERVER_FILE + ".tmp")
+        partial.write_text(json.dumps(record) + "\n")
+        partial.replace(self.store_dir / SERVER_FILE)
 
     async def _wait_ready(self, timeout: float, log_path: Path) -> None:
         deadline = time.monotonic() + timeout
@@ -205,25 +389,61 @@ class EmbeddedNats:
                     if (await client.get(url)).status_code == 200:
                         return
                 await asyncio.sleep(0.02)
-        tail = await asyncio.to_thread(_tail, log_path)
-        await self.stop()
-        raise RetryLater(f"nats-server did not become ready on port {self.port}:\n{tail}")
+        tail = await asyncio.to_thread(_tail, log_path, 400)
+        last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
+        raise RetryLater(
+            f"nats-server did not become ready on port {self.port} within {timeout:.0f} s "
+            f"(last line of {log_path}: {last})"
+        )
 
     async def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
+            if process is not None and process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+                try:
+                    await asyncio.wait_for(asyncio.shield(process.wait()), 10)
+                except TimeoutError:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+                    await process.wait()
+        finally:
+            fd, self._lock_fd = self._lock_fd, None
+            if fd is not None:
+                (self.store_dir / SERVER_FILE).unlink(missing_ok=True)
+                os.close(fd)
 
     async def __aenter__(self) -> EmbeddedNats:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+async def workspace_server(
+    store_dir: Path, *, sync_always: bool = False, timeout: float = 15.0
+) -> tuple[str, EmbeddedNats | None]:
+    """The NATS URL of the store's server: a new one we own (returned, to be stopped
+    by the caller), or the one another process runs on the store (None: use it as a
+    client and leave it running)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        server = EmbeddedNats(store_dir=store_dir, sync_always=sync_always)
+        try:
+            await server.start(timeout=max(deadline - time.monotonic(), 1.0))
+            return server.url, server
+        except StoreBusy as busy:
+            record, problem = busy.record, busy.message
+        if record is not None:
+            try:
+                await ensure_reachable(record.url, timeout=1.0)
+                log.info(
+                    "using the running embedded server", url=record.url, owner=record.owner_pid
+                )
+                return record.url, None
+            except HolodeckError as exc:
+                problem = f"{problem}, which does not answer ({exc.message})"
+        if time.monotonic() >= deadline:
+            raise StoreBusy(problem + "; stop that process or wait for it to end", record)
+        await asyncio.sleep(0.1)

@@ -177,16 +177,22 @@ class _HitTally:
 _TALLY = _HitTally()
 
 
-async def open_bucket(js: JetStreamContext, bucket: str = CACHE_BUCKET) -> KeyValue:
-    """The cache's key-value bucket, created when missing (safe when replicas race)."""
+async def open_bucket(
+    js: JetStreamContext,
+    bucket: str = CACHE_BUCKET,
+    description: str = "Holodeck asset cache: key -> stored artifact",
+    max_age_s: float | None = None,
+) -> KeyValue:
+    """A key-value bucket, created when missing (safe when replicas race)."""
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
         pass
     config = KeyValueConfig(
         bucket=bucket,
-        description="Holodeck asset cache: key -> stored artifact",
+        description=description,
         history=1,
+        ttl=max_age_s,
         storage=StorageType.FILE,
         direct=True,  # reads of one key answered by any server, without the API layer
     )

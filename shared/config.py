@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from shared.contract import MAX_OBJECT_COUNT, MAX_PROMPT_CHARS
 from shared.errors import ConfigError
 
 DEFAULT_WORKSPACE = Path("~/.holodeck")
@@ -65,6 +66,15 @@ class LLMSettings(Section):
     max_retry_wait_s: float = Field(default=30, gt=0)
 
 
+class PlannerSettings(Section):
+    """Bounds on the work one prompt can ask for (see services/planner/limits.py)."""
+
+    max_objects: int = Field(default=150, ge=1, le=MAX_OBJECT_COUNT)
+    max_prompt_chars: int = Field(default=MAX_PROMPT_CHARS, ge=1, le=MAX_PROMPT_CHARS)
+    timeout_s: float = Field(default=30, gt=0)
+    max_memory_mb: int = Field(default=1024, ge=16)
+
+
 class ImageSettings(Section):
     default_backend: Literal["procedural", "comfyui"] = "procedural"
     comfyui_url: str | None = None
@@ -89,9 +99,23 @@ class MeshSettings(Section):
     texture_resolution: Literal[512, 1024, 2048] = 1024
     foreground_ratio: float = Field(default=0.85, ge=0.1, le=1.0)
     remesh: Literal["none", "triangle", "quad"] = "none"
+    # -1: not sent (the server's own default); any other value is sent as vertex_count.
     vertex_count: int = Field(default=-1, ge=-1, le=20000)
     timeout: float = Field(default=600, gt=0)
     quality: Literal["draft", "standard", "high"] = "standard"
+    # Hunyuan3D-2's api_server textures only when started with --enable_tex; its
+    # documented launch does not, and a textured request then fails every object.
+    hunyuan3d_texture: bool = False
+    # sync: /generate; async: /send + /status; auto: sync unless other objects are queued.
+    hunyuan3d_mode: Literal["auto", "sync", "async"] = "auto"
+    hunyuan3d_poll_interval: float = Field(default=1.0, gt=0)
+    # Requests a server is sent at once (its /generate runs one at a time); 0 is no
+    # bound. Waiting for a slot does not count against ``timeout``.
+    hunyuan3d_concurrency: int = Field(default=1, ge=0, le=256)
+    sf3d_concurrency: int = Field(default=0, ge=0, le=256)
+    # cluster: the bounds hold across replicas (slots claimed in JetStream key-value);
+    # replica: each replica keeps its own bound.
+    concurrency_scope: Literal["cluster", "replica"] = "cluster"
 
     @model_validator(mode="after")
     def _backend_reachable(self) -> MeshSettings:
@@ -126,11 +150,18 @@ class NatsSettings(Section):
     ack_wait_s: float = Field(default=30, gt=0)
     retry_base_delay_s: float = Field(default=0.5, gt=0)
     retry_max_delay_s: float = Field(default=30, gt=0)
+    # A handler with no result after this long is taken as stalled: abandoned and retried.
+    work_deadline_s: float = Field(default=900, gt=0)
 
 
 class StorageSettings(Section):
     workspace: Path = DEFAULT_WORKSPACE
     artifact_store: Literal["local", "nats"] = "local"
+    # Object-store reads: one attempt's deadline, how many attempts before RetryLater, and
+    # how many reads one process runs at once (each is a few requests, never a consumer).
+    artifact_read_timeout_s: float = Field(default=30, gt=0)
+    artifact_read_attempts: int = Field(default=3, ge=1, le=20)
+    artifact_read_concurrency: int = Field(default=32, ge=1, le=1024)
 
     @property
     def root(self) -> Path:
@@ -142,6 +173,16 @@ class GatewaySettings(Section):
     port: int = Field(default=8080, ge=0, le=65535)
     database_url: str | None = None
     page_size: int = Field(default=50, ge=1, le=1000)
+    # How long an Idempotency-Key is remembered in the key-value bucket.
+    idempotency_ttl_s: float = Field(default=86_400, gt=0)
+    # A projection behind the stream that has not moved for this long fails /health.
+    projection_stall_s: float = Field(default=30, gt=0)
+    # A running scene with no event of its current attempt for this long shows as STUCK;
+    # per stage (planner, imagegen, meshgen, assembly) where one needs longer.
+    stuck_after_s: float = Field(default=900, gt=0)
+    stuck_after_stage_s: dict[
+        Literal["planner", "imagegen", "meshgen", "assembly"], Annotated[float, Field(gt=0)]
+    ] = Field(default_factory=dict)
 
 
 class Settings(BaseSettings):
@@ -155,6 +196,7 @@ class Settings(BaseSettings):
     )
 
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    planner: PlannerSettings = Field(default_factory=PlannerSettings)
     image_generation: ImageSettings = Field(default_factory=ImageSettings)
     three_d_generation: MeshSettings = Field(default_factory=MeshSettings)
     performance: PerformanceSettings = Field(default_factory=PerformanceSettings)

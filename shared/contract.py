@@ -19,6 +19,28 @@ from shared.layout import ID_PATTERN, Layout, PlacedObject
 SCHEMA_VERSION: Literal[1] = 1
 STREAM = "HOLODECK"
 OBJECT_STORE_BUCKET = "holodeck-artifacts"
+# Key-value bucket holding each scene's terminal state (first terminal event wins).
+SCENE_STATE_BUCKET = "holodeck-scene-state"
+# Key-value bucket mapping a client's Idempotency-Key to the scene it created.
+IDEMPOTENCY_BUCKET = "holodeck-idempotency"
+# Key-value bucket of the request slots of one-at-a-time backend servers, across replicas.
+BACKEND_SLOTS_BUCKET = "holodeck-backend-slots"
+
+# Bounds checked before a message is parsed: NATS's default max_payload is 1 MiB, and no
+# event of the contract nests deeper than a dozen levels.
+MAX_EVENT_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32
+# The longest prompt the contract carries; a planner setting may lower it.
+MAX_PROMPT_CHARS = 2000
+# No scene holds more objects than this, whatever a planner setting says.
+MAX_OBJECT_COUNT = 10_000
+# Bounds of artifact sizes and stream sequences on the wire (SQL BIGINT holds them).
+MAX_ARTIFACT_BYTES = 2**40
+MAX_SEQUENCE = 2**62
+# A scene is replayed at most this often (each replay is a numbered attempt).
+MAX_ATTEMPTS = 1000
+# How much of a rejected message its dead letter keeps.
+DEAD_LETTER_EXCERPT = 512
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
@@ -34,6 +56,10 @@ class Subject:
     SCENE_READY = "scene.ready"
     SCENE_FAILED = "scene.failed"
     PROGRESS = "progress"
+    SCENE_CANCELLED = "scene.cancelled"
+    SCENE_REPLAYED = "scene.replayed"
+    # ``dead.letter.<rejected_by>``: a message a consumer could not parse or apply.
+    DEAD_LETTER = "dead.letter"
 
 
 STREAM_SUBJECTS = [
@@ -45,6 +71,9 @@ STREAM_SUBJECTS = [
     f"{Subject.MESH_READY}.*.*",
     f"{Subject.SCENE_READY}.*",
     f"{Subject.SCENE_FAILED}.*",
+    f"{Subject.SCENE_CANCELLED}.*",
+    f"{Subject.SCENE_REPLAYED}.*",
+    f"{Subject.DEAD_LETTER}.*",
 ]
 
 
@@ -65,6 +94,8 @@ def scene_subjects(scene_id: str) -> list[str]:
         subject(Subject.MESH_READY, scene_id, "*"),
         subject(Subject.SCENE_READY, scene_id),
         subject(Subject.SCENE_FAILED, scene_id),
+        subject(Subject.SCENE_CANCELLED, scene_id),
+        subject(Subject.SCENE_REPLAYED, scene_id),
     ]
 
 
@@ -88,9 +119,23 @@ class Consumer:
     }
 
 
-def msg_id(stage: str, scene_id: str, object_id: str | None = None) -> str:
-    """The deterministic ``Nats-Msg-Id`` of a stage's output for one scene (and object)."""
-    return f"{stage}:{scene_id}:{object_id or '-'}"
+def msg_id(stage: str, scene_id: str, object_id: str | None = None, attempt: int = 1) -> str:
+    """The deterministic ``Nats-Msg-Id`` of a stage's output for one scene (and object).
+
+    A scene's first attempt has the plain id; a replay's attempt ``n`` adds ``:a<n>``, so
+    JetStream's duplicate window never swallows a replay while redelivery within one
+    attempt is still deduplicated.
+    """
+    return with_attempt(f"{stage}:{scene_id}:{object_id or '-'}", attempt)
+
+
+def with_attempt(message_id: str, attempt: int) -> str:
+    return message_id if attempt <= 1 else f"{message_id}:a{attempt}"
+
+
+def dead_letter_msg_id(rejected_by: str, stream_seq: int) -> str:
+    """One dead letter per consumer and stored message, however often it is redelivered."""
+    return f"dead:{rejected_by}:{stream_seq}"
 
 
 def new_event_id() -> str:
@@ -106,20 +151,22 @@ class ArtifactRef(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    uri: str
+    uri: str = Field(max_length=1024)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    size: int = Field(ge=0)
-    media_type: str
+    size: int = Field(ge=0, le=MAX_ARTIFACT_BYTES)
+    media_type: str = Field(max_length=128)
 
 
 class Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
     scene_id: Identifier
     time: datetime = Field(default_factory=now)
-    producer: str = "unknown"
+    producer: str = Field(default="unknown", max_length=128)
+    # Which attempt of the scene this event belongs to (a replay starts the next one).
+    attempt: int = Field(default=1, ge=1, le=MAX_ATTEMPTS)
 
 
 class SceneOptions(BaseModel):
@@ -135,16 +182,19 @@ class SceneRequested(BaseModel):
     planner and the gateway derive the same id from the stream when it is missing.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
     scene_id: Identifier | None = None
     time: datetime = Field(default_factory=now)
-    producer: str = "external"
-    prompt: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    producer: str = Field(default="external", max_length=128)
+    prompt: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PROMPT_CHARS)
+    ]
     options: SceneOptions = Field(default_factory=SceneOptions)
-    requested_by: str | None = None
+    requested_by: str | None = Field(default=None, max_length=256)
+    attempt: int = Field(default=1, ge=1, le=MAX_ATTEMPTS)
 
 
 class LayoutReady(Event):
@@ -160,7 +210,7 @@ class ImageWork(Event):
     object_id: Identifier
     object: PlacedObject
     seed: int = 0
-    object_count: int = Field(ge=1)
+    object_count: int = Field(ge=1, le=MAX_OBJECT_COUNT)
 
 
 class ImagesReady(Event):
@@ -168,28 +218,97 @@ class ImagesReady(Event):
     object: PlacedObject
     image: ArtifactRef
     seed: int = 0
-    object_count: int = Field(ge=1)
+    object_count: int = Field(ge=1, le=MAX_OBJECT_COUNT)
     cached: bool = False
 
 
 class MeshReady(Event):
     object_id: Identifier
     mesh: ArtifactRef
-    object_count: int = Field(ge=1)
+    object_count: int = Field(ge=1, le=MAX_OBJECT_COUNT)
     cached: bool = False
 
 
 class SceneReady(Event):
-    artifacts: dict[str, ArtifactRef]
-    object_count: int = Field(ge=0)
+    artifacts: dict[str, ArtifactRef] = Field(max_length=64)
+    object_count: int = Field(ge=0, le=MAX_OBJECT_COUNT)
 
 
 class SceneFailed(Event):
-    stage: str
-    object_id: str | None = None
-    code: str
-    message: str
+    stage: str = Field(max_length=64)
+    object_id: str | None = Field(default=None, max_length=64)
+    code: str = Field(max_length=64)
+    message: str = Field(max_length=4000)
     retryable: bool = False
+
+
+class SceneCancelled(Event):
+    """A scene stopped on request: every stage drops its remaining work."""
+
+    reason: str = Field(default="cancelled", max_length=500)
+    requested_by: str | None = Field(default=None, max_length=256)
+
+
+class SceneReplayed(Event):
+    """A new attempt of a scene begins, redoing it from ``from_stage`` on.
+
+    Published before the stage inputs the replay re-sends, so a watcher of the scene sees
+    the new attempt start; ``attempt`` is the new attempt's number.
+    """
+
+    from_stage: Literal["planner", "imagegen", "meshgen", "assembly"]
+    reason: str = Field(default="replay", max_length=500)
+    requested_by: str | None = Field(default=None, max_length=256)
+
+
+class DeadLetter(BaseModel):
+    """A message a consumer could not parse or apply, kept with the reason (``dead.letter.<by>``).
+
+    It names the message by its stream sequence and carries a readable excerpt, never the
+    whole body. It does not fail the scene it may name: ``scene_id`` is only a hint.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=64)
+    time: datetime = Field(default_factory=now)
+    producer: str = Field(default="unknown", max_length=128)
+    rejected_by: Identifier
+    subject: str = Field(max_length=512)
+    stream_seq: int = Field(ge=0, le=MAX_SEQUENCE)
+    scene_id: Identifier | None = None
+    reason: str = Field(max_length=2000)
+    size: int = Field(ge=0, le=MAX_ARTIFACT_BYTES)
+    excerpt: str = Field(default="", max_length=DEAD_LETTER_EXCERPT)
+
+
+def dead_letter(
+    rejected_by: str,
+    subject_name: str,
+    data: bytes,
+    stream_seq: int,
+    reason: str,
+    *,
+    scene_id: str | None = None,
+    producer: str = "unknown",
+) -> DeadLetter:
+    """The dead letter of ``data``: a bounded, printable excerpt and the reason."""
+    if scene_id is not None and not re.fullmatch(ID_PATTERN, scene_id):
+        scene_id = None
+    return DeadLetter(
+        producer=producer[:128],
+        rejected_by=rejected_by,
+        subject=subject_name[:512],
+        stream_seq=min(max(stream_seq, 0), MAX_SEQUENCE),
+        scene_id=scene_id,
+        reason=reason[:2000],
+        size=len(data),
+        # NUL is valid JSON text but no SQL text column takes it.
+        excerpt=data[:DEAD_LETTER_EXCERPT]
+        .decode("utf-8", "replace")
+        .replace("\x00", "\ufffd")[:DEAD_LETTER_EXCERPT],
+    )
 
 
 class ObjectProgress(BaseModel):
@@ -208,7 +327,16 @@ class ObjectProgress(BaseModel):
 
 
 AnyEvent = (
-    SceneRequested | LayoutReady | ImageWork | ImagesReady | MeshReady | SceneReady | SceneFailed
+    SceneRequested
+    | LayoutReady
+    | ImageWork
+    | ImagesReady
+    | MeshReady
+    | SceneReady
+    | SceneFailed
+    | SceneCancelled
+    | SceneReplayed
+    | DeadLetter
 )
 
 EVENT_BY_ROOT: dict[str, type[BaseModel]] = {
@@ -219,6 +347,9 @@ EVENT_BY_ROOT: dict[str, type[BaseModel]] = {
     Subject.MESH_READY: MeshReady,
     Subject.SCENE_READY: SceneReady,
     Subject.SCENE_FAILED: SceneFailed,
+    Subject.SCENE_CANCELLED: SceneCancelled,
+    Subject.SCENE_REPLAYED: SceneReplayed,
+    Subject.DEAD_LETTER: DeadLetter,
 }
 
 
@@ -260,14 +391,44 @@ def parse_event(subject_name: str, data: bytes) -> Any:
     root = root_of(subject_name)
     model = EVENT_BY_ROOT.get(root)
     scene_hint, _ = ids_from_subject(subject_name)
+    if scene_hint is not None and not re.fullmatch(ID_PATTERN, scene_hint):
+        scene_hint = None
     if model is None:
         raise MalformedEvent(subject_name, "no event is defined for this subject", scene_hint)
+    problem = json_shape_problem(data)
+    if problem:
+        raise MalformedEvent(subject_name, problem, scene_hint)
     try:
         return model.model_validate_json(data)
     except ValidationError as exc:
         raise MalformedEvent(
             subject_name, _describe(exc), _scene_id_in(data) or scene_hint
         ) from None
+
+
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def json_shape_problem(
+    data: bytes, max_bytes: int = MAX_EVENT_BYTES, max_depth: int = MAX_JSON_DEPTH
+) -> str | None:
+    """Why ``data`` is too big or too deeply nested to parse, or None.
+
+    Checked before any parser sees the bytes, so a hostile message costs a scan, not a
+    recursion limit.
+    """
+    if len(data) > max_bytes:
+        return f"message of {len(data)} bytes exceeds the limit of {max_bytes}"
+    brackets = _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS)
+    if len(brackets) <= max_depth:
+        return None
+    depth = 0
+    for c in brackets:
+        depth += 1 if c in b"[{" else -1
+        if depth > max_depth:
+            return f"JSON nested more than {max_depth} levels deep"
+    return None
 
 
 def _describe(exc: ValidationError) -> str:

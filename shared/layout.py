@@ -18,10 +18,13 @@ Vec3 = tuple[float, float, float]
 Placement = Literal["floor", "wall", "surface", "ceiling"]
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# A room outline never needs more corners than this; it bounds every wall index.
+MAX_POLYGON_VERTICES = 1000
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Infinity and NaN are not JSON and no geometry needs them.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Opening(_Frozen):
@@ -32,7 +35,7 @@ class Opening(_Frozen):
     centre, ``sill`` the height of its bottom edge above the floor.
     """
 
-    wall: int = Field(ge=0)
+    wall: int = Field(ge=0, le=MAX_POLYGON_VERTICES)
     offset: float = Field(ge=0)
     width: float = Field(gt=0)
     height: float = Field(gt=0)
@@ -41,7 +44,7 @@ class Opening(_Frozen):
 
 class Room(_Frozen):
     type: str
-    polygon: list[Vec2] = Field(min_length=3)
+    polygon: list[Vec2] = Field(min_length=3, max_length=MAX_POLYGON_VERTICES)
     height: float = Field(gt=0)
     doors: list[Opening] = Field(default_factory=list)
     windows: list[Opening] = Field(default_factory=list)
@@ -126,11 +129,13 @@ class PlacedObject(_Frozen):
 
 
 class Unplaced(_Frozen):
-    """An object the spec asked for that is not in the layout, and why."""
+    """Objects the spec asked for that are not in the layout, and why: ``count`` of them
+    (one entry stands for many when a whole request was cut, not thousands of lines)."""
 
     category: str
     description: str
     reason: str
+    count: int = Field(default=1, ge=1, le=1_000_000)
 
 
 class Layout(_Frozen):

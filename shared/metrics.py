@@ -63,6 +63,30 @@ CONSUMER_ACK_PENDING = Gauge(
     ["consumer"],
 )
 SCENES_TOTAL = Counter("holodeck_scenes_total", "Scenes finished, by outcome", ["status"])
+# Counted where dead letters are kept (the gateway's projection), so each is counted once
+# whichever consumer rejected it.
+DEAD_LETTERS = Counter(
+    "holodeck_dead_letters_total",
+    "Messages a consumer could not parse or apply, recorded as dead letters",
+    ["rejected_by"],
+)
+PROJECTION_LAG = Gauge(
+    "holodeck_projection_lag_messages",
+    "Stream messages the gateway's projection has not applied yet",
+)
+PROJECTION_STALLED = Gauge(
+    "holodeck_projection_stalled_seconds",
+    "Seconds the projection has been behind the stream without advancing (0 when moving)",
+)
+SCENES_STUCK = Gauge(
+    "holodeck_scenes_stuck",
+    "Running scenes with no event of their current attempt for longer than their stage allows",
+)
+STAGE_SKIPPED = Counter(
+    "holodeck_stage_skipped_total",
+    "Messages a stage dropped without work because their scene had already ended",
+    ["stage", "state"],
+)
 
 
 class ErrorWindow:

@@ -3,13 +3,19 @@
 A stage's work is a plain async function from an input event to the output events.
 :class:`StageRunner` wraps it with what DESIGN.md promises for every message:
 
-- parse and validate; a malformed message is terminated at once with a logged reason
-  (and a ``scene.failed`` when a scene id can be read), never retried;
-- keep the message alive (``in_progress``) while the work runs;
+- parse and validate; a malformed message is dead-lettered (``dead.letter.<stage>``, with
+  its reason) and terminated at once, never retried, and fails no scene: only a request
+  that cannot be read fails the scene it names, and only before that scene has started;
+- drop the work of a scene that has already ended (:mod:`shared.states`), before any
+  backend is called;
+- keep the message alive (``in_progress``) while the work runs, but no longer than
+  ``nats.work_deadline_s``: work that overruns it is abandoned and retried, so a stalled
+  handler never holds its message forever;
 - publish every output with its deterministic ``Nats-Msg-Id`` and wait for JetStream's
   acknowledgement, then acknowledge the input;
 - a :class:`RetryLater` or an unexpected error naks with exponential backoff; on the last
-  attempt, or on a :class:`Permanent` error, publish ``scene.failed`` and terminate.
+  attempt, or on a :class:`Permanent` error, claim the scene's end and publish
+  ``scene.failed`` (once per scene), then terminate.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from typing import Any
 
 import structlog
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
@@ -35,15 +42,26 @@ from shared.config import NatsSettings
 from shared.contract import (
     MalformedEvent,
     SceneFailed,
+    SceneReady,
     Subject,
+    dead_letter,
+    dead_letter_msg_id,
     encode,
     msg_id,
     parse_event,
     root_of,
     subject,
+    with_attempt,
 )
 from shared.errors import HolodeckError, Permanent, RetryLater
 from shared.logs import get_logger
+from shared.states import (
+    MemorySceneStates,
+    SceneState,
+    SceneStates,
+    StateUnavailable,
+    TerminalState,
+)
 
 log = get_logger(__name__)
 
@@ -69,6 +87,15 @@ class Delivery:
 
 Work = Callable[[Any, Delivery], Awaitable[Sequence[Output]]]
 
+# Was the scene a message names requested or laid out before that message (its stream
+# sequence)? Supplied by the host; a request that cannot be read fails its scene only
+# when this says no, so garbage sent on a live scene's subject never fails it.
+Started = Callable[[str, int], Awaitable[bool]]
+
+
+async def _never_started(scene_id: str, before_seq: int) -> bool:
+    return False
+
 
 class StageRunner:
     """Runs one stage's work function under the pipeline's message semantics."""
@@ -80,15 +107,21 @@ class StageRunner:
         js: JetStreamContext,
         settings: NatsSettings,
         producer: str,
+        states: SceneStates | None = None,
+        started: Started = _never_started,
     ):
         self.stage = stage
         self.work = work
         self.js = js
         self.settings = settings
         self.producer = producer
+        self.states: SceneStates = states if states is not None else MemorySceneStates()
+        self.started = started
         self._errors = metrics.error_window(stage)
         self._inflight: set[asyncio.Task[Any]] = set()
         self.closing = False
+        # The work in progress of each scene, so a cancelled scene's work can be stopped.
+        self._working: dict[str, set[asyncio.Task[Any]]] = {}
         # Seconds from JetStream storing a message to this stage starting on it.
         self.recent_delays: deque[float] = deque(maxlen=10_000)
 
@@ -137,19 +170,23 @@ class StageRunner:
         try:
             event = parse_event(msg.subject, msg.data)
         except MalformedEvent as exc:
-            if exc.scene_id:
-                structlog.contextvars.bind_contextvars(scene_id=exc.scene_id)
-            log.warning("message terminated: malformed", subject=msg.subject, reason=exc.reason)
-            metrics.STAGE_FAILURES.labels(self.stage, "malformed_event").inc()
-            if exc.scene_id:
-                await self._publish_failure(exc.scene_id, None, "malformed_event", str(exc), False)
-            await msg.term()
+            await self._reject(msg, delivery, exc)
             return "malformed"
 
         scene_id = getattr(event, "scene_id", None)
         object_id = getattr(event, "object_id", None)
         structlog.contextvars.bind_contextvars(scene_id=scene_id, object_id=object_id)
         last_attempt = delivery.attempt >= self.settings.max_deliver
+
+        scene_attempt = getattr(event, "attempt", 1)
+        try:
+            if scene_id and await self._scene_ended(scene_id, object_id, scene_attempt):
+                await msg.ack()
+                return "skipped"
+        except RetryLater as exc:
+            log.warning("retrying later", code=exc.code, error=exc.message)
+            await msg.nak(delay=self._backoff(delivery.attempt, None))
+            return "retry"
 
         if delivery.attempt > self.settings.max_deliver:
             # The previous worker died during the final attempt.
@@ -158,7 +195,19 @@ class StageRunner:
 
         heartbeat = _Heartbeat(msg, max(self.settings.ack_wait_s / 3, 0.5))
         try:
-            outputs = await self.work(event, delivery)
+            try:
+                outputs = await self._work(event, delivery, scene_id)
+            except _WorkCancelled:
+                log.info("work stopped: the scene was cancelled")
+                metrics.STAGE_SKIPPED.labels(self.stage, "CANCELLED").inc()
+                heartbeat.stop()
+                await msg.ack()
+                return "skipped"
+            heartbeat.stop()
+            outputs = _stamped(outputs, scene_attempt)
+            if scene_id and not await self._claim_success(scene_id, outputs):
+                await msg.ack()
+                return "skipped"
             await self._publish_all(outputs)
         except Permanent as exc:
             await self._fail_terminally(msg, event, exc)
@@ -184,6 +233,125 @@ class StageRunner:
         await msg.ack()
         return "ok"
 
+    async def _work(self, event: Any, delivery: Delivery, scene_id: str | None) -> Any:
+        """Run the work in its own task, so that cancelling its scene can stop it."""
+        task = asyncio.ensure_future(self.work(event, delivery))
+        working = self._working.setdefault(scene_id or "", set())
+        working.add(task)
+        try:
+            async with asyncio.timeout(self.settings.work_deadline_s):
+                return await task
+        except TimeoutError:
+            raise RetryLater(
+                f"no result within work_deadline_s={self.settings.work_deadline_s:g}",
+                code="work_stalled",
+            ) from None
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and current is not None and not current.cancelling():
+                raise _WorkCancelled from None
+            task.cancel()
+            raise
+        finally:
+            working.discard(task)
+            if not working:
+                self._working.pop(scene_id or "", None)
+
+    def cancel_scene(self, scene_id: str) -> int:
+        """Stop the work in progress of a cancelled scene; how many were stopped."""
+        tasks = [t for t in self._working.get(scene_id, ()) if not t.done()]
+        for task in tasks:
+            task.cancel()
+        return len(tasks)
+
+    async def _reject(self, msg: Msg, delivery: Delivery, exc: MalformedEvent) -> None:
+        """Dead-letter a message that cannot be read; fail only a request's own new scene."""
+        if exc.scene_id:
+            structlog.contextvars.bind_contextvars(scene_id=exc.scene_id)
+        log.warning("message dead-lettered: malformed", subject=msg.subject, reason=exc.reason)
+        metrics.STAGE_FAILURES.labels(self.stage, "malformed_event").inc()
+        letter = dead_letter(
+            self.stage,
+            msg.subject,
+            msg.data,
+            delivery.stream_seq,
+            exc.reason,
+            scene_id=exc.scene_id,
+            producer=self.producer,
+        )
+        try:
+            await self._publish(
+                Output(
+                    subject(Subject.DEAD_LETTER, self.stage),
+                    letter,
+                    dead_letter_msg_id(self.stage, delivery.stream_seq),
+                )
+            )
+            if (
+                exc.scene_id
+                and root_of(msg.subject) == Subject.SCENE_REQUESTED
+                and not await self.started(exc.scene_id, delivery.stream_seq)
+            ):
+                failure = self._failure(exc.scene_id, None, "malformed_event", str(exc), False, 1)
+                if await self._claimed(exc.scene_id, failure, "FAILED"):
+                    await self._publish(failure)
+        except RetryLater:
+            # Without its dead letter the message would vanish unexplained: try again.
+            await msg.nak(delay=self.settings.retry_max_delay_s)
+            return
+        await msg.term()
+
+    async def _scene_ended(self, scene_id: str, object_id: str | None, attempt: int) -> bool:
+        """True when this attempt of the scene has ended or a later one began: its work is
+        dropped (re-sending our own end if we are who ended it)."""
+        try:
+            held = await self.states.get(scene_id)
+            if held is not None and held.attempt < attempt:
+                # A replay begun by someone who did not record it: this attempt is current.
+                held = await self.states.begin(scene_id, attempt)
+        except (NatsError, TimeoutError, OSError, StateUnavailable) as exc:
+            raise RetryLater(
+                f"cannot read the scene's state: {exc!r}", code="state_unavailable"
+            ) from None
+        if held is None or (held.attempt == attempt and not held.ended):
+            return False
+        if held.attempt > attempt:
+            log.info("work dropped: a later attempt of the scene began", current=held.attempt)
+            metrics.STAGE_SKIPPED.labels(self.stage, "superseded").inc()
+            return True
+        if held.msg_id == msg_id(f"failed-{self.stage}", scene_id, object_id, attempt):
+            # This stage ended the scene and may have died before saying so: say it again.
+            await self._publish(_resend(held))
+        log.info("work dropped: the scene has ended", state=held.state)
+        metrics.STAGE_SKIPPED.labels(self.stage, held.state).inc()
+        return True
+
+    async def _claim_success(self, scene_id: str, outputs: Sequence[Output]) -> bool:
+        """Claim the scene's success for an output ``scene.ready``; False if it ended before."""
+        for out in outputs:
+            if isinstance(out.event, SceneReady):
+                if not await self._claimed(scene_id, out, "SUCCEEDED"):
+                    log.info("scene.ready dropped: the scene had already ended")
+                    metrics.STAGE_SKIPPED.labels(self.stage, "ended").inc()
+                    return False
+        return True
+
+    async def _claimed(self, scene_id: str, out: Output, state: TerminalState) -> bool:
+        end = SceneState(
+            attempt=getattr(out.event, "attempt", 1),
+            state=state,
+            msg_id=out.msg_id,
+            subject=out.subject,
+            event=encode(out.event).decode(),
+        )
+        try:
+            held = await self.states.claim(scene_id, end)
+        except (NatsError, TimeoutError, OSError, StateUnavailable) as exc:
+            raise RetryLater(
+                f"cannot record the scene's state: {exc!r}", code="state_unavailable"
+            ) from None
+        return held.msg_id == end.msg_id
+
     async def _publish_all(self, outputs: Sequence[Output]) -> None:
         if not outputs:
             return
@@ -208,21 +376,36 @@ class StageRunner:
         object_id = getattr(event, "object_id", None)
         log.error("stage failed", code=error.code, error=error.message, retryable=error.retryable)
         metrics.STAGE_FAILURES.labels(self.stage, error.code).inc()
-        metrics.SCENES_TOTAL.labels("FAILED").inc()
         if scene_id:
+            failure = self._failure(
+                scene_id,
+                object_id,
+                error.code,
+                error.message,
+                error.retryable,
+                getattr(event, "attempt", 1),
+            )
             try:
-                await self._publish_failure(
-                    scene_id, object_id, error.code, error.message, error.retryable
-                )
+                if await self._claimed(scene_id, failure, "FAILED"):
+                    await self._publish(failure)
+                    metrics.SCENES_TOTAL.labels("FAILED").inc()
+                else:
+                    log.info("scene.failed not sent: the scene had already ended")
             except RetryLater:
                 # Without the failure event the scene would hang: let JetStream redeliver.
                 await msg.nak(delay=self.settings.retry_max_delay_s)
                 return
         await msg.term()
 
-    async def _publish_failure(
-        self, scene_id: str, object_id: str | None, code: str, message: str, retryable: bool
-    ) -> None:
+    def _failure(
+        self,
+        scene_id: str,
+        object_id: str | None,
+        code: str,
+        message: str,
+        retryable: bool,
+        attempt: int,
+    ) -> Output:
         failure = SceneFailed(
             scene_id=scene_id,
             producer=self.producer,
@@ -231,13 +414,12 @@ class StageRunner:
             code=code,
             message=message[:2000],
             retryable=retryable,
+            attempt=attempt,
         )
-        await self._publish(
-            Output(
-                subject(Subject.SCENE_FAILED, scene_id),
-                failure,
-                msg_id(f"failed-{self.stage}", scene_id, object_id),
-            )
+        return Output(
+            subject(Subject.SCENE_FAILED, scene_id),
+            failure,
+            msg_id(f"failed-{self.stage}", scene_id, object_id, attempt),
         )
 
     async def drain(self, timeout: float) -> None:
@@ -245,6 +427,10 @@ class StageRunner:
         pending = [t for t in self._inflight if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+
+
+class _WorkCancelled(Exception):
+    """The work was stopped because its scene was cancelled."""
 
 
 class _Heartbeat:
@@ -271,6 +457,29 @@ class _Heartbeat:
 
     def stop(self) -> None:
         self._timer.cancel()
+
+
+def _stamped(outputs: Sequence[Output], attempt: int) -> Sequence[Output]:
+    """The outputs of work on an event of ``attempt``: of that attempt, with its message ids.
+
+    Work functions need not know about attempts; this is the one place that carries the
+    attempt from a stage's input to its outputs.
+    """
+    if attempt <= 1:
+        return outputs
+    stamped = []
+    for out in outputs:
+        event = out.event
+        if getattr(event, "attempt", attempt) != attempt:
+            event = event.model_copy(update={"attempt": attempt})
+        stamped.append(Output(out.subject, event, with_attempt(out.msg_id, attempt)))
+    return stamped
+
+
+def _resend(ended: SceneState) -> Output:
+    """The stored terminal event, to publish again under its own message id."""
+    event = parse_event(ended.subject, ended.event.encode())
+    return Output(ended.subject, event, ended.msg_id)
 
 
 def _unexpected(exc: BaseException) -> RetryLater:

@@ -1095,7 +1095,10 @@ class _Painter:
         self.draw.text((ox, oy + arm + 2.0 * u), "z", font=font, fill=TEXT_COLOR, anchor="ma")
         self.draw.text((ox - 8.0 * u, oy), "top view", font=font, fill=TEXT_COLOR, anchor="rm")
         if self.layout.unplaced:
-            names = ", ".join(u.category for u in self.layout.unplaced)
+            names = ", ".join(
+                u.category if u.count == 1 else f"{u.category} x{u.count}"
+                for u in self.layout.unplaced
+            )
             note = f"not placed: {names}"
             limit_px = frame.width - 2.0 * frame.left
             while len(note) > 12 and _text_width(note, size) > limit_px:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -36,17 +37,19 @@ log = get_logger(__name__)
 STAGE = "assembly"
 # Bump when the scene file or the floor plan would come out differently for the same input.
 ASSEMBLY_VERSION = "v2"
+# Scenes this process assembled, remembered so a message that waited does not redo one.
+REMEMBERED_SCENES = 10_000
 MEDIA_TYPES = {"scene.glb": "model/gltf-binary", "floorplan.png": "image/png"}
 
 
 class History(Protocol):
-    async def layout(self, scene_id: str) -> LayoutReady | None: ...
+    async def layout(self, scene_id: str, attempt: int = 1) -> LayoutReady | None: ...
 
     async def mesh_object_ids(self, scene_id: str) -> set[str]: ...
 
-    async def meshes(self, scene_id: str, object_ids: list[str]) -> dict[str, MeshReady]: ...
-
-    async def scene_ready(self, scene_id: str) -> bool: ...
+    async def meshes(
+        self, scene_id: str, object_ids: list[str], attempt: int = 1
+    ) -> dict[str, MeshReady]: ...
 
 
 def layout_document(ready: LayoutReady) -> bytes:
@@ -72,22 +75,32 @@ class Assembler:
         self.store = store
         self.history = history
         self.cache = cache
-        self._building: set[str] = set()
+        # One assembly per scene at a time in this process; the others wait and see.
+        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
+        self._assembled: OrderedDict[tuple[str, int], None] = OrderedDict()
 
     async def __call__(self, event: MeshReady, delivery: Delivery) -> list[Output]:
-        scene_id = event.scene_id
-        done = await self.history.mesh_object_ids(scene_id)
-        if len(done) < event.object_count or scene_id in self._building:
-            # Not complete yet, or another message of this scene is building it here:
-            # that build's scene.ready stands for this message too.
-            return []
-        self._building.add(scene_id)
+        scene_id, attempt = event.scene_id, event.attempt
+        if len(await self.history.mesh_object_ids(scene_id)) < event.object_count:
+            return []  # not complete yet
+        key = (scene_id, attempt)
+        lock = self._locks.setdefault(key, asyncio.Lock())
         try:
-            if await self.history.scene_ready(scene_id):
-                return []  # already assembled (a redelivery, a replay, another replica)
-            return await self._assemble(scene_id, done)
+            async with lock:
+                if key in self._assembled:
+                    return []  # assembled here while this message waited
+                # Looked at again under the lock: another message may have completed it.
+                outputs = await self._assemble(
+                    scene_id, await self.history.mesh_object_ids(scene_id), attempt
+                )
+                if outputs:
+                    self._assembled[key] = None
+                    if len(self._assembled) > REMEMBERED_SCENES:
+                        self._assembled.popitem(last=False)
+                return outputs
         finally:
-            self._building.discard(scene_id)
+            if not lock.locked():
+                self._locks.pop(key, None)
 
     async def _cached(
         self, name: str, inputs: list[bytes], make: Callable[[], Awaitable[bytes]]
@@ -101,14 +114,16 @@ class Assembler:
         ref, _ = await self.cache.get_or_make(STAGE, digest.hexdigest(), make, media_type)
         return ref
 
-    async def _assemble(self, scene_id: str, done: set[str]) -> list[Output]:
-        layout = await self.history.layout(scene_id)
+    async def _assemble(self, scene_id: str, done: set[str], attempt: int) -> list[Output]:
+        layout = await self.history.layout(scene_id, attempt)
         if layout is None:
             raise RetryLater(f"layout of scene {scene_id} not found in the stream", delay=1.0)
         wanted = [obj.id for obj in layout.layout.objects]
         if not set(wanted) <= done:
             return []
-        mesh_events = await self.history.meshes(scene_id, wanted)
+        mesh_events = await self.history.meshes(scene_id, wanted, attempt)
+        if len(mesh_events) < len(wanted):
+            return []  # something else stands on a missing mesh's subject: not complete
         try:
             blobs = await asyncio.gather(
                 *(self.store.get(mesh_events[o].mesh.sha256) for o in wanted)

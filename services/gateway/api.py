@@ -1,19 +1,22 @@
-"""The gateway's HTTP API: ask for a scene, follow its progress, download what it made.
+"""The gateway's HTTP API: ask for a scene, follow its progress, download what it made,
+retry or cancel it.
 
-Reads come from the projection; a new scene is an event published on the bus. Health and
-metrics are added around the routes, not inside them.
+Reads come from the projection; a new scene is an event published on the bus, and a retry
+or a cancel goes through :mod:`services.recovery` as ``holodeck replay`` and ``holodeck
+cancel`` do. Health and metrics are added around the routes, not inside them.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
-from fastapi import FastAPI, Query, Request
+import nats.errors
+from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,6 +26,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.progress import ProgressBoard
 from services.gateway.projection import (
+    RUNNING,
+    AttemptStatus,
+    AttemptView,
+    DeadLetterView,
     ObjectView,
     Projection,
     SceneSummary,
@@ -30,15 +37,46 @@ from services.gateway.projection import (
     StageStatuses,
     Status,
 )
+from services.gateway.requests import (
+    HEADER as IDEMPOTENCY_HEADER,
+)
+from services.gateway.requests import (
+    MAX_KEY_LENGTH,
+    KeyConflict,
+    NotAccepted,
+    SceneRequests,
+    key_problem,
+    scene_id_for_key,
+)
+from services.recovery import STAGES, Plan, Stage
 from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.contract import ArtifactRef, SceneOptions, SceneRequested
+from shared.errors import BadInput, RetryLater
 from shared.logs import get_logger
+from shared.states import SceneState, SceneStates
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
-Publish = Callable[[SceneRequested], Awaitable[int]]
 HealthCheck = Callable[[], dict[str, bool]]
+
+
+class SceneControl(Protocol):
+    """Replays and cancels (:class:`services.recovery.Recovery`), created once at start-up."""
+
+    @property
+    def states(self) -> SceneStates: ...
+
+    async def plan(self, scene_id: str, from_stage: Stage | None = None) -> Plan: ...
+
+    async def replay(self, plan: Plan, reason: str = "replay") -> Plan: ...
+
+    async def cancel(self, scene_id: str, reason: str = "cancelled") -> SceneState: ...
+
+
+# (healthy, details) of the projection's lag behind the stream.
+LagCheck = Callable[[], tuple[bool, dict[str, Any]]]
 
 # How long a POST waits for its own request to reach the projection, so that a GET
 # right after the 202 finds the scene.
@@ -80,6 +118,87 @@ class SceneCreated(BaseModel):
     status_url: str
 
 
+class RetryRequest(BaseModel):
+    """The optional body of ``POST /v1/scenes/{id}/retry``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    from_stage: Stage | None = Field(
+        None,
+        alias="from",
+        description="The stage to redo from; by default where the scene failed, the stage "
+        "a STUCK scene is stuck in, else the planner",
+    )
+    reason: str = Field("retry", max_length=500)
+
+
+class RetryAccepted(BaseModel):
+    scene_id: str
+    attempt: int = Field(description="The attempt the retry began")
+    from_stage: Stage
+    previous: str = Field(description="How the attempt before it stood: RUNNING or its end")
+    redone: dict[str, int] = Field(description="Objects (or the layout) each stage makes again")
+    reused: dict[str, int] = Field(description="What is read back from the stream instead")
+    status_url: str
+
+
+class CancelRequest(BaseModel):
+    """The optional body of ``POST /v1/scenes/{id}/cancel``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("cancelled", max_length=500)
+
+
+class CancelResult(BaseModel):
+    scene_id: str
+    attempt: int
+    status: Literal["CANCELLED"]
+    status_url: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class NotAcceptedDetail(ErrorDetail):
+    accepted: Literal["no", "unknown"] = Field(
+        description="`no`: nothing was stored; `unknown`: the request may have been accepted"
+    )
+    scene_id: str = Field(description="The scene the request would be (or may be) building")
+    status_url: str
+    retry_safe: bool = Field(
+        description="Whether sending the same request again cannot make a second scene"
+    )
+
+
+class NotAcceptedResponse(BaseModel):
+    error: NotAcceptedDetail
+
+
+class DeadLetterItem(BaseModel):
+    rejected_by: str
+    stream_seq: int
+    subject: str
+    scene_id: str | None
+    reason: str
+    size: int
+    excerpt: str
+    recorded_at: datetime
+
+
+class DeadLetterList(BaseModel):
+    items: list[DeadLetterItem]
+    page: int
+    page_size: int
+    total: int
+
+
 class ArtifactLink(BaseModel):
     status: Status
     url: str | None
@@ -114,6 +233,15 @@ class SceneItem(BaseModel):
     status_url: str
 
 
+class AttemptBody(BaseModel):
+    attempt: int
+    from_stage: str | None = Field(description="The stage it began from (null: not known)")
+    started_at: datetime
+    ended_at: datetime | None
+    status: AttemptStatus
+    error: ErrorBody | None
+
+
 class SceneBody(BaseModel):
     scene_id: str
     prompt: str
@@ -126,6 +254,17 @@ class SceneBody(BaseModel):
     artifacts: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    attempt: int = Field(1, description="The attempt shown; a replay starts the next one")
+    attempts: list[AttemptBody] = Field(
+        default_factory=list, description="Every attempt, the current one last"
+    )
+    last_event_at: datetime | None = Field(
+        None, description="When the current attempt last had news; STUCK is measured from it"
+    )
+    late_outcomes: int = Field(
+        0, description="Terminal events that came after the first one and were ignored"
+    )
+    late_outcome: str | None = Field(None, description="The last of them, described")
 
 
 class SceneList(BaseModel):
@@ -147,28 +286,96 @@ def artifact_url(sha256: str) -> str:
     return f"/v1/artifacts/{sha256}"
 
 
+_STRING = {"type": "string"}
+IDEMPOTENCY_DESCRIPTION = (
+    "Makes the request safe to retry: the same key returns the same scene and publishes "
+    "at most once, across gateway replicas and restarts (keys are kept for "
+    "`gateway.idempotency_ttl_s`, 24 h by default). The same key with a different body is "
+    f"422 `idempotency_key_reused`. Printable ASCII, at most {MAX_KEY_LENGTH} characters; "
+    "a UUID per logical request is a good choice."
+)
+
+
 def create_app(
     projection: Projection,
     store: ArtifactStore,
-    publish: Publish,
+    requests: SceneRequests,
     *,
     page_size: int = 50,
     health: HealthCheck | None = None,
     progress: ProgressBoard | None = None,
+    lag: LagCheck | None = None,
+    control: SceneControl | None = None,
 ) -> FastAPI:
-    """The gateway app over an open projection, an artifact store and a way to publish.
+    """The gateway app over an open projection, an artifact store and the request intake.
 
-    ``publish`` puts a request on the bus and returns its JetStream stream sequence;
-    ``health`` adds checks (such as the NATS connection) to ``GET /health``.
+    ``requests`` puts a request on the bus (at most once per Idempotency-Key); ``health``
+    adds checks (such as the NATS connection) to ``GET /health`` and ``lag`` reports how
+    far the projection is behind the stream; ``control`` replays and cancels scenes
+    (without it, those routes answer 503).
     """
     default_page_size = page_size
     app = FastAPI(title="Holodeck gateway", version="1")
     app.add_middleware(RequestMetrics)
     _add_error_handlers(app)
 
-    @app.post("/v1/scenes", status_code=202, response_model=SceneCreated)
-    async def create_scene(body: NewScene, request: Request) -> JSONResponse:
-        scene_id = uuid.uuid4().hex[:20]
+    @app.post(
+        "/v1/scenes",
+        status_code=202,
+        response_model=SceneCreated,
+        responses={
+            202: {
+                "description": "Accepted. With an Idempotency-Key seen before, the same "
+                "scene as the first time, with the header `Idempotent-Replayed: true`.",
+                "headers": {
+                    "Location": {"description": "The scene's status URL", "schema": _STRING},
+                    "Idempotent-Replayed": {
+                        "description": "`true` when the key was used before and nothing new "
+                        "was published",
+                        "schema": _STRING,
+                    },
+                },
+            },
+            422: {
+                "model": ErrorResponse,
+                "description": "`invalid_request` (a field or the Idempotency-Key header is "
+                "invalid, named in the message) or `idempotency_key_reused` (the key was "
+                "used with a different body).",
+            },
+            503: {
+                "model": NotAcceptedResponse,
+                "description": "The bus did not confirm the request. `accepted` says "
+                "whether it may still have been taken (`unknown`) or surely was not "
+                "(`no`); with an Idempotency-Key a retry is always safe.",
+                "headers": {"Retry-After": {"description": "Seconds", "schema": _STRING}},
+            },
+        },
+    )
+    async def create_scene(
+        body: NewScene,
+        request: Request,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias=IDEMPOTENCY_HEADER,
+                max_length=MAX_KEY_LENGTH,
+                description=IDEMPOTENCY_DESCRIPTION,
+            ),
+        ] = None,
+    ) -> JSONResponse:
+        if idempotency_key is not None and (problem := key_problem(idempotency_key)):
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"invalid request: header.{IDEMPOTENCY_HEADER}: {problem}",
+                fields=[
+                    {"field": f"header.{IDEMPOTENCY_HEADER}", "message": problem, "type": "value"}
+                ],
+            )
+        if idempotency_key is not None:
+            scene_id = scene_id_for_key(idempotency_key)
+        else:
+            scene_id = uuid.uuid4().hex[:20]
         try:
             requested = SceneRequested(
                 scene_id=scene_id,
@@ -180,19 +387,34 @@ def create_app(
         except ValidationError as exc:
             raise _invalid(exc.errors(), prefix=("body",)) from None
         try:
-            seq = await publish(requested)
-        except Exception as exc:
-            log.error("scene request not published", scene_id=scene_id, error=repr(exc))
-            raise ApiError(
-                503, "bus_unavailable", "the event bus did not take the request; try again"
-            ) from None
-        log.info("scene requested", scene_id=scene_id, stream_seq=seq)
-        if not await projection.wait_for_seq(seq, timeout=PROJECTION_WAIT_S):
-            log.warning("projection behind the request", scene_id=scene_id, stream_seq=seq)
-        created = SceneCreated(scene_id=scene_id, status_url=scene_url(scene_id))
-        return JSONResponse(
-            created.model_dump(), status_code=202, headers={"Location": created.status_url}
+            accepted = await requests.submit(requested, idempotency_key)
+        except KeyConflict as exc:
+            raise ApiError(422, "idempotency_key_reused", str(exc)) from None
+        except NotAccepted as exc:
+            log.error(
+                "scene request not confirmed",
+                scene_id=exc.scene_id,
+                maybe_taken=exc.maybe_taken,
+                reason=exc.reason,
+            )
+            raise _not_accepted(exc, keyed=idempotency_key is not None) from None
+        log.info(
+            "scene requested",
+            scene_id=accepted.scene_id,
+            stream_seq=accepted.stream_seq,
+            replayed=accepted.replayed,
         )
+        if not await projection.wait_for_seq(accepted.stream_seq, timeout=PROJECTION_WAIT_S):
+            log.warning(
+                "projection behind the request",
+                scene_id=accepted.scene_id,
+                stream_seq=accepted.stream_seq,
+            )
+        created = SceneCreated(scene_id=accepted.scene_id, status_url=scene_url(accepted.scene_id))
+        headers = {"Location": created.status_url}
+        if accepted.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return JSONResponse(created.model_dump(), status_code=202, headers=headers)
 
     @app.get("/v1/scenes/{scene_id}", response_model=SceneBody)
     async def get_scene(scene_id: str) -> SceneBody:
@@ -215,6 +437,152 @@ def create_app(
             total=found.total,
         )
 
+    def controlled() -> SceneControl:
+        if control is None:
+            raise ApiError(503, "control_unavailable", "this gateway cannot retry or cancel scenes")
+        return control
+
+    @app.post(
+        "/v1/scenes/{scene_id}/retry",
+        status_code=202,
+        response_model=RetryAccepted,
+        responses={
+            404: {"model": ErrorResponse, "description": "`scene_not_found`"},
+            409: {
+                "model": ErrorResponse,
+                "description": "`scene_running` (its attempt is running and not STUCK: "
+                "cancel it first), `replay_began` (another retry of it began meanwhile) or "
+                "`not_replayable` (the stream holds neither its request nor its layout)",
+            },
+            503: {"model": ErrorResponse, "description": "The bus did not answer"},
+        },
+    )
+    async def retry_scene(scene_id: str, body: RetryRequest | None = None) -> JSONResponse:
+        """Begin the scene's next attempt, as `holodeck replay SCENE_ID [--from STAGE]`:
+        what the stages before `from` made is read back from the stream, not made again."""
+        recovery = controlled()
+        body = body or RetryRequest()
+        view = await projection.get_scene(scene_id)
+        state = await _bus_call(recovery.states.get(scene_id))
+        stuck = view is not None and view.status == Status.STUCK
+        running = (state is None or not state.ended) and (view is None or view.status in RUNNING)
+        if view is not None and running and not stuck:
+            raise ApiError(
+                409,
+                "scene_running",
+                f"scene {scene_id} is still running (attempt {view.attempt}, {view.status}): "
+                "cancel it first, or retry it once it has ended or shows STUCK",
+            )
+        from_stage = body.from_stage
+        if from_stage is None and stuck and view is not None:
+            from_stage = _stage_in_progress(view.stages)
+        try:
+            plan = await _bus_call(recovery.plan(scene_id, from_stage))
+        except BadInput as exc:
+            if view is None:
+                raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
+            # Known here, but the stream holds neither its request nor its layout.
+            raise ApiError(409, "not_replayable", str(exc)) from None
+        if view is None and running:
+            raise ApiError(
+                409, "scene_running", f"scene {scene_id} is still running: cancel it first"
+            )
+        try:
+            await _bus_call(recovery.replay(plan, body.reason))
+        except BadInput as exc:
+            raise ApiError(409, "replay_began", str(exc)) from None
+        log.info(
+            "scene retried", scene_id=scene_id, attempt=plan.attempt, from_stage=plan.from_stage
+        )
+        if not await projection.wait_for_attempt(scene_id, plan.attempt, PROJECTION_WAIT_S):
+            log.warning("projection behind the retry", scene_id=scene_id, attempt=plan.attempt)
+        accepted = RetryAccepted(
+            scene_id=scene_id,
+            attempt=plan.attempt,
+            from_stage=plan.from_stage,
+            previous=plan.previous,
+            redone=dict(plan.redone),
+            reused=dict(plan.reused),
+            status_url=scene_url(scene_id),
+        )
+        return JSONResponse(
+            accepted.model_dump(), status_code=202, headers={"Location": accepted.status_url}
+        )
+
+    @app.post(
+        "/v1/scenes/{scene_id}/cancel",
+        status_code=202,
+        response_model=CancelResult,
+        responses={
+            404: {"model": ErrorResponse, "description": "`scene_not_found`"},
+            409: {
+                "model": ErrorResponse,
+                "description": "`scene_ended`: the attempt had already ended, "
+                "`scene_status` says how; `not_cancellable`: the stream holds neither its "
+                "request nor its layout",
+            },
+            503: {"model": ErrorResponse, "description": "The bus did not answer"},
+        },
+    )
+    async def cancel_scene(scene_id: str, body: CancelRequest | None = None) -> JSONResponse:
+        """End the scene's current attempt as CANCELLED, as `holodeck cancel SCENE_ID`:
+        every stage drops its remaining work. Cancelling a cancelled scene is a 202 again."""
+        recovery = controlled()
+        body = body or CancelRequest()
+        try:
+            held = await _bus_call(recovery.cancel(scene_id, body.reason))
+        except BadInput as exc:
+            if await projection.get_scene(scene_id) is None:
+                raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
+            raise ApiError(409, "not_cancellable", str(exc)) from None
+        if held.state != "CANCELLED":
+            raise ApiError(
+                409,
+                "scene_ended",
+                f"scene {scene_id} attempt {held.attempt} had already ended {held.state}",
+                scene_status=held.state,
+                attempt=held.attempt,
+            )
+        log.info("scene cancelled", scene_id=scene_id, attempt=held.attempt)
+        if not await projection.wait_for_end(scene_id, held.attempt, PROJECTION_WAIT_S):
+            log.warning("projection behind the cancel", scene_id=scene_id, attempt=held.attempt)
+        result = CancelResult(
+            scene_id=scene_id,
+            attempt=held.attempt,
+            status="CANCELLED",
+            status_url=scene_url(scene_id),
+        )
+        return JSONResponse(
+            result.model_dump(), status_code=202, headers={"Location": result.status_url}
+        )
+
+    @app.get("/v1/deadletters", response_model=DeadLetterList)
+    async def list_dead_letters(
+        page: Annotated[int, Query(ge=1)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = default_page_size,
+        rejected_by: Annotated[
+            str | None, Query(max_length=64, description="Only those one consumer rejected")
+        ] = None,
+    ) -> DeadLetterList:
+        """Messages a consumer (a stage, or this projection) could not parse or apply,
+        the most recently recorded first, each with its reason and a short excerpt."""
+        found = await projection.list_dead_letters(page, page_size, rejected_by)
+        return DeadLetterList(
+            items=[_dead_letter_item(item) for item in found.items],
+            page=found.page,
+            page_size=found.page_size,
+            total=found.total,
+        )
+
+    # The earlier spelling, kept working but not documented.
+    app.add_api_route(
+        "/v1/dead-letters",
+        list_dead_letters,
+        methods=["GET"],
+        response_model=DeadLetterList,
+        include_in_schema=False,
+    )
+
     @app.get("/v1/scenes/{scene_id}/artifacts/{name}")
     async def scene_artifact(scene_id: str, name: str) -> Response:
         view = await projection.get_scene(scene_id)
@@ -234,6 +602,8 @@ def create_app(
 
     @app.get("/health")
     async def check_health() -> JSONResponse:
+        """200 when the database answers, the bus is connected and the projection keeps
+        up with the stream; 503 with the reasons otherwise."""
         checks = {"database": await projection.ping()}
         if health is not None:
             try:
@@ -241,21 +611,99 @@ def create_app(
             except Exception as exc:
                 log.warning("health check raised", error=repr(exc))
                 checks["health"] = False
+        body: dict[str, Any] = {"last_seq": projection.last_seq()}
+        if lag is not None:
+            checks["projection"], body["projection"] = lag()
         ok = all(checks.values())
+        reasons = [f"{name} check failed" for name, passed in checks.items() if not passed]
+        if not checks.get("projection", True):
+            reasons = [r for r in reasons if not r.startswith("projection ")]
+            reasons.append(str(body["projection"].get("reason", "projection check failed")))
         return JSONResponse(
             {
                 "status": "ok" if ok else "unavailable",
                 "checks": checks,
-                "last_seq": projection.last_seq(),
+                **({"reasons": reasons} if reasons else {}),
+                **body,
             },
             status_code=200 if ok else 503,
         )
 
     @app.get("/metrics")
     async def prometheus_metrics() -> Response:
+        # Counted when scraped: STUCK depends on the clock, not only on events.
+        try:
+            metrics.SCENES_STUCK.set(await projection.count_stuck())
+        except Exception as exc:
+            log.warning("stuck scenes not counted", error=repr(exc))
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _not_accepted(exc: NotAccepted, *, keyed: bool) -> ApiError:
+    """The 503 of a request the bus did not confirm, saying what a client may do."""
+    status_url = scene_url(exc.scene_id)
+    if exc.maybe_taken:
+        message = (
+            f"the event bus did not confirm the request ({exc.reason}); it may have been "
+            f"accepted as scene {exc.scene_id}: see {status_url}. "
+        )
+        message += (
+            f"Retrying with the same {IDEMPOTENCY_HEADER} is safe: it returns that scene "
+            "and never publishes twice."
+            if keyed
+            else f"A retry without an {IDEMPOTENCY_HEADER} may make a second scene; send "
+            f"one to make retries safe."
+        )
+    else:
+        message = (
+            f"the event bus did not take the request ({exc.reason}); nothing was published. "
+            + (
+                f"Retrying with the same {IDEMPOTENCY_HEADER} is safe."
+                if keyed
+                else "Retrying is safe."
+            )
+        )
+    return ApiError(
+        503,
+        "bus_unavailable",
+        message,
+        accepted="unknown" if exc.maybe_taken else "no",
+        scene_id=exc.scene_id,
+        status_url=status_url,
+        retry_safe=keyed or not exc.maybe_taken,
+    )
+
+
+async def _bus_call(call: Coroutine[Any, Any, T]) -> T:
+    """Await a call over the bus; an unanswering bus is a 503."""
+    try:
+        return await call
+    except (RetryLater, nats.errors.Error, TimeoutError) as exc:
+        log.error("bus call failed", error=repr(exc))
+        raise ApiError(
+            503, "bus_unavailable", f"the event bus did not answer: {exc or type(exc).__name__}"
+        ) from None
+
+
+def _stage_in_progress(stages: StageStatuses) -> Stage:
+    """The first stage not yet SUCCEEDED: where a STUCK scene is stuck."""
+    done = stages.model_dump()
+    return next((s for s in STAGES if done[s] != Status.SUCCEEDED), "assembly")
+
+
+def _dead_letter_item(view: DeadLetterView) -> DeadLetterItem:
+    return DeadLetterItem(
+        rejected_by=view.rejected_by,
+        stream_seq=view.stream_seq,
+        subject=view.subject,
+        scene_id=view.scene_id,
+        reason=view.reason,
+        size=view.size,
+        excerpt=view.excerpt,
+        recorded_at=view.recorded_at,
+    )
 
 
 def _scene_body(view: SceneView, board: ProgressBoard | None = None) -> SceneBody:
@@ -272,6 +720,22 @@ def _scene_body(view: SceneView, board: ProgressBoard | None = None) -> SceneBod
         artifacts={name: scene_artifact_url(view.scene_id, name) for name in view.artifacts},
         created_at=view.created_at,
         updated_at=view.updated_at,
+        attempt=view.attempt,
+        attempts=[_attempt_body(a) for a in view.attempts],
+        last_event_at=view.last_event_at,
+        late_outcomes=view.late_outcomes,
+        late_outcome=view.late_outcome,
+    )
+
+
+def _attempt_body(view: AttemptView) -> AttemptBody:
+    return AttemptBody(
+        attempt=view.attempt,
+        from_stage=view.from_stage,
+        started_at=view.started_at,
+        ended_at=view.ended_at,
+        status=view.status,
+        error=ErrorBody(**view.error.model_dump()) if view.error else None,
     )
 
 
@@ -293,7 +757,7 @@ def _link(status: Status, ref: ArtifactRef | None, fraction: float | None) -> Ar
     ready = status == Status.SUCCEEDED and ref is not None
     if ready:
         percent: int | None = 100
-    elif fraction is not None and status != Status.FAILED:
+    elif fraction is not None and status not in (Status.FAILED, Status.CANCELLED):
         percent = min(99, int(fraction * 100))
     else:
         percent = None
@@ -359,7 +823,10 @@ def _invalid(errors: Any, prefix: tuple[str, ...] = ()) -> ApiError:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, **exc.extra)
+        response = _error(exc.status, exc.code, exc.message, **exc.extra)
+        if exc.status == 503:
+            response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

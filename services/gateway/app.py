@@ -1,4 +1,5 @@
-"""The gateway's wiring: the projection follows the stream while the HTTP API serves it."""
+"""The gateway's wiring: the projection follows the stream while the HTTP API serves it;
+retries and cancels go over the gateway's own NATS connection."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import contextlib
 
 from services.gateway.api import create_app
 from services.gateway.progress import ProgressBoard, follow_progress
-from services.gateway.projection import Projection
-from services.gateway.projector import follow
+from services.gateway.projection import Projection, StuckAfter
+from services.gateway.projector import Lag, follow
+from services.gateway.requests import JetStreamRequests, KeyValueKeys, SceneRequests
+from services.recovery import Recovery
 from services.runtime import ServiceHost
 from services.stack import serve_http
-from shared.config import Settings
-from shared.contract import SceneRequested, Subject, encode, msg_id, subject
-from shared.errors import RetryLater
+from shared import metrics
+from shared.config import GatewaySettings, Settings
 from shared.logs import get_logger
 
 log = get_logger(__name__)
@@ -23,34 +25,32 @@ async def run_gateway(
     settings: Settings, host: ServiceHost, bind: str, port: int, stop: asyncio.Event
 ) -> None:
     """Serve the gateway on ``bind:port`` until ``stop`` is set."""
-    projection = await Projection(settings.database_url).open()
-
-    async def publish(request: SceneRequested) -> int:
-        assert request.scene_id is not None
-        try:
-            ack = await host.js.publish(
-                subject(Subject.SCENE_REQUESTED, request.scene_id),
-                encode(request),
-                headers={"Nats-Msg-Id": msg_id("request", request.scene_id)},
-                timeout=5,
-            )
-        except Exception as exc:
-            raise RetryLater(
-                f"cannot publish the request: {exc!r}", code="bus_unavailable"
-            ) from exc
-        return ack.seq
-
+    projection = await Projection(
+        settings.database_url, stuck_after=stuck_after(settings.gateway)
+    ).open()
+    control = await Recovery.open(
+        host.js, settings.nats.stream, settings.nats.max_age_days * 86400, by="gateway"
+    )
+    requests = SceneRequests(
+        JetStreamRequests(host.js, settings.nats.stream),
+        KeyValueKeys(host.js, ttl_s=settings.gateway.idempotency_ttl_s),
+    )
+    lag = Lag(stall_after_s=settings.gateway.projection_stall_s)
+    metrics.PROJECTION_LAG.set_function(lambda: lag.report()[1]["behind"])
+    metrics.PROJECTION_STALLED.set_function(lambda: lag.report()[1]["stalled_s"])
     board = ProgressBoard()
     app = create_app(
         projection,
         host.store,
-        publish,
+        requests,
         page_size=settings.gateway.page_size,
         health=host.healthy,
         progress=board,
+        lag=lag.report,
+        control=control,
     )
     followers = [
-        asyncio.create_task(follow(host.js, settings.nats.stream, projection, stop)),
+        asyncio.create_task(follow(host.js, settings.nats.stream, projection, stop, lag)),
         asyncio.create_task(follow_progress(host.nc, board, stop)),
     ]
     try:
@@ -60,3 +60,10 @@ async def run_gateway(
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*followers)
         await projection.close()
+
+
+def stuck_after(gateway: GatewaySettings) -> StuckAfter:
+    """How long each stage may go without news before its scene shows as STUCK."""
+    return StuckAfter(
+        gateway.stuck_after_s, {str(k): v for k, v in gateway.stuck_after_stage_s.items()}
+    )

@@ -8,6 +8,25 @@ applying an event twice. Because the rows are a pure function of the stream (tim
 JetStream's storage times, not the clock), a projection rebuilt from sequence 1 into a
 fresh database gives the same views.
 
+An event that cannot be applied is never retried forever: a malformed message, or any
+error while folding it that is not the database being unreachable, rolls its changes
+back and is recorded in the ``dead_letters`` table in the transaction that advances the
+position. Dead letters the stages publish on ``dead.letter.<stage>`` land in the same
+table. Only a database outage (connection lost, locked, out of space) raises
+:class:`ProjectionUnavailable`, and the caller retries the same event: nothing stored in
+the stream is skipped because the database was away.
+
+A scene has numbered attempts (a replay opens the next one, announced by
+``scene.replayed``). The scene row shows its current attempt; the ``scene_attempts`` table
+keeps every attempt's stage of departure, start, end and outcome. Within an attempt the
+first terminal event (``scene.ready``, ``scene.failed``, ``scene.cancelled``) in stream
+order fixes its status, error and artifacts; later ones, and every event of an earlier
+attempt, are only counted.
+
+STUCK is not stored but read: a scene whose current attempt is still running and has had
+no event for longer than its current stage's allowance (:class:`StuckAfter`) shows as
+STUCK when it is read, listed or counted.
+
 SQLite (``sqlite+aiosqlite:///path``, WAL) by default; PostgreSQL (``postgresql+asyncpg://``)
 in production.
 """
@@ -15,36 +34,69 @@ in production.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import JSON, DateTime, Dialect, Index, Text, event, func
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Dialect,
+    Index,
+    Text,
+    and_,
+    event,
+    func,
+    inspect,
+    not_,
+    or_,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import registry
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Field, SQLModel, col, select, update
+from sqlmodel import Field, SQLModel, col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from shared.contract import (
     ArtifactRef,
+    Consumer,
+    DeadLetter,
     ImagesReady,
     ImageWork,
     LayoutReady,
     MalformedEvent,
     MeshReady,
+    SceneCancelled,
     SceneFailed,
     SceneReady,
+    SceneReplayed,
     SceneRequested,
+    Subject,
+    dead_letter,
+    ids_from_subject,
     parse_event,
     request_scene_id,
+    root_of,
 )
+from shared.errors import RetryLater
 from shared.logs import get_logger
+from shared.metrics import DEAD_LETTERS
 
 log = get_logger(__name__)
 
@@ -56,12 +108,55 @@ class Status(StrEnum):
     IN_PROGRESS = "IN_PROGRESS"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    # Read, never stored: running, but no event of its attempt for too long.
+    STUCK = "STUCK"
+
+
+class AttemptStatus(StrEnum):
+    """How an attempt stands: a scene's statuses, or replaced by a later attempt while running."""
+
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    STUCK = "STUCK"
+    SUPERSEDED = "SUPERSEDED"
 
 
 STAGES = ("planner", "imagegen", "meshgen", "assembly")
+RUNNING = (Status.PENDING, Status.IN_PROGRESS)
+# A running scene with no event of its attempt for this long is STUCK, unless configured.
+STUCK_AFTER_S = 900.0
 
-# Statuses only move forward; FAILED is left only by a scene that is built after all.
+
+@dataclass(frozen=True)
+class StuckAfter:
+    """How long a running scene may go without an event of its current attempt, per stage.
+
+    The stage is the first one not yet SUCCEEDED. One allowance for every stage unless
+    ``per_stage`` names one; a stage's allowance should cover one piece of its work with
+    its retries, since a stage publishes nothing while it works on an object.
+    """
+
+    default_s: float = STUCK_AFTER_S
+    per_stage: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.per_stage) - set(STAGES)
+        if unknown:
+            raise ValueError(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
+        if self.default_s <= 0 or any(v <= 0 for v in self.per_stage.values()):
+            raise ValueError("stuck allowances must be positive seconds")
+
+    def of(self, stage: str) -> float:
+        return self.per_stage.get(stage, self.default_s)
+
+
+# Statuses only move forward, and a scene's terminal status is never left.
 _RANK = {Status.PENDING: 0, Status.IN_PROGRESS: 1, Status.SUCCEEDED: 2}
+TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -111,6 +206,35 @@ class SceneRow(_Table, table=True):
     error_message: str | None = Field(default=None, sa_type=Text)
     error_retryable: bool | None = None
     artifacts: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    # The attempt shown: a replay starts the next one, events of earlier ones are ignored.
+    attempt: int = 1
+    # The stream sequence of the attempt's first terminal event, which fixed its outcome.
+    terminal_seq: int | None = Field(default=None, sa_type=BigInteger)
+    # Terminal events that came after it: counted and described, never applied.
+    late_outcomes: int = 0
+    late_outcome: str | None = Field(default=None, sa_type=Text)
+    # Storage time of the last event of the current attempt: what STUCK is measured from.
+    last_event_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class AttemptRow(_Table, table=True):
+    """One attempt of a scene: where it started from, when, and how it ended."""
+
+    __tablename__ = "scene_attempts"
+
+    scene_id: str = Field(primary_key=True, max_length=64)
+    attempt: int = Field(primary_key=True)
+    # The stage it redoes from: planner for a first attempt, a replay's from_stage, or
+    # None for an attempt known only from its events (its scene.replayed was not seen).
+    from_stage: str | None = Field(default=None, max_length=16)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default=AttemptStatus.PENDING, max_length=16)
+    error_stage: str | None = Field(default=None, sa_type=Text)
+    error_object_id: str | None = Field(default=None, max_length=64)
+    error_code: str | None = Field(default=None, sa_type=Text)
+    error_message: str | None = Field(default=None, sa_type=Text)
+    error_retryable: bool | None = None
 
 
 class SceneObjectRow(_Table, table=True):
@@ -134,7 +258,7 @@ class ArtifactRow(_Table, table=True):
 
     sha256: str = Field(primary_key=True, max_length=64)
     uri: str = Field(sa_type=Text)
-    size: int
+    size: int = Field(sa_type=BigInteger)
     media_type: str = Field(sa_type=Text)
 
 
@@ -142,7 +266,29 @@ class PositionRow(_Table, table=True):
     __tablename__ = "projection_position"
 
     name: str = Field(primary_key=True, max_length=64)
-    last_seq: int = 0
+    last_seq: int = Field(default=0, sa_type=BigInteger)
+
+
+class DeadLetterRow(_Table, table=True):
+    """A message some consumer could not parse or apply, with the reason.
+
+    Keyed by who rejected it and the rejected message's stream sequence, so a stage's
+    dead letter published twice, or re-applied by a rebuild, is one row.
+    """
+
+    __tablename__ = "dead_letters"
+
+    rejected_by: str = Field(primary_key=True, max_length=64)
+    stream_seq: int = Field(primary_key=True, sa_type=BigInteger)
+    # Where the projection learned of it: the rejected message itself (the gateway's
+    # own) or the ``dead.letter.<stage>`` event; orders the list newest first.
+    recorded_seq: int = Field(sa_type=BigInteger, index=True)
+    recorded_at: datetime = Field(sa_type=UTCDateTime)
+    subject: str = Field(sa_type=Text)
+    scene_id: str | None = Field(default=None, max_length=64)
+    reason: str = Field(sa_type=Text)
+    size: int = Field(default=0, sa_type=BigInteger)
+    excerpt: str = Field(default="", sa_type=Text)
 
 
 class StageStatuses(BaseModel):
@@ -182,10 +328,57 @@ class SceneSummary(BaseModel):
     updated_at: datetime
 
 
+class AttemptView(BaseModel):
+    attempt: int
+    from_stage: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    status: AttemptStatus
+    error: ErrorView | None
+
+
 class SceneView(SceneSummary):
+    attempt: int = 1
+    attempts: list[AttemptView] = []
+    last_event_at: datetime | None = None
     objects: list[ObjectView]
     error: ErrorView | None
     artifacts: dict[str, ArtifactRef]
+    late_outcomes: int = 0
+    late_outcome: str | None = None
+
+
+class DeadLetterView(BaseModel):
+    rejected_by: str
+    stream_seq: int
+    subject: str
+    scene_id: str | None
+    reason: str
+    size: int
+    excerpt: str
+    recorded_seq: int
+    recorded_at: datetime
+
+
+class DeadLetterPage(BaseModel):
+    items: list[DeadLetterView]
+    page: int
+    page_size: int
+    total: int
+
+
+# (subject, data, stream sequence, storage time) of one stored message.
+StoredEvent = tuple[str, bytes, int, datetime]
+
+
+class _Contended(Exception):
+    """Another projection sharing the database moved the position during a batch."""
+
+
+class ProjectionUnavailable(RetryLater):
+    """The database did not take an event: apply the same event again later."""
+
+    code = "database_unavailable"
 
 
 class ScenePage(BaseModel):
@@ -210,7 +403,7 @@ def progress(row: SceneRow) -> int:
 
 
 def _advance(current: str, new: Status) -> str:
-    if current == Status.FAILED:
+    if current in (Status.FAILED, Status.CANCELLED):
         return current
     return new if _RANK[new] > _RANK[Status(current)] else current
 
@@ -221,16 +414,78 @@ def _stage_of(stage: str) -> str | None:
     return base if base in STAGES else None
 
 
+# SQLSTATEs of a database that is away or busy, not of a bad row: connection exceptions,
+# rolled-back transactions (deadlock, serialization), insufficient resources, operator
+# intervention (shutdown, cancel), system errors; a lock not available; and a schema that
+# lacks a table or column (every event would fail alike, so none is skipped).
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+_OUTAGE_SQLSTATES = frozenset({"55P03", "55006", "42P01", "42703"})
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    orig = exc.orig
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str) and code:
+            return code
+    return None
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is away (apply the event again later) rather
+    than that this one event cannot be stored (keep it as a dead letter)."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        state = _sqlstate(exc)
+        if state is not None:
+            return state[:2] in _OUTAGE_SQLSTATE_CLASSES or state in _OUTAGE_SQLSTATES
+        # asyncpg refuses a bad argument (an integer out of range) with a ValueError
+        # that SQLAlchemy reports as an InterfaceError: that is the event, not the server.
+        if isinstance(exc.orig, ValueError) or isinstance(
+            getattr(exc.orig, "__cause__", None), ValueError
+        ):
+            return False
+        # SQLite says "locked", "disk I/O error", "no such table" as OperationalError.
+        return isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (DisconnectionError, PoolTimeout, OSError))
+
+
+def _scene_hint(subject_name: str) -> str | None:
+    """The scene a subject names; ``dead.letter.<rejected_by>`` names none."""
+    if root_of(subject_name) == Subject.DEAD_LETTER:
+        return None
+    scene_id, _ = ids_from_subject(subject_name)
+    return scene_id
+
+
+def _storable(text: str) -> str:
+    """Text every backend stores: PostgreSQL refuses NUL characters, UTF-8 surrogates."""
+    return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
 class Projection:
     """Scenes and their objects as the stream tells them, in a SQL database."""
 
-    def __init__(self, database_url: str, name: str = DEFAULT_NAME):
+    def __init__(
+        self,
+        database_url: str,
+        name: str = DEFAULT_NAME,
+        *,
+        stuck_after: StuckAfter | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ):
         self.database_url = database_url
         self.name = name
+        self.stuck_after = stuck_after or StuckAfter()
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._seq = 0
         self._changed = asyncio.Condition()
+        # Dead letters this instance recorded (its own and the stages'), for reports.
+        self.dead_letters = 0
+        self._known_rejecters = {name, *Consumer.FILTERS, *STAGES}
 
     async def open(self) -> Projection:
         """Connect, create the tables if missing and load the position."""
@@ -252,6 +507,7 @@ class Projection:
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         async with engine.begin() as conn:
             await conn.run_sync(_Table.metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
         await self._ensure_position()
         async with self._session() as session:
             row = await session.get(PositionRow, self.name)
@@ -301,19 +557,166 @@ class Projection:
     async def apply(self, subject: str, data: bytes, stream_seq: int, stored_at: datetime) -> None:
         """Fold the event stored at ``stream_seq`` into the rows, once.
 
-        A sequence at or below the position is skipped; a malformed event only advances
-        the position. Database errors propagate and leave the position unchanged.
+        A sequence at or below the position is skipped. An event that cannot be applied
+        (malformed, or any error while folding it other than a database outage) is kept
+        as a dead letter and the position moves past it. A database outage raises
+        :class:`ProjectionUnavailable` and leaves the position unchanged: apply the same
+        event again later.
         """
-        async with self._session() as session, session.begin():
-            claimed = await session.exec(
-                update(PositionRow)
-                .where(col(PositionRow.name) == self.name)
-                .where(col(PositionRow.last_seq) < stream_seq)
-                .values(last_seq=stream_seq)
-            )
-            if claimed.rowcount:
-                await self._fold(session, subject, data, stream_seq, stored_at)
+        letter: DeadLetterRow | None = None
+        try:
+            async with self._session() as session, session.begin():
+                if await self._claim(session, stream_seq):
+                    letter = await self._fold(session, subject, data, stream_seq, stored_at)
+        except Exception as exc:
+            if is_outage(exc):
+                raise ProjectionUnavailable(
+                    f"the database did not take stream sequence {stream_seq}: {exc!r}"[:2000]
+                ) from exc
+            letter = await self._reject(subject, data, stream_seq, stored_at, exc)
+        if letter is not None:
+            self._announce(letter)
         await self._advanced(stream_seq)
+
+    async def apply_many(self, events: Sequence[StoredEvent]) -> None:
+        """Fold consecutive stored events (increasing sequences) in one transaction.
+
+        The outcome of :meth:`apply` on each in turn, at a fraction of the cost: when one
+        of them cannot be applied, or another projection sharing the database moved the
+        position meanwhile, the transaction is dropped and each event is applied on its
+        own (the bad one becomes a dead letter, the others go in).
+        """
+        if len(events) <= 1:
+            for event in events:
+                await self.apply(*event)
+            return
+        letters: list[DeadLetterRow] = []
+        try:
+            async with self._session() as session, session.begin():
+                # Write first: it takes the lock (SQLite's database lock, PostgreSQL's row
+                # lock) before the position is read, so the read cannot go stale.
+                await session.exec(
+                    update(PositionRow)
+                    .where(col(PositionRow.name) == self.name)
+                    .values(last_seq=PositionRow.last_seq)
+                )
+                position = await session.scalar(
+                    select(col(PositionRow.last_seq)).where(col(PositionRow.name) == self.name)
+                )
+                todo = [event for event in events if event[2] > (position or 0)]
+                if todo:
+                    moved = await session.exec(
+                        update(PositionRow)
+                        .where(col(PositionRow.name) == self.name)
+                        .where(col(PositionRow.last_seq) == (position or 0))
+                        .values(last_seq=todo[-1][2])
+                    )
+                    if not moved.rowcount:
+                        raise _Contended
+                for subject, data, seq, stored_at in todo:
+                    letter = await self._fold(session, subject, data, seq, stored_at)
+                    if letter is not None:
+                        letters.append(letter)
+        except Exception as exc:
+            if is_outage(exc):
+                raise ProjectionUnavailable(
+                    f"the database did not take stream sequences {events[0][2]}-"
+                    f"{events[-1][2]}: {exc!r}"[:2000]
+                ) from exc
+            for event in events:
+                await self.apply(*event)
+            return
+        for letter in letters:
+            self._announce(letter)
+        await self._advanced(events[-1][2])
+
+    async def _claim(self, session: AsyncSession, stream_seq: int) -> bool:
+        claimed = await session.exec(
+            update(PositionRow)
+            .where(col(PositionRow.name) == self.name)
+            .where(col(PositionRow.last_seq) < stream_seq)
+            .values(last_seq=stream_seq)
+        )
+        return bool(claimed.rowcount)
+
+    async def _reject(
+        self, subject: str, data: bytes, seq: int, stored_at: datetime, error: Exception
+    ) -> DeadLetterRow | None:
+        """Keep an event that failed to apply as a dead letter, moving the position past it."""
+        reason = f"cannot be applied: {type(error).__name__}: {error}"
+        scene_hint = _scene_hint(subject)
+        letters = [
+            dead_letter(
+                self.name, subject, data, seq, reason, scene_id=scene_hint, producer=self.name
+            ),
+            # If even the full letter cannot be stored, a bare one still records the skip.
+            dead_letter(
+                self.name,
+                subject.encode("ascii", "replace").decode(),
+                b"",
+                seq,
+                f"cannot be applied: {type(error).__name__}",
+                producer=self.name,
+            ),
+        ]
+        problem: Exception = error
+        for letter in letters:
+            try:
+                async with self._session() as session, session.begin():
+                    if not await self._claim(session, seq):
+                        return None
+                    return await self._keep(session, letter, seq, stored_at, size=len(data))
+            except Exception as exc:
+                if is_outage(exc):
+                    raise ProjectionUnavailable(
+                        f"the database did not take the dead letter of stream sequence {seq}: "
+                        f"{exc!r}"[:2000]
+                    ) from exc
+                problem = exc
+        raise ProjectionUnavailable(
+            f"neither stream sequence {seq} nor its dead letter could be stored: {problem!r}"
+        ) from problem
+
+    @staticmethod
+    async def _keep(
+        session: AsyncSession,
+        letter: DeadLetter,
+        recorded_seq: int,
+        recorded_at: datetime,
+        *,
+        size: int | None = None,
+    ) -> DeadLetterRow | None:
+        key = (letter.rejected_by, letter.stream_seq)
+        if await session.get(DeadLetterRow, key) is not None:
+            return None
+        row = DeadLetterRow(
+            rejected_by=letter.rejected_by,
+            stream_seq=letter.stream_seq,
+            recorded_seq=recorded_seq,
+            recorded_at=recorded_at,
+            subject=_storable(letter.subject),
+            scene_id=letter.scene_id,
+            reason=_storable(letter.reason),
+            size=letter.size if size is None else size,
+            excerpt=_storable(letter.excerpt),
+        )
+        session.add(row)
+        return row
+
+    def _announce(self, letter: DeadLetterRow) -> None:
+        """Count and log a dead letter once, after it is stored."""
+        self.dead_letters += 1
+        label = letter.rejected_by if letter.rejected_by in self._known_rejecters else "other"
+        DEAD_LETTERS.labels(label).inc()
+        own = letter.rejected_by == self.name
+        (log.warning if own else log.info)(
+            "event dead-lettered" if own else "dead letter recorded",
+            scene_id=letter.scene_id,
+            rejected_by=letter.rejected_by,
+            subject=letter.subject,
+            stream_seq=letter.stream_seq,
+            reason=letter.reason,
+        )
 
     async def _advanced(self, stream_seq: int) -> None:
         async with self._changed:
@@ -322,25 +725,33 @@ class Projection:
 
     async def _fold(
         self, session: AsyncSession, subject: str, data: bytes, seq: int, stored_at: datetime
-    ) -> None:
+    ) -> DeadLetterRow | None:
         try:
             event = parse_event(subject, data)
+            if isinstance(event, DeadLetter):
+                # Kept, never applied to the scene it may name.
+                return await self._keep(session, event, seq, stored_at)
             if isinstance(event, SceneRequested):
                 scene_id = request_scene_id(event, subject, seq, stored_at)
             else:
                 scene_id = event.scene_id
         except MalformedEvent as exc:
-            log.warning(
-                "event skipped: malformed",
-                scene_id=exc.scene_id,
-                subject=subject,
-                stream_seq=seq,
-                reason=exc.reason,
+            letter = dead_letter(
+                self.name,
+                subject,
+                data,
+                seq,
+                f"malformed: {exc.reason}",
+                scene_id=exc.scene_id if _scene_hint(subject) is not None else None,
+                producer=self.name,
             )
-            return
+            return await self._keep(session, letter, seq, stored_at)
         if isinstance(event, ImageWork):
-            return
-        scene = await self._scene(session, scene_id, stored_at)
+            return None
+        scene, fresh = await self._scene(session, scene_id, stored_at)
+        if not await self._of_current_attempt(session, scene, event, seq, stored_at, fresh):
+            scene.updated_at = max(scene.updated_at, stored_at)
+            return None
         if isinstance(event, SceneRequested):
             self._requested(scene, event, stored_at)
         elif isinstance(event, LayoutReady):
@@ -350,21 +761,30 @@ class Projection:
         elif isinstance(event, MeshReady):
             await self._mesh_ready(session, scene, event)
         elif isinstance(event, SceneReady):
-            await self._scene_ready(session, scene, event)
+            await self._scene_ready(session, scene, event, seq)
         elif isinstance(event, SceneFailed):
-            await self._scene_failed(session, scene, event)
+            await self._scene_failed(session, scene, event, seq)
+        elif isinstance(event, SceneCancelled):
+            self._scene_cancelled(scene, event, seq)
         scene.updated_at = max(scene.updated_at, stored_at)
+        scene.last_event_at = max(scene.last_event_at or stored_at, stored_at)
+        await self._record_attempt(session, scene, stored_at)
         log.debug("event applied", scene_id=scene_id, subject=subject, stream_seq=seq)
+        return None
 
     @staticmethod
-    async def _scene(session: AsyncSession, scene_id: str, stored_at: datetime) -> SceneRow:
+    async def _scene(
+        session: AsyncSession, scene_id: str, stored_at: datetime
+    ) -> tuple[SceneRow, bool]:
+        """The scene's row, and whether this event made it."""
         # Events may come for a scene whose request is older than the stream, or that was
         # published straight to a later subject: the row starts with whatever arrives.
         scene = await session.get(SceneRow, scene_id)
         if scene is None:
             scene = SceneRow(scene_id=scene_id, created_at=stored_at, updated_at=stored_at)
             session.add(scene)
-        return scene
+            return scene, True
+        return scene, False
 
     @staticmethod
     async def _object(session: AsyncSession, scene: SceneRow, object_id: str) -> SceneObjectRow:
@@ -447,9 +867,177 @@ class Projection:
             scene.meshgen = _advance(scene.meshgen, Status.SUCCEEDED)
             scene.assembly = _advance(scene.assembly, Status.IN_PROGRESS)
 
-    async def _scene_ready(self, session: AsyncSession, scene: SceneRow, event: SceneReady) -> None:
-        # A built scene is the last word, even after a failure that a re-run repaired.
+    async def _of_current_attempt(
+        self,
+        session: AsyncSession,
+        scene: SceneRow,
+        event: Any,
+        seq: int,
+        stored_at: datetime,
+        fresh: bool = False,
+    ) -> bool:
+        """Whether ``event`` is of the attempt the scene shows, starting a later one first.
+
+        A ``scene.replayed`` opens its attempt, redoing the stages from its ``from_stage``;
+        any event of a later attempt opens that attempt too (its ``scene.replayed`` was
+        lost or removed). Events of earlier attempts are ignored.
+        """
+        attempt = getattr(event, "attempt", 1)
+        if attempt < scene.attempt or (
+            isinstance(event, SceneReplayed) and attempt == scene.attempt
+        ):
+            if isinstance(event, SceneReady | SceneFailed | SceneCancelled):
+                scene.late_outcomes += 1
+                scene.late_outcome = (
+                    f"{type(event).__name__} of attempt {attempt} at stream sequence {seq} "
+                    f"ignored: the scene is at attempt {scene.attempt}"
+                )
+            log.debug("event of an earlier attempt ignored", scene_id=scene.scene_id, seq=seq)
+            return False
+        if attempt > scene.attempt:
+            from_stage = event.from_stage if isinstance(event, SceneReplayed) else None
+            await self._new_attempt(session, scene, attempt, from_stage, stored_at, fresh)
+        return not isinstance(event, SceneReplayed)
+
+    @staticmethod
+    async def _attempt_row(
+        session: AsyncSession, scene: SceneRow, stored_at: datetime
+    ) -> AttemptRow:
+        """The row of the scene's current attempt, made when missing (a first attempt, or a
+        scene projected before attempts had rows)."""
+        row = await session.get(AttemptRow, (scene.scene_id, scene.attempt))
+        if row is None:
+            first_attempt = scene.attempt == 1
+            row = AttemptRow(
+                scene_id=scene.scene_id,
+                attempt=scene.attempt,
+                from_stage="planner" if first_attempt else None,
+                started_at=scene.created_at if first_attempt else stored_at,
+            )
+            session.add(row)
+        return row
+
+    async def _record_attempt(
+        self, session: AsyncSession, scene: SceneRow, stored_at: datetime
+    ) -> None:
+        """Copy the current attempt's status (and once it ends, its end and error) to its row."""
+        row = await self._attempt_row(session, scene, stored_at)
+        if row.status in TERMINAL:
+            return
+        row.status = scene.status
+        if scene.status in TERMINAL:
+            row.ended_at = stored_at
+            row.error_stage, row.error_object_id = scene.error_stage, scene.error_object_id
+            row.error_code, row.error_message = scene.error_code, scene.error_message
+            row.error_retryable = scene.error_retryable
+
+    async def _new_attempt(
+        self,
+        session: AsyncSession,
+        scene: SceneRow,
+        attempt: int,
+        from_stage: str | None,
+        stored_at: datetime,
+        fresh: bool = False,
+    ) -> None:
+        """Open ``attempt``: no outcome yet, and the stages from ``from_stage`` on to redo.
+
+        The attempt it replaces keeps its outcome, or is SUPERSEDED if it was still running.
+        """
+        log.info("attempt started", scene_id=scene.scene_id, attempt=attempt, from_stage=from_stage)
+        if not fresh:  # a scene first seen at a later attempt has no earlier one to close
+            previous = await self._attempt_row(session, scene, stored_at)
+            if previous.status not in TERMINAL:
+                previous.status = AttemptStatus.SUPERSEDED
+                previous.ended_at = stored_at
+        session.add(
+            AttemptRow(
+                scene_id=scene.scene_id,
+                attempt=attempt,
+                from_stage=from_stage if from_stage in STAGES else None,
+                started_at=stored_at,
+                status=AttemptStatus.IN_PROGRESS,
+            )
+        )
+        scene.last_event_at = stored_at
+        scene.attempt = attempt
+        scene.status = Status.IN_PROGRESS
+        scene.terminal_seq = None
+        scene.error_stage = scene.error_object_id = scene.error_code = None
+        scene.error_message = None
+        scene.error_retryable = None
+        scene.artifacts = {}
+        scene.late_outcomes = 0
+        scene.late_outcome = None
+        if from_stage not in STAGES:
+            # Only an event of the attempt is known: its stages report as they come.
+            for stage in STAGES:
+                if getattr(scene, stage) in (Status.FAILED, Status.CANCELLED):
+                    setattr(scene, stage, Status.IN_PROGRESS)
+            return
+        redo = STAGES[STAGES.index(from_stage) :]
+        for stage in STAGES:
+            if stage in redo:
+                setattr(scene, stage, Status.IN_PROGRESS if stage == from_stage else Status.PENDING)
+            elif getattr(scene, stage) in (Status.FAILED, Status.CANCELLED):
+                # An earlier stage that ended badly sends what it has again: running anew.
+                setattr(scene, stage, Status.IN_PROGRESS)
+        objects = (
+            await session.exec(
+                select(SceneObjectRow).where(col(SceneObjectRow.scene_id) == scene.scene_id)
+            )
+        ).all()
+        for obj in objects:
+            # An object that failed is worked on again, whatever stage the replay is from.
+            if obj.image_status in (Status.FAILED, Status.CANCELLED):
+                obj.image_status = Status.PENDING
+            if obj.mesh_status in (Status.FAILED, Status.CANCELLED):
+                obj.mesh_status = Status.PENDING
+        if "planner" in redo:
+            # A new layout names the objects again, maybe others.
+            for obj in objects:
+                await session.delete(obj)
+            await session.flush()
+            scene.object_count = 0
+        if "imagegen" in redo:
+            scene.images_ready = 0
+            for obj in objects:
+                obj.image_status, obj.image = Status.PENDING, None
+        if "meshgen" in redo:
+            scene.meshes_ready = 0
+            for obj in objects:
+                obj.mesh_status, obj.mesh = Status.PENDING, None
+
+    def _scene_cancelled(self, scene: SceneRow, event: SceneCancelled, seq: int) -> None:
+        if self._ended(scene, seq, "scene.cancelled"):
+            return
+        scene.status = Status.CANCELLED
+        scene.terminal_seq = seq
+        scene.error_stage = scene.error_object_id = None
+        scene.error_code = "cancelled"
+        scene.error_message = event.reason
+        scene.error_retryable = False
+
+    @staticmethod
+    def _ended(scene: SceneRow, seq: int, what: str) -> bool:
+        """Whether the scene already has its outcome; a late terminal event is noted only."""
+        if scene.terminal_seq is None and scene.status not in TERMINAL:
+            return False
+        scene.late_outcomes += 1
+        scene.late_outcome = (
+            f"{what} at stream sequence {seq} ignored: the scene ended {scene.status}"
+            + (f" at stream sequence {scene.terminal_seq}" if scene.terminal_seq else "")
+        )
+        log.info("late outcome ignored", scene_id=scene.scene_id, outcome=what, stream_seq=seq)
+        return True
+
+    async def _scene_ready(
+        self, session: AsyncSession, scene: SceneRow, event: SceneReady, seq: int
+    ) -> None:
+        if self._ended(scene, seq, "scene.ready"):
+            return
         scene.status = Status.SUCCEEDED
+        scene.terminal_seq = seq
         for stage in STAGES:
             setattr(scene, stage, Status.SUCCEEDED)
         scene.object_count = scene.object_count or event.object_count
@@ -458,22 +1046,14 @@ class Projection:
         }
         for ref in event.artifacts.values():
             await self._remember(session, ref)
-        scene.error_stage = scene.error_object_id = scene.error_code = None
-        scene.error_message = None
-        scene.error_retryable = None
 
     async def _scene_failed(
-        self, session: AsyncSession, scene: SceneRow, event: SceneFailed
+        self, session: AsyncSession, scene: SceneRow, event: SceneFailed, seq: int
     ) -> None:
-        if scene.status == Status.SUCCEEDED:
-            log.info(
-                "failure after success ignored",
-                scene_id=scene.scene_id,
-                stage=event.stage,
-                code=event.code,
-            )
+        if self._ended(scene, seq, f"scene.failed ({event.stage}: {event.code})"):
             return
         scene.status = Status.FAILED
+        scene.terminal_seq = seq
         scene.error_stage = event.stage
         scene.error_object_id = event.object_id
         scene.error_code = event.code
@@ -506,6 +1086,78 @@ class Projection:
                 return False
         return True
 
+    async def wait_for_scene(
+        self, scene_id: str, check: Callable[[SceneRow], bool], timeout: float
+    ) -> bool:
+        """Wait until the scene's row passes ``check`` as events are applied; False if
+        ``timeout`` seconds pass first."""
+
+        async def passes() -> bool:
+            async with self._session() as session:
+                scene = await session.get(SceneRow, scene_id)
+                return scene is not None and check(scene)
+
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not await passes():
+            seq = self._seq
+            remaining = deadline - loop.time()
+            if remaining <= 0 or not await self.wait_for_seq(seq + 1, remaining):
+                return await passes()
+        return True
+
+    async def wait_for_attempt(self, scene_id: str, attempt: int, timeout: float) -> bool:
+        """Wait until the scene shows ``attempt`` (or a later one); False after ``timeout``."""
+        return await self.wait_for_scene(scene_id, lambda row: row.attempt >= attempt, timeout)
+
+    async def wait_for_end(self, scene_id: str, attempt: int, timeout: float) -> bool:
+        """Wait until the scene's ``attempt`` has ended (or a later one began)."""
+        return await self.wait_for_scene(
+            scene_id,
+            lambda row: (
+                row.attempt > attempt or (row.attempt == attempt and row.status in TERMINAL)
+            ),
+            timeout,
+        )
+
+    def stuck(self, row: SceneRow, now: datetime | None = None) -> str | None:
+        """The stage a running scene is stuck in, or None if it is not stuck."""
+        if row.status not in RUNNING:
+            return None
+        stage = current_stage(row)
+        if stage is None:
+            return None
+        quiet_since = row.last_event_at or row.updated_at
+        now = now or self._clock()
+        return stage if now - quiet_since > timedelta(seconds=self.stuck_after.of(stage)) else None
+
+    def _stuck_clause(self, now: datetime) -> ColumnElement[bool]:
+        """SQL for :meth:`stuck`: running, and quiet longer than its current stage allows."""
+        quiet_since = func.coalesce(col(SceneRow.last_event_at), col(SceneRow.updated_at))
+        per_stage = []
+        for k, stage in enumerate(STAGES):
+            before = [getattr(SceneRow, s) == Status.SUCCEEDED for s in STAGES[:k]]
+            horizon = now - timedelta(seconds=self.stuck_after.of(stage))
+            per_stage.append(
+                and_(*before, getattr(SceneRow, stage) != Status.SUCCEEDED, quiet_since < horizon)
+            )
+        return and_(col(SceneRow.status).in_(RUNNING), or_(*per_stage))
+
+    def _status_clause(self, status: Status, now: datetime) -> ColumnElement[bool]:
+        if status == Status.STUCK:
+            return self._stuck_clause(now)
+        if status in RUNNING:
+            # A stuck scene is listed as STUCK, not as what its row says.
+            return and_(col(SceneRow.status) == status, not_(self._stuck_clause(now)))
+        return col(SceneRow.status) == status
+
+    async def count_stuck(self) -> int:
+        """How many scenes are STUCK now."""
+        counting = select(func.count()).select_from(SceneRow)
+        async with self._session() as session, session.begin():
+            total = await session.scalar(counting.where(self._stuck_clause(self._clock())))
+        return total or 0
+
     async def get_scene(self, scene_id: str) -> SceneView | None:
         async with self._session() as session, session.begin():
             scene = await session.get(SceneRow, scene_id)
@@ -518,7 +1170,14 @@ class Projection:
                     .order_by(col(SceneObjectRow.ordinal), col(SceneObjectRow.object_id))
                 )
             ).all()
-        return _view(scene, list(objects))
+            attempts = (
+                await session.exec(
+                    select(AttemptRow)
+                    .where(col(AttemptRow.scene_id) == scene_id)
+                    .order_by(col(AttemptRow.attempt))
+                )
+            ).all()
+        return _view(scene, list(objects), list(attempts), self.stuck(scene) is not None)
 
     async def list_scenes(
         self, page: int = 1, page_size: int = 50, status: Status | str | None = None
@@ -526,11 +1185,12 @@ class Projection:
         """One page of scenes, newest first, with the total matching ``status``."""
         page = max(page, 1)
         page_size = max(page_size, 1)
+        now = self._clock()
         query = select(SceneRow)
         counting = select(func.count()).select_from(SceneRow)
         if status is not None:
-            query = query.where(col(SceneRow.status) == Status(status))
-            counting = counting.where(col(SceneRow.status) == Status(status))
+            query = query.where(self._status_clause(Status(status), now))
+            counting = counting.where(self._status_clause(Status(status), now))
         query = (
             query.order_by(col(SceneRow.created_at).desc(), col(SceneRow.scene_id).desc())
             .offset((page - 1) * page_size)
@@ -540,8 +1200,48 @@ class Projection:
             total = await session.scalar(counting)
             rows = (await session.exec(query)).all()
         return ScenePage(
-            items=[_summary(row) for row in rows], page=page, page_size=page_size, total=total or 0
+            items=[_summary(row, self.stuck(row, now) is not None) for row in rows],
+            page=page,
+            page_size=page_size,
+            total=total or 0,
         )
+
+    async def list_dead_letters(
+        self, page: int = 1, page_size: int = 50, rejected_by: str | None = None
+    ) -> DeadLetterPage:
+        """One page of dead letters, the most recently recorded first."""
+        page = max(page, 1)
+        page_size = max(page_size, 1)
+        query = select(DeadLetterRow)
+        counting = select(func.count()).select_from(DeadLetterRow)
+        if rejected_by is not None:
+            query = query.where(col(DeadLetterRow.rejected_by) == rejected_by)
+            counting = counting.where(col(DeadLetterRow.rejected_by) == rejected_by)
+        query = (
+            query.order_by(
+                col(DeadLetterRow.recorded_seq).desc(), col(DeadLetterRow.rejected_by).desc()
+            )
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        async with self._session() as session, session.begin():
+            total = await session.scalar(counting)
+            rows = (await session.exec(query)).all()
+        return DeadLetterPage(
+            items=[DeadLetterView.model_validate(row, from_attributes=True) for row in rows],
+            page=page,
+            page_size=page_size,
+            total=total or 0,
+        )
+
+    async def purge_dead_letters(self, rejected_by: str | None = None) -> int:
+        """Forget the dead letters (all, or one consumer's); how many rows went."""
+        statement = delete(DeadLetterRow)
+        if rejected_by is not None:
+            statement = statement.where(col(DeadLetterRow.rejected_by) == rejected_by)
+        async with self._session() as session, session.begin():
+            result = await session.exec(statement)
+        return int(result.rowcount or 0)
 
     async def artifact(self, sha256: str) -> ArtifactRef | None:
         """The reference of an artifact some event named, if any did."""
@@ -560,6 +1260,27 @@ class Projection:
             log.warning("database check failed", error=repr(exc))
             return False
         return True
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the columns a newer projection has to tables an older one created.
+
+    Only additions with a constant default (or nullable) are made; anything else is what
+    ``holodeck projection rebuild`` is for.
+    """
+    inspector = inspect(conn)
+    for table in _Table.metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            default = getattr(column.default, "arg", None)
+            clause = f" DEFAULT {int(default)}" if isinstance(default, int | bool) else ""
+            conn.exec_driver_sql(
+                f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}'
+            )
+            log.info("projection column added", table=table.name, column=column.name)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
@@ -591,12 +1312,17 @@ def _stages(row: SceneRow) -> StageStatuses:
     )
 
 
-def _summary(row: SceneRow) -> SceneSummary:
+def current_stage(row: SceneRow) -> str | None:
+    """The first stage of the scene not yet SUCCEEDED (None once all are)."""
+    return next((stage for stage in STAGES if getattr(row, stage) != Status.SUCCEEDED), None)
+
+
+def _summary(row: SceneRow, stuck: bool = False) -> SceneSummary:
     return SceneSummary(
         scene_id=row.scene_id,
         prompt=row.prompt,
         requested_by=row.requested_by,
-        status=Status(row.status),
+        status=Status.STUCK if stuck else Status(row.status),
         progress=progress(row),
         stages=_stages(row),
         object_count=row.object_count,
@@ -609,9 +1335,35 @@ def _ref(data: dict[str, Any] | None) -> ArtifactRef | None:
     return ArtifactRef.model_validate(data) if data else None
 
 
-def _view(row: SceneRow, objects: list[SceneObjectRow]) -> SceneView:
+def _attempt_view(row: AttemptRow, stuck: bool) -> AttemptView:
+    status = AttemptStatus(row.status)
     error = None
-    if row.status == Status.FAILED and row.error_code is not None:
+    if status in (AttemptStatus.FAILED, AttemptStatus.CANCELLED) and row.error_code is not None:
+        error = ErrorView(
+            stage=row.error_stage,
+            object_id=row.error_object_id,
+            code=row.error_code,
+            message=row.error_message or "",
+            retryable=bool(row.error_retryable),
+        )
+    return AttemptView(
+        attempt=row.attempt,
+        from_stage=row.from_stage,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        status=AttemptStatus.STUCK if stuck and status in RUNNING else status,
+        error=error,
+    )
+
+
+def _view(
+    row: SceneRow,
+    objects: list[SceneObjectRow],
+    attempts: list[AttemptRow] | None = None,
+    stuck: bool = False,
+) -> SceneView:
+    error = None
+    if row.status in (Status.FAILED, Status.CANCELLED) and row.error_code is not None:
         error = ErrorView(
             stage=row.error_stage,
             object_id=row.error_object_id,
@@ -620,7 +1372,7 @@ def _view(row: SceneRow, objects: list[SceneObjectRow]) -> SceneView:
             retryable=bool(row.error_retryable),
         )
     return SceneView(
-        **_summary(row).model_dump(),
+        **_summary(row, stuck).model_dump(),
         objects=[
             ObjectView(
                 object_id=obj.object_id,
@@ -635,4 +1387,9 @@ def _view(row: SceneRow, objects: list[SceneObjectRow]) -> SceneView:
         ],
         error=error,
         artifacts={name: ArtifactRef.model_validate(ref) for name, ref in row.artifacts.items()},
+        attempt=row.attempt,
+        attempts=[_attempt_view(a, stuck and a.attempt == row.attempt) for a in attempts or []],
+        last_event_at=row.last_event_at,
+        late_outcomes=row.late_outcomes,
+        late_outcome=row.late_outcome,
     )

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -30,14 +33,94 @@ log = get_logger(__name__)
 REBUILD_IDLE_S = 30.0
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 10.0
+# How often a follower asks the stream for its last sequence, to measure its lag.
+STREAM_POLL_S = 2.0
+# A projection behind the stream that has not moved for this long is reported stalled.
+STALL_AFTER_S = 30.0
+
+
+@dataclass
+class Lag:
+    """How far a following projection is behind its stream, for health and metrics.
+
+    ``moved_at`` is when the projection last advanced or was last seen caught up, so an
+    idle projection is never "stalled" and one stuck behind the stream is, however long
+    it was idle before.
+    """
+
+    stall_after_s: float = STALL_AFTER_S
+    clock: Callable[[], float] = time.monotonic
+    stream_last_seq: int | None = None
+    stream_first_seq: int = 0
+    applied_seq: int = 0
+    moved_at: float = field(default=0.0)
+    last_error: str | None = None
+    following: bool = False
+
+    def __post_init__(self) -> None:
+        self.moved_at = self.clock()
+
+    def applied(self, seq: int) -> None:
+        if seq > self.applied_seq:
+            self.applied_seq = seq
+            self.moved_at = self.clock()
+        self.last_error = None
+
+    def stream_at(self, last_seq: int, first_seq: int = 0) -> None:
+        """What the stream holds now: messages ``first_seq`` to ``last_seq``."""
+        # Caught up, or caught up at the previous look: the clock of a stall starts now.
+        was_caught_up = self.behind() == 0
+        self.stream_last_seq = last_seq
+        # Messages removed before they were applied (purged, expired) cannot be waited on.
+        self.stream_first_seq = first_seq
+        if was_caught_up or self.behind() == 0:
+            self.moved_at = self.clock()
+
+    def behind(self) -> int:
+        """Messages the stream holds that the projection has not applied."""
+        if self.stream_last_seq is None:
+            return 0
+        done = max(self.applied_seq, self.stream_first_seq - 1)
+        return max(0, self.stream_last_seq - done)
+
+    def failed(self, error: str) -> None:
+        self.last_error = error
+
+    def report(self) -> tuple[bool, dict[str, Any]]:
+        """(healthy, details): unhealthy when behind and not moving for ``stall_after_s``."""
+        behind = self.behind()
+        stalled_s = self.clock() - self.moved_at if behind else 0.0
+        details: dict[str, Any] = {
+            "stream_last_seq": self.stream_last_seq,
+            "applied_seq": self.applied_seq,
+            "behind": behind,
+            "stalled_s": round(stalled_s, 1),
+        }
+        problem = None
+        if not self.following:
+            problem = "the projection is not following the stream"
+        elif behind and stalled_s >= self.stall_after_s:
+            problem = (
+                f"the projection is stalled at stream sequence {self.applied_seq}, "
+                f"{behind} behind the stream, for {stalled_s:.0f}s"
+            )
+        if problem and self.last_error:
+            problem += f"; last error: {self.last_error}"
+        if problem:
+            details["reason"] = problem
+        elif self.last_error:
+            details["last_error"] = self.last_error
+        return problem is None, details
+
+
+# At most this many messages already received are applied in one transaction.
+BATCH_MAX = 256
 
 
 class Applier(Protocol):
     def last_seq(self) -> int: ...
 
-    async def apply(
-        self, subject: str, data: bytes, stream_seq: int, stored_at: datetime
-    ) -> None: ...
+    async def apply_many(self, events: Sequence[tuple[str, bytes, int, datetime]]) -> None: ...
 
 
 async def _subscribe(js: JetStreamContext, stream: str, start_seq: int) -> Subscription:
@@ -52,18 +135,60 @@ async def _subscribe(js: JetStreamContext, stream: str, start_seq: int) -> Subsc
     )
 
 
-async def _apply(projection: Applier, msg: Msg) -> None:
-    meta = msg.metadata
-    await projection.apply(msg.subject, msg.data, meta.sequence.stream, meta.timestamp)
+async def _apply(projection: Applier, msgs: list[Msg]) -> None:
+    await projection.apply_many(
+        [(m.subject, m.data, m.metadata.sequence.stream, m.metadata.timestamp) for m in msgs]
+    )
+
+
+async def _with_waiting(sub: Subscription, first: Msg, limit: int = BATCH_MAX) -> list[Msg]:
+    """``first`` and the messages already received behind it, up to ``limit``."""
+    batch = [first]
+    while len(batch) < limit and sub.pending_msgs > 0:
+        batch.append(await sub.next_msg(timeout=1))
+    return batch
 
 
 async def follow(
-    js: JetStreamContext, stream: str, projection: Applier, stop: asyncio.Event
+    js: JetStreamContext,
+    stream: str,
+    projection: Applier,
+    stop: asyncio.Event,
+    lag: Lag | None = None,
 ) -> None:
     """Apply every event of ``stream`` after the projection's position, in order,
-    until ``stop`` is set. An empty stream is simply waited on."""
+    until ``stop`` is set. An empty stream is simply waited on; a lost subscription is
+    made again from the position. ``lag`` is kept up to date for health."""
+    lag = lag if lag is not None else Lag()
+    lag.applied(projection.last_seq())
+    polling = asyncio.create_task(_poll_stream(js, stream, lag, stop))
+    lag.following = True
+    delay = RETRY_FIRST_S
+    try:
+        while not stop.is_set():
+            try:
+                await _follow_once(js, stream, projection, stop, lag)
+                delay = RETRY_FIRST_S
+            except Exception as exc:
+                lag.failed(f"following the stream: {exc!r}")
+                log.error("following the stream failed, again soon", error=repr(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+    finally:
+        lag.following = False
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+    log.info("stopped following the stream", stream=stream, last_seq=projection.last_seq())
+
+
+async def _follow_once(
+    js: JetStreamContext, stream: str, projection: Applier, stop: asyncio.Event, lag: Lag
+) -> None:
     start = projection.last_seq() + 1
     info = await js.stream_info(stream)
+    lag.stream_at(info.state.last_seq, info.state.first_seq)
     if start - 1 > info.state.last_seq:
         log.error(
             "projection is ahead of the stream: it was built from another stream; rebuild it",
@@ -83,27 +208,46 @@ async def follow(
                 with contextlib.suppress(asyncio.CancelledError):
                     await receiving
                 break
-            await _apply_retrying(projection, receiving.result(), stop)
+            batch = await _with_waiting(sub, receiving.result())
+            await _apply_retrying(projection, batch, stop, lag)
     finally:
         stopping.cancel()
         with contextlib.suppress(Exception):
             await sub.unsubscribe()
-    log.info("stopped following the stream", stream=stream, last_seq=projection.last_seq())
 
 
-async def _apply_retrying(projection: Applier, msg: Msg, stop: asyncio.Event) -> None:
-    # Skipping an event the database could not take would lose it for good: retry the
-    # same one (the database is down or locked) until it goes in or we are stopped.
+async def _poll_stream(js: JetStreamContext, stream: str, lag: Lag, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            info = await js.stream_info(stream)
+            lag.stream_at(info.state.last_seq, info.state.first_seq)
+        except Exception as exc:
+            log.debug("stream info unavailable", stream=stream, error=repr(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), STREAM_POLL_S)
+
+
+async def _apply_retrying(
+    projection: Applier, msgs: list[Msg], stop: asyncio.Event, lag: Lag | None = None
+) -> None:
+    # The projection keeps events it cannot apply as dead letters itself; what reaches
+    # here is the database being away. Skipping would lose the events for good: retry
+    # the same ones until they go in or we are stopped.
     delay = RETRY_FIRST_S
     while True:
         try:
-            await _apply(projection, msg)
+            await _apply(projection, msgs)
+            if lag is not None:
+                lag.applied(msgs[-1].metadata.sequence.stream)
             return
         except Exception as exc:
+            if lag is not None:
+                lag.failed(repr(exc))
             log.error(
-                "event not applied, retrying",
-                subject=msg.subject,
-                stream_seq=msg.metadata.sequence.stream,
+                "events not applied, retrying",
+                subject=msgs[0].subject,
+                stream_seq=msgs[0].metadata.sequence.stream,
+                messages=len(msgs),
                 error=repr(exc),
                 retry_in_s=delay,
             )
@@ -142,9 +286,15 @@ async def catch_up(
                     f"{count} messages (last sequence {last})",
                     code="rebuild_stalled",
                 ) from None
-            await _apply(projection, msg)
-            count += 1
-            meta = msg.metadata
+            batch = [msg]
+            # Not past ``last``: what arrives after it is for a follower, not this run.
+            while batch[-1].metadata.sequence.stream < last and batch[-1].metadata.num_pending:
+                if len(batch) >= BATCH_MAX or sub.pending_msgs == 0:
+                    break
+                batch.append(await sub.next_msg(timeout=REBUILD_IDLE_S))
+            await _apply(projection, batch)
+            count += len(batch)
+            meta = batch[-1].metadata
             # num_pending 0: the messages up to ``last`` that remain were deleted meanwhile.
             if meta.sequence.stream >= last or meta.num_pending == 0:
                 break

@@ -2,19 +2,22 @@
 
 Per image the WebSocket ``/ws?clientId=`` is opened before ``POST /prompt`` (with the same
 ``client_id``, without which ComfyUI sends no execution events), so no event is missed.
-Whenever the socket drops or goes quiet, ``GET /history/{prompt_id}`` says how the prompt
-ended. The whole image has one deadline; past it the prompt is taken off the queue and
-interrupted, and the caller is told to retry later.
+Whenever the socket cannot be opened, drops or goes quiet, ``GET /history/{prompt_id}``
+says how the prompt ended, and the socket is opened again a bounded number of times with
+backoff. ComfyUI keeps its queue and history in memory only: a prompt that is neither in
+``GET /queue`` nor in history was forgotten (a restart, a cleared queue) and is queued
+again at once, a bounded number of times. The whole image has one deadline; past it the
+prompt is taken off the queue and interrupted, and the caller is told to retry later.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import hashlib
 import io
 import json
+import random
 import re
 import uuid
 from collections.abc import Mapping
@@ -53,9 +56,12 @@ STEPS = {"draft": 12, "standard": 20, "high": 30}
 TEXT_MARKERS = frozenset({"prompt", "negative_prompt", "filename_prefix"})
 NUMBER_MARKERS = frozenset({"seed", "width", "height", "steps"})
 MARKERS = TEXT_MARKERS | NUMBER_MARKERS
-MARKER = re.compile(r"\{\{(.*?)\}\}")
+MARKER = re.compile(r"\{\{([^{}]*)\}\}")
 
 SEED_RANGE = 2**64  # ComfyUI's KSampler seed is an unsigned 64-bit integer
+# Per-object seeds stay below 2**53: inside the sampler's range, and exact as a number in
+# the web editor that reopens a saved image's embedded workflow (JavaScript doubles).
+OBJECT_SEED_RANGE = 2**53
 LATENT_STEP = 8  # latent images are a multiple of 8 pixels on a side
 MAX_FRAME = 32 * 2**20  # binary preview frames can exceed websockets' 1 MiB default
 ABANDON_TIMEOUT = 5.0
@@ -65,14 +71,18 @@ class _ServerBusy(Exception):
     """A 5xx or 429 answer: worth another attempt."""
 
 
+class _Forgotten(Exception):
+    """The prompt is neither queued, running nor in history: the server lost it."""
+
+
 @dataclass(frozen=True)
 class Workflow:
     """An API-format ComfyUI graph whose inputs hold ``{{marker}}`` strings to fill.
 
-    A value that is exactly one marker becomes the typed value (ints stay ints); a marker
-    inside a longer string is replaced by its text. ``{{prompt}}`` is required; the other
-    markers are ``negative_prompt``, ``seed``, ``width``, ``height``, ``steps`` and
-    ``filename_prefix``.
+    A value that is exactly one marker becomes the typed value (ints stay ints); every
+    marker inside a longer string is replaced by its text. ``{{prompt}}`` is required; the
+    other markers are ``negative_prompt``, ``seed``, ``width``, ``height``, ``steps`` and
+    ``filename_prefix``. An unknown or unclosed marker fails at load, naming the file.
     """
 
     graph: dict[str, Any]
@@ -113,14 +123,18 @@ class Workflow:
                     f"ComfyUI workflow {source}: node {node_id!r} needs a string "
                     "'class_type' and an 'inputs' object"
                 )
-            for name in _markers(node["inputs"]):
-                if name not in MARKERS:
-                    raise ConfigError(
-                        f"ComfyUI workflow {source}: node {node_id} ({node['class_type']}) "
-                        f"has an unknown marker {{{{{name}}}}}; known markers: "
-                        + ", ".join(sorted(MARKERS))
-                    )
-                found.add(name)
+            where = f"ComfyUI workflow {source}: node {node_id} ({node['class_type']})"
+            for text in _strings(node["inputs"]):
+                for name in _markers(text):
+                    if name not in MARKERS:
+                        raise ConfigError(
+                            f"{where} has an unknown marker {{{{{name}}}}}; known markers: "
+                            + ", ".join(sorted(MARKERS))
+                        )
+                    found.add(name)
+                rest = MARKER.sub("", text)
+                if "{{" in rest or "}}" in rest:
+                    raise ConfigError(f"{where} has an unclosed marker in {text!r}")
         if "prompt" not in found:
             raise ConfigError(
                 f"ComfyUI workflow {source} has no {{{{prompt}}}} marker for the object's text"
@@ -131,20 +145,28 @@ class Workflow:
 
     def fill(self, values: Mapping[str, str | int]) -> dict[str, Any]:
         """A copy of the graph with every marker replaced; ``values`` covers all markers."""
+        missing = MARKERS - values.keys()
+        if missing:
+            raise ValueError(f"no value for markers {sorted(missing)}")
         graph = copy.deepcopy(self.graph)
         for node in graph.values():
             node["inputs"] = _fill(node["inputs"], values)
         return graph
 
 
-def _markers(value: Any) -> set[str]:
+def _strings(value: Any) -> list[str]:
+    """Every string inside an inputs object, however deep."""
     if isinstance(value, str):
-        return {match.strip() for match in MARKER.findall(value)}
+        return [value]
     if isinstance(value, list):
-        return set().union(*(_markers(item) for item in value))
+        return [text for item in value for text in _strings(item)]
     if isinstance(value, dict):
-        return set().union(*(_markers(item) for item in value.values()))
-    return set()
+        return [text for item in value.values() for text in _strings(item)]
+    return []
+
+
+def _markers(text: str) -> list[str]:
+    return [match.strip() for match in MARKER.findall(text)]
 
 
 def _fill(value: Any, values: Mapping[str, str | int]) -> Any:
@@ -184,6 +206,12 @@ class _Job:
     prompt_id: str = ""
     images: list[dict[str, Any]] = field(default_factory=list)
     reported: float = 0.0
+    started: bool = False  # execution_start of prompt_id was seen
+    queue_stale: bool = False  # the queue changed since it was last asked about prompt_id
+    queue_due: float = 0.0  # loop time from which the queue may be asked again
+    socket: ClientConnection | None = None
+    socket_attempts: int = 0
+    socket_due: float = 0.0  # loop time at which the socket may be opened again
 
     async def report(self, fraction: float) -> None:
         # Several step-based nodes each count 0→1; the caller sees one rising fraction.
@@ -194,6 +222,10 @@ class _Job:
 
 class ComfyUIImages:
     """Makes object images with a ComfyUI server (``ImageBackend``)."""
+
+    object_seed_range = OBJECT_SEED_RANGE
+    """Each object gets its own seed below this (see ``services.imagegen.work``): the
+    sampler's noise is all that tells two objects' compositions apart."""
 
     def __init__(
         self,
@@ -208,6 +240,9 @@ class ComfyUIImages:
         retry_wait: float = 0.5,
         poll_interval: float = 1.0,
         stall_after: float = 15.0,
+        resubmit_attempts: int = 2,
+        socket_retries: int = 3,
+        socket_retry_wait: float = 0.5,
     ):
         url = httpx.URL(base_url)
         if url.scheme not in ("http", "https") or not url.host:
@@ -221,6 +256,9 @@ class ComfyUIImages:
         self.retry_wait = retry_wait
         self.poll_interval = poll_interval
         self.stall_after = stall_after
+        self.resubmit_attempts = resubmit_attempts
+        self.socket_retries = socket_retries
+        self.socket_retry_wait = socket_retry_wait
         self._owns_http = http is None
         self._http = (
             http
@@ -265,6 +303,10 @@ class ComfyUIImages:
         try:
             async with deadline:
                 return await self._run(job, graph, size)
+        except asyncio.CancelledError:
+            # The scene was cancelled (or the worker is stopping): free the GPU for others.
+            await self._abandon(job)
+            raise
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -280,18 +322,36 @@ class ComfyUIImages:
             await self._http.aclose()
 
     async def _run(self, job: _Job, graph: dict[str, Any], size: int) -> bytes:
-        async with contextlib.AsyncExitStack() as stack:
-            socket = await self._open_socket(job, stack)
-            job.prompt_id = await self._submit(graph, job.client_id)
-            log.info(
-                "comfyui prompt queued",
-                object_id=job.object_id,
-                prompt_id=job.prompt_id,
-                socket=socket is not None,
-            )
-            finished = socket is not None and await self._follow(socket, job)
-        if not finished or not job.images:
-            await self._poll(job)
+        try:
+            await self._open_socket(job)
+            for submission in range(1, self.resubmit_attempts + 2):
+                job.prompt_id = await self._submit(graph, job.client_id)
+                job.images, job.started, job.queue_stale = [], False, False
+                log.info(
+                    "comfyui prompt queued",
+                    object_id=job.object_id,
+                    prompt_id=job.prompt_id,
+                    submission=submission,
+                    socket=job.socket is not None,
+                )
+                try:
+                    await self._await_end(job)
+                    break
+                except _Forgotten:
+                    log.warning(
+                        "comfyui forgot the prompt",
+                        object_id=job.object_id,
+                        prompt_id=job.prompt_id,
+                        submission=submission,
+                    )
+            else:
+                raise RetryLater(
+                    f"ComfyUI lost the prompt of object {job.object_id} "
+                    f"{self.resubmit_attempts + 1} times (restarted or its queue cleared)",
+                    code="comfyui_forgotten",
+                )
+        finally:
+            await self._close_socket(job)
         image = _first_image(job)
         data = await self._download(image)
         png = await asyncio.to_thread(_as_png, data, size)
@@ -299,23 +359,66 @@ class ComfyUIImages:
         log.info("comfyui image ready", object_id=job.object_id, prompt_id=job.prompt_id)
         return png
 
-    async def _open_socket(
-        self, job: _Job, stack: contextlib.AsyncExitStack
-    ) -> ClientConnection | None:
+    async def _await_end(self, job: _Job) -> None:
+        """Follow the queued prompt until it ends well (its images then in ``job.images``).
+
+        Raises for a failed prompt, and :class:`_Forgotten` when the server lost it.
+        """
+        while True:
+            if job.socket is None and self._socket_due(job):
+                await self._open_socket(job)
+                # Frames sent while no socket was open are lost: history says if it ended.
+                if job.socket is not None and await self._check_history(job):
+                    return
+            if job.socket is not None:
+                if await self._follow(job):
+                    if not job.images:
+                        # The done signal comes after history is written.
+                        await self._poll(job)
+                    return
+                continue
+            if await self._check(job):
+                return
+            await asyncio.sleep(self._poll_wait(job))
+
+    def _socket_due(self, job: _Job) -> bool:
+        return (
+            job.socket_attempts <= self.socket_retries
+            and asyncio.get_running_loop().time() >= job.socket_due
+        )
+
+    def _poll_wait(self, job: _Job) -> float:
+        if job.socket_attempts > self.socket_retries:
+            return self.poll_interval
+        until = job.socket_due - asyncio.get_running_loop().time()
+        return max(0.0, min(self.poll_interval, until))
+
+    def _socket_backoff(self, job: _Job) -> None:
+        wait = min(self.socket_retry_wait * 2 ** (job.socket_attempts - 1), 30.0)
+        wait += random.uniform(0, self.socket_retry_wait)
+        job.socket_due = asyncio.get_running_loop().time() + wait
+
+    async def _open_socket(self, job: _Job) -> None:
+        job.socket_attempts += 1
         url = httpx.URL(f"{self.base_url}/ws", params={"clientId": job.client_id})
         url = url.copy_with(scheme="wss" if url.scheme == "https" else "ws")
         try:
-            return await stack.enter_async_context(
-                connect(str(url), max_size=MAX_FRAME, close_timeout=2)
-            )
+            job.socket = await connect(str(url), max_size=MAX_FRAME, close_timeout=2)
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             # History still tells how the prompt ends; the POST decides if the server is up.
+            self._socket_backoff(job)
             log.warning(
-                "comfyui socket unavailable, polling history instead",
+                "comfyui socket unavailable, polling history meanwhile",
                 object_id=job.object_id,
+                attempt=job.socket_attempts,
+                retries_left=max(0, self.socket_retries + 1 - job.socket_attempts),
                 error=repr(exc),
             )
-            return None
+
+    async def _close_socket(self, job: _Job) -> None:
+        socket, job.socket = job.socket, None
+        if socket is not None:
+            await socket.close()
 
     async def _submit(self, graph: dict[str, Any], client_id: str) -> str:
         response = await self._request(
@@ -338,15 +441,25 @@ class ComfyUIImages:
             )
         return prompt_id
 
-    async def _follow(self, socket: ClientConnection, job: _Job) -> bool:
+    async def _follow(self, job: _Job) -> bool:
         """Relay frames until the done signal (True) or until the socket drops (False)."""
+        assert job.socket is not None
+        loop = asyncio.get_running_loop()
+        quiet_from = loop.time()
         while True:
+            # Wake for whichever comes first: a queue check held back, or a quiet socket.
+            queue_first = job.queue_stale and job.queue_due < quiet_from + self.stall_after
+            wake = job.queue_due if queue_first else quiet_from + self.stall_after
             try:
-                async with asyncio.timeout(self.stall_after):
-                    message = await socket.recv()
+                async with asyncio.timeout(max(0.0, wake - loop.time())):
+                    message = await job.socket.recv()
             except TimeoutError:
+                if queue_first:
+                    await self._recheck_queue(job)
+                    continue
                 log.info("comfyui socket quiet, asking history", prompt_id=job.prompt_id)
-                if await self._check_history(job):
+                quiet_from = loop.time()
+                if await self._check(job):
                     return True
                 continue
             except ConnectionClosed as exc:
@@ -355,7 +468,10 @@ class ComfyUIImages:
                     prompt_id=job.prompt_id,
                     error=repr(exc),
                 )
+                await self._close_socket(job)
+                self._socket_backoff(job)
                 return False
+            quiet_from = loop.time()
             # Binary frames are previews.
             if isinstance(message, str) and await self._on_frame(job, message):
                 return True
@@ -378,6 +494,14 @@ class ComfyUIImages:
             output = data.get("output")
             if isinstance(output, dict):
                 job.images.extend(_images(output))
+        elif kind == "status" and not job.started:
+            # The queue changed (a cleared queue among other reasons): is ours still in it?
+            # Asked at most once per poll interval: the answer lists every queued graph.
+            job.queue_stale = True
+            if asyncio.get_running_loop().time() >= job.queue_due:
+                await self._recheck_queue(job)
+        elif kind == "execution_start":
+            job.started, job.queue_stale = True, False
         elif kind == "execution_cached":
             log.debug("comfyui nodes cached", prompt_id=job.prompt_id, nodes=data.get("nodes"))
         elif kind == "execution_error":
@@ -391,14 +515,56 @@ class ComfyUIImages:
             return data.get("node") is None and data.get("prompt_id") == job.prompt_id
         return False
 
+    async def _recheck_queue(self, job: _Job) -> None:
+        """Raise :class:`_Forgotten` if the prompt is neither queued nor in history.
+
+        A prompt that ended meanwhile still sends its frames: they are read as usual.
+        """
+        job.queue_stale = False
+        job.queue_due = asyncio.get_running_loop().time() + self.poll_interval
+        if not await self._queued(job) and await self._history_entry(job) is None:
+            raise _Forgotten(job.prompt_id)
+
     async def _poll(self, job: _Job) -> None:
         while True:
-            if await self._check_history(job):
+            if await self._check(job):
                 return
             await asyncio.sleep(self.poll_interval)
 
-    async def _check_history(self, job: _Job) -> bool:
-        """True once history holds the prompt (its images then in ``job.images``)."""
+    async def _check(self, job: _Job) -> bool:
+        """True once the prompt has ended; raises :class:`_Forgotten` when it is lost."""
+        return await self._check_history(job) or await self._check_queue(job)
+
+    async def _check_queue(self, job: _Job) -> bool:
+        """False while the prompt is queued or running; True if it ended meanwhile;
+        :class:`_Forgotten` when the server holds it nowhere."""
+        if await self._queued(job):
+            return False
+        # ComfyUI moves a finished prompt from the queue to history in one step, so history
+        # asked after the queue holds every prompt that ended.
+        if await self._check_history(job):
+            return True
+        raise _Forgotten(job.prompt_id)
+
+    async def _queued(self, job: _Job) -> bool:
+        """Whether ``GET /queue`` lists the prompt as running or pending."""
+        response = await self._request("GET", "/queue")
+        if response.status_code != 200:
+            raise Permanent(
+                f"ComfyUI answered {response.status_code} to GET /queue: {_snippet(response)}"
+            )
+        body = _json_object(response, "GET /queue")
+        for name in ("queue_running", "queue_pending"):
+            entries = body.get(name)
+            if not isinstance(entries, list):
+                raise Permanent(f"ComfyUI answered GET /queue without a {name} list")
+            for entry in entries:
+                # Each entry is [number, prompt_id, prompt, extra_data, outputs_to_execute].
+                if isinstance(entry, list) and len(entry) > 1 and entry[1] == job.prompt_id:
+                    return True
+        return False
+
+    async def _history_entry(self, job: _Job) -> dict[str, Any] | None:
         path = f"/history/{quote(job.prompt_id, safe='')}"
         response = await self._request("GET", path)
         if response.status_code != 200:
@@ -406,7 +572,12 @@ class ComfyUIImages:
                 f"ComfyUI answered {response.status_code} to GET {path}: {_snippet(response)}"
             )
         entry = _json_object(response, f"GET {path}").get(job.prompt_id)
-        if not isinstance(entry, dict):
+        return entry if isinstance(entry, dict) else None
+
+    async def _check_history(self, job: _Job) -> bool:
+        """True once history holds the prompt (its images then in ``job.images``)."""
+        entry = await self._history_entry(job)
+        if entry is None:
             return False
         status = entry.get("status")
         if isinstance(status, dict) and status.get("status_str") == "error":

@@ -2,10 +2,21 @@
 
 The fan-out publishes ``imagegen.work.<scene>.<object>``; every imagegen replica binds the
 same durable on that subject, so the objects of one scene spread across replicas.
+
+**Seeds.** A backend whose pixels come from a sampler's noise (ComfyUI) would give every
+object of a scene the same noise under the scene's seed; it declares
+``object_seed_range`` and each object gets its own seed, derived from the scene's seed
+and the object's id. That seed is the one in the asset-cache key, so an image is reused
+only for the same object id under the same scene seed (a rebuild, a replay); two
+identical objects of one scene are two requests and two images. A backend without
+``object_seed_range`` (the procedural images, which already mix each object's
+description into their randomness) takes the scene's seed, and identical objects share
+one image.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 
 from services.imagegen.backend import ImageBackend
@@ -26,6 +37,18 @@ from shared.stage import Delivery, Output
 FANOUT_STAGE = "imagegen-fanout"
 ProgressReporter = Callable[[ObjectProgress], Awaitable[None]]
 STAGE = "imagegen"
+
+
+def object_seed(scene_seed: int, object_id: str, seed_range: int) -> int:
+    """One object's seed in ``[0, seed_range)``, from the scene's seed and the object's id.
+
+    A sha256, never Python's per-process ``hash``, so every run and replica agrees.
+    """
+    if seed_range < 1:
+        raise ValueError(f"a seed range must be positive, got {seed_range}")
+    digest = hashlib.sha256(f"object-seed\0{int(scene_seed)}\0{object_id}".encode()).digest()
+    # 128 bits reduced modulo any range up to 2**64 stay uniform to within 2**-64.
+    return int.from_bytes(digest[:16], "big") % seed_range
 
 
 class FanOut:
@@ -70,6 +93,13 @@ class ImageMaker:
         self.cache = cache
         self.report = report
 
+    def seed_of(self, event: ImageWork) -> int:
+        """The seed the backend gets for this object (see the module's docstring)."""
+        seed_range: int | None = getattr(self.backend, "object_seed_range", None)
+        if seed_range is None:
+            return event.seed
+        return object_seed(event.seed, event.object_id, seed_range)
+
     async def __call__(self, event: ImageWork, delivery: Delivery) -> list[Output]:
         async def progress(fraction: float) -> None:
             if self.report is not None:
@@ -82,17 +112,20 @@ class ImageMaker:
                     )
                 )
 
+        seed = self.seed_of(event)
+
         async def make() -> bytes:
-            return await self.backend.generate(event.object, event.seed, self.size, progress)
+            return await self.backend.generate(event.object, seed, self.size, progress)
 
         if self.cache is None:
             ref, cached = await self.store.put(await make(), "image/png"), False
         else:
             # The image size is the size class: the same object at another size is another image.
-            # A picture on the wall is drawn per object: two paintings never share one.
+            # The key holds the seed the backend is given, never only the scene's; a picture
+            # on the wall is drawn per object: two paintings never share one.
             per_object = {"object_id": event.object.id} if is_artwork(event.object) else {}
             key = cache_key(
-                STAGE, self.backend.identity, event.object, self.size, event.seed, **per_object
+                STAGE, self.backend.identity, event.object, self.size, seed, **per_object
             )
             ref, cached = await self.cache.get_or_make(STAGE, key, make, "image/png")
         ready = ImagesReady(

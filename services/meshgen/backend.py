@@ -7,8 +7,11 @@ import functools
 import hashlib
 from typing import Protocol
 
+from nats.js import JetStreamContext
+
 from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
 from services.meshgen.shapes import mesh_glb
+from services.meshgen.slots import SlotBoard
 from shared import catalog
 from shared.config import MeshSettings
 from shared.layout import PlacedObject
@@ -49,10 +52,12 @@ class ParametricMeshes:
         return None
 
 
-def mesh_backend(settings: MeshSettings) -> MeshBackend:
-    """The configured mesh backend, created once at start-up."""
+def mesh_backend(settings: MeshSettings, js: JetStreamContext | None = None) -> MeshBackend:
+    """The configured mesh backend, created once at start-up. With ``js`` (and the
+    ``cluster`` scope) a remote server's concurrency bound holds across replicas."""
+    board = SlotBoard(js) if js is not None and settings.concurrency_scope == "cluster" else None
     if settings.default_backend == "sf3d":
-        return SF3DMeshes.from_settings(settings)
+        return SF3DMeshes.from_settings(settings, board)
     if settings.default_backend == "hunyuan3d":
-        return Hunyuan3DMeshes.from_settings(settings)
+        return Hunyuan3DMeshes.from_settings(settings, board)
     return ParametricMeshes()

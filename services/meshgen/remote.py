@@ -13,6 +13,13 @@ Which way a model faces follows from how it was conditioned:
 Failures become the project's errors at this boundary. Transient ones (connection errors,
 5xx, rate limits) are retried here a few times with backoff and then raised as
 :class:`RetryLater`; one structured log line is written per failed attempt.
+
+A server takes only so many requests at once (Hunyuan3D-2's ``/generate`` runs on its
+event loop, one at a time). Every request holds one of the server's slots while it runs
+(:mod:`services.meshgen.slots`): bounded in the process, and across replicas too when a
+:class:`SlotBoard` is handed in. Time spent waiting for a slot is not counted against a
+job's own ``timeout``, and a request the client gave up on keeps its slot until the
+server is done with it.
 """
 
 from __future__ import annotations
@@ -20,16 +27,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
+import hashlib
 import json
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from services.meshgen.normalize import normalize_glb
+from services.meshgen.slots import Slot, SlotBoard, server_slots
 from shared.config import MeshSettings
 from shared.errors import ConfigError, HolodeckError, Permanent, RetryLater, retry_after_seconds
 from shared.layout import PlacedObject
@@ -46,6 +57,8 @@ log = get_logger(__name__)
 
 # Seconds allowed to open a connection, whatever the (long) generation timeout is.
 _CONNECT_TIMEOUT = 10.0
+# Media types a GLB arrives under; anything else is not taken for a model.
+_GLB_TYPES = ("model/gltf-binary", "application/octet-stream")
 
 
 class _Failed(Exception):
@@ -95,11 +108,17 @@ class _RemoteMeshes:
         backoff: float,
         max_wait: float,
         sleep: Sleep | None,
+        concurrency: int,
+        board: SlotBoard | None,
     ):
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
+        if concurrency < 0:
+            raise ValueError("concurrency must be 0 (no bound) or more")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.concurrency = concurrency
+        self.board = board
         self._owns_http = http is None
         self._http = (
             httpx.AsyncClient(
@@ -117,6 +136,31 @@ class _RemoteMeshes:
         """Close the HTTP client if this backend created it."""
         if self._owns_http:
             await self._http.aclose()
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, obj: PlacedObject) -> AsyncIterator[Slot]:
+        """One of the server's slots for the block: this process's first, then (with a
+        board) one claimed across replicas. The wait is logged, not timed out."""
+        slots = server_slots(self.base_url, self.concurrency)
+        async with contextlib.AsyncExitStack() as stack:
+            local = await stack.enter_async_context(slots.held())
+            slot = local
+            if self.board is not None:
+                shared = await stack.enter_async_context(
+                    self.board.held(self.base_url, self.concurrency)
+                )
+                slot = Slot(local.waited + shared.waited, local.queued or shared.queued)
+            if slot.queued:
+                log.info(
+                    "mesh_slot_taken",
+                    object_id=obj.id,
+                    backend=self.backend,
+                    waited_s=round(slot.waited, 3),
+                    limit=slots.limit,
+                    waiting=slots.waiting,
+                    across_replicas=self.board is not None,
+                )
+            yield slot
 
     async def _normalized(self, glb: bytes, obj: PlacedObject) -> bytes:
         return await asyncio.to_thread(normalize_glb, glb, obj.size, front_axis=self.front_axis)
@@ -219,6 +263,8 @@ class SF3DMeshes(_RemoteMeshes):
         backoff: float = 1.0,
         max_wait: float = 30.0,
         sleep: Sleep | None = None,
+        concurrency: int = 0,
+        board: SlotBoard | None = None,
     ):
         super().__init__(
             base_url,
@@ -228,6 +274,8 @@ class SF3DMeshes(_RemoteMeshes):
             backoff=backoff,
             max_wait=max_wait,
             sleep=sleep,
+            concurrency=concurrency,
+            board=board,
         )
         self.api_key = api_key
         self.texture_resolution = texture_resolution
@@ -237,7 +285,7 @@ class SF3DMeshes(_RemoteMeshes):
         self.identity = f"sf3d/{texture_resolution}/{remesh}/{vertex_count}/{foreground_ratio:g}"
 
     @classmethod
-    def from_settings(cls, settings: MeshSettings) -> SF3DMeshes:
+    def from_settings(cls, settings: MeshSettings, board: SlotBoard | None = None) -> SF3DMeshes:
         if not settings.sf3d_url:
             raise ConfigError("sf3d_url (SF3D_API_URL) is required for the sf3d backend")
         return cls(
@@ -248,21 +296,28 @@ class SF3DMeshes(_RemoteMeshes):
             remesh=settings.remesh,
             vertex_count=settings.vertex_count,
             timeout=settings.timeout,
+            concurrency=settings.sf3d_concurrency,
+            board=board,
         )
 
     async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
         """The object's mesh made from its image, in the object's frame."""
-        glb = await self._retrying(obj, "generate", lambda: self._request(image_png))
+        async with self._slot(obj):
+            glb = await self._retrying(obj, "generate", lambda: self._request(image_png))
         return await self._normalized(glb, obj)
 
     async def _request(self, image: bytes) -> bytes:
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        # Without an explicit Accept the hosted API may answer JSON instead of the file.
+        headers = {"Accept": "model/gltf-binary"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
         form = {
             "texture_resolution": str(self.texture_resolution),
             "foreground_ratio": f"{self.foreground_ratio:g}",
             "remesh": self.remesh,
-            "vertex_count": str(self.vertex_count),
         }
+        if self.vertex_count != -1:  # not a documented field: sent only when configured
+            form["vertex_count"] = str(self.vertex_count)
         try:
             response = await self._http.post(
                 self.base_url + SF3D_PATH,
@@ -273,7 +328,7 @@ class SF3DMeshes(_RemoteMeshes):
         except httpx.TransportError as exc:
             raise self._transport_failure(exc, "SF3D") from None
         if response.status_code == 200:
-            return response.content
+            return _sf3d_model(response)
         raise self._failure(response)
 
     def _failure(self, response: httpx.Response) -> _Failed:
@@ -300,6 +355,59 @@ class SF3DMeshes(_RemoteMeshes):
                 422: "sf3d_unprocessable",
             }.get(status, "sf3d_unexpected_status")
         return _Failed(Permanent(f"SF3D refused: {detail}", code=code), retry=False, status=status)
+
+
+def _sf3d_model(response: httpx.Response) -> bytes:
+    """The GLB of a 200 answer: the body itself, or the base64 ``model`` of a JSON answer.
+    A content-filtered answer is refused, naming the reason."""
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/json":
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise _Failed(
+                Permanent(
+                    f"SF3D answered 200 with malformed JSON: {response.text[:200]!r}",
+                    code="sf3d_unexpected_answer",
+                ),
+                retry=False,
+                status=200,
+            )
+        _refuse_filtered(str(body.get("finish_reason") or ""))
+        try:
+            return base64.b64decode(str(body.get("model") or ""), validate=True)
+        except binascii.Error:
+            raise _Failed(
+                Permanent("SF3D answered a malformed base64 model", code="mesh_invalid"),
+                retry=False,
+                status=200,
+            ) from None
+    if media_type not in _GLB_TYPES:
+        raise _Failed(
+            Permanent(
+                f"SF3D answered 200 with {media_type or 'no content type'}, not a GLB: "
+                f"{response.text[:200]!r}",
+                code="sf3d_unexpected_answer",
+            ),
+            retry=False,
+            status=200,
+        )
+    _refuse_filtered(response.headers.get("finish-reason", ""))
+    return response.content
+
+
+def _refuse_filtered(finish_reason: str) -> None:
+    if finish_reason and finish_reason.upper() != "SUCCESS":
+        raise _Failed(
+            Permanent(
+                f"SF3D withheld the model: finish_reason {finish_reason}",
+                code="content_filtered" if finish_reason == "CONTENT_FILTERED" else "sf3d_refused",
+            ),
+            retry=False,
+            status=200,
+        )
 
 
 def _sf3d_error(response: httpx.Response) -> tuple[str, list[str], str]:
@@ -329,29 +437,48 @@ _HUNYUAN3D_QUALITY: dict[str, tuple[int, int]] = {
 
 # The server's answer to every failure, whatever went wrong.
 _HUNYUAN3D_404_ATTEMPTS = 2
+# A uid the server never issued. ``/status`` answers it ``processing`` as soon as the
+# server's event loop is free again, which is how a busy server is told from an idle one.
+_IDLE_PROBE = "holodeck-idle-probe"
+# Uids of jobs given up on, kept so that the next attempt polls them instead of
+# starting the same work again.
+_REMEMBERED_JOBS = 256
+# Said with every failure of a textured request: the usual cause on a fresh server.
+_TEXTURE_HINT = (
+    "; the request asked for a texture, and a server started without --enable_tex fails "
+    "every textured request this way (start it with --enable_tex, or set "
+    "three_d_generation.hunyuan3d_texture to false)"
+)
 
 
 class Hunyuan3DMeshes(_RemoteMeshes):
     """Tencent Hunyuan3D-2's ``api_server``.
 
     ``sync`` posts to ``/generate`` and receives the GLB. ``async`` posts to ``/send`` and
-    polls ``/status/{uid}`` until the model is ``completed``.
+    polls ``/status/{uid}`` until the model is ``completed``. ``auto`` (the default) takes
+    ``sync`` for a lone object and ``async`` when other objects queue for the server:
+    ``/generate`` blocks the server's event loop for the whole job (even ``/status``
+    stalls), while ``/send`` answers at once and leaves a job that outlives our deadline
+    behind a uid that the next attempt polls again instead of running it twice.
+
+    The server runs ``/generate`` one at a time and starts a GPU thread per ``/send``
+    however many arrive, so requests hold one of the server's slots (``concurrency``,
+    1 by default) from the request until the model is in; the wait for a slot is not
+    part of ``timeout``. A ``/generate`` we gave up on keeps running on the server: its
+    slot is freed only when the server answers again.
 
     The server answers every failure with HTTP 404 ``{"text", "error_code": 1}`` and
-    the same fixed text, whether the GPU ran out of memory under load (which passes) or
-    the image cannot be used (which does not). A 404 is therefore tried once more, which
-    absorbs a passing GPU failure, and a second one is taken as permanent rather than
-    spending more GPU minutes on an input that keeps failing. A 404 without
-    ``error_code`` is a wrong URL and is not retried.
+    the same fixed text, whether the GPU ran out of memory under load (which passes),
+    the image cannot be used, or a texture was asked of a server started without
+    ``--enable_tex`` (which do not; the error then says so). A 404 is therefore tried
+    once more, which absorbs a passing GPU failure, and a second one is taken as
+    permanent rather than spending more GPU minutes on an input that keeps failing. A 404
+    without ``error_code`` is a wrong URL and is not retried.
 
     ``/status`` has no failure state: a job whose worker thread died stays
     ``processing`` forever, so polling stops at ``timeout`` with ``hunyuan3d_timeout``.
     The server also reports ``completed`` as soon as the file exists, possibly while it is
     still being written: a GLB shorter than its header says is polled again.
-
-    ``sync`` is the default: the server runs ``/generate`` on its event loop, so requests
-    queue one at a time, while ``/send`` starts a GPU thread per request however many
-    arrive.
     """
 
     backend = "hunyuan3d"
@@ -366,18 +493,20 @@ class Hunyuan3DMeshes(_RemoteMeshes):
         octree_resolution: int = 256,
         num_inference_steps: int = 5,
         guidance_scale: float = 5.0,
-        texture: bool = True,
+        texture: bool = False,
         face_count: int = 40000,
-        mode: Literal["sync", "async"] = "sync",
-        poll_interval: float = 2.0,
+        mode: Literal["auto", "sync", "async"] = "auto",
+        poll_interval: float = 1.0,
+        concurrency: int = 1,
+        board: SlotBoard | None = None,
         http: httpx.AsyncClient | None = None,
         attempts: int = 3,
         backoff: float = 1.0,
         max_wait: float = 30.0,
         sleep: Sleep | None = None,
     ):
-        if mode not in ("sync", "async"):
-            raise ValueError(f"mode must be 'sync' or 'async', got {mode!r}")
+        if mode not in ("auto", "sync", "async"):
+            raise ValueError(f"mode must be 'auto', 'sync' or 'async', got {mode!r}")
         super().__init__(
             base_url,
             timeout=timeout,
@@ -386,6 +515,8 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             backoff=backoff,
             max_wait=max_wait,
             sleep=sleep,
+            concurrency=concurrency,
+            board=board,
         )
         self.seed = seed
         self.octree_resolution = octree_resolution
@@ -399,9 +530,13 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             f"hunyuan3d/{octree_resolution}/{num_inference_steps}/{guidance_scale:g}/"
             f"{'textured' if texture else 'untextured'}/{face_count}/{seed}"
         )
+        # Request digest -> uid of an async job this process gave up waiting for.
+        self._unfinished: OrderedDict[str, str] = OrderedDict()
 
     @classmethod
-    def from_settings(cls, settings: MeshSettings) -> Hunyuan3DMeshes:
+    def from_settings(
+        cls, settings: MeshSettings, board: SlotBoard | None = None
+    ) -> Hunyuan3DMeshes:
         if not settings.hunyuan3d_url:
             raise ConfigError("hunyuan3d_url (HUNYUAN3D_API_URL) is required for hunyuan3d")
         octree_resolution, face_count = _HUNYUAN3D_QUALITY[settings.quality]
@@ -410,6 +545,11 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             timeout=settings.timeout,
             octree_resolution=octree_resolution,
             face_count=face_count,
+            texture=settings.hunyuan3d_texture,
+            mode=settings.hunyuan3d_mode,
+            poll_interval=settings.hunyuan3d_poll_interval,
+            concurrency=settings.hunyuan3d_concurrency,
+            board=board,
         )
 
     def _payload(self, image: bytes) -> dict[str, Any]:
@@ -427,11 +567,46 @@ class Hunyuan3DMeshes(_RemoteMeshes):
     async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
         """The object's mesh made from its image, in the object's frame."""
         payload = self._payload(image_png)
-        if self.mode == "sync":
-            glb = await self._retrying(obj, "generate", lambda: self._post("/generate", payload))
-        else:
-            glb = await self._generate_async(obj, payload)
+        async with self._slot(obj) as slot:
+            mode = self.mode
+            if mode == "auto":
+                mode = "async" if slot.queued else "sync"
+            if mode == "sync":
+                glb = await self._generate_sync(obj, payload)
+            else:
+                glb = await self._generate_async(obj, payload)
         return await self._normalized(glb, obj)
+
+    async def _generate_sync(self, obj: PlacedObject, payload: dict[str, Any]) -> bytes:
+        try:
+            return await self._retrying(obj, "generate", lambda: self._post("/generate", payload))
+        except RetryLater as exc:
+            if exc.code == "hunyuan3d_timeout":
+                await self._until_idle(obj)
+            raise
+
+    async def _until_idle(self, obj: PlacedObject) -> None:
+        """Wait (up to ``timeout``) until the server has finished the job we gave up on:
+        its event loop answers nothing before, and a request sent now would queue behind
+        it with its own deadline running."""
+        started = time.monotonic()
+        try:
+            await self._http.get(f"{self.base_url}/status/{_IDLE_PROBE}", timeout=self.timeout)
+        except httpx.TransportError as exc:
+            log.warning(
+                "mesh_server_still_busy",
+                object_id=obj.id,
+                backend=self.backend,
+                waited_s=round(time.monotonic() - started, 3),
+                error=f"{type(exc).__name__}: {exc}",
+            )
+            return
+        log.info(
+            "mesh_server_idle",
+            object_id=obj.id,
+            backend=self.backend,
+            waited_s=round(time.monotonic() - started, 3),
+        )
 
     async def _post(self, path: str, payload: dict[str, Any]) -> bytes:
         try:
@@ -450,12 +625,15 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             body = None
         if status == 404 and isinstance(body, dict) and "error_code" in body:
             text = str(body.get("text") or "no text")
-            failed = Permanent(f"Hunyuan3D failed: {text}", code="hunyuan3d_failed")
+            message = f"Hunyuan3D failed: {text}" + (_TEXTURE_HINT if self.texture else "")
+            failed = Permanent(message, code="hunyuan3d_failed")
             return _Failed(failed, limit=_HUNYUAN3D_404_ATTEMPTS, status=status)
         if status >= 500:
             delay = retry_after_seconds(response.headers.get("retry-after"))
             unavailable = RetryLater(
-                f"Hunyuan3D answered {status} on {path}", code="hunyuan3d_unavailable", delay=delay
+                f"Hunyuan3D answered {status} on {path}: {response.text[:200]}",
+                code="hunyuan3d_unavailable",
+                delay=delay,
             )
             retry = delay is None or delay <= self._max_wait
             return _Failed(unavailable, retry=retry, retry_after=delay, status=status)
@@ -468,21 +646,33 @@ class Hunyuan3DMeshes(_RemoteMeshes):
 
     async def _generate_async(self, obj: PlacedObject, payload: dict[str, Any]) -> bytes:
         deadline = time.monotonic() + self.timeout
-        answer = await self._retrying(obj, "send", lambda: self._post("/send", payload))
-        uid = _json_field(answer, "uid")
-        if not uid:
-            raise Permanent(
-                f"Hunyuan3D /send answered without a uid: {answer[:200]!r}",
-                code="hunyuan3d_unexpected_answer",
-            )
+        job = _digest(payload)
+        uid = self._unfinished.pop(job, None)
+        resumed = uid is not None
+        if uid is not None:
+            log.info("mesh_job_resumed", object_id=obj.id, backend=self.backend, uid=uid)
+        else:
+            answer = await self._retrying(obj, "send", lambda: self._post("/send", payload))
+            uid = _json_field(answer, "uid")
+            if not uid:
+                raise Permanent(
+                    f"Hunyuan3D /send answered without a uid: {answer[:200]!r}",
+                    code="hunyuan3d_unexpected_answer",
+                )
         polls = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if not resumed:
+                    # The server goes on with it: the next attempt polls it once more.
+                    self._unfinished[job] = uid
+                    while len(self._unfinished) > _REMEMBERED_JOBS:
+                        self._unfinished.popitem(last=False)
                 failure = _Failed(
                     RetryLater(
                         f"Hunyuan3D job {uid} still processing after {self.timeout:g} s "
-                        f"({polls} polls); the server has no failure state",
+                        f"({polls} polls); the server has no failure state"
+                        + (", and this was its second wait" if resumed else ""),
                         code="hunyuan3d_timeout",
                     ),
                     retry=False,
@@ -537,6 +727,12 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             log.info("mesh_partial_file", object_id=obj.id, backend=self.backend, uid=uid)
             return None
         return glb
+
+
+def _digest(payload: dict[str, Any]) -> str:
+    """What identifies one request's work: its canonical JSON, hashed."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _json_field(answer: bytes, name: str) -> str | None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from services.planner import items, room
 from services.planner.arrange import Arranger, Failure, Pose
 from services.planner.items import Item
+from services.planner.limits import checked
 from services.planner.order import placement_order
 from services.planner.report import layout_of
 from services.planner.spec import SceneSpec
@@ -95,7 +96,7 @@ def _attempt(
     shell = _shell(spec, kind, points, height, rng)
     arranger = Arranger(shell, rng)
     chosen = [it for it in all_items if only is None or id(it) in only]
-    complete = arranger.run(placement_order(chosen, by_priority), give_up)
+    complete = arranger.run(checked(placement_order(chosen, by_priority)), give_up)
     return Outcome(shell, arranger.poses, list(arranger.failures), len(arranger.cramped), complete)
 
 
@@ -112,9 +113,8 @@ def solve(spec: SceneSpec, seed: int = 0) -> Layout:
     if not spec.over_limit:
         return layout
     over = [
-        Unplaced(category=o.category, description=o.category, reason=o.reason)
+        Unplaced(category=o.category, description=o.category, reason=o.reason, count=o.count)
         for o in spec.over_limit
-        for _ in range(o.count)
     ]
     return layout.model_copy(update={"unplaced": [*layout.unplaced, *over]})
 

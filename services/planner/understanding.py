@@ -211,9 +211,22 @@ class _Scanner:
         return i + n
 
     def _on_style(self, i: int, n: int, value: object) -> int:
+        if value == "colourful" and self._names_object_at(i + n):
+            # "colourful mats": the mats are many-coloured, not the whole room.
+            return self._on_color(i, n, "colourful")
         if value not in self.out.style:
             self.out.style.append(str(value))
         return i + n
+
+    def _names_object_at(self, j: int) -> bool:
+        """Whether the words from ``j`` on (skipping other describing words) name an object."""
+        while j < len(self.tokens) and self.tokens[j] in DESCRIBERS:
+            j += 1
+        return any(
+            catalog.lookup(" ".join(self.tokens[j : j + k])) is not None
+            for k in (3, 2, 1)
+            if j + k <= len(self.tokens)
+        )
 
     def _on_size(self, i: int, n: int, value: object) -> int:
         assert isinstance(value, float)

@@ -16,12 +16,14 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from services.planner.furnishing import furnish
+from services.planner.limits import budget, cap_objects
 from services.planner.llm import ChatCompletions, LLMUnderstander
 from services.planner.solver import solve
 from services.planner.spec import SceneSpec
 from services.planner.understanding import understand
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.cache import AssetCache
+from shared.config import PlannerSettings
 from shared.contract import (
     LayoutReady,
     SceneRequested,
@@ -30,7 +32,7 @@ from shared.contract import (
     request_scene_id,
     subject,
 )
-from shared.errors import Permanent
+from shared.errors import BadInput, Permanent
 from shared.layout import Layout
 from shared.logs import get_logger
 from shared.stage import Delivery, Output
@@ -78,11 +80,14 @@ class Planner:
         identity: str = "rules",
         store: ArtifactStore | None = None,
         cache: AssetCache | None = None,
+        limits: PlannerSettings | None = None,
     ):
         self.producer = producer
+        self.limits = limits or PlannerSettings()
         self.understander = understander
-        # Names the understanding (rules, or the model and server), for the plan cache.
-        self.identity = f"{identity}/{PLANNER_VERSION}"
+        # Names the understanding (rules, or the model and server) and the object limit,
+        # for the plan cache: a layout cut to another limit is another layout.
+        self.identity = f"{identity}/{PLANNER_VERSION}/max{self.limits.max_objects}"
         self.store = store
         self.cache = cache if store is not None else None
 
@@ -97,13 +102,24 @@ class Planner:
                     cached = _CachedPlan.model_validate_json(await self.store.get(ref.sha256))
                     return cached.layout, cached.understood_by
         spec, source = await self._spec(prompt, seed)
-        layout = await asyncio.to_thread(lambda: solve(furnish(spec), seed))
+        layout = await asyncio.to_thread(self._solve, spec, seed)
         if self.cache is not None and self.store is not None and source != "rules-fallback":
             # A fallback is not remembered: the model may answer next time.
             document = _CachedPlan(layout=layout, understood_by=source).model_dump_json()
             ref = await self.store.put(document.encode(), "application/json")
             await self.cache.remember(STAGE, key, ref)
         return layout, source
+
+    def _solve(self, spec: SceneSpec, seed: int) -> Layout:
+        """Furnish, cut to the object limit, and solve within the time and memory limits."""
+        limits = self.limits
+        with budget(limits.timeout_s, limits.max_memory_mb):
+            capped, cut = cap_objects(furnish(spec), limits.max_objects)
+            layout = solve(capped, seed)
+        if cut:
+            log.warning("objects over the limit not planned", cut=len(cut))
+            layout = layout.model_copy(update={"unplaced": [*layout.unplaced, *cut]})
+        return layout
 
     async def _spec(self, prompt: str, seed: int) -> tuple[SceneSpec, Source]:
         if self.understander is None:
@@ -119,6 +135,12 @@ class Planner:
             event, delivery.subject, delivery.stream_seq, delivery.stored_at
         )
         seed = event.options.seed
+        if len(event.prompt) > self.limits.max_prompt_chars:
+            raise BadInput(
+                f"the prompt has {len(event.prompt)} characters; "
+                f"planner.max_prompt_chars allows {self.limits.max_prompt_chars}",
+                code="prompt_too_long",
+            )
         layout, source = await self._plan(event.prompt, seed)
         if not layout.objects:
             reasons = "; ".join(f"{u.category}: {u.reason}" for u in layout.unplaced)

@@ -11,6 +11,12 @@ or ``stall`` (never finishes until interrupted; history stays ``{}``). ``drop_so
 closes the client's WebSocket at the first step while the run goes on. An identical
 re-run is served from the node cache (``execution_cached``, ``executed``, no
 ``executing`` for the cached nodes), as ComfyUI does.
+
+A server forgets, as ComfyUI does on a restart: :meth:`FakeComfyUI.restart` drops the
+running and queued prompts, the history and the node cache and closes every WebSocket,
+so ``/history/<id>`` answers ``{}`` forever and ``/queue`` no longer lists the prompt;
+``forget_first`` does that to the first prompts as they are about to run. ``POST /queue``
+``{"clear": true}`` forgets the queued prompts only, as ComfyUI does.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ class Scenario:
     image_format: Literal["PNG", "WEBP", "JPEG"] = "PNG"
     foreign_frames: bool = False  # also address frames of another prompt to the client
     sockets: bool = True  # False: refuse WebSocket handshakes, as a proxy without WS would
+    refused_sockets: int = 0  # the first handshakes are refused (the server not ready yet)
+    forget_first: int = 0  # the first prompts are lost to a restart as they are about to run
     step_delay: float = 0.0
     error_message: str = "Allocation on device 0 would exceed allowed memory. (out of memory)"
 
@@ -183,6 +191,10 @@ class FakeComfyUI:
         self.socket_clients: list[str] = []
         self.base_url = ""
         self._post_failures = self.scenario.post_failures
+        self._refused_sockets = self.scenario.refused_sockets
+        self._forget_left = self.scenario.forget_first
+        self.restarts = 0
+        self._current_node: str | None = None
         self._pending: list[_Prompt] = []
         self._running: _Prompt | None = None
         self._wakeup = asyncio.Event()
@@ -217,6 +229,29 @@ class FakeComfyUI:
         await self._stack.aclose()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+    # What tests do -----------------------------------------------------------------------
+
+    async def restart(self) -> None:
+        """Forget everything in memory, as a restarted ComfyUI has: the running prompt
+        stops without a history entry, the queue, history and node cache are gone, and
+        every WebSocket closes. Saved files stay on disk."""
+        assert self._worker is not None
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+        self._wipe()
+        self._worker = asyncio.create_task(self._work())
+
+    def _wipe(self) -> None:
+        self.restarts += 1
+        self._pending.clear()
+        self._running = None
+        self._current_node = None
+        self.history.clear()
+        self._cache.clear()
+        for client_id in list(self._outboxes):
+            self._drop(client_id)
 
     # What tests look at ------------------------------------------------------------------
 
@@ -538,10 +573,15 @@ class FakeComfyUI:
                 await self._wakeup.wait()
             self._running = self._pending.pop(0)
             self._queue_changed()
+            if self._forget_left > 0:
+                self._forget_left -= 1
+                self._wipe()
+                continue
             try:
                 await self._execute(self._running)
             finally:
                 self._running = None
+                self._current_node = None
                 self._queue_changed()
 
     async def _execute(self, prompt: _Prompt) -> None:
@@ -593,6 +633,7 @@ class FakeComfyUI:
                         outputs[node_id] = self._cache[signatures[node_id]]
                         await emit("executed", self._executed(pid, node_id, outputs[node_id]))
                     continue
+                self._current_node = node_id
                 await emit(
                     "executing", {"node": node_id, "display_node": node_id, "prompt_id": pid}
                 )
@@ -824,7 +865,8 @@ class FakeComfyUI:
     async def _socket(self, websocket: WebSocket) -> None:
         client_id = websocket.query_params.get("clientId") or uuid.uuid4().hex
         self.requests.append(Recorded("WS", websocket.url.path, dict(websocket.query_params), None))
-        if not self.scenario.sockets:
+        if not self.scenario.sockets or self._refused_sockets > 0:
+            self._refused_sockets -= 1
             await websocket.close(code=1008)  # before accept: the handshake gets a 403
             return
         self.socket_clients.append(client_id)
@@ -842,6 +884,11 @@ class FakeComfyUI:
                 }
             )
         )
+        running = self._running
+        if running is not None and running.client_id == client_id and self._current_node:
+            # A client back on the socket mid-run hears the node, without the prompt_id.
+            frame = {"type": "executing", "data": {"node": self._current_node}}
+            outbox.put_nowait(json.dumps(frame))
         try:
             await websocket.accept()
             pump = asyncio.create_task(self._pump(websocket, outbox))

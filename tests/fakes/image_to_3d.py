@@ -1,4 +1,4 @@
-"""Fake image-to-3D servers on loopback: real HTTP, answering as the handbook says.
+"""Fake image-to-3D servers on loopback: real HTTP, answering as the real servers do.
 
 ``async with FakeSF3D() as sf3d:`` serves Stability's Stable Fast 3D protocol on
 ``sf3d.base_url``: ``POST /v2beta/3d/stable-fast-3d`` with a multipart/form-data body,
@@ -6,19 +6,25 @@ parsed and validated the way the hosted API does (``image`` required,
 ``texture_resolution`` 512|1024|2048, ``foreground_ratio`` 0.1–1.0, ``remesh``
 none|triangle|quad, ``vertex_count`` -1..20000; an ``api_key`` makes it demand
 ``Authorization: Bearer``). Errors are JSON ``{"id", "name", "errors"}``. A valid request
-answers a real GLB (``model/gltf-binary``) of :func:`model_glb` facing ``front``.
+answers a real GLB (``model/gltf-binary``, with a ``finish-reason`` header) of
+:func:`model_glb` facing ``front``; a request whose ``Accept`` asks for
+``application/json`` gets ``{"model": <base64 GLB>, "finish_reason", "seed"}`` instead.
 
-``async with FakeHunyuan3D() as hy:`` serves Hunyuan3D-2's ``api_server``: ``/generate``
-(the GLB as a file), ``/send`` (``{"uid"}``) and ``/status/{uid}`` (``processing`` or
-``completed`` with ``model_base64``). Every failure is HTTP 404 ``{"text", "error_code":
-1}`` with the server's fixed text, and a job that fails in the background simply stays
-``processing``, as on the real server.
+``async with FakeHunyuan3D() as hy:`` serves Hunyuan3D-2's ``api_server`` from a thread
+of its own: ``/generate`` (the GLB as a file, the job run on the server's event loop),
+``/send`` (``{"uid"}``, the job run on a thread) and ``/status/{uid}`` (``processing``
+until the file exists, then ``completed`` with ``model_base64``). Every failure is HTTP
+404 ``{"text", "error_code": 1}`` with the server's fixed text, and a job that fails in
+the background simply stays ``processing``, as on the real server.
 
 Each fake records every request (``requests``) and takes a scenario per request: the
 next ones queued with ``script(...)``, then ``scenario``. SF3D's are ``ok``,
 ``unauthorized`` (401), ``content_moderation`` (403), ``too_large`` (413),
 ``unprocessable`` (422), ``rate_limited`` (429 with ``retry-after``), ``server_error``
-(500), ``not_glb`` (200 with an HTML page) and ``slow`` (no answer until the fake stops).
+(500), ``not_glb`` (200 with an HTML page labelled a GLB), ``html_page`` (200
+``text/html``), ``content_filtered`` (finish reason ``CONTENT_FILTERED``) and ``slow``
+(no answer until the fake stops); ``answers_json=True`` makes it answer JSON whatever
+``Accept`` says.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import concurrent.futures
 import contextlib
 import email
 import email.policy
 import io
+import json
 import math
 import tempfile
+import threading
 import uuid
 from abc import ABC, abstractmethod
 from collections import deque
@@ -44,7 +53,7 @@ from typing import Any, Literal
 import numpy as np
 import trimesh
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from PIL import Image, UnidentifiedImageError
 
 from tests.fakes.loopback import serving
@@ -230,6 +239,8 @@ SF3DScenario = Literal[
     "server_error",
     "not_glb",
     "slow",
+    "content_filtered",
+    "html_page",
 ]
 
 
@@ -293,6 +304,12 @@ def _validate_sf3d(fields: dict[str, str], files: dict[str, Any]) -> list[str]:
     return errors
 
 
+def _wants_json(accept: str) -> bool:
+    """Whether an Accept header asks for JSON rather than the model file."""
+    kinds = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    return "application/json" in kinds and "model/gltf-binary" not in kinds
+
+
 class FakeSF3D(_LoopbackServer, _Scripted):
     """Stable Fast 3D on loopback; see the module docstring."""
 
@@ -303,9 +320,11 @@ class FakeSF3D(_LoopbackServer, _Scripted):
         api_key: str | None = None,
         front: str = "-z",
         retry_after: str | None = "1",
+        answers_json: bool = False,
     ) -> None:
         _LoopbackServer.__init__(self)
         _Scripted.__init__(self, scenario)
+        self.answers_json = answers_json
         self.api_key = api_key
         self.front = front
         self.retry_after = retry_after
@@ -373,8 +392,19 @@ class FakeSF3D(_LoopbackServer, _Scripted):
                 await self._released.wait()  # answers only when the fake stops
             if scenario == "not_glb":
                 return Response(b"<html>gateway</html>", media_type="model/gltf-binary")
+            if scenario == "html_page":
+                return Response(b"<html>sign in</html>", media_type="text/html")
             glb = model_glb(self.front)
-            return Response(glb, media_type="model/gltf-binary")
+            reason = "CONTENT_FILTERED" if scenario == "content_filtered" else "SUCCESS"
+            if self.answers_json or _wants_json(request.headers.get("accept", "")):
+                answer = {
+                    "model": base64.b64encode(glb).decode("ascii"),
+                    "finish_reason": reason,
+                    "seed": 0,
+                }
+                return JSONResponse(answer)
+            headers = {"finish-reason": reason, "seed": "0"}
+            return Response(glb, media_type="model/gltf-binary", headers=headers)
 
         return app
 
@@ -385,13 +415,65 @@ class FakeSF3D(_LoopbackServer, _Scripted):
 HunyuanScenario = Literal["ok", "fail", "stall", "partial"]
 
 
-class FakeHunyuan3D(_LoopbackServer, _Scripted):
-    """Hunyuan3D-2's api_server on loopback; see the module docstring.
+class _ServerThread:
+    """Serves an app on loopback from a thread with its own event loop, so that a handler
+    blocking its loop blocks that server alone, as a real server's would, and not the
+    test (or the client) talking to it."""
 
-    Scenarios: ``ok``; ``fail`` (a 404 for ``/generate``; for ``/send`` the job never
-    completes); ``stall`` (``/status`` stays ``processing``); ``partial`` (the first
-    ``completed`` answer holds a GLB cut short, as when the file is read mid-write).
-    A ``/send`` job completes after ``processing_polls`` answers of ``processing``.
+    def __init__(self, app: FastAPI) -> None:
+        self._app = app
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    async def __aenter__(self) -> str:
+        ready: concurrent.futures.Future[str] = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._serve(ready),), name="fake-server", daemon=True
+        )
+        self._thread.start()
+        return await asyncio.wait_for(asyncio.wrap_future(ready), timeout=15)
+
+    async def _serve(self, ready: concurrent.futures.Future[str]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            async with serving(self._app) as url:
+                ready.set_result(url)
+                await self._stop.wait()
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 15)
+
+
+class FakeHunyuan3D(_Scripted):
+    """Hunyuan3D-2's api_server on loopback, in a thread of its own; see the module
+    docstring.
+
+    Like the real server, a job loads the image (an unusable one fails at once), makes
+    the shape (``job_seconds``), then textures it if asked, which fails on a server
+    without texturing (``texture_enabled=False``, its documented launch). ``/generate``
+    runs the job on the server's event loop: one job at a time, nothing else answered
+    meanwhile (``/status`` included), and a job whose client gave up runs to its end.
+    ``/send`` runs the job on a thread per request; a job that fails there leaves no
+    file, so its ``/status`` stays ``processing`` forever. A body that is not JSON is a
+    plain-text 500.
+
+    Scenarios: ``ok``; ``fail`` (the job fails after its shape time); ``stall``
+    (``/status`` stays ``processing``); ``partial`` (the first ``completed`` answer holds
+    a GLB cut short, as when the file is read mid-write). A finished ``/send`` job
+    reports ``completed`` after ``processing_polls`` answers of ``processing``; a job of
+    no time is finished before ``/send`` answers.
+
+    ``jobs_started``, ``jobs_finished`` and ``most_running`` (the most jobs at once)
+    count both kinds of job; :meth:`wait_finished` waits for a number of them.
     """
 
     def __init__(
@@ -399,19 +481,31 @@ class FakeHunyuan3D(_LoopbackServer, _Scripted):
         scenario: HunyuanScenario = "ok",
         *,
         front: str = "+z",
-        processing_polls: int = 2,
+        processing_polls: int = 0,
+        job_seconds: float = 0.0,
+        texture_enabled: bool = False,
     ) -> None:
-        _LoopbackServer.__init__(self)
         _Scripted.__init__(self, scenario)
         self.front = front
         self.processing_polls = processing_polls
+        self.job_seconds = job_seconds
+        self.texture_enabled = texture_enabled
+        self.requests: list[Recorded] = []
+        self.base_url = ""
         self.jobs: dict[str, dict[str, Any]] = {}
+        self.jobs_started = 0
+        self.jobs_finished = 0
+        self.most_running = 0
+        self._running = 0
+        self._changed = threading.Condition()
+        self._stopping = threading.Event()  # cuts jobs short when the fake stops
         self._files = tempfile.TemporaryDirectory(prefix="fake-hunyuan3d-")
+        self._server = _ServerThread(self._app())
 
     async def __aenter__(self) -> FakeHunyuan3D:
         await asyncio.to_thread(model_glb, self.front)
-        served: FakeHunyuan3D = await _LoopbackServer.__aenter__(self)
-        return served
+        self.base_url = await self._server.__aenter__()
+        return self
 
     async def __aexit__(
         self,
@@ -419,10 +513,21 @@ class FakeHunyuan3D(_LoopbackServer, _Scripted):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._stopping.set()
         try:
-            await _LoopbackServer.__aexit__(self, kind, exc, tb)
+            await self._server.__aexit__(kind, exc, tb)
         finally:
             self._files.cleanup()
+
+    async def wait_finished(self, jobs: int, timeout: float = 10.0) -> None:
+        """Until ``jobs`` jobs have finished (successfully or not)."""
+
+        def wait() -> bool:
+            with self._changed:
+                return self._changed.wait_for(lambda: self.jobs_finished >= jobs, timeout)
+
+        if not await asyncio.to_thread(wait):
+            raise TimeoutError(f"{self.jobs_finished} of {jobs} jobs finished in {timeout} s")
 
     @staticmethod
     def _failure() -> JSONResponse:
@@ -439,33 +544,61 @@ class FakeHunyuan3D(_LoopbackServer, _Scripted):
             return False
         return True
 
+    def _work(self, params: Any, scenario: str) -> bytes | None:
+        """One job, in the calling thread: the model, or None where the worker raises."""
+        with self._changed:
+            self.jobs_started += 1
+            self._running += 1
+            self.most_running = max(self.most_running, self._running)
+        try:
+            if not self._usable(params):
+                return None
+            self._stopping.wait(self.job_seconds)  # the shape
+            if scenario == "fail":
+                return None
+            if params.get("texture", False) and not self.texture_enabled:
+                return None  # the texture stage was never loaded
+            return model_glb(self.front)
+        finally:
+            with self._changed:
+                self._running -= 1
+                self.jobs_finished += 1
+                self._changed.notify_all()
+
     async def _params(self, request: Request) -> Any:
-        params = await request.json()
-        self.requests.append(
-            Recorded(request.method, request.url.path, dict(request.headers), json=params)
-        )
-        return params
+        record = Recorded(request.method, request.url.path, dict(request.headers))
+        self.requests.append(record)
+        record.json = await request.json()
+        return record.json
 
     def _app(self) -> FastAPI:
         app = FastAPI()
 
+        @app.exception_handler(json.JSONDecodeError)
+        async def not_json(request: Request, exc: json.JSONDecodeError) -> Response:
+            # The real server reads the body outside its try: the framework's own 500.
+            return PlainTextResponse("Internal Server Error", status_code=500)
+
         @app.post("/generate")
         async def generate(request: Request) -> Response:
             params = await self._params(request)
-            if self._next() == "fail" or not self._usable(params):
+            glb = self._work(params, self._next())  # blocks this server's event loop
+            if glb is None:
                 return self._failure()
             path = Path(self._files.name) / f"{uuid.uuid4()}.glb"
-            path.write_bytes(model_glb(self.front))
+            path.write_bytes(glb)
             return FileResponse(path)
 
         @app.post("/send")
         async def send(request: Request) -> Response:
             params = await self._params(request)
             uid = str(uuid.uuid4())
-            scenario = self._next()
-            if not self._usable(params):
-                scenario = "stall"  # the worker thread dies; nobody is told
-            self.jobs[uid] = {"scenario": scenario, "polls": 0}
+            job: dict[str, Any] = {"scenario": self._next(), "polls": 0, "glb": None}
+            self.jobs[uid] = job
+            if self.job_seconds > 0:
+                threading.Thread(target=self._background, args=(job, params), daemon=True).start()
+            else:
+                self._background(job, params)
             return JSONResponse({"uid": uid})
 
         @app.get("/status/{uid}")
@@ -475,14 +608,19 @@ class FakeHunyuan3D(_LoopbackServer, _Scripted):
 
         return app
 
+    def _background(self, job: dict[str, Any], params: Any) -> None:
+        glb = self._work(params, job["scenario"])
+        if glb is not None and job["scenario"] != "stall":
+            job["glb"] = glb  # the file appears; a failed job leaves none
+
     def _status(self, uid: str) -> Response:
         job = self.jobs.get(uid)
-        if job is None:  # the real server only looks for the file
+        if job is None or job["glb"] is None:  # the real server only looks for the file
             return JSONResponse({"status": "processing"})
         job["polls"] += 1
-        if job["scenario"] in ("stall", "fail") or job["polls"] <= self.processing_polls:
+        if job["polls"] <= self.processing_polls:
             return JSONResponse({"status": "processing"})
-        glb = model_glb(self.front)
+        glb = job["glb"]
         if job["scenario"] == "partial":
             job["scenario"] = "ok"
             glb = glb[: len(glb) // 2]

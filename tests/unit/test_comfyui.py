@@ -7,7 +7,9 @@ import contextlib
 import io
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +20,26 @@ from PIL import Image
 from services.imagegen.backend import image_backend
 from services.imagegen.comfyui import (
     DEFAULT_WORKFLOW,
+    OBJECT_SEED_RANGE,
     ComfyUIImages,
     Workflow,
     object_prompt,
 )
+from services.imagegen.work import ImageMaker, object_seed
+from shared.artifacts import LocalArtifactStore
 from shared.config import ImageSettings
+from shared.contract import ImagesReady, ImageWork
 from shared.errors import ConfigError, Permanent, RetryLater
 from shared.layout import PlacedObject
+from shared.stage import Delivery
 from tests.fakes.comfyui_server import FakeComfyUI, Scenario
 
-FAST: dict[str, Any] = {"retry_wait": 0.01, "poll_interval": 0.05, "stall_after": 0.3}
+FAST: dict[str, Any] = {
+    "retry_wait": 0.01,
+    "poll_interval": 0.05,
+    "stall_after": 0.3,
+    "socket_retry_wait": 0.01,
+}
 
 
 def make_object(object_id: str = "chair-1") -> PlacedObject:
@@ -434,6 +446,14 @@ def test_default_template_loads_with_all_markers():
     ("content", "expected"),
     [
         (lambda g: g["6"]["inputs"].update(text="{{promt}}"), "unknown marker {{promt}}"),
+        (
+            lambda g: g["6"]["inputs"].update(text="{{prompt}}, {{colour}}"),
+            "node 6 (CLIPTextEncode) has an unknown marker {{colour}}",
+        ),
+        (
+            lambda g: g["7"]["inputs"].update(text="{{negative_prompt}}, {{style"),
+            "node 7 (CLIPTextEncode) has an unclosed marker",
+        ),
         (lambda g: g["6"]["inputs"].update(text="a chair"), "no {{prompt}} marker"),
         (lambda g: g["3"].pop("class_type"), "node '3' needs a string 'class_type'"),
     ],
@@ -499,3 +519,239 @@ def test_prompt_names_the_object_its_material_and_colour():
     prompt = object_prompt(make_object())
     assert prompt.startswith("a mid-century lounge chair, armchair, made of walnut")
     assert "olive green" in prompt and "product photo" in prompt and "studio lighting" in prompt
+
+
+def test_every_marker_in_one_value_is_filled():
+    workflow = Workflow.from_graph(
+        {
+            "1": {
+                "class_type": "CLIPTextEncode",
+                "inputs": {"text": "{{prompt}}, {{negative_prompt}}", "clip": ["2", 1]},
+            },
+            "2": {
+                "class_type": "SaveImage",
+                "inputs": {"filename_prefix": "{{ filename_prefix }}_{{seed}}x{{steps}}"},
+            },
+        },
+        source="inline",
+    )
+    values: dict[str, str | int] = {
+        "prompt": "a lamp",
+        "negative_prompt": "blurry",
+        "seed": 7,
+        "width": 64,
+        "height": 64,
+        "steps": 4,
+        "filename_prefix": "holodeck/lamp",
+    }
+    filled = workflow.fill(values)
+    assert filled["1"]["inputs"]["text"] == "a lamp, blurry"
+    assert filled["2"]["inputs"]["filename_prefix"] == "holodeck/lamp_7x4"
+    with pytest.raises(ValueError, match="seed"):
+        workflow.fill({k: v for k, v in values.items() if k != "seed"})
+
+
+async def test_a_template_value_with_two_markers_makes_an_image(tmp_path: Path):
+    def both(graph: dict[str, Any]) -> None:
+        graph["6"]["inputs"]["text"] = "{{prompt}}, {{negative_prompt}}"
+
+    async with comfy(workflow=template(tmp_path, both)) as (fake, images):
+        png = await images.generate(make_object(), seed=1, size=64)
+
+    assert png_size(png) == (64, 64)
+    text = posted_graph(fake)["6"]["inputs"]["text"]
+    assert text == f"{object_prompt(make_object())}, blurry, watermark"
+
+
+# A server that forgets its prompts (restart, cleared queue) ---------------------------------
+
+
+async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.01)
+
+
+def progress_frames(fake: FakeComfyUI) -> int:
+    return sum(f["type"] == "progress" for frames in fake.frames.values() for f in frames)
+
+
+async def test_a_prompt_lost_to_a_restart_is_queued_again_at_once():
+    # A quiet socket is asked about only after 30 s, and the deadline is 10 s: only the
+    # queue tells the client in time.
+    scenario = Scenario(step_delay=0.02)
+    async with comfy(scenario, stall_after=30.0, timeout=10.0) as (fake, images):
+        run = asyncio.create_task(images.generate(make_object(), seed=4, size=64))
+        await wait_for(lambda: progress_frames(fake) > 0)
+        first = fake.calls("POST", "/prompt")[0]
+        await fake.restart()
+        restarted = time.monotonic()
+        await wait_for(lambda: len(fake.calls("POST", "/prompt")) == 2)
+        noticed = time.monotonic() - restarted
+        png = await run
+
+    assert png_size(png) == (64, 64)
+    assert noticed < 2.0, f"the lost prompt was noticed after {noticed:.2f}s"
+    again = fake.calls("POST", "/prompt")[1]
+    assert again.body["prompt"] == first.body["prompt"]
+    assert len(fake.history) == 1  # the first prompt is in no history, the second finished
+    assert fake.calls("GET", "/queue")
+
+
+async def test_a_prompt_cleared_from_the_queue_is_queued_again_at_once():
+    blocker = Workflow.load().fill(
+        {
+            "prompt": "a long job of someone else",
+            "negative_prompt": "",
+            "seed": 1,
+            "width": 64,
+            "height": 64,
+            "steps": 10_000,
+            "filename_prefix": "other/long",
+        }
+    )
+    async with (
+        # The queue is asked at most once a second: a check held back is made later.
+        comfy(Scenario(step_delay=0.01), stall_after=30.0, poll_interval=1.0, timeout=10.0) as (
+            fake,
+            images,
+        ),
+        httpx.AsyncClient(base_url=fake.base_url) as http,
+    ):
+        assert (await http.post("/prompt", json={"prompt": blocker})).status_code == 200
+        run = asyncio.create_task(images.generate(make_object(), seed=4, size=64))
+        await wait_for(lambda: len(fake.calls("POST", "/prompt")) == 2)
+        queue = (await http.get("/queue")).json()
+        mine = fake.calls("POST", "/prompt")[1].body["client_id"]
+        assert [entry[3] for entry in queue["queue_pending"]] == [{"client_id": mine}]
+        assert (await http.post("/queue", json={"clear": True})).status_code == 200
+        cleared = time.monotonic()
+        await wait_for(lambda: len(fake.calls("POST", "/prompt")) == 3)
+        noticed = time.monotonic() - cleared
+        assert (await http.post("/interrupt")).status_code == 200  # the blocker stops
+        png = await run
+
+    assert png_size(png) == (64, 64)
+    assert noticed < 2.0, f"the cleared prompt was noticed after {noticed:.2f}s"
+
+
+async def test_a_server_that_keeps_forgetting_is_retry_later_long_before_the_deadline():
+    started = time.monotonic()
+    async with comfy(Scenario(forget_first=99), stall_after=30.0, timeout=20.0) as (fake, images):
+        with pytest.raises(RetryLater) as caught:
+            await images.generate(make_object(), seed=4, size=64)
+    took = time.monotonic() - started
+
+    assert caught.value.code == "comfyui_forgotten"
+    assert "chair-1" in caught.value.message
+    assert len(fake.calls("POST", "/prompt")) == 3  # the first and two more
+    assert fake.restarts == 3
+    assert took < 10.0
+
+
+async def test_eight_images_at_once_survive_a_restart():
+    async with comfy(Scenario(step_delay=0.01), stall_after=30.0, timeout=20.0) as (
+        fake,
+        images,
+    ):
+        runs = [
+            asyncio.create_task(images.generate(make_object(f"chair-{i}"), seed=i, size=64))
+            for i in range(8)
+        ]
+        await wait_for(lambda: len(fake.calls("POST", "/prompt")) == 8)
+        await fake.restart()
+        pngs = await asyncio.gather(*runs)
+
+    assert all(png_size(png) == (64, 64) for png in pngs)
+    assert len(set(pngs)) == 8
+    # History was wiped by the restart: the eight prompts that made the images came after.
+    assert len(fake.history) == 8
+    assert len(fake.calls("POST", "/prompt")) > 8
+
+
+# A WebSocket that would not open ----------------------------------------------------------
+
+
+async def test_a_socket_refused_at_first_is_opened_again_and_relays_progress():
+    seen: list[float] = []
+
+    async def progress(fraction: float) -> None:
+        seen.append(fraction)
+
+    async with comfy(Scenario(refused_sockets=1, step_delay=0.02)) as (fake, images):
+        png = await images.generate(make_object(), seed=3, size=64, progress=progress)
+
+    assert png_size(png) == (64, 64)
+    attempts = fake.calls("WS", "/ws")
+    assert len(attempts) == 2
+    assert {a.query["clientId"] for a in attempts} == set(fake.socket_clients)
+    assert any(0 < fraction < 1 for fraction in seen), seen
+
+
+async def test_socket_retries_are_bounded_and_history_still_answers():
+    scenario = Scenario(sockets=False, step_delay=0.02)
+    async with comfy(scenario, socket_retries=2) as (fake, images):
+        png = await images.generate(make_object(), seed=3, size=64)
+
+    assert png_size(png) == (64, 64)
+    assert len(fake.calls("WS", "/ws")) == 3
+    assert fake.calls("GET", f"/history/{next(iter(fake.history))}")
+
+
+async def test_a_dropped_socket_is_opened_again():
+    async with comfy(Scenario(drop_socket=True, step_delay=0.02)) as (fake, images):
+        png = await images.generate(make_object(), seed=3, size=64)
+
+    assert png_size(png) == (64, 64)
+    attempts = fake.calls("WS", "/ws")
+    assert len(attempts) == 2 and len(fake.socket_clients) == 2
+    pid = next(iter(fake.history))
+    assert fake.calls("GET", f"/history/{pid}")
+
+
+# One seed per object --------------------------------------------------------------------------
+
+
+EXPECTED_CHAIR_SEED = 8964016667391267  # object_seed(7, "chair-1", OBJECT_SEED_RANGE)
+
+
+def delivery() -> Delivery:
+    return Delivery(subject="imagegen.work", stream_seq=1, stored_at=datetime.now(UTC), attempt=1)
+
+
+def test_object_seeds_are_stable_distinct_and_in_range():
+    # Pinned: another derivation would change every image a deployment has made.
+    assert object_seed(7, "chair-1", OBJECT_SEED_RANGE) == EXPECTED_CHAIR_SEED
+    seeds = {object_seed(7, f"chair-{i}", OBJECT_SEED_RANGE) for i in range(200)}
+    assert len(seeds) == 200
+    assert all(0 <= seed < OBJECT_SEED_RANGE for seed in seeds)
+    assert object_seed(8, "chair-1", OBJECT_SEED_RANGE) != EXPECTED_CHAIR_SEED
+    assert {object_seed(7, f"o{i}", 10) for i in range(200)} == set(range(10))
+    with pytest.raises(ValueError):
+        object_seed(7, "chair-1", 0)
+
+
+async def test_each_object_of_a_scene_gets_its_own_seed(tmp_path: Path):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    chair, twin = make_object("chair-1"), make_object("chair-2")
+    async with comfy() as (fake, images):
+        maker = ImageMaker("imagegen@test", store, images, 64)
+        events: list[ImagesReady] = []
+        for obj in (chair, twin, chair):
+            work = ImageWork(scene_id="s1", object_id=obj.id, object=obj, seed=7, object_count=2)
+            [out] = await maker(work, delivery())
+            assert isinstance(out.event, ImagesReady)
+            events.append(out.event)
+
+    seeds = [
+        node_of(r.body["prompt"], "KSampler")["inputs"]["seed"]
+        for r in fake.calls("POST", "/prompt")
+    ]
+    assert seeds == [
+        EXPECTED_CHAIR_SEED,
+        object_seed(7, "chair-2", OBJECT_SEED_RANGE),
+        EXPECTED_CHAIR_SEED,
+    ]
+    assert events[0].image.sha256 == events[2].image.sha256  # same object, same seed
+    assert events[0].image.sha256 != events[1].image.sha256  # its twin: another seed
+    assert all(event.seed == 7 for event in events)  # the events keep the scene's seed

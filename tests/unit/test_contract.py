@@ -18,10 +18,13 @@ from shared.contract import (
     SceneReady,
     SceneRequested,
     Subject,
+    dead_letter,
+    dead_letter_msg_id,
     derived_scene_id,
     encode,
     ids_from_subject,
     json_schemas,
+    json_shape_problem,
     msg_id,
     parse_event,
     request_scene_id,
@@ -165,3 +168,54 @@ def test_layout_footprint_rotation():
 def test_room_rejects_clockwise_polygon():
     with pytest.raises(ValueError, match="counter-clockwise"):
         Room(type="x", polygon=list(reversed(rectangle(3, 3))), height=2.5)
+
+
+# Bounds checked before and during parsing: a hostile message is malformed, not a crash.
+
+
+def test_deeply_nested_json_is_malformed_before_parsing() -> None:
+    bomb = b"[" * 5000 + b"]" * 5000
+    for root in (Subject.SCENE_REQUESTED, "images.ready.s1.o1", "dead.letter.planner"):
+        with pytest.raises(MalformedEvent, match="nested more than 32 levels"):
+            parse_event(root, bomb)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    prompt = "a room " + "[" * 100 + ' \\" ' + "{" * 100
+    event = SceneRequested(prompt=prompt)
+    assert parse_event(Subject.SCENE_REQUESTED, encode(event)).prompt == prompt
+    assert json_shape_problem(encode(event)) is None
+
+
+def test_oversized_message_is_malformed() -> None:
+    data = b'{"prompt": "' + b"x" * (1024 * 1024) + b'"}'
+    with pytest.raises(MalformedEvent, match="exceeds the limit"):
+        parse_event(Subject.SCENE_REQUESTED, data)
+
+
+def test_integers_and_floats_have_bounds() -> None:
+    ref = {"uri": "file:///x", "sha256": "a" * 64, "size": 1, "media_type": "image/png"}
+    mesh = {"scene_id": "s1", "object_id": "o1", "mesh": ref, "object_count": 1e40}
+    with pytest.raises(MalformedEvent, match="object_count"):
+        parse_event("mesh.ready.s1.o1", json.dumps(mesh).encode())
+    mesh["object_count"] = 10**30
+    with pytest.raises(MalformedEvent, match="object_count"):
+        parse_event("mesh.ready.s1.o1", json.dumps(mesh).encode())
+    mesh["object_count"] = 1
+    mesh["mesh"] = {**ref, "size": 2**70}
+    with pytest.raises(MalformedEvent, match="size"):
+        parse_event("mesh.ready.s1.o1", json.dumps(mesh).encode())
+    with pytest.raises(MalformedEvent):
+        parse_event(Subject.SCENE_REQUESTED, b'{"prompt": "x", "options": {"seed": 1e40}}')
+
+
+def test_dead_letter_keeps_a_printable_excerpt_and_the_reason() -> None:
+    data = b"\xff\xfe{not json" + b"x" * 5000
+    letter = dead_letter("meshgen", "images.ready.s1.o1", data, 42, "not JSON", scene_id="s1")
+    assert letter.size == len(data) and len(letter.excerpt) <= 512
+    assert letter.scene_id == "s1" and letter.stream_seq == 42
+    again = parse_event(subject(Subject.DEAD_LETTER, "meshgen"), encode(letter))
+    assert again == letter
+    assert dead_letter("x", "s", b"", 1, "r", scene_id="bad id!").scene_id is None
+    assert "\x00" not in dead_letter("x", "s", b"a\x00b", 1, "r").excerpt
+    assert dead_letter_msg_id("meshgen", 42) == dead_letter_msg_id("meshgen", 42)

@@ -593,6 +593,7 @@ def test_alert_rules_use_existing_series():
         "ConsumerBacklog",
         "ServiceDown",
         "ScenesFailing",
+        "HolodeckScenesStuck",
     }
     for rule in rules:
         labels = _check_expression(rule["expr"])
@@ -675,3 +676,20 @@ def test_prometheus_finds_its_rule_files_where_compose_mounts_them():
         assert (PROMETHEUS.parent / rule_file).is_file()
         in_container = str(PurePosixPath(config_target).parent / rule_file)
         assert (ROOT / mounts[in_container]).resolve() == (PROMETHEUS.parent / rule_file)
+
+
+# --- durability -------------------------------------------------------------------------
+
+
+def test_production_nats_syncs_every_write():
+    nats = _compose()["services"]["nats"]
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in nats["volumes"] if v.startswith("./")}
+    config_path = nats["command"][nats["command"].index("-c") + 1]
+    source = ROOT / mounted[config_path]
+    config = source.read_text()
+    assert re.search(r"^\s*sync_interval:\s*always\s*$", config, re.MULTILINE)
+    assert re.search(r"^\s*store_dir:\s*/data\s*$", config, re.MULTILINE)
+    assert any(v.endswith(":/data") for v in nats["volumes"])
+    for config in _configmap_config().values():
+        assert config["nats"]["sync_always"] is True
+    assert "config.jetstream.merge.sync_interval=always" in (DEPLOY / "README.md").read_text()

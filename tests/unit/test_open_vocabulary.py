@@ -214,7 +214,7 @@ def test_an_area_sizes_the_room() -> None:
 def test_books_stand_inside_bookshelves_on_their_boards() -> None:
     layout = plan_scene("a bookstore with 3 bookshelves and 50 books")
     books = _of(layout, "book")
-    assert len(books) + sum(1 for u in layout.unplaced if u.category == "book") == 50
+    assert len(books) + sum(u.count for u in layout.unplaced if u.category == "book") == 50
     shelves = {o.id: o for o in _of(layout, "bookshelf")}
     per_board: Counter[tuple[str, float]] = Counter()
     for book in books:
@@ -248,7 +248,7 @@ def test_many_small_things_fill_several_surfaces_and_the_rest_is_reported() -> N
     layout = plan_scene("a cafe with 4 cafe tables, 8 chairs and 60 cups on the tables")
     cups = _of(layout, "cup")
     unplaced = [u for u in layout.unplaced if u.category == "cup"]
-    assert len(cups) + len(unplaced) == 60
+    assert len(cups) + sum(u.count for u in unplaced) == 60
     assert len({c.parent for c in cups}) >= 4
     assert all(u.reason for u in unplaced)
 
@@ -301,7 +301,7 @@ def test_counts_stay_exact_beyond_what_one_object_spec_holds() -> None:
     layout = plan_scene("a 12 by 12 meter hall with 250 chairs")
     placed = len(_of(layout, "chair"))
     over = [u for u in layout.unplaced if u.category == "chair"]
-    assert placed + len(over) == 250, "nothing is trimmed silently"
+    assert placed + sum(u.count for u in over) == 250, "nothing is trimmed silently"
     assert all(u.reason for u in over)
 
 
@@ -371,7 +371,7 @@ def test_more_than_a_room_holds_is_reported_not_trimmed_silently() -> None:
         assert "at most 800" in over.reason
     assert sum(o.count for o in spec.objects) == 800
     assert asked == {"chair": 900, "table": 300}
-    # The solver reports what was held back, one entry per object.
+    # The solver reports what was held back: one entry for the request, with its count.
     small = parse_spec(
         {
             "room": {"type": "hall"},
@@ -381,7 +381,8 @@ def test_more_than_a_room_holds_is_reported_not_trimmed_silently() -> None:
     )
     layout = solve(small, seed=0)
     assert len(_of(layout, "chair")) == 2
-    assert sum(1 for u in layout.unplaced if u.category == "chair") == 3
+    [held_back] = [u for u in layout.unplaced if u.category == "chair"]
+    assert held_back.count == 3 and "at most 800" in held_back.reason
 
 
 # --------------------------------------------------------------------------- the checker
@@ -420,3 +421,13 @@ def test_the_checker_accepts_a_book_on_a_board_and_flags_one_between_boards() ->
     assert ("bookshelf-1", "book-1") in between.overlaps or ("book-1", "bookshelf-1") in (
         between.overlaps
     )
+
+
+def test_a_colourful_thing_is_many_coloured_and_the_room_keeps_its_colours() -> None:
+    layout = plan_scene("a yoga studio with colourful mats and a mirror", 1)
+    mats = [o for o in layout.objects if o.category == "yoga mat"]
+    assert mats and all(o.color == "colourful" and "colourful" in o.description for o in mats)
+    others = [o for o in layout.objects if o.category != "yoga mat"]
+    assert others and all("colourful" not in o.description for o in others)
+    styled = plan_scene("a colourful living room with a sofa and a rug", 1)
+    assert all("colourful style" in o.description for o in styled.objects)

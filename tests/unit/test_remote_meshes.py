@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import cast
 
 import httpx
 import pytest
+from nats.js import JetStreamContext
 from structlog.testing import capture_logs
 
 from services.meshgen.backend import ParametricMeshes, mesh_backend
 from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
-from shared.config import MeshSettings
-from shared.errors import Permanent, RetryLater, retry_after_seconds
+from services.meshgen.slots import SlotBoard
+from shared.config import MeshSettings, load_settings
+from shared.errors import ConfigError, Permanent, RetryLater, retry_after_seconds
 from shared.layout import PlacedObject
 from tests.fakes.image_to_3d import (
     HUNYUAN3D_ERROR_TEXT,
@@ -97,6 +101,7 @@ async def test_sf3d_sends_the_documented_form_and_returns_the_normalised_model(
     [request] = fake.requests
     assert request.path == SF3D_PATH
     assert request.headers["authorization"] == "Bearer sk-test"
+    assert request.headers["accept"] == "model/gltf-binary"
     assert request.headers["content-type"].startswith("multipart/form-data; boundary=")
     assert request.fields == {
         "texture_resolution": "2048",
@@ -358,7 +363,7 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 
 
 async def test_hunyuan3d_sync_posts_the_documented_json(obj: PlacedObject, image: bytes) -> None:
-    async with FakeHunyuan3D() as fake:
+    async with FakeHunyuan3D(texture_enabled=True) as fake:
         backend = hunyuan(
             fake.base_url,
             Sleeps(),
@@ -547,8 +552,365 @@ async def test_the_factory_builds_the_configured_backend() -> None:
         assert sf3d_backend.api_key == "sk"
         assert isinstance(hunyuan_backend, Hunyuan3DMeshes)
         assert hunyuan_backend.octree_resolution == 128
-        assert hunyuan_backend.mode == "sync"
+        assert hunyuan_backend.mode == "auto"
+        assert hunyuan_backend.texture is False
+        assert hunyuan_backend.concurrency == 1
         assert isinstance(mesh_backend(MeshSettings()), ParametricMeshes)
     finally:
         await sf3d_backend.close()
         await hunyuan_backend.close()
+
+
+# --------------------------------------------------------------------------------------
+# SF3D: only documented fields, and every kind of 200 it may answer.
+
+
+async def test_sf3d_sends_only_documented_fields_unless_vertex_count_is_set(
+    obj: PlacedObject, image: bytes
+) -> None:
+    async with FakeSF3D() as fake:
+        backend = sf3d(fake.base_url, Sleeps())
+        try:
+            await backend.generate(obj, image)
+        finally:
+            await backend.close()
+
+    [request] = fake.requests
+    assert set(request.fields) == {"texture_resolution", "foreground_ratio", "remesh"}
+    assert set(request.files) == {"image"}
+    assert request.headers["accept"] == "model/gltf-binary"
+
+
+async def test_the_fake_sf3d_answers_json_when_asked_for_it(image: bytes) -> None:
+    async with FakeSF3D() as fake, httpx.AsyncClient() as client:
+        response = await client.post(
+            fake.base_url + SF3D_PATH,
+            files={"image": ("image", image, "image/png")},
+            headers={"Accept": "application/json"},
+        )
+
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["finish_reason"] == "SUCCESS"
+    assert base64.b64decode(body["model"]).startswith(b"glTF")
+
+
+async def test_sf3d_takes_the_model_out_of_a_json_answer(obj: PlacedObject, image: bytes) -> None:
+    async with FakeSF3D(answers_json=True) as fake:
+        backend = sf3d(fake.base_url, Sleeps())
+        try:
+            glb = await backend.generate(obj, image)
+        finally:
+            await backend.close()
+
+    assert_model_placed(glb, SIZE)
+
+
+@pytest.mark.parametrize("answers_json", [False, True], ids=["header", "json"])
+async def test_sf3d_a_content_filtered_model_is_permanent_naming_the_reason(
+    obj: PlacedObject, image: bytes, answers_json: bool
+) -> None:
+    sleeps = Sleeps()
+    async with FakeSF3D("content_filtered", answers_json=answers_json) as fake:
+        backend = sf3d(fake.base_url, sleeps)
+        try:
+            with pytest.raises(Permanent) as caught:
+                await backend.generate(obj, image)
+        finally:
+            await backend.close()
+
+    assert caught.value.code == "content_filtered"
+    assert "CONTENT_FILTERED" in caught.value.message
+    assert len(fake.requests) == 1
+    assert sleeps == []
+
+
+async def test_sf3d_a_200_that_is_no_model_is_not_taken_for_one(
+    obj: PlacedObject, image: bytes
+) -> None:
+    async with FakeSF3D("html_page") as fake:
+        backend = sf3d(fake.base_url, Sleeps())
+        try:
+            with pytest.raises(Permanent) as caught:
+                await backend.generate(obj, image)
+        finally:
+            await backend.close()
+
+    assert caught.value.code == "sf3d_unexpected_answer"
+    assert "text/html" in caught.value.message
+
+
+# --------------------------------------------------------------------------------------
+# Hunyuan3D: texture, and a server that runs one job at a time.
+
+
+async def test_hunyuan3d_by_default_works_with_the_servers_documented_launch(
+    obj: PlacedObject, image: bytes
+) -> None:
+    async with FakeHunyuan3D(texture_enabled=False) as fake:
+        backend = hunyuan(fake.base_url, Sleeps())
+        try:
+            glb = await backend.generate(obj, image)
+        finally:
+            await backend.close()
+
+    [request] = fake.requests
+    assert request.json["texture"] is False
+    assert_model_placed(glb, SIZE)
+
+
+async def test_hunyuan3d_a_textured_request_to_a_server_without_texture_says_so(
+    obj: PlacedObject, image: bytes
+) -> None:
+    async with FakeHunyuan3D(texture_enabled=False) as fake:
+        backend = hunyuan(fake.base_url, Sleeps(), texture=True)
+        try:
+            with pytest.raises(Permanent) as caught:
+                await backend.generate(obj, image)
+        finally:
+            await backend.close()
+
+    assert caught.value.code == "hunyuan3d_failed"
+    assert HUNYUAN3D_ERROR_TEXT in caught.value.message
+    assert "--enable_tex" in caught.value.message
+    assert "hunyuan3d_texture" in caught.value.message
+    assert len(fake.requests) == 2
+
+
+async def test_hunyuan3d_an_untextured_failure_does_not_blame_texturing(
+    obj: PlacedObject, image: bytes
+) -> None:
+    async with FakeHunyuan3D("fail") as fake:
+        backend = hunyuan(fake.base_url, Sleeps())
+        try:
+            with pytest.raises(Permanent) as caught:
+                await backend.generate(obj, image)
+        finally:
+            await backend.close()
+
+    assert "--enable_tex" not in caught.value.message
+
+
+async def test_the_fake_hunyuan3d_fails_a_textured_request_only_without_texture(
+    image: bytes,
+) -> None:
+    payload = {"image": base64.b64encode(image).decode("ascii"), "texture": True}
+    async with FakeHunyuan3D() as plain, FakeHunyuan3D(texture_enabled=True) as textured:
+        async with httpx.AsyncClient() as client:
+            refused = await client.post(plain.base_url + "/generate", json=payload)
+            made = await client.post(textured.base_url + "/generate", json=payload)
+
+    assert refused.status_code == 404
+    assert refused.json() == {"text": HUNYUAN3D_ERROR_TEXT, "error_code": 1}
+    assert "HIGH TRAFFIC" in refused.text
+    assert made.status_code == 200 and made.content.startswith(b"glTF")
+
+
+async def test_the_fake_hunyuan3d_answers_a_body_that_is_not_json_with_a_plain_500() -> None:
+    async with FakeHunyuan3D() as fake, httpx.AsyncClient() as client:
+        response = await client.post(fake.base_url + "/generate", content=b"{not json")
+
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == "Internal Server Error"
+
+
+async def test_the_fake_hunyuan3d_blocks_while_a_sync_job_runs(image: bytes) -> None:
+    """Like the real server, /generate holds the event loop: /status waits for it."""
+    payload = {"image": base64.b64encode(image).decode("ascii")}
+    async with FakeHunyuan3D(job_seconds=0.5) as fake, httpx.AsyncClient(timeout=10) as client:
+        job = asyncio.create_task(client.post(fake.base_url + "/generate", json=payload))
+        async with asyncio.timeout(10):
+            while fake.jobs_started < 1:
+                await asyncio.sleep(0.01)
+        status = await client.get(fake.base_url + "/status/anything")
+        finished_when_answered = fake.jobs_finished
+        await job
+
+    assert status.json() == {"status": "processing"}
+    assert finished_when_answered == 1
+
+
+async def test_the_fake_hunyuan3d_runs_a_sync_job_to_its_end_after_the_client_left(
+    image: bytes,
+) -> None:
+    payload = {"image": base64.b64encode(image).decode("ascii")}
+    async with FakeHunyuan3D(job_seconds=0.5) as fake:
+        async with httpx.AsyncClient(timeout=0.1) as client:
+            with pytest.raises(httpx.ReadTimeout):
+                await client.post(fake.base_url + "/generate", json=payload)
+        assert fake.jobs_finished == 0
+        await fake.wait_finished(1)
+    assert fake.jobs_started == 1
+
+
+async def test_a_blocked_server_times_out_queued_requests_without_a_bound(
+    obj: PlacedObject, image: bytes
+) -> None:
+    """Why the bound exists: requests queued inside the server run out of time there,
+    although each job alone takes well under the timeout."""
+    async with FakeHunyuan3D(job_seconds=0.3) as fake:
+        backend = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.5, concurrency=0)
+        try:
+            results = await asyncio.gather(
+                *(backend.generate(obj, image) for _ in range(4)), return_exceptions=True
+            )
+        finally:
+            await backend.close()
+        await fake.wait_finished(fake.jobs_started)
+
+    timeouts = [r for r in results if isinstance(r, RetryLater)]
+    assert timeouts and all(r.code == "hunyuan3d_timeout" for r in timeouts)
+
+
+async def test_hunyuan3d_sends_one_request_at_a_time_and_waiting_is_not_timed(
+    obj: PlacedObject, image: bytes
+) -> None:
+    async with FakeHunyuan3D(job_seconds=0.3) as fake:
+        backend = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.8)
+        try:
+            with capture_logs() as logs:
+                glbs = await asyncio.gather(*(backend.generate(obj, image) for _ in range(4)))
+        finally:
+            await backend.close()
+
+    assert len(glbs) == 4
+    assert fake.jobs_started == 4
+    assert fake.most_running == 1
+    waits = [line for line in logs if line["event"] == "mesh_slot_taken"]
+    assert len(waits) == 3
+    assert max(line["waited_s"] for line in waits) > 0.8  # longer than the timeout
+
+
+async def test_hunyuan3d_backends_of_one_process_share_the_servers_slots(
+    obj: PlacedObject, image: bytes
+) -> None:
+    async with FakeHunyuan3D(job_seconds=0.2) as fake:
+        one = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.6)
+        two = hunyuan(fake.base_url + "/", Sleeps(), mode="sync", timeout=0.6)
+        try:
+            await asyncio.gather(
+                *(backend.generate(obj, image) for backend in (one, two, one, two))
+            )
+        finally:
+            await one.close()
+            await two.close()
+
+    assert fake.jobs_started == 4
+    assert fake.most_running == 1
+
+
+async def test_hunyuan3d_a_sync_request_given_up_keeps_its_slot_until_the_server_is_done(
+    obj: PlacedObject, image: bytes
+) -> None:
+    # The job takes longer than the timeout, and less than twice as long: the wait for
+    # the server to be done is bounded by the timeout too.
+    async with FakeHunyuan3D(job_seconds=0.45) as fake:
+        backend = hunyuan(fake.base_url, Sleeps(), mode="sync", timeout=0.35)
+        try:
+            with capture_logs() as logs, pytest.raises(RetryLater) as caught:
+                await backend.generate(obj, image)
+            finished_when_released = fake.jobs_finished
+        finally:
+            await backend.close()
+
+    assert caught.value.code == "hunyuan3d_timeout"
+    assert finished_when_released == 1  # the abandoned job ran to its end meanwhile
+    assert [line["event"] for line in logs if line["event"].startswith("mesh_server")] == [
+        "mesh_server_idle"
+    ]
+
+
+async def test_hunyuan3d_auto_mode_sends_queued_objects_asynchronously(
+    obj: PlacedObject, image: bytes
+) -> None:
+    async with FakeHunyuan3D(job_seconds=0.1) as fake:
+        backend = hunyuan(fake.base_url, Sleeps(), mode="auto", poll_interval=0.02)
+        try:
+            await asyncio.gather(*(backend.generate(obj, image) for _ in range(3)))
+        finally:
+            await backend.close()
+
+    posts = [request.path for request in fake.requests if request.method == "POST"]
+    assert sorted(posts) == ["/generate", "/send", "/send"]
+    assert fake.jobs_started == 3
+    assert fake.most_running == 1
+
+
+async def test_hunyuan3d_an_async_job_that_crashed_stays_processing_until_the_deadline(
+    obj: PlacedObject, image: bytes
+) -> None:
+    async with FakeHunyuan3D(job_seconds=0.05) as fake:
+        backend = hunyuan(
+            fake.base_url, Sleeps(), mode="async", texture=True, timeout=0.4, poll_interval=0.02
+        )
+        try:
+            with pytest.raises(RetryLater) as caught:
+                await backend.generate(obj, image)
+        finally:
+            await backend.close()
+        await fake.wait_finished(1)
+
+    assert caught.value.code == "hunyuan3d_timeout"
+    [job] = fake.jobs.values()
+    assert job["glb"] is None  # the worker raised; nothing tells the client
+
+
+async def test_hunyuan3d_the_next_attempt_polls_an_abandoned_async_job_again(
+    obj: PlacedObject, image: bytes
+) -> None:
+    # The job outlasts one wait and ends well within two.
+    async with FakeHunyuan3D(job_seconds=0.5) as fake:
+        backend = hunyuan(fake.base_url, Sleeps(), mode="async", timeout=0.45, poll_interval=0.02)
+        try:
+            with pytest.raises(RetryLater):
+                await backend.generate(obj, image)
+            with capture_logs() as logs:
+                glb = await backend.generate(obj, image)
+        finally:
+            await backend.close()
+
+    sends = [request for request in fake.requests if request.path == "/send"]
+    assert len(sends) == 1
+    assert fake.jobs_started == 1
+    assert any(line["event"] == "mesh_job_resumed" for line in logs)
+    assert_model_placed(glb, SIZE)
+
+
+def test_the_hunyuan3d_settings_reach_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUNYUAN3D_API_URL", "http://hy.local:8081")
+    monkeypatch.setenv("HOLODECK_THREE_D_GENERATION__DEFAULT_BACKEND", "hunyuan3d")
+    monkeypatch.setenv("HOLODECK_THREE_D_GENERATION__HUNYUAN3D_TEXTURE", "true")
+    monkeypatch.setenv("HOLODECK_THREE_D_GENERATION__HUNYUAN3D_MODE", "async")
+    monkeypatch.setenv("HOLODECK_THREE_D_GENERATION__HUNYUAN3D_CONCURRENCY", "2")
+    monkeypatch.setenv("HOLODECK_THREE_D_GENERATION__HUNYUAN3D_POLL_INTERVAL", "0.5")
+    backend = Hunyuan3DMeshes.from_settings(load_settings().three_d_generation)
+    assert (backend.texture, backend.mode, backend.concurrency, backend.poll_interval) == (
+        True,
+        "async",
+        2,
+        0.5,
+    )
+    assert backend.identity.split("/")[4] == "textured"
+
+
+def test_an_unknown_hunyuan3d_mode_names_the_field() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(three_d_generation={"hunyuan3d_mode": "stream"})
+    assert "three_d_generation.hunyuan3d_mode" in caught.value.message
+
+
+async def test_the_factory_claims_slots_across_replicas_unless_told_otherwise() -> None:
+    js = cast(JetStreamContext, object())  # only kept until the first request
+    settings = MeshSettings(default_backend="hunyuan3d", hunyuan3d_url="http://hy.local")
+    cluster = mesh_backend(settings, js)
+    replica = mesh_backend(settings.model_copy(update={"concurrency_scope": "replica"}), js)
+    alone = mesh_backend(settings)
+    try:
+        assert isinstance(cluster, Hunyuan3DMeshes) and isinstance(cluster.board, SlotBoard)
+        assert isinstance(replica, Hunyuan3DMeshes) and replica.board is None
+        assert isinstance(alone, Hunyuan3DMeshes) and alone.board is None
+    finally:
+        for backend in (cluster, replica, alone):
+            await backend.close()
