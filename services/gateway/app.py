@@ -11,6 +11,13 @@ from services.gateway.progress import ProgressBoard, follow_progress
 from services.gateway.projection import Projection, StuckAfter
 from services.gateway.projector import Lag, follow
 from services.gateway.requests import JetStreamRequests, KeyValueKeys, SceneRequests
+from services.gateway.security import (
+    KeyValueCounters,
+    RateLimiter,
+    check_bind,
+    limiter_max_age,
+    secure,
+)
 from services.recovery import Recovery
 from services.runtime import ServiceHost
 from services.stack import serve_http
@@ -25,6 +32,7 @@ async def run_gateway(
     settings: Settings, host: ServiceHost, bind: str, port: int, stop: asyncio.Event
 ) -> None:
     """Serve the gateway on ``bind:port`` until ``stop`` is set."""
+    check_bind(settings.security, bind)
     projection = await Projection(
         settings.database_url, stuck_after=stuck_after(settings.gateway)
     ).open()
@@ -49,6 +57,8 @@ async def run_gateway(
         lag=lag.report,
         control=control,
     )
+    limiter = RateLimiter(KeyValueCounters(host.js, limiter_max_age(settings.security)))
+    secure(app, settings.security, bind, limiter)
     followers = [
         asyncio.create_task(follow(host.js, settings.nats.stream, projection, stop, lag)),
         asyncio.create_task(follow_progress(host.nc, board, stop)),
