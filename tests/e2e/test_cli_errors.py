@@ -244,7 +244,7 @@ def test_sigterm_stops_a_build_and_its_server(workspace: Path, tmp_path: Path):
         _, stderr = build.communicate(timeout=COMMAND_S)
     finally:
         stop(build)
-    assert build.returncode == 143
+    assert build.returncode == 143, stderr
     assert stderr.strip().splitlines()[-1] == "error: stopped by SIGTERM"
     assert "Traceback" not in stderr
     wait_until_gone(record.server_pid)
