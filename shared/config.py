@@ -518,7 +518,7 @@ def explain_settings() -> list[tuple[str, Any, str]]:
     settings = load_settings()
     environ, dotenv = dict(os.environ), read_dotenv()
     layers: list[tuple[PydanticBaseSettingsSource, str]] = []
-    for mapping, label in ((environ, "environment"), (dotenv, f".env ({DOTENV_FILE.resolve()})")):
+    for mapping, label in ((environ, "environment"), (dotenv, ".env")):
         flat, nested = _variable_sources(Settings, mapping)
         layers += [(flat, label), (nested, label)]
     yaml_file = _YamlFile(Settings, {**dotenv, **environ})
@@ -528,11 +528,11 @@ def explain_settings() -> list[tuple[str, Any, str]]:
         given = source()
         if isinstance(source, _YamlFile):
             label = f"YAML file {source.path}"
+        if isinstance(source, _FlatVariables):  # named by the variable
+            for (section, key), name in source.names.items():
+                origins.setdefault(f"{section}.{key}", f"{label} ({name})")
         for path in _leaves(given):
             origins.setdefault(path, label)
-        if isinstance(source, _FlatVariables):
-            for (section, key), name in source.names.items():
-                origins[f"{section}.{key}"] = f"{label.split(' (')[0]} ({name})"
     rows: list[tuple[str, Any, str]] = []
     for path, value in _leaves(settings.model_dump()).items():
         origin = next(
