@@ -18,6 +18,7 @@ import hmac
 import ipaddress
 import json
 import math
+import random
 import re
 import secrets
 import time
@@ -248,22 +249,40 @@ class KeyValueCounters:
             return None
 
 
+class Contended(Exception):
+    """Other replicas kept writing the same entry: the caller is hammering its budget."""
+
+
 class RateLimiter:
     """GCRA over :class:`Counters` with compare-and-set, so replicas share one budget.
 
-    The last state seen of each entry is kept in-process: a client over its limit is
-    refused from it without a round trip (the shared state can only be further ahead),
-    and an allowed request tries one conditional write before reading anything.
+    Requests of one entry take turns in this process, so only replicas race each other.
+    The last state seen of each entry is kept: a client over its limit is refused from it
+    without a round trip (the shared state can only be further ahead), and an allowed
+    request tries one conditional write before reading anything.
     """
 
     def __init__(self, counters: Counters, clock: Callable[[], float] = time.time):
         self.counters = counters
         self.clock = clock
         self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+        # entry -> (its lock, how many requests hold or wait for it)
+        self._turns: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     async def hit(self, key: str, rate: Rate) -> Decision:
+        lock, users = self._turns.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                return await self._hit(key, rate)
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._turns[key]
+
+    async def _hit(self, key: str, rate: Rate) -> Decision:
         seen = self._seen.get(key)
-        for _ in range(CAS_ATTEMPTS):
+        for attempt in range(CAS_ATTEMPTS):
             now = self.clock()
             decision, tat = decide(rate, seen[0] if seen else None, now)
             if not decision.allowed:
@@ -272,10 +291,12 @@ class RateLimiter:
             if revision is not None:
                 self._remember(key, (tat, revision))
                 return decision
+            if attempt:  # replicas racing: let one of them through first
+                await asyncio.sleep(random.uniform(0, 0.002 * attempt))
             seen = await self.counters.read(key)
             if seen is not None:
                 self._remember(key, seen)
-        raise RuntimeError(f"rate limit entry {key} keeps changing")
+        raise Contended(f"rate limit entry {key} kept changing")
 
     def _remember(self, key: str, state: tuple[float, int]) -> None:
         self._seen[key] = state
@@ -458,6 +479,14 @@ class Guard:
             return None
         try:
             decision = await self.limiter.hit(caller.bucket, caller.rate)
+        except Contended:
+            log.info("request rate limited: budget contended", api_key=caller.name)
+            raise Refused(
+                429,
+                "rate_limited",
+                f"too many requests at once for {_who(caller)}; retry in 1 s",
+                [(b"retry-after", b"1")],
+            ) from None
         except Exception as exc:
             # The limiter protects capacity, not access: keys still hold without it.
             log.warning("rate limit not checked", api_key=caller.name, error=repr(exc))

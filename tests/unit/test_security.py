@@ -3,6 +3,7 @@ in-memory store with a fake clock), CORS, the body limit and the security header
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -338,3 +339,13 @@ async def test_security_headers_on_every_response(client: httpx.AsyncClient) -> 
         csp = response.headers["content-security-policy"]
         assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert (await client.get("/openapi.json")).status_code == 200
+
+
+async def test_the_gateway_refuses_to_start_open_to_the_network() -> None:
+    from services.gateway.app import run_gateway
+    from shared.config import load_settings
+
+    settings = load_settings()
+    # Refused before anything is opened: no bus, no database is touched.
+    with pytest.raises(ConfigError, match="allow_anonymous"):
+        await run_gateway(settings, None, "0.0.0.0", 0, asyncio.Event())  # type: ignore[arg-type]
