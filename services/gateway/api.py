@@ -48,6 +48,7 @@ from services.gateway.requests import (
     key_problem,
     scene_id_for_key,
 )
+from services.gateway.security import requester
 from services.recovery import STAGES, Plan, Stage
 from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
@@ -382,7 +383,7 @@ def create_app(
                 prompt=body.prompt,
                 options=body.options,
                 producer=PRODUCER,
-                requested_by=request.client.host if request.client else None,
+                requested_by=requester(request),
             )
         except ValidationError as exc:
             raise _invalid(exc.errors(), prefix=("body",)) from None

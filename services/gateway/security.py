@@ -25,11 +25,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import limits
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import (
@@ -506,6 +506,14 @@ class Guard:
         return decision
 
 
+def requester(request: Request) -> str | None:
+    """Who asked, for the record: ``key:<name>`` of the API key, else the client address."""
+    name = request.scope.get("state", {}).get("api_key")
+    if name and name != ANONYMOUS:
+        return f"key:{name}"
+    return request.client.host if request.client else None
+
+
 def _who(caller: Caller) -> str:
     return "anonymous access" if caller.name == ANONYMOUS else f"the API key {caller.name!r}"
 
@@ -648,6 +656,7 @@ def secure(
             max_age=cors.max_age_s,
         )
     app.add_middleware(SecurityHeaders, content_security_policy=security.content_security_policy)
+    _document(app, anonymous_ok)
     log.info(
         "gateway security",
         keys=[k.name for k in security.api_keys],
@@ -655,3 +664,39 @@ def secure(
         rate_limits=security.rate_limiting.enabled,
         cors_origins=cors.allowed_origins,
     )
+
+
+_REFUSALS = {
+    "401": "`unauthorized` (no key, or not `Bearer <key>`) or `invalid_api_key`",
+    "403": "`forbidden`: the key lacks the permission (read for GET, write otherwise)",
+    "413": "`body_too_large`: over `security.max_body_bytes`",
+    "429": "`rate_limited`, with `Retry-After` and `RateLimit-*` headers",
+}
+
+
+def _document(app: FastAPI, anonymous_ok: bool) -> None:
+    """Name the key schemes in the OpenAPI document (Swagger UI's Authorize), and the
+    refusals on every route that needs a key."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["ApiKey"] = {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+        schemes["Bearer"] = {"type": "http", "scheme": "bearer"}
+        required: list[dict[str, list[str]]] = [{"ApiKey": []}, {"Bearer": []}]
+        if anonymous_ok:
+            required.append({})
+        for path, operations in schema.get("paths", {}).items():
+            if is_open(path):
+                continue
+            for operation in operations.values():
+                operation["security"] = required
+                responses = operation.setdefault("responses", {})
+                for status, description in _REFUSALS.items():
+                    responses.setdefault(status, {"description": description})
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

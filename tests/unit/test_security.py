@@ -23,6 +23,7 @@ from services.gateway.security import (
     decide,
     key_digest,
     new_key,
+    requester,
     secure,
 )
 from shared.config import ApiKeySettings, SecuritySettings
@@ -349,3 +350,22 @@ async def test_the_gateway_refuses_to_start_open_to_the_network() -> None:
     # Refused before anything is opened: no bus, no database is touched.
     with pytest.raises(ConfigError, match="allow_anonymous"):
         await run_gateway(settings, None, "0.0.0.0", 0, asyncio.Event())  # type: ignore[arg-type]
+
+
+async def test_the_openapi_document_names_the_key_schemes(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert schema["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+    create = schema["paths"]["/v1/scenes"]["post"]
+    assert {"Bearer": []} in create["security"] and {} not in create["security"]
+    assert {"401", "403", "413", "429"} <= set(create["responses"])
+    assert "security" not in schema["paths"]["/health"]["get"]
+
+
+def test_a_request_is_recorded_as_its_key_else_its_address() -> None:
+    def request(state: dict[str, Any]) -> Request:
+        scope = {"type": "http", "headers": [], "client": ("10.1.2.3", 5), "state": state}
+        return Request(scope)
+
+    assert requester(request({"api_key": "production"})) == "key:production"
+    assert requester(request({"api_key": "anonymous"})) == "10.1.2.3"
+    assert requester(request({})) == "10.1.2.3"
