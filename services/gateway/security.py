@@ -218,7 +218,8 @@ class KeyValueCounters:
                         description="Gateway rate limits: key or client -> GCRA arrival time",
                         history=1,
                         ttl=self.max_age_s,
-                        storage=StorageType.FILE,
+                        # Budgets need not outlive the servers: memory is faster.
+                        storage=StorageType.MEMORY,
                         replicas=self.replicas,
                     )
                     try:
