@@ -382,6 +382,7 @@ async def _serve(
     metrics_host: str = "127.0.0.1",
 ) -> None:
     from services.gateway.app import run_gateway
+    from services.gateway.security import check_bind
     from services.runtime import DEFAULT_PORTS, WORKERS
     from services.stack import probe_app, running_stack, serve_http
 
@@ -390,6 +391,8 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     workers = tuple(n for n in names if n in WORKERS)
+    if "gateway" in names:  # refused before anything starts
+        check_bind(settings.security, settings.gateway.host)
     async with running_stack(settings, names) as stack:
         jobs: list[Coroutine[Any, Any, Any]] = []
         if "gateway" in names:
