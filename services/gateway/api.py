@@ -316,7 +316,8 @@ def create_app(
     (without it, those routes answer 503).
     """
     default_page_size = page_size
-    app = FastAPI(title="Holodeck gateway", version="1")
+    # /docs is the gateway's own Swagger UI (services.gateway.page), served without a CDN.
+    app = FastAPI(title="Holodeck gateway", version="1", docs_url=None, redoc_url=None)
     app.add_middleware(RequestMetrics)
     _add_error_handlers(app)
 
