@@ -63,6 +63,10 @@ KV_TIMEOUT_S = 2.0
 # Limiter entries remembered in-process (to refuse a client over its limit without a
 # round trip); the least recently used go first.
 LOCAL_ENTRIES = 10_000
+# After the key-value store fails, rate limits are not checked for this long.
+LIMITER_PAUSE_S = 5.0
+# The close code of a WebSocket refused for want of a key or permission.
+WS_POLICY_VIOLATION = 1008
 
 
 # -- keys ----------------------------------------------------------------------------
@@ -397,24 +401,30 @@ class Guard:
             security.rate_limiting.default_limit, _burst(security, None)
         )
         self.anonymous_permissions = frozenset(security.anonymous_permissions)
+        self._limiter_down_until = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_open(scope["path"]):
+        if scope["type"] not in ("http", "websocket") or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
+        method = scope.get("method", "GET")  # a WebSocket reads
         try:
             caller = self.identify(scope)
-            need: Permission = "read" if scope["method"] in READ_METHODS else "write"
+            need: Permission = "read" if method in READ_METHODS else "write"
             if need not in caller.permissions:
                 log.info("request refused", api_key=caller.name, needs=need, path=scope["path"])
                 raise Refused(
                     403,
                     "forbidden",
                     f"the API key {caller.name!r} lacks the {need} permission "
-                    f"({scope['method']} {scope['path']})",
+                    f"({method} {scope['path']})",
                 )
             decision = await self.limit(caller)
         except Refused as exc:
+            if scope["type"] == "websocket":
+                await receive()  # websocket.connect, then refused before it is accepted
+                await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
+                return
             await _send_error(send, exc.status, exc.code, exc.message, exc.headers)
             return
         scope.setdefault("state", {})["api_key"] = caller.name
@@ -476,7 +486,7 @@ class Guard:
         return api_key or None
 
     async def limit(self, caller: Caller) -> Decision | None:
-        if self.limiter is None:
+        if self.limiter is None or time.monotonic() < self._limiter_down_until:
             return None
         try:
             decision = await self.limiter.hit(caller.bucket, caller.rate)
@@ -489,8 +499,15 @@ class Guard:
                 [(b"retry-after", b"1")],
             ) from None
         except Exception as exc:
-            # The limiter protects capacity, not access: keys still hold without it.
-            log.warning("rate limit not checked", api_key=caller.name, error=repr(exc))
+            # The limiter protects capacity, not access: keys still hold without it. It is
+            # left alone for a while, so that requests do not each wait for its timeout.
+            self._limiter_down_until = time.monotonic() + LIMITER_PAUSE_S
+            log.warning(
+                "rate limits not checked",
+                api_key=caller.name,
+                error=repr(exc),
+                paused_s=LIMITER_PAUSE_S,
+            )
             return None
         if not decision.allowed:
             log.info(

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.gateway.security import (
+    Guard,
     KeyRing,
     MemoryCounters,
     Rate,
@@ -369,3 +370,56 @@ def test_a_request_is_recorded_as_its_key_else_its_address() -> None:
     assert requester(request({"api_key": "production"})) == "key:production"
     assert requester(request({"api_key": "anonymous"})) == "10.1.2.3"
     assert requester(request({})) == "10.1.2.3"
+
+
+class BrokenCounters(MemoryCounters):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def write(self, key: str, value: float, revision: int | None) -> int | None:
+        self.calls += 1
+        raise TimeoutError("key-value store did not answer")
+
+
+async def test_a_limiter_that_fails_lets_requests_through_and_rests() -> None:
+    counters = BrokenCounters()
+    app = FastAPI()
+
+    @app.get("/v1/scenes")
+    async def scenes() -> list[str]:
+        return []
+
+    secure(app, security(), "127.0.0.1", RateLimiter(counters))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
+        for _ in range(3):
+            response = await c.get("/v1/scenes", headers={"X-API-Key": READER})
+            assert response.status_code == 200
+            assert "ratelimit-limit" not in response.headers
+        assert (await c.get("/v1/scenes")).status_code == 401  # keys still hold
+    assert counters.calls == 1  # not asked again while it rests
+
+
+async def test_a_websocket_needs_a_key_too() -> None:
+    accepted: list[str] = []
+
+    async def live(scope: Any, receive: Any, send: Any) -> None:
+        accepted.append(scope["path"])
+
+    guard = Guard(live, security(), None, anonymous_ok=False)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    def scope(headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        return {"type": "websocket", "path": "/v1/live", "headers": headers, "client": None}
+
+    await guard(scope([]), receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}] and accepted == []
+    await guard(scope([(b"x-api-key", READER.encode())]), receive, send)
+    assert accepted == ["/v1/live"]
