@@ -216,6 +216,7 @@ class KeyValueCounters:
             if self._kv is None:
                 try:
                     self._kv = await self.js.key_value(RATE_LIMIT_BUCKET)
+                    await self._keep_long_enough(self._kv)
                 except BucketNotFoundError:
                     config = KeyValueConfig(
                         bucket=RATE_LIMIT_BUCKET,
@@ -232,6 +233,17 @@ class KeyValueCounters:
                         # Another gateway created it first.
                         self._kv = await self.js.key_value(RATE_LIMIT_BUCKET)
             return self._kv
+
+    async def _keep_long_enough(self, kv: KeyValue) -> None:
+        """Lengthen an existing bucket's max age to what the configured rates need (an
+        entry gone early would hand its client a full bucket)."""
+        status = await kv.status()
+        ttl = status.ttl or 0.0
+        if 0 < ttl < self.max_age_s:
+            config = status.stream_info.config
+            config.max_age = self.max_age_s
+            await self.js.update_stream(config)
+            log.info("rate limit bucket max age raised", from_s=ttl, to_s=self.max_age_s)
 
     async def read(self, key: str) -> tuple[float, int] | None:
         kv = await self._open()

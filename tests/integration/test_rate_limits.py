@@ -117,3 +117,17 @@ async def test_anonymous_clients_are_counted_by_address_across_replicas(
         assert "addr.192-0-2-7" in keys and "key.shared" not in keys
     finally:
         await nc.drain()
+
+
+async def test_an_existing_bucket_is_kept_long_enough_for_the_rates(nats_server: str) -> None:
+    nc = await nats.connect(nats_server)
+    try:
+        js = nc.jetstream()
+        short = KeyValueCounters(js, max_age_s=60)
+        assert await short.write("key.a", 1.0, None) is not None
+        longer = KeyValueCounters(js, max_age_s=7260)
+        assert await longer.read("key.a") is not None
+        status = await (await js.key_value(RATE_LIMIT_BUCKET)).status()
+        assert status.ttl == pytest.approx(7260)
+    finally:
+        await nc.drain()
