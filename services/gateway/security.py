@@ -57,7 +57,7 @@ OPEN_PREFIXES = ("/ui/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 KEY_PREFIX = "hdk_"
 ANONYMOUS = "anonymous"
-# Compare-and-set attempts on one limiter entry before the request is let through.
+# Compare-and-set attempts on one limiter entry before the request is refused as contended.
 CAS_ATTEMPTS = 8
 KV_TIMEOUT_S = 2.0
 # Limiter entries remembered in-process (to refuse a client over its limit without a

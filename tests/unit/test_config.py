@@ -256,6 +256,11 @@ def test_invalid_keys_are_named_never_shown(monkeypatch: pytest.MonkeyPatch):
     with pytest.raises(ConfigError, match="a used twice"):
         load_settings()
     monkeypatch.setenv(
+        "HOLODECK_SECURITY__API_KEYS", f'[{{"name": "anonymous", "key": "{PRODUCTION_KEY}"}}]'
+    )
+    with pytest.raises(ConfigError, match="requests without a key"):
+        load_settings()
+    monkeypatch.setenv(
         "HOLODECK_SECURITY__API_KEYS",
         '[{"name": "a", "key": "' + PRODUCTION_KEY + '", "permissions": ["admin"]}]',
     )
