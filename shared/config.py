@@ -316,6 +316,22 @@ class SecuritySettings(Section):
         return self
 
 
+class WebhookSettings(Section):
+    """POSTs to a request's ``options.callback_url`` when its scene ends, signed with
+    HMAC-SHA256 of ``<timestamp>.<body>`` under ``secret`` (no secret: none are sent)."""
+
+    secret: SecretStr | None = None
+    # Loopback, private, link-local and other non-public addresses are refused unless this
+    # is set (a callback URL is the requester's to choose: it must not reach inside).
+    allow_private: bool = False
+    attempts: int = Field(default=6, ge=1, le=20)
+    first_delay_s: float = Field(default=1.0, gt=0)
+    max_delay_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    # Prefixed to the links in a webhook's body (e.g. https://holodeck.example.com).
+    public_url: str | None = None
+
+
 class Settings(BaseSettings):
     """Everything configurable; build it once at the entry point and pass it down."""
 
@@ -335,6 +351,7 @@ class Settings(BaseSettings):
     nats: NatsSettings = Field(default_factory=NatsSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @property
