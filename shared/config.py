@@ -177,6 +177,39 @@ class NatsSettings(Section):
     retry_max_delay_s: float = Field(default=30, gt=0)
     # A handler with no result after this long is taken as stalled: abandoned and retried.
     work_deadline_s: float = Field(default=900, gt=0)
+    # Copies of the stream, the key-value buckets and the object store a JetStream cluster
+    # keeps: 1 for a single server (the embedded one), 3 on a three-node cluster.
+    replicas: int = Field(default=1, ge=1, le=5)
+    # Credentials of every connection: user and password, a token, an NKey seed file or a
+    # .creds file (JWT + seed), at most one of them; TLS with a CA and a client certificate.
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    nkey_seed_file: Path | None = None
+    creds_file: Path | None = None
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> NatsSettings:
+        ways = [
+            name
+            for name, given in (
+                ("user", self.user is not None),
+                ("token", self.token is not None),
+                ("nkey_seed_file", self.nkey_seed_file is not None),
+                ("creds_file", self.creds_file is not None),
+            )
+            if given
+        ]
+        if len(ways) > 1:
+            raise ValueError(f"choose one way to authenticate to NATS, not {' and '.join(ways)}")
+        if self.password is not None and self.user is None:
+            raise ValueError("password needs user")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
 
 
 class StorageSettings(Section):
