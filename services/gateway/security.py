@@ -42,6 +42,7 @@ from nats.js.kv import KeyValue
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import metrics
 from shared.config import ApiKeySettings, Permission, SecuritySettings
 from shared.errors import ConfigError
 from shared.logs import get_logger
@@ -65,6 +66,8 @@ KV_TIMEOUT_S = 2.0
 LOCAL_ENTRIES = 10_000
 # After the key-value store fails, rate limits are not checked for this long.
 LIMITER_PAUSE_S = 5.0
+# The endpoint label of requests refused here, before any route saw them.
+REFUSED_ENDPOINT = "refused"
 # The close code of a WebSocket refused for want of a key or permission.
 WS_POLICY_VIOLATION = 1008
 
@@ -437,7 +440,7 @@ class Guard:
                 await receive()  # websocket.connect, then refused before it is accepted
                 await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
                 return
-            await _send_error(send, exc.status, exc.code, exc.message, exc.headers)
+            await _send_error(scope, send, exc.status, exc.code, exc.message, exc.headers)
             return
         scope.setdefault("state", {})["api_key"] = caller.name
         extra = decision.headers() if decision else []
@@ -574,11 +577,11 @@ class BodyLimit:
                     declared = int(value)
                 except ValueError:
                     await _send_error(
-                        send, 400, "invalid_request", "Content-Length is not a number"
+                        scope, send, 400, "invalid_request", "Content-Length is not a number"
                     )
                     return
                 if declared > self.max_bytes:
-                    await _send_error(send, 413, "body_too_large", self._message())
+                    await _send_error(scope, send, 413, "body_too_large", self._message())
                     return
         seen = 0
         refused = False
@@ -594,7 +597,7 @@ class BodyLimit:
                 if seen > self.max_bytes:
                     refused = True
                     if not started:
-                        await _send_error(send, 413, "body_too_large", self._message())
+                        await _send_error(scope, send, 413, "body_too_large", self._message())
                     return {"type": "http.disconnect"}
             return message
 
@@ -648,8 +651,15 @@ class SecurityHeaders:
 
 
 async def _send_error(
-    send: Send, status: int, code: str, message: str, headers: Iterable[tuple[bytes, bytes]] = ()
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
+    # Refused before routing: counted under one endpoint, never by the concrete path.
+    metrics.REQUESTS_TOTAL.labels(scope.get("method", "GET"), REFUSED_ENDPOINT, str(status)).inc()
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     await send(
         {

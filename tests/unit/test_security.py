@@ -13,6 +13,7 @@ import pytest
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import REGISTRY
 
 from services.gateway.security import (
     Guard,
@@ -423,3 +424,14 @@ async def test_a_websocket_needs_a_key_too() -> None:
     assert sent == [{"type": "websocket.close", "code": 1008}] and accepted == []
     await guard(scope([(b"x-api-key", READER.encode())]), receive, send)
     assert accepted == ["/v1/live"]
+
+
+async def test_refusals_are_counted_under_one_endpoint(client: httpx.AsyncClient) -> None:
+    def refused(status: int) -> float:
+        labels = {"method": "GET", "endpoint": "refused", "status": str(status)}
+        return REGISTRY.get_sample_value("holodeck_requests_total", labels) or 0.0
+
+    before = refused(401)
+    await client.get("/v1/scenes")
+    await client.get("/v1/scenes/abc", headers={"X-API-Key": "z" * 20})
+    assert refused(401) == before + 2
