@@ -809,6 +809,7 @@ def _register_more() -> None:
     from services.recovery_commands import register as register_recovery
 
     register_recovery(app, _run, _settings)
+    __import__("services.watch_command").watch_command.register(app, _run, _settings)
     register_backup(app)
     register_config(app, _run, _settings)
 

@@ -386,7 +386,13 @@ async def run_feed(
     progress = await nc.subscribe(feed.progress_subject, cb=put)
     events = await js.subscribe(">", stream=stream, ordered_consumer=True, config=config, cb=put)
     tracks = Tracks()
+    # Live progress is news of the moment: it waits until the history read from the
+    # stream has caught up, so a client learns of an object before its progress.
+    caught_up = feed.only_new
     try:
+        if not caught_up:
+            info = await events.consumer_info()
+            caught_up = info.num_pending == 0 and not (info.delivered and info.delivered.stream_seq)
         while True:
             msg = await queue.get()
             if overflowed.is_set():
@@ -394,6 +400,11 @@ async def run_feed(
                 return
             if msg is None:
                 return
+            is_progress = msg.subject.startswith(Subject.PROGRESS + ".")
+            if is_progress and not caught_up:
+                continue
+            if not is_progress and not msg.metadata.num_pending:
+                caught_up = True
             out = _outgoing(tracks, msg, feed.scene_id)
             if out is None or not feed.wanted(out):
                 continue
@@ -447,7 +458,7 @@ def events_router(
     stream: str,
     scenes: Scenes,
     *,
-    heartbeat_s: float = HEARTBEAT_S,
+    heartbeat_s: float | None = None,
 ) -> APIRouter:
     """The SSE routes over the gateway's NATS connection; ``scenes`` (the projection)
     tells a known scene from an unknown one."""
@@ -477,7 +488,7 @@ def events_router(
     def respond(feed: Feed) -> EventSourceResponse:
         return EventSourceResponse(
             run_feed(js, nc, stream, feed, scenes),
-            ping=heartbeat_s,
+            ping=heartbeat_s or HEARTBEAT_S,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             send_timeout=30,
         )

@@ -35,10 +35,10 @@ def add_page(app: FastAPI) -> None:
     app.mount("/ui/vendor", StaticFiles(directory=VENDOR), name="vendor")
     app.mount("/ui", StaticFiles(directory=WEB / "ui"), name="ui")
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(WEB / "index.html", media_type="text/html")
 
-    @app.get("/docs", include_in_schema=False)
+    @app.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     async def docs() -> FileResponse:
         return FileResponse(WEB / "docs.html", media_type="text/html")
