@@ -72,6 +72,8 @@ async def stream_messages(
     if last_id:
         sent["Last-Event-ID"] = last_id
     async with client.stream("GET", path, headers=sent) as response:
+        if response.status_code == 204:
+            raise StreamOver(path)
         if response.status_code != 200:
             await response.aread()
             raise _http_error(response)
@@ -82,6 +84,10 @@ async def stream_messages(
                 for message in parse_sse(pending):
                     yield message
                 pending = []
+
+
+class StreamOver(Exception):
+    """The gateway has nothing more after the last event id: the scene had ended."""
 
 
 def _http_error(response: httpx.Response) -> HolodeckError:
@@ -164,6 +170,14 @@ async def watch(
                         outcome = ENDINGS[message.event]
                 if outcome is not None:
                     break
+            except StreamOver:
+                # Ended while the connection was down: the scene says how.
+                scene = await client.get(f"/v1/scenes/{scene_id}", headers=headers)
+                if scene.status_code != 200:
+                    raise _http_error(scene) from None
+                status = str(scene.json()["status"])
+                if status in ENDINGS.values():
+                    return status
             except (httpx.TransportError, RetryLater) as exc:
                 failures += 1
                 if failures > RECONNECTS:

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Header, Query
+from fastapi.responses import Response
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -60,6 +62,7 @@ QUEUE_LIMIT = 10_000
 PROJECTION_WAIT_S = 2.0
 STAGES = ("planner", "imagegen", "meshgen", "assembly")
 TERMINAL = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+_ENDINGS = (Subject.SCENE_READY, Subject.SCENE_FAILED, Subject.SCENE_CANCELLED)
 # Roots the feeds pass on; work items and dead letters are the services' business.
 _SHOWN = {
     Subject.SCENE_REQUESTED: "requested",
@@ -474,6 +477,11 @@ def events_router(
             "have the stream sequence as their `id`.",
         }
     }
+    scene_responses = {
+        **responses,
+        204: {"description": "`Last-Event-ID` is at or after the scene's end: nothing more"},
+        404: {"description": "`scene_not_found`"},
+    }
 
     def start_after(header: str | None) -> int:
         try:
@@ -493,7 +501,7 @@ def events_router(
             send_timeout=30,
         )
 
-    @router.get("/v1/scenes/{scene_id}/events", responses=responses)
+    @router.get("/v1/scenes/{scene_id}/events", responses=scene_responses)
     async def scene_events(
         scene_id: str,
         last_event: Annotated[
@@ -507,20 +515,37 @@ def events_router(
                 description="As Last-Event-ID, for clients that cannot set headers",
             ),
         ] = None,
-    ) -> EventSourceResponse:
+    ) -> Response:
         """Every event of one scene from its request on (or after `Last-Event-ID`), then
         live: stages and objects as they finish, per-object progress while they are made.
         The stream ends after the terminal event (ready, failed or cancelled) of the
         scene's latest attempt."""
-        if await scenes.get_scene(scene_id) is None:
+        view = await scenes.get_scene(scene_id)
+        if view is None:
             raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}")
+        after_seq = after if after is not None else start_after(last_event)
+        if after_seq and view.status in TERMINAL and await _ended_before(scene_id, after_seq):
+            # A client back after the end (EventSource reconnects by itself): 204 tells
+            # it the stream is over rather than holding it open on heartbeats.
+            return Response(status_code=204)
         feed = Feed(
             scene_filters(scene_id),
             subject(Subject.PROGRESS, scene_id, "*"),
             scene_id=scene_id,
-            after_seq=after if after is not None else start_after(last_event),
+            after_seq=after_seq,
         )
         return respond(feed)
+
+    async def _ended_before(scene_id: str, seq: int) -> bool:
+        """Whether the scene's last ending, and any replay, are at or before ``seq``."""
+        last = 0
+        for root in (*_ENDINGS, Subject.SCENE_REPLAYED):
+            try:
+                msg = await js.get_last_msg(stream, subject(root, scene_id))
+            except NotFoundError:
+                continue
+            last = max(last, msg.seq or 0)
+        return 0 < last <= seq
 
     @router.get("/v1/events", responses=responses)
     async def all_events(

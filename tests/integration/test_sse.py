@@ -141,6 +141,10 @@ async def test_a_scene_streams_every_stage_and_object_then_ends(gateway: Any) ->
     start = next(i for i, (kind, _) in enumerate(rest) if kind == "layout") + 1
     assert [(m.event, m.id) for m in again] == rest[start:]
 
+    # Back after the end (as EventSource reconnects by itself): nothing more, 204.
+    over = await client.get(path, headers={"Last-Event-ID": messages[-1].id})
+    assert over.status_code == 204
+
     # holodeck watch follows the same stream to the same end.
     lines: list[str] = []
     outcome = await watch(

@@ -35,7 +35,8 @@ from services.gateway.webhooks import (
     sign,
     verify,
 )
-from shared.config import WebhookSettings
+from services.watch_command import describe, gateway_url, parse_sse
+from shared.config import WebhookSettings, load_settings
 from shared.contract import (
     ArtifactRef,
     ImagesReady,
@@ -388,3 +389,52 @@ async def test_no_secret_no_webhook() -> None:
         WebhookSettings(), MemoryClaims(), httpx.AsyncClient(transport=httpx.MockTransport(never))
     )
     assert await webhooks.scene_ended(view(), "https://hooks.example/in") is None
+
+
+# -- holodeck watch ------------------------------------------------------------------------
+
+
+def test_the_watch_command_reads_the_event_stream_format() -> None:
+    lines = [
+        ": ping",
+        "id: 7",
+        "event: layout",
+        'data: {"a":',
+        "data: 1}",
+        "",
+        "",
+        "event: progress",
+        "data:{}",
+        "",
+    ]
+    messages = list(parse_sse(lines))
+    assert [(m.event, m.id, "\n".join(m.data)) for m in messages] == [
+        ("layout", "7", '{"a":\n1}'),
+        ("progress", None, "{}"),
+    ]
+
+
+def test_the_watch_command_finds_the_configured_gateway() -> None:
+    settings = load_settings(gateway={"host": "0.0.0.0", "port": 9000})
+    assert gateway_url(settings) == "http://127.0.0.1:9000"
+    assert gateway_url(load_settings(gateway={"host": "::1"})) == "http://[::1]:8080"
+
+
+def test_the_watch_command_describes_each_event() -> None:
+    figures = {"objects": {"total": 2, "images": 1, "meshes": 0}, "status": "IN_PROGRESS"}
+    line = describe("image", {**figures, "progress": 35, "object_id": "chair-0", "cached": True})
+    assert line == "image      35 %  IN_PROGRESS  chair-0 (1/2) cached"
+    failed = describe(
+        "failed",
+        {
+            **figures,
+            "status": "FAILED",
+            "progress": 35,
+            "attempt": 2,
+            "error": {"stage": "meshgen", "object_id": "o1", "code": "x", "message": "broke"},
+        },
+    )
+    assert failed == "failed     35 %  FAILED (attempt 2)  meshgen/o1: x: broke"
+    assert describe("progress", {"stage": "meshgen", "object_id": "o1", "percent": 5}) == (
+        "meshgen   o1   5 %"
+    )
