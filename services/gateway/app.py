@@ -62,7 +62,9 @@ async def run_gateway(
         lag=lag.report,
         control=control,
     )
-    limiter = RateLimiter(KeyValueCounters(host.js, limiter_max_age(settings.security)))
+    limiter = RateLimiter(
+        KeyValueCounters(host.js, limiter_max_age(settings.security), settings.nats.replicas)
+    )
     secure(app, settings.security, bind, limiter)
     app.include_router(events_router(host.js, host.nc, settings.nats.stream, projection))
     add_page(app)
