@@ -33,6 +33,8 @@ SCENE_STATE_BUCKET = "holodeck-scene-state"
 IDEMPOTENCY_BUCKET = "holodeck-idempotency"
 # Key-value bucket claiming each attempt's webhook, so one gateway replica sends it.
 WEBHOOK_CLAIMS_BUCKET = "holodeck-webhook-claims"
+# Key-value bucket of the gateway's rate-limit budgets, shared by its replicas.
+RATE_LIMIT_BUCKET = "holodeck-rate-limits"
 # Key-value bucket of the request slots of one-at-a-time backend servers, across replicas.
 BACKEND_SLOTS_BUCKET = "holodeck-backend-slots"
 

@@ -44,13 +44,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared import metrics
 from shared.config import ApiKeySettings, Permission, SecuritySettings
+from shared.contract import RATE_LIMIT_BUCKET
 from shared.errors import ConfigError
 from shared.logs import get_logger
 
 log = get_logger(__name__)
 
 # Key-value bucket of the rate limiters' state (one entry per key or client address).
-RATE_LIMIT_BUCKET = "holodeck-rate-limits"
 # Paths served to anyone: probes and scrapes, the API's description, the web page and its
 # static files (none holds data; what the page then asks the API for needs a key).
 OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/docs", "/redoc", "/"})
