@@ -133,7 +133,25 @@ class Viewer {
   }
 
   render() {
-    if (this.renderer) this.renderer.render(this.scene3d, this.camera);
+    if (!this.renderer) return;
+    this.cutaway();
+    this.renderer.render(this.scene3d, this.camera);
+  }
+
+  // A doll's-house view: the walls between the camera and the room are left out.
+  cutaway() {
+    if (!this.walls?.length) return;
+    const eye = this.camera.position;
+    for (const wall of this.walls) {
+      const outward = wall.center.clone().sub(this.roomCenter).setY(0);
+      const toEye = eye.clone().sub(wall.center).setY(0);
+      wall.node.visible = outward.dot(toEye) <= 0;
+    }
+  }
+
+  static shown(object) {
+    for (let node = object; node; node = node.parent) if (!node.visible) return false;
+    return true;
   }
 
   async show(glb, objects) {
@@ -161,6 +179,14 @@ class Viewer {
     this.camera.far = radius * 20;
     this.camera.updateProjectionMatrix();
     this.controls.maxDistance = fit * 3;
+    this.roomCenter = center.clone();
+    this.walls = [];
+    this.model.traverse((node) => {
+      if (/^wall-\d+$/.test(node.name)) {
+        const wallBox = new THREE.Box3().setFromObject(node);
+        if (!wallBox.isEmpty()) this.walls.push({ node, center: wallBox.getCenter(new THREE.Vector3()) });
+      }
+    });
     this.controls.target.copy(center);
     this.controls.update();
     this.render();
@@ -175,7 +201,7 @@ class Viewer {
       -((event.clientY - rect.top) / rect.height) * 2 + 1,
     );
     this.raycaster.setFromCamera(this.pointer, this.camera);
-    const hit = this.raycaster.intersectObject(this.model, true)[0];
+    const hit = this.raycaster.intersectObject(this.model, true).find((h) => Viewer.shown(h.object));
     let node = hit?.object;
     while (node && !this.names.has(node.name)) node = node.parent;
     if (!node) {
