@@ -346,6 +346,10 @@ def serve(
     metrics_port: Annotated[
         int | None, typer.Option(help="Port of /health and /metrics for worker services.")
     ] = None,
+    metrics_host: Annotated[
+        str,
+        typer.Option(help="Address of /health and /metrics (0.0.0.0: every interface)."),
+    ] = "127.0.0.1",
 ) -> None:
     """Run services in this process against NATS_URL (or an embedded server) until stopped."""
     from services.runtime import SERVICES
@@ -356,7 +360,7 @@ def serve(
         fail(f"{what}; choose from {', '.join(SERVICES)}, or all")
     settings = _settings()
     chosen = SERVICES if names == ["all"] else tuple(dict.fromkeys(names))
-    _run(_serve(settings, chosen, port, metrics_port))
+    _run(_serve(settings, chosen, port, metrics_port, metrics_host))
 
 
 @app.command()
@@ -371,9 +375,14 @@ def up(
 
 
 async def _serve(
-    settings: Settings, names: tuple[str, ...], port: int | None, metrics_port: int | None
+    settings: Settings,
+    names: tuple[str, ...],
+    port: int | None,
+    metrics_port: int | None,
+    metrics_host: str = "127.0.0.1",
 ) -> None:
     from services.gateway.app import run_gateway
+    from services.gateway.security import check_bind
     from services.runtime import DEFAULT_PORTS, WORKERS
     from services.stack import probe_app, running_stack, serve_http
 
@@ -382,6 +391,8 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     workers = tuple(n for n in names if n in WORKERS)
+    if "gateway" in names:  # refused before anything starts
+        check_bind(settings.security, settings.gateway.host)
     async with running_stack(settings, names) as stack:
         jobs: list[Coroutine[Any, Any, Any]] = []
         if "gateway" in names:
@@ -392,8 +403,8 @@ async def _serve(
             err.print(f"gateway on http://{settings.gateway.host}:{gateway_port}")
         elif workers:
             probe_port = metrics_port if metrics_port is not None else DEFAULT_PORTS[workers[0]]
-            jobs.append(serve_http(probe_app(stack.host), "0.0.0.0", probe_port, stop))
-            err.print(f"{'+'.join(workers)}: /health and /metrics on port {probe_port}")
+            jobs.append(serve_http(probe_app(stack.host), metrics_host, probe_port, stop))
+            err.print(f"{'+'.join(workers)}: /health and /metrics on {metrics_host}:{probe_port}")
         owner = "" if stack.server is not None or settings.nats.url else " (the workspace's"
         owner += " running embedded server)" if owner else ""
         err.print(f"NATS at {stack.url}{owner}; Ctrl-C stops")
@@ -794,10 +805,13 @@ async def _performance(settings: Settings, scenes: int, prompt: str) -> dict[str
 def _register_more() -> None:
     """Commands that live in their own modules, given this module's runner and settings."""
     from services.backup_commands import register as register_backup
+    from services.config_commands import register as register_config
     from services.recovery_commands import register as register_recovery
 
     register_recovery(app, _run, _settings)
+    __import__("services.watch_command").watch_command.register(app, _run, _settings)
     register_backup(app)
+    register_config(app, _run, _settings)
 
 
 _register_more()

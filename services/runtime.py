@@ -38,7 +38,14 @@ from services.planner.llm import ChatCompletions
 from services.planner.work import Planner, llm_understander
 from shared import metrics
 from shared.artifacts import ArtifactStore, LocalArtifactStore, NatsArtifactStore
-from shared.bus import ensure_reachable, log_client_error, provision
+from shared.bus import (
+    broker_security,
+    check_credentials,
+    ensure_reachable,
+    log_client_error,
+    provision,
+    server_urls,
+)
 from shared.cache import AssetCache
 from shared.config import Settings
 from shared.contract import (
@@ -84,7 +91,9 @@ def instance_id(service: str) -> str:
 
 async def open_store(settings: Settings, js: JetStreamContext) -> ArtifactStore:
     if settings.storage.artifact_store == "nats":
-        return await NatsArtifactStore.open(js, storage=settings.storage)
+        return await NatsArtifactStore.open(
+            js, storage=settings.storage, replicas=settings.nats.replicas
+        )
     return LocalArtifactStore(settings.storage.root / "artifacts")
 
 
@@ -110,7 +119,8 @@ class ServiceHost:
         if unknown:
             raise ConfigError(f"unknown service(s) {unknown}; choose from {list(SERVICES)}")
         self.broker = NatsBroker(
-            self.url,
+            server_urls(self.url),
+            security=broker_security(self.settings.nats),
             name="holodeck-" + "+".join(self.names),
             max_reconnect_attempts=-1,
             reconnect_time_wait=1,
@@ -121,13 +131,19 @@ class ServiceHost:
 
     async def start(self) -> None:
         await ensure_reachable(self.url)
+        await check_credentials(self.url, self.settings.nats)
         self.nc = await self.broker.connect()
         self.js = self.nc.jetstream()
         await provision(self.js, self.settings.nats)
         self.store = await open_store(self.settings, self.js)
         if {"planner", "imagegen", "meshgen", "assembly"} & set(self.names):
-            self.cache = await AssetCache.open(self.js, self.store, self.settings.performance)
-            self.states = await KvSceneStates.open(self.js, self.settings.nats.max_age_days * 86400)
+            replicas = self.settings.nats.replicas
+            self.cache = await AssetCache.open(
+                self.js, self.store, self.settings.performance, replicas=replicas
+            )
+            self.states = await KvSceneStates.open(
+                self.js, self.settings.nats.max_age_days * 86400, replicas=replicas
+            )
         for name in self.names:
             if name in WORKERS:
                 self._register(name)

@@ -200,14 +200,18 @@ class NatsArtifactStore:
         bucket: str = OBJECT_STORE_BUCKET,
         *,
         storage: StorageSettings | None = None,
+        replicas: int = 1,
     ) -> NatsArtifactStore:
-        """The bucket's store, creating the bucket if it does not exist. An existing bucket
-        is used as it is: without direct gets, reads go through the stream's message API."""
+        """The bucket's store, creating the bucket (with ``replicas`` copies on a JetStream
+        cluster) if it does not exist. An existing bucket is used as it is: without direct
+        gets, reads go through the stream's message API."""
         stream = OBJECT_STREAM.format(bucket=bucket)
         try:
             info = await js.stream_info(stream)
         except NotFoundError:
-            await js.create_object_store(bucket)
+            await js.create_object_store(
+                bucket, api.ObjectStoreConfig(storage=api.StorageType.FILE, replicas=replicas)
+            )
             info = await js.stream_info(stream)
         return cls(js, bucket, direct=bool(info.config.allow_direct), storage=storage)
 

@@ -15,15 +15,24 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import nats
+from faststream.nats.security import (
+    NatsCredentials,
+    NatsNKey,
+    NatsSecurity,
+    NatsToken,
+    NatsUserPassword,
+)
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -132,17 +141,153 @@ CLIENT_OPTIONS: dict[str, object] = {
 }
 
 
-async def connect(url: str, name: str) -> NATS:
-    """Connect with unlimited reconnects; a server that never answers is a clear error."""
-    await ensure_reachable(url)
+def server_urls(url: str) -> list[str]:
+    """The servers of a URL that may list several, comma-separated (one per cluster node)."""
+    urls = [part.strip() for part in url.split(",") if part.strip()]
+    if not urls:
+        raise ConfigError(f"nats.url {url!r} names no server")
+    return urls
+
+
+def _readable(path: Path, field_name: str) -> str:
+    path = path.expanduser()
+    if not path.is_file():
+        raise ConfigError(f"nats.{field_name}: {path} is not a readable file")
+    return str(path)
+
+
+def _tls_context(settings: NatsSettings) -> ssl.SSLContext | None:
+    if settings.tls_ca_file is None and settings.tls_cert_file is None:
+        return None
+    ca = _readable(settings.tls_ca_file, "tls_ca_file") if settings.tls_ca_file else None
     try:
-        return await nats.connect(url, name=name, **CLIENT_OPTIONS)
+        context = ssl.create_default_context(cafile=ca)
+        if settings.tls_cert_file is not None and settings.tls_key_file is not None:
+            context.load_cert_chain(
+                _readable(settings.tls_cert_file, "tls_cert_file"),
+                _readable(settings.tls_key_file, "tls_key_file"),
+            )
+    except ssl.SSLError as exc:
+        raise ConfigError(f"nats TLS files cannot be used: {exc}") from None
+    return context
+
+
+def _need_nkeys(field_name: str) -> None:
+    try:
+        import nkeys  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            f"nats.{field_name} needs the nkeys package: pip install 'nats-py[nkeys]'"
+        ) from None
+
+
+def connect_options(settings: NatsSettings | None) -> dict[str, Any]:
+    """The credentials and TLS of ``settings`` as nats-py ``connect`` arguments (only those
+    set). Missing files are a :class:`ConfigError` naming the field."""
+    if settings is None:
+        return {}
+    options: dict[str, Any] = {}
+    if settings.user is not None:
+        options["user"] = settings.user
+        options["password"] = settings.password or ""
+    if settings.token is not None:
+        options["token"] = settings.token
+    if settings.nkey_seed_file is not None:
+        _need_nkeys("nkey_seed_file")
+        options["nkeys_seed"] = _readable(settings.nkey_seed_file, "nkey_seed_file")
+    if settings.creds_file is not None:
+        _need_nkeys("creds_file")
+        options["user_credentials"] = _readable(settings.creds_file, "creds_file")
+    tls = _tls_context(settings)
+    if tls is not None:
+        options["tls"] = tls
+    return options
+
+
+def broker_security(settings: NatsSettings) -> NatsSecurity | None:
+    """The same credentials and TLS as :func:`connect_options`, in FastStream's terms."""
+    options = connect_options(settings)
+    tls: ssl.SSLContext | None = options.get("tls")
+    if "user" in options:
+        return NatsUserPassword(options["user"], options["password"], ssl_context=tls)
+    if "token" in options:
+        return NatsToken(options["token"], ssl_context=tls)
+    if "nkeys_seed" in options:
+        return NatsNKey.from_file(options["nkeys_seed"], ssl_context=tls)
+    if "user_credentials" in options:
+        return NatsCredentials.from_file(options["user_credentials"], ssl_context=tls)
+    return NatsSecurity(ssl_context=tls) if tls is not None else None
+
+
+class NatsRefused(ConfigError):
+    """The server refused the connection's credentials (or their absence)."""
+
+    code = "nats_refused"
+
+
+def _refusal(exc: BaseException, tls: bool) -> str | None:
+    text = str(exc)
+    lowered = text.lower()
+    if "authorization" in lowered or "authentication" in lowered:
+        return text
+    if isinstance(exc, ssl.SSLError) or "ssl" in lowered or "tls" in lowered:
+        return f"TLS: {exc}"
+    if tls and isinstance(exc, ConnectionResetError):
+        # TLS 1.3 reports a refused client certificate after the handshake, as a reset.
+        return "it closed the connection after the TLS handshake (client certificate refused?)"
+    return None
+
+
+async def _quiet(exc: Exception) -> None:
+    return None
+
+
+async def check_credentials(url: str, settings: NatsSettings | None) -> None:
+    """One attempt per server, without reconnecting: a server that refuses the credentials
+    is a :class:`NatsRefused` at once (a connection with unlimited reconnects would retry
+    them forever); a server that does not answer is left to the caller's connection."""
+    options = connect_options(settings)
+    for server in server_urls(url):
+        try:
+            probe = await nats.connect(
+                server,
+                name="holodeck-probe",
+                allow_reconnect=False,
+                connect_timeout=5,
+                error_cb=_quiet,
+                **options,
+            )
+        except Exception as exc:
+            reason = _refusal(exc, "tls" in options)
+            if reason is not None:
+                raise NatsRefused(
+                    f"NATS at {server} refused the connection ({reason}); check nats.user, "
+                    "nats.password, nats.token, nats.nkey_seed_file, nats.creds_file and "
+                    "the nats.tls_* files"
+                ) from None
+            continue
+        await probe.close()
+        return
+
+
+async def connect(url: str, name: str, settings: NatsSettings | None = None) -> NATS:
+    """Connect with unlimited reconnects; a server that never answers, or refuses the
+    credentials, is a clear error.
+
+    ``url`` may list several servers, comma-separated; ``settings`` brings the credentials
+    and TLS files (without them the connection is anonymous)."""
+    options = connect_options(settings)
+    await ensure_reachable(url)
+    await check_credentials(url, settings)
+    try:
+        return await nats.connect(server_urls(url), name=name, **CLIENT_OPTIONS, **options)
     except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
         raise RetryLater(f"cannot reach NATS at {url}: {exc}", code="nats_unreachable") from None
 
 
 def stream_config(settings: NatsSettings) -> StreamConfig:
     return StreamConfig(
+        num_replicas=settings.replicas,
         name=settings.stream,
         subjects=list(STREAM_SUBJECTS),
         retention=RetentionPolicy.LIMITS,

@@ -182,8 +182,10 @@ async def open_bucket(
     bucket: str = CACHE_BUCKET,
     description: str = "Holodeck asset cache: key -> stored artifact",
     max_age_s: float | None = None,
+    replicas: int = 1,
 ) -> KeyValue:
-    """A key-value bucket, created when missing (safe when replicas race)."""
+    """A key-value bucket, created when missing (safe when replicas race), with
+    ``replicas`` copies on a JetStream cluster. An existing bucket is used as it is."""
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
@@ -194,6 +196,7 @@ async def open_bucket(
         history=1,
         ttl=max_age_s,
         storage=StorageType.FILE,
+        replicas=replicas,
         direct=True,  # reads of one key answered by any server, without the API layer
     )
     try:
@@ -250,6 +253,7 @@ class AssetCache:
         sweep_interval_s: float | None = DEFAULT_SWEEP_INTERVAL_S,
         clock: Callable[[], float] = time.time,
         timeout: float = 10.0,
+        replicas: int = 1,
     ) -> AssetCache:
         """Open (or create) the bucket, load the index and start following it.
 
@@ -257,7 +261,7 @@ class AssetCache:
         background (besides after every insertion); None leaves it to :meth:`sweep`.
         Call :meth:`close` when done.
         """
-        kv = await open_bucket(js, bucket)
+        kv = await open_bucket(js, bucket, replicas=replicas)
         cache = cls(
             kv,
             store,

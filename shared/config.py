@@ -8,25 +8,50 @@ The YAML file has the shape of the operations guide's ``production.yaml`` (secti
 the prefix ``HOLDECK_`` and both it and ``HOLODECK_`` are accepted. Any field can also be
 set as ``HOLODECK_<SECTION>__<FIELD>``.
 
-Precedence, highest first: arguments, flat variables, ``HOLODECK_<SECTION>__<FIELD>``,
-the YAML file, defaults.
+A ``.env`` file in the working directory is read as if its lines were variables, below the
+real environment. Strings in the YAML file may hold ``${VAR}`` (or ``${VAR:-fallback}``),
+filled in from the environment and ``.env``; a missing variable is an error naming it.
+
+Precedence, highest first: arguments, the environment (flat variables, then
+``HOLODECK_<SECTION>__<FIELD>``), ``.env`` (in the same order), the YAML file, defaults.
+``holodeck config show`` prints the effective values and where each came from.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import limits
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from dotenv import dotenv_values
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from shared.contract import MAX_OBJECT_COUNT, MAX_PROMPT_CHARS
 from shared.errors import ConfigError
 
 DEFAULT_WORKSPACE = Path("~/.holodeck")
 PREFIXES = ("HOLODECK_", "HOLDECK_")
+# Read from the working directory, below the real environment.
+DOTENV_FILE = Path(".env")
 
 # Flat variables of the operations guide → (section, field). Both prefixes are tried.
 FLAT_VARIABLES: dict[str, tuple[str, str]] = {
@@ -152,6 +177,39 @@ class NatsSettings(Section):
     retry_max_delay_s: float = Field(default=30, gt=0)
     # A handler with no result after this long is taken as stalled: abandoned and retried.
     work_deadline_s: float = Field(default=900, gt=0)
+    # Copies of the stream, the key-value buckets and the object store a JetStream cluster
+    # keeps: 1 for a single server (the embedded one), 3 on a three-node cluster.
+    replicas: int = Field(default=1, ge=1, le=5)
+    # Credentials of every connection: user and password, a token, an NKey seed file or a
+    # .creds file (JWT + seed), at most one of them; TLS with a CA and a client certificate.
+    user: str | None = None
+    password: str | None = None
+    token: str | None = None
+    nkey_seed_file: Path | None = None
+    creds_file: Path | None = None
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_way_in(self) -> NatsSettings:
+        ways = [
+            name
+            for name, given in (
+                ("user", self.user is not None),
+                ("token", self.token is not None),
+                ("nkey_seed_file", self.nkey_seed_file is not None),
+                ("creds_file", self.creds_file is not None),
+            )
+            if given
+        ]
+        if len(ways) > 1:
+            raise ValueError(f"choose one way to authenticate to NATS, not {' and '.join(ways)}")
+        if self.password is not None and self.user is None:
+            raise ValueError("password needs user")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
 
 
 class StorageSettings(Section):
@@ -185,6 +243,128 @@ class GatewaySettings(Section):
     ] = Field(default_factory=dict)
 
 
+# -- security (the gateway's keys, rate limits, CORS, body limit) -------------------------
+
+Permission = Literal["read", "write"]
+# An API key shorter than this is refused: it could be guessed.
+MIN_API_KEY_CHARS = 16
+DEFAULT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+
+
+def rate_limit_problem(value: str) -> str | None:
+    """Why ``value`` is not a rate such as ``100/hour`` or ``10 per minute``; None if it is."""
+    try:
+        limits.parse(value)
+    except ValueError:
+        return f"{value!r} is not a rate limit such as 100/hour, 10/minute or 5 per second"
+    return None
+
+
+def _rate(value: str) -> str:
+    if problem := rate_limit_problem(value):
+        raise ValueError(problem)
+    return value
+
+
+class ApiKeySettings(Section):
+    """One API key: the key itself (``key``, usually ``${VARIABLE}``) or only its SHA-256
+    (``key_sha256``, as ``holodeck keys create`` prints), its permissions and its rate."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    key: SecretStr | None = None
+    key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    permissions: list[Permission] = Field(
+        default_factory=lambda: list[Permission](["read"]), min_length=1
+    )
+    # None: security.rate_limiting.default_limit.
+    rate_limit: str | None = None
+    burst_limit: int | None = Field(default=None, ge=1)
+
+    _check_rate = field_validator("rate_limit")(lambda cls, v: v if v is None else _rate(v))
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ApiKeySettings:
+        if (self.key is None) == (self.key_sha256 is None):
+            raise ValueError(f"API key {self.name!r} needs exactly one of key and key_sha256")
+        if self.key is not None and len(self.key.get_secret_value()) < MIN_API_KEY_CHARS:
+            raise ValueError(
+                f"API key {self.name!r} is shorter than {MIN_API_KEY_CHARS} characters "
+                "(make one with: holodeck keys create NAME)"
+            )
+        return self
+
+
+class RateLimitSettings(Section):
+    enabled: bool = True
+    # Per key without its own rate_limit, and per client address for anonymous access.
+    default_limit: str = "1200/minute"
+    # Requests that may come at once before the rate applies; None: the rate's count.
+    burst_limit: int | None = Field(default=None, ge=1)
+
+    _check_rate = field_validator("default_limit")(lambda cls, v: _rate(v))
+
+
+class CorsSettings(Section):
+    # Empty: no cross-origin access (browsers allow only the gateway's own pages).
+    allowed_origins: list[str] = Field(default_factory=list)
+    allowed_methods: list[str] = Field(default_factory=lambda: ["GET", "POST"])
+    allowed_headers: list[str] = Field(
+        default_factory=lambda: ["Authorization", "Content-Type", "X-API-Key", "Idempotency-Key"]
+    )
+    allow_credentials: bool = False
+    max_age_s: int = Field(default=600, ge=0)
+
+
+class SecuritySettings(Section):
+    """The gateway's door: who may call it, how often, from which web origins."""
+
+    api_keys: list[ApiKeySettings] = Field(default_factory=list)
+    # Requests without a key are served (with anonymous_permissions) even though keys are
+    # configured, or on a non-loopback address without keys. Without keys on loopback,
+    # anonymous access is always on.
+    allow_anonymous: bool = False
+    anonymous_permissions: list[Permission] = Field(
+        default_factory=lambda: list[Permission](["read", "write"])
+    )
+    rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    cors: CorsSettings = Field(default_factory=CorsSettings)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1)
+    content_security_policy: str = DEFAULT_CSP
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SecuritySettings:
+        names = [k.name for k in self.api_keys]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"API key names must differ: {', '.join(twice)} used twice")
+        if "anonymous" in names:
+            raise ValueError("the key name 'anonymous' stands for requests without a key")
+        secrets = [k.key.get_secret_value() for k in self.api_keys if k.key is not None]
+        if len(set(secrets)) != len(secrets):
+            raise ValueError("two API keys have the same key")
+        return self
+
+
+class WebhookSettings(Section):
+    """POSTs to a request's ``options.callback_url`` when its scene ends, signed with
+    HMAC-SHA256 of ``<timestamp>.<body>`` under ``secret`` (no secret: none are sent)."""
+
+    secret: SecretStr | None = None
+    # Loopback, private, link-local and other non-public addresses are refused unless this
+    # is set (a callback URL is the requester's to choose: it must not reach inside).
+    allow_private: bool = False
+    attempts: int = Field(default=6, ge=1, le=20)
+    first_delay_s: float = Field(default=1.0, gt=0)
+    max_delay_s: float = Field(default=60.0, gt=0)
+    timeout_s: float = Field(default=10.0, gt=0)
+    # Prefixed to the links in a webhook's body (e.g. https://holodeck.example.com).
+    public_url: str | None = None
+
+
 class Settings(BaseSettings):
     """Everything configurable; build it once at the entry point and pass it down."""
 
@@ -204,6 +384,8 @@ class Settings(BaseSettings):
     nats: NatsSettings = Field(default_factory=NatsSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @property
     def database_url(self) -> str:
@@ -220,16 +402,40 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ, dotenv = os.environ, read_dotenv()
         return (
             init_settings,
-            _FlatVariables(settings_cls),
-            env_settings,
-            _YamlFile(settings_cls),
+            *_variable_sources(settings_cls, environ),
+            *_variable_sources(settings_cls, dotenv),
+            _YamlFile(settings_cls, {**dotenv, **environ}),
         )
+
+
+def read_dotenv(path: Path = DOTENV_FILE) -> dict[str, str]:
+    """The variables of a ``.env`` file (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    try:
+        values = dotenv_values(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc})") from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _variable_sources(
+    settings_cls: type[BaseSettings], environ: Mapping[str, str]
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    return _FlatVariables(settings_cls, environ), _NestedVariables(settings_cls, environ)
 
 
 class _FlatVariables(PydanticBaseSettingsSource):
     """The operations guide's flat variable names."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
+        super().__init__(settings_cls)
+        self.environ = environ
+        # (section, field) -> the variable it came from.
+        self.names: dict[tuple[str, str], str] = {}
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
@@ -239,21 +445,71 @@ class _FlatVariables(PydanticBaseSettingsSource):
         for pattern, (section, key) in FLAT_VARIABLES.items():
             names = [pattern.format(prefix=p) for p in PREFIXES] if "{" in pattern else [pattern]
             for name in names:
-                value = os.environ.get(name)
+                value = self.environ.get(name)
                 if value not in (None, ""):
                     found.setdefault(section, {})[key] = value
+                    self.names[(section, key)] = name
                     break
         return found
+
+
+class _NestedVariables(EnvSettingsSource):
+    """``HOLODECK_<SECTION>__<FIELD>`` from a given mapping (the environment or ``.env``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def interpolate(data: Any, environ: Mapping[str, str], where: str = "") -> Any:
+    """``${VAR}`` and ``${VAR:-fallback}`` in every string of ``data``, from ``environ``;
+    ``$${`` stands for a literal ``${``. A missing variable is a :class:`ConfigError`
+    naming it and the field."""
+    if isinstance(data, dict):
+        return {
+            k: interpolate(v, environ, f"{where}.{k}" if where else str(k)) for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [interpolate(v, environ, f"{where}[{i}]") for i, v in enumerate(data)]
+    if not isinstance(data, str) or "${" not in data:
+        return data
+
+    def fill(match: re.Match[str]) -> str:
+        name, fallback = match.group(1), match.group(2)
+        value = environ.get(name)
+        if value is None or (value == "" and fallback is not None):
+            if fallback is not None:
+                return fallback
+            raise ConfigError(
+                f"{where}: the variable {name} is not set (in the environment or .env)"
+            )
+        return value
+
+    parts = data.split("$${")
+    return "${".join(_VARIABLE.sub(fill, part) for part in parts)
 
 
 class _YamlFile(PydanticBaseSettingsSource):
     """``HOLODECK_CONFIG`` (or ``HOLDECK_CONFIG``), else ``<workspace>/config.yaml`` if present."""
 
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
+        super().__init__(settings_cls)
+        self.environ = environ
+        self.path: Path | None = None
+
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        path = config_path()
+        path = self.path = config_path(self.environ)
         if path is None:
             return {}
         try:
@@ -266,20 +522,103 @@ class _YamlFile(PydanticBaseSettingsSource):
             return {}
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections")
-        return data
+        try:
+            return dict(interpolate(data, self.environ))
+        except ConfigError as exc:
+            raise ConfigError(f"config file {path}: {exc.message}") from None
 
 
-def config_path() -> Path | None:
+def config_path(environ: Mapping[str, str] | None = None) -> Path | None:
+    environ = os.environ if environ is None else environ
     for prefix in PREFIXES:
-        explicit = os.environ.get(f"{prefix}CONFIG")
+        explicit = environ.get(f"{prefix}CONFIG")
         if explicit:
             path = Path(explicit).expanduser()
             if not path.is_file():
                 raise ConfigError(f"{prefix}CONFIG points to {path}, which is not a file")
             return path
-    workspace = os.environ.get("HOLODECK_WORKSPACE") or os.environ.get("HOLDECK_WORKSPACE")
+    workspace = environ.get("HOLODECK_WORKSPACE") or environ.get("HOLDECK_WORKSPACE")
     default = Path(workspace or DEFAULT_WORKSPACE).expanduser() / "config.yaml"
     return default if default.is_file() else None
+
+
+# Field names whose values are never shown: API keys, passwords, tokens.
+_SECRET_NAME = re.compile(r"(^|_)(key|api_key|password|token|secret)s?$|^key$")
+
+
+def is_secret(path: str) -> bool:
+    """Whether the setting at dotted ``path`` holds a secret (``llm.api_key``,
+    ``security.api_keys[0].key``, ``nats.password``)."""
+    last = re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1])
+    return bool(_SECRET_NAME.search(last)) and last != "api_keys"
+
+
+def mask(path: str, value: Any) -> Any:
+    """``value`` fit to print: secrets as ``****``, a password inside a URL replaced."""
+    if value is None:
+        return None
+    if isinstance(value, SecretStr) or is_secret(path):
+        return "****"
+    if isinstance(value, str) and "://" in value:
+        return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1****@", value)
+    return value
+
+
+def explain_settings() -> list[tuple[str, Any, str]]:
+    """Every effective setting as (dotted path, value with secrets masked, where it came
+    from: ``default``, ``environment (NAME)``, ``.env (NAME)`` or ``YAML file PATH``)."""
+    settings = load_settings()
+    environ, dotenv = dict(os.environ), read_dotenv()
+    layers: list[tuple[PydanticBaseSettingsSource, str]] = []
+    for mapping, label in ((environ, "environment"), (dotenv, ".env")):
+        flat, nested = _variable_sources(Settings, mapping)
+        layers += [(flat, label), (nested, label)]
+    yaml_file = _YamlFile(Settings, {**dotenv, **environ})
+    layers.append((yaml_file, "YAML file"))
+    origins: dict[str, str] = {}
+    for source, label in layers:
+        given = source()
+        if isinstance(source, _YamlFile):
+            label = f"YAML file {source.path}"
+        if isinstance(source, _FlatVariables):  # named by the variable
+            for (section, key), name in source.names.items():
+                origins.setdefault(f"{section}.{key}", f"{label} ({name})")
+        for path in _leaves(given):
+            origins.setdefault(path, label)
+    rows: list[tuple[str, Any, str]] = []
+    for path, value in _leaves(settings.model_dump()).items():
+        origin = next(
+            (origins[p] for p in _prefixes(path) if p in origins),
+            "default",
+        )
+        rows.append((path, mask(path, value), origin))
+    return rows
+
+
+def _leaves(data: Any, where: str = "") -> dict[str, Any]:
+    """Dotted paths of the values in nested dicts; lists of dicts by index (``a[0].b``)."""
+    if isinstance(data, dict) and data:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            out.update(_leaves(value, f"{where}.{key}" if where else str(key)))
+        return out
+    if isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        out = {}
+        for i, value in enumerate(data):
+            out.update(_leaves(value, f"{where}[{i}]"))
+        return out
+    return {where: data}
+
+
+def _prefixes(path: str) -> list[str]:
+    """``a.b[0].c`` → ``a.b[0].c``, ``a.b[0]``, ``a.b``, ``a`` (the most specific first)."""
+    found = [path]
+    while True:
+        cut = max(path.rfind("."), path.rfind("["))
+        if cut <= 0:
+            return found
+        path = path[:cut]
+        found.append(path)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -291,5 +630,13 @@ def load_settings(**overrides: Any) -> Settings:
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"])
-            problems.append(f"{where}: {err['msg']} (got {err.get('input')!r})")
+            shown = "" if _holds_secret(err["loc"]) else f" (got {err.get('input')!r})"
+            problems.append(f"{where}: {err['msg']}{shown}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def _holds_secret(loc: tuple[Any, ...]) -> bool:
+    # An invalid API key's input is the key (or its entry): never echo it.
+    return loc[:2] == ("security", "api_keys") or any(
+        isinstance(p, str) and is_secret(p) for p in loc
+    )

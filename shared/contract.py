@@ -11,8 +11,16 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from shared.layout import ID_PATTERN, Layout, PlacedObject
 
@@ -23,6 +31,10 @@ OBJECT_STORE_BUCKET = "holodeck-artifacts"
 SCENE_STATE_BUCKET = "holodeck-scene-state"
 # Key-value bucket mapping a client's Idempotency-Key to the scene it created.
 IDEMPOTENCY_BUCKET = "holodeck-idempotency"
+# Key-value bucket claiming each attempt's webhook, so one gateway replica sends it.
+WEBHOOK_CLAIMS_BUCKET = "holodeck-webhook-claims"
+# Key-value bucket of the gateway's rate-limit budgets, shared by its replicas.
+RATE_LIMIT_BUCKET = "holodeck-rate-limits"
 # Key-value bucket of the request slots of one-at-a-time backend servers, across replicas.
 BACKEND_SLOTS_BUCKET = "holodeck-backend-slots"
 
@@ -34,6 +46,8 @@ MAX_JSON_DEPTH = 32
 MAX_PROMPT_CHARS = 2000
 # No scene holds more objects than this, whatever a planner setting says.
 MAX_OBJECT_COUNT = 10_000
+# The longest callback URL a request may name.
+MAX_CALLBACK_URL_CHARS = 2048
 # Bounds of artifact sizes and stream sequences on the wire (SQL BIGINT holds them).
 MAX_ARTIFACT_BYTES = 2**40
 MAX_SEQUENCE = 2**62
@@ -173,6 +187,24 @@ class SceneOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    callback_url: str | None = Field(
+        default=None,
+        max_length=MAX_CALLBACK_URL_CHARS,
+        description="An http(s) URL the gateway POSTs to, signed, when the scene's attempt "
+        "ends (SUCCEEDED, FAILED or CANCELLED)",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an absolute http:// or https:// URL with a host")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must not carry a user name or password")
+        return value
 
 
 class SceneRequested(BaseModel):

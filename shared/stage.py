@@ -319,8 +319,13 @@ class StageRunner:
             log.info("work dropped: a later attempt of the scene began", current=held.attempt)
             metrics.STAGE_SKIPPED.labels(self.stage, "superseded").inc()
             return True
-        if held.msg_id == msg_id(f"failed-{self.stage}", scene_id, object_id, attempt):
-            # This stage ended the scene and may have died before saying so: say it again.
+        ours = (
+            msg_id(f"failed-{self.stage}", scene_id, object_id, attempt),
+            msg_id(self.stage, scene_id, None, attempt),
+        )
+        if held.msg_id in ours:
+            # This stage ended the scene (failed it, or assembled it) and may have died or
+            # lost the bus before saying so: say it again (a duplicate is dropped by its id).
             await self._publish(_resend(held))
         log.info("work dropped: the scene has ended", state=held.state)
         metrics.STAGE_SKIPPED.labels(self.stage, held.state).inc()

@@ -84,9 +84,15 @@ class KvSceneStates:
         self._kv = kv
 
     @classmethod
-    async def open(cls, js: JetStreamContext, max_age_s: float) -> KvSceneStates:
+    async def open(
+        cls, js: JetStreamContext, max_age_s: float, *, replicas: int = 1
+    ) -> KvSceneStates:
         kv = await open_bucket(
-            js, SCENE_STATE_BUCKET, "Holodeck: each scene's attempt and how it ended", max_age_s
+            js,
+            SCENE_STATE_BUCKET,
+            "Holodeck: each scene's attempt and how it ended",
+            max_age_s,
+            replicas=replicas,
         )
         return cls(kv)
 

@@ -1,11 +1,19 @@
-"""Helpers shared by tests: running the CLI as a user does."""
+"""Helpers shared by tests: running the CLI as a user does, and a gateway with every stage."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 HOLODECK = str(Path(sys.executable).parent / "holodeck")
 
@@ -21,3 +29,36 @@ def run_cli(
     return subprocess.run(
         [HOLODECK, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
     )
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    settings: Any, nats_url: str, wait_s: float = 30.0
+) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """Every stage and the gateway in this process, wired as ``holodeck up`` wires them:
+    an HTTP client on the gateway (once it answers) and the stages' ServiceHost."""
+    from services.gateway.app import run_gateway
+    from services.runtime import WORKERS, ServiceHost
+
+    host = ServiceHost(settings, nats_url, WORKERS)
+    await host.start()
+    stop = asyncio.Event()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    serving = asyncio.create_task(run_gateway(settings, host, "127.0.0.1", port, stop))
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            deadline = time.monotonic() + wait_s
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                assert time.monotonic() < deadline, "the gateway did not start"
+                assert not serving.done(), serving
+                await asyncio.sleep(0.05)
+            yield client, host
+    finally:
+        stop.set()
+        await asyncio.wait_for(serving, wait_s)
+        await host.stop(grace=2)

@@ -48,6 +48,7 @@ from services.gateway.requests import (
     key_problem,
     scene_id_for_key,
 )
+from services.gateway.security import requester
 from services.recovery import STAGES, Plan, Stage
 from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
@@ -315,7 +316,8 @@ def create_app(
     (without it, those routes answer 503).
     """
     default_page_size = page_size
-    app = FastAPI(title="Holodeck gateway", version="1")
+    # /docs is the gateway's own Swagger UI (services.gateway.page), served without a CDN.
+    app = FastAPI(title="Holodeck gateway", version="1", docs_url=None, redoc_url=None)
     app.add_middleware(RequestMetrics)
     _add_error_handlers(app)
 
@@ -382,7 +384,7 @@ def create_app(
                 prompt=body.prompt,
                 options=body.options,
                 producer=PRODUCER,
-                requested_by=request.client.host if request.client else None,
+                requested_by=requester(request),
             )
         except ValidationError as exc:
             raise _invalid(exc.errors(), prefix=("body",)) from None

@@ -6,11 +6,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import httpx
+
 from services.gateway.api import create_app
+from services.gateway.events import events_router
+from services.gateway.page import add_page
 from services.gateway.progress import ProgressBoard, follow_progress
 from services.gateway.projection import Projection, StuckAfter
 from services.gateway.projector import Lag, follow
 from services.gateway.requests import JetStreamRequests, KeyValueKeys, SceneRequests
+from services.gateway.security import (
+    KeyValueCounters,
+    RateLimiter,
+    check_bind,
+    limiter_max_age,
+    secure,
+)
+from services.gateway.webhooks import KvClaims, NotifyingProjection, WebhookSender
 from services.recovery import Recovery
 from services.runtime import ServiceHost
 from services.stack import serve_http
@@ -25,6 +37,7 @@ async def run_gateway(
     settings: Settings, host: ServiceHost, bind: str, port: int, stop: asyncio.Event
 ) -> None:
     """Serve the gateway on ``bind:port`` until ``stop`` is set."""
+    check_bind(settings.security, bind)
     projection = await Projection(
         settings.database_url, stuck_after=stuck_after(settings.gateway)
     ).open()
@@ -49,8 +62,20 @@ async def run_gateway(
         lag=lag.report,
         control=control,
     )
+    limiter = RateLimiter(
+        KeyValueCounters(host.js, limiter_max_age(settings.security), settings.nats.replicas)
+    )
+    secure(app, settings.security, bind, limiter)
+    app.include_router(events_router(host.js, host.nc, settings.nats.stream, projection))
+    add_page(app)
+    webhooks = WebhookSender(
+        settings.webhooks,
+        await KvClaims.open(host.js, settings.nats.max_age_days * 86400),
+        httpx.AsyncClient(follow_redirects=False),
+    )
+    notifying = NotifyingProjection(projection, webhooks, host.js, settings.nats.stream)
     followers = [
-        asyncio.create_task(follow(host.js, settings.nats.stream, projection, stop, lag)),
+        asyncio.create_task(follow(host.js, settings.nats.stream, notifying, stop, lag)),
         asyncio.create_task(follow_progress(host.nc, board, stop)),
     ]
     try:
@@ -59,6 +84,8 @@ async def run_gateway(
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*followers)
+        await webhooks.close()
+        await webhooks.client.aclose()
         await projection.close()
 
 

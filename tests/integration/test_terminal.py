@@ -8,6 +8,7 @@ without failing the scene they name, and stalled work gives its message back.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -309,3 +310,38 @@ async def test_garbage_after_a_request_never_fails_that_scene(nats_server, setti
     finally:
         await host.stop(grace=2)
         await nc.close()
+
+
+async def test_an_assembler_that_lost_the_bus_after_its_claim_sends_scene_ready_again(
+    js, settings, unique
+):
+    states = await KvSceneStates.open(js, 3600)
+    ready = SceneReady(scene_id=unique, artifacts={"scene.glb": REF}, object_count=1)
+    # Success was claimed, then publishing scene.ready failed (the server restarted).
+    await states.claim(
+        unique,
+        SceneState(
+            state="SUCCEEDED",
+            msg_id=msg_id("assembly", unique),
+            subject=subject(Subject.SCENE_READY, unique),
+            event=encode(ready).decode(),
+        ),
+    )
+    work = Recorder()
+    runner = StageRunner("assembly", work, js, settings.nats, "t", states=states)
+    durable = await durable_on(js, settings, f"{Subject.MESH_READY}.{unique}.*", unique)
+    event = images_ready(unique, 1)[0]
+    mesh = {
+        "scene_id": unique,
+        "object_id": event.object_id,
+        "mesh": REF.model_dump(),
+        "object_count": 1,
+    }
+    await js.publish(
+        subject(Subject.MESH_READY, unique, event.object_id), json.dumps(mesh).encode()
+    )
+    await deliver_all(js, runner, durable)
+    assert work.calls == []  # nothing assembled again
+    assert [
+        r.scene_id for r in await stored(js, settings, subject(Subject.SCENE_READY, unique))
+    ] == [unique]

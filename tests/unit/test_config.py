@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import load_settings
-from shared.errors import ConfigError
+from services.config_commands import key_entry, parse_permissions
+from services.gateway.security import KeyRing, new_key
+from shared.config import explain_settings, interpolate, load_settings
+from shared.errors import BadInput, ConfigError
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -131,3 +133,179 @@ def test_the_guides_production_yaml_loads(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert settings.image_generation.default_backend == "comfyui"
     assert settings.three_d_generation.default_backend == "sf3d"
     assert settings.performance.concurrent_workers == 8
+
+
+# -- security, .env, ${VAR}, config show -----------------------------------------------
+
+GUIDE_SECURITY = """\
+security:
+  api_keys:
+    - name: "production"
+      key: "${PRODUCTION_API_KEY}"
+      rate_limit: "1000/hour"
+      permissions: ["read", "write"]
+
+    - name: "development"
+      key: "${DEVELOPMENT_API_KEY}"
+      rate_limit: "100/hour"
+      permissions: ["read"]
+
+  rate_limiting:
+    enabled: true
+    default_limit: "100/hour"
+    burst_limit: "200"
+
+  cors:
+    allowed_origins:
+      - "https://holodeck.example.com"
+      - "https://app.holodeck.example.com"
+    allowed_methods: ["GET", "POST"]
+    allowed_headers: ["Authorization", "Content-Type"]
+"""
+PRODUCTION_KEY = "p" * 32
+DEVELOPMENT_KEY = "d" * 32
+
+
+@pytest.fixture
+def guide_security(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The guide's security block as the config file, run from an empty directory."""
+    path = tmp_path / "production.yaml"
+    path.write_text(GUIDE_SECURITY)
+    monkeypatch.setenv("HOLODECK_CONFIG", str(path))
+    monkeypatch.chdir(tmp_path)
+    return path
+
+
+def test_the_guides_security_block_with_keys_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, guide_security: Path
+):
+    monkeypatch.setenv("PRODUCTION_API_KEY", PRODUCTION_KEY)
+    monkeypatch.setenv("DEVELOPMENT_API_KEY", DEVELOPMENT_KEY)
+    security = load_settings().security
+    production, development = security.api_keys
+    assert production.name == "production" and production.permissions == ["read", "write"]
+    assert production.key is not None and production.key.get_secret_value() == PRODUCTION_KEY
+    assert development.rate_limit == "100/hour" and development.permissions == ["read"]
+    assert security.rate_limiting.burst_limit == 200
+    assert security.cors.allowed_origins[1] == "https://app.holodeck.example.com"
+    assert PRODUCTION_KEY not in repr(security)
+
+
+def test_a_missing_variable_is_named(monkeypatch: pytest.MonkeyPatch, guide_security: Path):
+    monkeypatch.delenv("PRODUCTION_API_KEY", raising=False)
+    monkeypatch.setenv("DEVELOPMENT_API_KEY", DEVELOPMENT_KEY)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "PRODUCTION_API_KEY is not set" in message
+    assert "security.api_keys[0].key" in message and str(guide_security) in message
+
+
+def test_keys_from_dot_env_and_the_environment_above_it(
+    monkeypatch: pytest.MonkeyPatch, guide_security: Path
+):
+    (guide_security.parent / ".env").write_text(
+        f"PRODUCTION_API_KEY={PRODUCTION_KEY}\nDEVELOPMENT_API_KEY={DEVELOPMENT_KEY}\n"
+        "HOLDECK_WORKERS=6\nHOLDECK_LOG_LEVEL=DEBUG\nHOLODECK_NATS__MAX_DELIVER=7\n"
+        "OPENAI_API_KEY=sk-from-dotenv\n"
+    )
+    monkeypatch.delenv("PRODUCTION_API_KEY", raising=False)
+    monkeypatch.delenv("DEVELOPMENT_API_KEY", raising=False)
+    monkeypatch.setenv("HOLDECK_WORKERS", "8")
+    settings = load_settings()
+    assert settings.security.api_keys[0].key is not None
+    assert settings.security.api_keys[0].key.get_secret_value() == PRODUCTION_KEY
+    assert settings.performance.concurrent_workers == 8  # the environment beats .env
+    assert settings.logging.level == "DEBUG"
+    assert settings.nats.max_deliver == 7
+    assert settings.llm.api_key == "sk-from-dotenv"
+
+
+def test_dot_env_beats_the_yaml_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    (tmp_path / "c.yaml").write_text("performance:\n  concurrent_workers: 3\n")
+    (tmp_path / ".env").write_text(f"HOLODECK_CONFIG={tmp_path / 'c.yaml'}\nHOLDECK_WORKERS=5\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_settings().performance.concurrent_workers == 5
+    (tmp_path / ".env").write_text(f"HOLODECK_CONFIG={tmp_path / 'c.yaml'}\n")
+    assert load_settings().performance.concurrent_workers == 3
+
+
+def test_interpolation_fallbacks_and_escapes():
+    environ = {"HOST": "db", "EMPTY": ""}
+    data = {"a": "postgresql://${HOST}:5432/x", "b": ["${MISSING:-none}", "$${HOST}"]}
+    assert interpolate(data, environ) == {
+        "a": "postgresql://db:5432/x",
+        "b": ["none", "${HOST}"],
+    }
+    assert interpolate("${EMPTY:-fallback}", environ) == "fallback"
+    assert interpolate("${EMPTY}", environ) == ""
+    with pytest.raises(ConfigError, match=r"x\.y: the variable NOPE is not set"):
+        interpolate({"x": {"y": "${NOPE}"}}, environ)
+
+
+def test_invalid_keys_are_named_never_shown(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("HOLODECK_SECURITY__API_KEYS", '[{"name": "ci", "key": "short-secret-1"}]')
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "security.api_keys.0" in str(info.value) and "shorter than 16" in str(info.value)
+    assert "short-secret-1" not in str(info.value)
+    monkeypatch.setenv(
+        "HOLODECK_SECURITY__API_KEYS",
+        f'[{{"name": "a", "key": "{PRODUCTION_KEY}"}}, {{"name": "a", "key": "{"x" * 20}"}}]',
+    )
+    with pytest.raises(ConfigError, match="a used twice"):
+        load_settings()
+    monkeypatch.setenv(
+        "HOLODECK_SECURITY__API_KEYS", f'[{{"name": "anonymous", "key": "{PRODUCTION_KEY}"}}]'
+    )
+    with pytest.raises(ConfigError, match="requests without a key"):
+        load_settings()
+    monkeypatch.setenv(
+        "HOLODECK_SECURITY__API_KEYS",
+        '[{"name": "a", "key": "' + PRODUCTION_KEY + '", "permissions": ["admin"]}]',
+    )
+    with pytest.raises(ConfigError, match=r"security\.api_keys\.0\.permissions"):
+        load_settings()
+
+
+def test_config_show_masks_secrets_and_names_sources(
+    monkeypatch: pytest.MonkeyPatch, guide_security: Path
+):
+    (guide_security.parent / ".env").write_text(
+        f"PRODUCTION_API_KEY={PRODUCTION_KEY}\nDEVELOPMENT_API_KEY={DEVELOPMENT_KEY}\n"
+        "OPENAI_API_KEY=sk-from-dotenv\nHOLDECK_WORKERS=6\n"
+    )
+    monkeypatch.setenv("HOLDECK_WORKERS", "8")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://holodeck:hunter2@db/holodeck")
+    rows = {path: (value, source) for path, value, source in explain_settings()}
+    assert rows["security.api_keys[0].key"] == ("****", f"YAML file {guide_security}")
+    assert rows["security.rate_limiting.burst_limit"] == (200, f"YAML file {guide_security}")
+    assert rows["llm.api_key"] == ("****", ".env (OPENAI_API_KEY)")
+    assert rows["performance.concurrent_workers"] == (8, "environment (HOLDECK_WORKERS)")
+    assert rows["gateway.database_url"] == (
+        "postgresql+asyncpg://holodeck:****@db/holodeck",
+        "environment (DATABASE_URL)",
+    )
+    assert rows["gateway.port"] == (8080, "default")
+    shown = repr(rows)
+    for secret in (PRODUCTION_KEY, DEVELOPMENT_KEY, "sk-from-dotenv", "hunter2"):
+        assert secret not in shown
+
+
+def test_a_created_key_line_works_as_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    key = new_key()
+    line = key_entry("ci", key, parse_permissions("write, read"), "50/minute")
+    path = tmp_path / "c.yaml"
+    path.write_text("security:\n  api_keys:\n    " + line + "\n")
+    monkeypatch.setenv("HOLODECK_CONFIG", str(path))
+    [entry] = load_settings().security.api_keys
+    assert (entry.name, entry.permissions, entry.rate_limit) == (
+        "ci",
+        ["read", "write"],
+        "50/minute",
+    )
+    assert key not in path.read_text()
+    found = KeyRing([entry]).find(key)
+    assert found is not None and found.name == "ci"
+    with pytest.raises(BadInput, match="admin is not a permission"):
+        parse_permissions("read,admin")
