@@ -536,8 +536,11 @@ def test_kubernetes_pods_load_their_settings(monkeypatch: pytest.MonkeyPatch, cl
                     patch.setenv(item["name"], secrets[ref["name"]]["stringData"][ref["key"]])
             settings = load_settings()
         assert settings.storage.artifact_store == "nats", name
+        assert settings.nats.replicas == 3, name
+        assert settings.nats.user and settings.nats.password, f"{name}: no NATS login"
         if container["args"][1] == "gateway":
             assert settings.gateway.host == "0.0.0.0"
+            assert settings.security.api_keys, "the gateway would refuse 0.0.0.0 without keys"
             assert settings.database_url.startswith("postgresql+asyncpg://"), name
 
 
