@@ -46,7 +46,11 @@ async def run_gateway(
     )
     requests = SceneRequests(
         JetStreamRequests(host.js, settings.nats.stream),
-        KeyValueKeys(host.js, ttl_s=settings.gateway.idempotency_ttl_s),
+        KeyValueKeys(
+            host.js,
+            ttl_s=settings.gateway.idempotency_ttl_s,
+            replicas=settings.nats.replicas,
+        ),
     )
     lag = Lag(stall_after_s=settings.gateway.projection_stall_s)
     metrics.PROJECTION_LAG.set_function(lambda: lag.report()[1]["behind"])
