@@ -1,4 +1,4 @@
-"""The container's HEALTHCHECK: GET /health on the port of the command the container runs.
+"""The container's HEALTHCHECK: GET /health/ready on the port of the command the container runs.
 
 The port is read from the command line of the container's main process (PID 1), the way
 `holodeck` reads it: `up [--port N]` and `serve gateway [--port N]` are the gateway (8080
@@ -70,7 +70,7 @@ def main() -> int:
     if port is None:
         print("healthy: this command serves no /health")
         return 0
-    url = f"http://127.0.0.1:{port}/health"
+    url = f"http://127.0.0.1:{port}/health/ready"
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT_S) as reply:
             print(f"healthy: {url} answered {reply.status}")

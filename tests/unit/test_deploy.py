@@ -449,11 +449,13 @@ def test_kubernetes_runs_every_service_once_with_its_port():
         served[container["args"][1]] = name
         ports = {p.get("name"): p["containerPort"] for p in container["ports"]}
         assert port in ports.values(), f"{name}: serves {port}, declares {ports}"
-        for probe in ("livenessProbe", "readinessProbe"):
+        # Liveness restarts a pod: it must not depend on NATS or the database, or an outage
+        # of either would restart every pod; readiness takes it out of rotation instead.
+        for probe, path in (("livenessProbe", "/health/live"), ("readinessProbe", "/health/ready")):
             check = container[probe]["httpGet"]
             probed = ports.get(check["port"], check["port"])
             assert probed == port, f"{name}: {probe} on {check['port']}, serves {port}"
-            assert check["path"] == "/health"
+            assert check["path"] == path, f"{name}: {probe} on {check['path']}"
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/port"] == str(port)
