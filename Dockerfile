@@ -24,10 +24,15 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
+# Dependencies at the exact versions of requirements.lock (the image is the same from
+# one build to the next), then the project alone; pip check proves the set complete.
+COPY requirements.lock /tmp/requirements.lock
 COPY --from=build /wheels /wheels
 # A regular (non-editable) install; it also puts nats-server beside the interpreter.
-RUN pip install /wheels/*.whl \
-    && rm -rf /wheels \
+RUN pip install --no-deps -r /tmp/requirements.lock \
+    && pip install --no-deps /wheels/*.whl \
+    && pip check \
+    && rm -rf /wheels /tmp/requirements.lock \
     && groupadd --gid 10001 holodeck \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/holodeck \
         --shell /usr/sbin/nologin holodeck \
@@ -37,7 +42,7 @@ RUN pip install /wheels/*.whl \
 USER 10001:10001
 WORKDIR /home/holodeck
 # HOME decides the workspace (~/.holodeck). The gateway listens on every interface in a
-# container; workers already serve /health and /metrics on 0.0.0.0.
+# container; workers serve /health and /metrics there when run with --metrics-host 0.0.0.0.
 ENV HOME=/home/holodeck \
     HOLODECK_GATEWAY__HOST=0.0.0.0
 
@@ -45,9 +50,12 @@ ENV HOME=/home/holodeck \
 # and assembly's /health and /metrics when run with `serve <name> --metrics-port <port>`.
 EXPOSE 8080 9101 9102 9103 9104
 
-# Checks the default command's gateway; docker-compose.yml sets each worker's own port.
+# Every service checks itself: the script finds the /health port in the command the
+# container runs (`up`/`serve gateway`: --port, 8080; `serve <worker>`: --metrics-port,
+# 9101-9104), or in HOLODECK_HEALTH_PORT; other commands have nothing to check.
+COPY deploy/docker/healthcheck.py /usr/local/lib/holodeck/healthcheck.py
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request as u; u.urlopen(f'http://127.0.0.1:{sys.argv[1]}/health', timeout=4)", "8080"]
+    CMD ["python", "/usr/local/lib/holodeck/healthcheck.py"]
 
 ENTRYPOINT ["holodeck"]
 CMD ["up", "--port", "8080"]

@@ -32,7 +32,16 @@ $(NODE_STAMP): tests/tools/package.json tests/tools/package-lock.json
 	$(NPM) ci --prefix tests/tools --no-audit --no-fund
 	touch $(NODE_STAMP)
 
-test: install lint $(NODE_STAMP)
+# The web page is tested in a real headless Chromium (Debian's package; no browser download).
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "The web page test needs Chromium: sudo apt-get install -y chromium"; exit 1; \
+	fi
+
+test: install lint $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/pytest -q
 
 lint: install

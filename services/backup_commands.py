@@ -131,7 +131,7 @@ async def _connected(settings: Settings, name: str, work: Callable[[Any], Any]) 
     from shared.bus import connect
 
     async with nats_endpoint(settings) as (url, _):
-        nc = await connect(url, name)
+        nc = await connect(url, name, settings.nats)
         try:
             return await work(nc.jetstream())
         finally:

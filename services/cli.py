@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Column, Table
 
-from shared.config import Settings, load_settings
+from shared.config import NatsSettings, Settings, load_settings
 from shared.errors import BadInput, HolodeckError, RetryLater
 from shared.logs import configure_logging
 
@@ -518,19 +518,21 @@ async def _nats_health(settings: Settings) -> list[Check]:
         where = f"{url} (embedded, run by process {record.owner_pid})"
     try:
         async with asyncio.timeout(HEALTH_CHECK_S):
-            checks += await _stream_health(url, where, stream)
+            checks += await _stream_health(url, where, stream, settings.nats)
     except Exception as exc:
         reason = describe_error(exc)[0] if not isinstance(exc, TimeoutError) else "no answer"
         checks.append(("nats", False, f"{where}: {reason}"))
     return checks
 
 
-async def _stream_health(url: str, where: str, stream: str) -> list[Check]:
+async def _stream_health(
+    url: str, where: str, stream: str, nats_settings: NatsSettings | None = None
+) -> list[Check]:
     from nats.js.errors import NotFoundError
 
     from shared.bus import connect
 
-    nc = await connect(url, "holodeck-health")
+    nc = await connect(url, "holodeck-health", nats_settings)
     try:
         js = nc.jetstream()
         info = await js.account_info()
@@ -602,7 +604,7 @@ async def _rebuild(settings: Settings, force: bool) -> int:
     projection = await Projection(settings.database_url).open()
     try:
         async with nats_endpoint(settings) as (url, _):
-            nc = await connect(url, "holodeck-rebuild")
+            nc = await connect(url, "holodeck-rebuild", settings.nats)
             try:
                 js = nc.jetstream()
                 try:
@@ -737,7 +739,7 @@ async def _session_list(settings: Settings, limit: int, status: str | None) -> A
     ).open()
     try:
         async with nats_endpoint(settings) as (url, _):
-            nc = await connect(url, "holodeck-session")
+            nc = await connect(url, "holodeck-session", settings.nats)
             try:
                 await catch_up(nc.jetstream(), settings.nats.stream, projection)
             except NotFoundError:

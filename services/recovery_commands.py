@@ -77,7 +77,7 @@ async def _recovery(settings: Settings, by: str) -> AsyncIterator[Recovery]:
     from shared.bus import connect
 
     async with nats_endpoint(settings) as (url, _):
-        nc = await connect(url, f"holodeck-{by}")
+        nc = await connect(url, f"holodeck-{by}", settings.nats)
         try:
             max_age = settings.nats.max_age_days * 86400
             yield await Recovery.open(nc.jetstream(), settings.nats.stream, max_age, by)

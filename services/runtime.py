@@ -199,7 +199,9 @@ class ServiceHost:
                 ),
             ]
         elif name == "meshgen":
-            backend = self._backend(mesh_backend(self.settings.three_d_generation, self.js))
+            backend = self._backend(
+                mesh_backend(self.settings.three_d_generation, self.js, self.settings.nats.replicas)
+            )
             bindings.append(
                 (
                     "meshgen",

@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from nats.aio.client import Client as NATS
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.probes import add_probes
 from services.runtime import ServiceHost
 from shared.artifacts import ArtifactStore
 from shared.bus import EmbeddedNats, store_held, workspace_server
@@ -347,6 +348,17 @@ def probe_app(host: ServiceHost) -> FastAPI:
     async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    async def live() -> tuple[bool, dict[str, Any]]:
+        # Handlers give up at work_deadline_s; one far past it means the loop is wedged.
+        limit = 2 * host.settings.nats.work_deadline_s
+        oldest = max((r.oldest_handler_s() for r in host.runners), default=0.0)
+        return oldest <= limit, {"oldest_handler_s": round(oldest, 1), "limit_s": limit}
+
+    async def ready() -> tuple[bool, dict[str, Any]]:
+        checks = host.healthy()
+        return all(checks.values()), {"checks": checks}
+
+    add_probes(app, live, ready)
     return app
 
 

@@ -118,7 +118,7 @@ class StageRunner:
         self.states: SceneStates = states if states is not None else MemorySceneStates()
         self.started = started
         self._errors = metrics.error_window(stage)
-        self._inflight: set[asyncio.Task[Any]] = set()
+        self._inflight: dict[asyncio.Task[Any], float] = {}
         self.closing = False
         # The work in progress of each scene, so a cancelled scene's work can be stopped.
         self._working: dict[str, set[asyncio.Task[Any]]] = {}
@@ -133,7 +133,7 @@ class StageRunner:
             return
         task = asyncio.current_task()
         if task is not None:
-            self._inflight.add(task)
+            self._inflight[task] = time.monotonic()
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -146,7 +146,7 @@ class StageRunner:
             raise
         finally:
             if task is not None:
-                self._inflight.discard(task)
+                self._inflight.pop(task, None)
             elapsed = time.perf_counter() - started
             endpoint = root_of(msg.subject)
             metrics.REQUESTS_TOTAL.labels("nats", endpoint, outcome).inc()
@@ -256,6 +256,11 @@ class StageRunner:
             working.discard(task)
             if not working:
                 self._working.pop(scene_id or "", None)
+
+    def oldest_handler_s(self) -> float:
+        """How long the longest-running message handler has been at it (0 when idle)."""
+        started = [t0 for task, t0 in self._inflight.items() if not task.done()]
+        return time.monotonic() - min(started) if started else 0.0
 
     def cancel_scene(self, scene_id: str) -> int:
         """Stop the work in progress of a cancelled scene; how many were stopped."""
@@ -429,7 +434,7 @@ class StageRunner:
 
     async def drain(self, timeout: float) -> None:
         """Wait for in-flight messages to finish (they ack, nak or term themselves)."""
-        pending = [t for t in self._inflight if not t.done()]
+        pending = [t for t in list(self._inflight) if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+from typing import Any
 
 import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from services.gateway.api import create_app
 from services.gateway.events import events_router
@@ -23,6 +27,7 @@ from services.gateway.security import (
     secure,
 )
 from services.gateway.webhooks import KvClaims, NotifyingProjection, WebhookSender
+from services.probes import add_probes
 from services.recovery import Recovery
 from services.runtime import ServiceHost
 from services.stack import serve_http
@@ -46,7 +51,11 @@ async def run_gateway(
     )
     requests = SceneRequests(
         JetStreamRequests(host.js, settings.nats.stream),
-        KeyValueKeys(host.js, ttl_s=settings.gateway.idempotency_ttl_s),
+        KeyValueKeys(
+            host.js,
+            ttl_s=settings.gateway.idempotency_ttl_s,
+            replicas=settings.nats.replicas,
+        ),
     )
     lag = Lag(stall_after_s=settings.gateway.projection_stall_s)
     metrics.PROJECTION_LAG.set_function(lambda: lag.report()[1]["behind"])
@@ -78,6 +87,7 @@ async def run_gateway(
         asyncio.create_task(follow(host.js, settings.nats.stream, notifying, stop, lag)),
         asyncio.create_task(follow_progress(host.nc, board, stop)),
     ]
+    add_gateway_probes(app, followers)
     try:
         await serve_http(app, bind, port, stop)
     finally:
@@ -87,6 +97,23 @@ async def run_gateway(
         await webhooks.close()
         await webhooks.client.aclose()
         await projection.close()
+
+
+def add_gateway_probes(app: FastAPI, followers: list[asyncio.Task[None]]) -> None:
+    """Live while the stream followers run; ready when ``/health`` passes (database, bus,
+    projection keeping up)."""
+    health = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == "/health")
+
+    async def live() -> tuple[bool, dict[str, Any]]:
+        running = [not task.done() for task in followers]
+        return all(running), {"followers_running": sum(running)}
+
+    async def ready() -> tuple[bool, dict[str, Any]]:
+        answer = await health.endpoint()
+        body = json.loads(bytes(answer.body))
+        return answer.status_code == 200, {k: v for k, v in body.items() if k != "status"}
+
+    add_probes(app, live, ready)
 
 
 def stuck_after(gateway: GatewaySettings) -> StuckAfter:

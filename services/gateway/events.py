@@ -366,8 +366,8 @@ async def run_feed(
     """The connection's messages, in stream order with live progress merged in.
 
     With ``scenes``, a stream event is sent once the projection has applied it (or after
-    :data:`PROJECTION_WAIT_S`), so a client reading the scene or its artifacts over the
-    HTTP API after a message finds what the message told.
+    :data:`PROJECTION_WAIT_S`, once per connection), so a client reading the scene or its
+    artifacts over the HTTP API after a message finds what the message told.
     """
     queue: asyncio.Queue[Msg | None] = asyncio.Queue(QUEUE_LIMIT)
     overflowed = asyncio.Event()
@@ -392,6 +392,7 @@ async def run_feed(
     # Live progress is news of the moment: it waits until the history read from the
     # stream has caught up, so a client learns of an object before its progress.
     caught_up = feed.only_new
+    waiting = True
     try:
         if not caught_up:
             info = await events.consumer_info()
@@ -411,8 +412,10 @@ async def run_feed(
             out = _outgoing(tracks, msg, feed.scene_id)
             if out is None or not feed.wanted(out):
                 continue
-            if scenes is not None and out.seq is not None:
-                await scenes.wait_for_seq(out.seq, PROJECTION_WAIT_S)
+            if waiting and scenes is not None and out.seq is not None:
+                # A projection that did not catch up once (rebuilding, or its database
+                # away) is not waited for again: the stream goes on without it.
+                waiting = await scenes.wait_for_seq(out.seq, PROJECTION_WAIT_S)
             yield out.sse()
             if feed.scene_id is not None and out.terminal and not msg.metadata.num_pending:
                 return

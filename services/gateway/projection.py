@@ -129,6 +129,8 @@ STAGES = ("planner", "imagegen", "meshgen", "assembly")
 RUNNING = (Status.PENDING, Status.IN_PROGRESS)
 # A running scene with no event of its attempt for this long is STUCK, unless configured.
 STUCK_AFTER_S = 900.0
+# How many artifacts and attempt statuses the projection remembers having written.
+REMEMBERED = 100_000
 
 
 @dataclass(frozen=True)
@@ -486,6 +488,11 @@ class Projection:
         # Dead letters this instance recorded (its own and the stages'), for reports.
         self.dead_letters = 0
         self._known_rejecters = {name, *Consumer.FILTERS, *STAGES}
+        # What committed transactions already wrote, so an event need not read it back:
+        # artifacts (immutable) and each attempt's last recorded status. Forgotten whenever
+        # a transaction fails, since its writes were rolled back.
+        self._known_artifacts: set[str] = set()
+        self._recorded_status: dict[tuple[str, int], str] = {}
 
     async def open(self) -> Projection:
         """Connect, create the tables if missing and load the position."""
@@ -529,6 +536,11 @@ class Projection:
             await conn.run_sync(_Table.metadata.create_all)
         await self._ensure_position()
         self._seq = 0
+        self._forget()
+
+    def _forget(self) -> None:
+        self._known_artifacts.clear()
+        self._recorded_status.clear()
 
     async def __aenter__(self) -> Projection:
         return await self.open()
@@ -569,6 +581,7 @@ class Projection:
                 if await self._claim(session, stream_seq):
                     letter = await self._fold(session, subject, data, stream_seq, stored_at)
         except Exception as exc:
+            self._forget()
             if is_outage(exc):
                 raise ProjectionUnavailable(
                     f"the database did not take stream sequence {stream_seq}: {exc!r}"[:2000]
@@ -618,6 +631,7 @@ class Projection:
                     if letter is not None:
                         letters.append(letter)
         except Exception as exc:
+            self._forget()
             if is_outage(exc):
                 raise ProjectionUnavailable(
                     f"the database did not take stream sequences {events[0][2]}-"
@@ -787,26 +801,35 @@ class Projection:
         return scene, False
 
     @staticmethod
-    async def _object(session: AsyncSession, scene: SceneRow, object_id: str) -> SceneObjectRow:
+    async def _object(
+        session: AsyncSession, scene: SceneRow, object_id: str, ordinal: int | None = None
+    ) -> SceneObjectRow:
+        """The object's row, made when missing (at ``ordinal``, else after the others)."""
         obj = await session.get(SceneObjectRow, (scene.scene_id, object_id))
         if obj is None:
-            count = await session.scalar(
-                select(func.count())
-                .select_from(SceneObjectRow)
-                .where(col(SceneObjectRow.scene_id) == scene.scene_id)
-            )
-            obj = SceneObjectRow(scene_id=scene.scene_id, object_id=object_id, ordinal=count or 0)
+            if ordinal is None:
+                count = await session.scalar(
+                    select(func.count())
+                    .select_from(SceneObjectRow)
+                    .where(col(SceneObjectRow.scene_id) == scene.scene_id)
+                )
+                ordinal = count or 0
+            obj = SceneObjectRow(scene_id=scene.scene_id, object_id=object_id, ordinal=ordinal)
             session.add(obj)
         return obj
 
-    @staticmethod
-    async def _remember(session: AsyncSession, ref: ArtifactRef) -> None:
+    async def _remember(self, session: AsyncSession, ref: ArtifactRef) -> None:
+        if ref.sha256 in self._known_artifacts:
+            return
         if await session.get(ArtifactRow, ref.sha256) is None:
             session.add(
                 ArtifactRow(
                     sha256=ref.sha256, uri=ref.uri, size=ref.size, media_type=ref.media_type
                 )
             )
+        if len(self._known_artifacts) >= REMEMBERED:
+            self._known_artifacts.clear()
+        self._known_artifacts.add(ref.sha256)
 
     @staticmethod
     def _started(scene: SceneRow) -> None:
@@ -827,7 +850,7 @@ class Projection:
         scene.imagegen = _advance(scene.imagegen, Status.IN_PROGRESS)
         scene.object_count = len(event.layout.objects)
         for ordinal, placed in enumerate(event.layout.objects):
-            obj = await self._object(session, scene, placed.id)
+            obj = await self._object(session, scene, placed.id, ordinal)
             obj.ordinal = ordinal
             obj.category = placed.category
             obj.description = placed.description
@@ -921,7 +944,13 @@ class Projection:
         self, session: AsyncSession, scene: SceneRow, stored_at: datetime
     ) -> None:
         """Copy the current attempt's status (and once it ends, its end and error) to its row."""
+        key = (scene.scene_id, scene.attempt)
+        if self._recorded_status.get(key) == scene.status and scene.status not in TERMINAL:
+            return  # already there: most events leave a scene IN_PROGRESS
         row = await self._attempt_row(session, scene, stored_at)
+        if len(self._recorded_status) >= REMEMBERED:
+            self._recorded_status.clear()
+        self._recorded_status[key] = scene.status
         if row.status in TERMINAL:
             return
         row.status = scene.status

@@ -31,6 +31,7 @@ log = get_logger(__name__)
 
 # A rebuild that hears nothing for this long while the stream says more is there fails.
 REBUILD_IDLE_S = 30.0
+HEARTBEAT_S = 1.0
 RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 10.0
 # How often a follower asks the stream for its last sequence, to measure its lag.
@@ -129,6 +130,9 @@ async def _subscribe(js: JetStreamContext, stream: str, start_seq: int) -> Subsc
         ">",
         stream=stream,
         ordered_consumer=True,
+        # Missed heartbeats are how a lost consumer (a restarted server) is noticed and
+        # made again: a short beat keeps the gateway's view seconds, not tens, behind.
+        idle_heartbeat=HEARTBEAT_S,
         config=ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq
         ),

@@ -23,16 +23,15 @@ from typing import Protocol
 
 from nats.errors import ConnectionClosedError, NoRespondersError, OutboundBufferLimitError
 from nats.js import JetStreamContext
-from nats.js.api import KeyValueConfig
 from nats.js.errors import (
     APIError,
-    BucketNotFoundError,
     KeyNotFoundError,
     KeyWrongLastSequenceError,
     NotFoundError,
 )
 from nats.js.kv import KeyValue
 
+from shared.cache import open_bucket
 from shared.contract import (
     IDEMPOTENCY_BUCKET,
     SceneRequested,
@@ -289,30 +288,30 @@ class KeyValueKeys:
     still finds the request in the stream after that).
     """
 
-    def __init__(self, js: JetStreamContext, ttl_s: float, bucket: str = IDEMPOTENCY_BUCKET):
+    def __init__(
+        self,
+        js: JetStreamContext,
+        ttl_s: float,
+        bucket: str = IDEMPOTENCY_BUCKET,
+        replicas: int = 1,
+    ):
         self.js = js
         self.ttl_s = ttl_s
         self.bucket = bucket
+        self.replicas = replicas
         self._kv: KeyValue | None = None
         self._opening = asyncio.Lock()
 
     async def _open(self) -> KeyValue:
         async with self._opening:
             if self._kv is None:
-                try:
-                    self._kv = await self.js.key_value(self.bucket)
-                except BucketNotFoundError:
-                    config = KeyValueConfig(
-                        bucket=self.bucket,
-                        description="Idempotency-Key of each scene request -> its scene",
-                        history=1,
-                        ttl=self.ttl_s,
-                    )
-                    try:
-                        self._kv = await self.js.create_key_value(config)
-                    except APIError:
-                        # Another gateway created it first.
-                        self._kv = await self.js.key_value(self.bucket)
+                self._kv = await open_bucket(
+                    self.js,
+                    self.bucket,
+                    "Idempotency-Key of each scene request -> its scene",
+                    max_age_s=self.ttl_s,
+                    replicas=self.replicas,
+                )
             return self._kv
 
     async def claim(self, token: str, record: KeyRecord) -> tuple[KeyRecord, bool]:

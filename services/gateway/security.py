@@ -53,7 +53,18 @@ log = get_logger(__name__)
 # Key-value bucket of the rate limiters' state (one entry per key or client address).
 # Paths served to anyone: probes and scrapes, the API's description, the web page and its
 # static files (none holds data; what the page then asks the API for needs a key).
-OPEN_PATHS = frozenset({"/health", "/metrics", "/openapi.json", "/docs", "/redoc", "/"})
+OPEN_PATHS = frozenset(
+    {
+        "/health",
+        "/health/live",
+        "/health/ready",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+        "/",
+    }
+)
 OPEN_PREFIXES = ("/ui/",)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 KEY_PREFIX = "hdk_"

@@ -64,6 +64,8 @@ TERMINAL = {
     Status.CANCELLED: "scene.cancelled",
 }
 _TERMINAL_ROOTS = {Subject.SCENE_READY, Subject.SCENE_FAILED, Subject.SCENE_CANCELLED}
+# A stopping gateway gives the webhooks it is sending this long to get through.
+CLOSE_GRACE_S = 5.0
 # Requests seen on the stream whose callback is remembered without asking the stream again.
 REMEMBERED_REQUESTS = 10_000
 
@@ -318,8 +320,15 @@ class WebhookSender:
             await self.sleep(delay)
         return False
 
-    async def close(self) -> None:
-        """Stop sending: pending retries are dropped (their claims stay taken)."""
+    async def flush(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the deliveries under way."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def close(self, grace_s: float = CLOSE_GRACE_S) -> None:
+        """Stop sending, after ``grace_s`` for deliveries under way; what is still being
+        retried then is dropped (its claim stays taken)."""
+        await self.flush(grace_s)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

@@ -52,10 +52,14 @@ class ParametricMeshes:
         return None
 
 
-def mesh_backend(settings: MeshSettings, js: JetStreamContext | None = None) -> MeshBackend:
+def mesh_backend(
+    settings: MeshSettings, js: JetStreamContext | None = None, replicas: int = 1
+) -> MeshBackend:
     """The configured mesh backend, created once at start-up. With ``js`` (and the
-    ``cluster`` scope) a remote server's concurrency bound holds across replicas."""
-    board = SlotBoard(js) if js is not None and settings.concurrency_scope == "cluster" else None
+    ``cluster`` scope) a remote server's concurrency bound holds across replicas; its
+    bucket keeps ``replicas`` copies on a JetStream cluster."""
+    cluster = js is not None and settings.concurrency_scope == "cluster"
+    board = SlotBoard(js, replicas=replicas) if js is not None and cluster else None
     if settings.default_backend == "sf3d":
         return SF3DMeshes.from_settings(settings, board)
     if settings.default_backend == "hunyuan3d":

@@ -125,6 +125,7 @@ class SlotBoard:
         bucket: str = BACKEND_SLOTS_BUCKET,
         lease_s: float = DEFAULT_LEASE_S,
         holder: str | None = None,
+        replicas: int = 1,
     ):
         if lease_s <= 0:
             raise ValueError("the lease must be longer than 0 s")
@@ -132,13 +133,14 @@ class SlotBoard:
         self.bucket = bucket
         self.lease_s = lease_s
         self.holder = holder or f"{socket.gethostname()}-{os.getpid()}-{id(self):x}"
+        self.replicas = replicas
         self._kv: KeyValue | None = None
         self._opening = asyncio.Lock()
 
     async def _bucket(self) -> KeyValue:
         async with self._opening:
             if self._kv is None:
-                self._kv = await _open_bucket(self.js, self.bucket, self.lease_s)
+                self._kv = await _open_bucket(self.js, self.bucket, self.lease_s, self.replicas)
             return self._kv
 
     @contextlib.asynccontextmanager
@@ -220,10 +222,13 @@ def _server_key(server: str) -> str:
     return "s" + hashlib.sha256(server.rstrip("/").encode("utf-8")).hexdigest()[:24]
 
 
-async def _open_bucket(js: JetStreamContext, bucket: str, lease_s: float) -> KeyValue:
+async def _open_bucket(
+    js: JetStreamContext, bucket: str, lease_s: float, replicas: int
+) -> KeyValue:
     return await open_bucket(
         js,
         bucket,
         "Holodeck: request slots of image-to-3D servers, claimed by replicas",
         max_age_s=lease_s,
+        replicas=replicas,
     )

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -57,13 +58,27 @@ def free_port() -> int:
         return port
 
 
+API_KEY = "page-test-key-0123456789abcdef"
+KEYS = json.dumps([{"name": "page", "key": API_KEY, "permissions": ["read", "write"]}])
+
+
+@dataclass
+class Gateway:
+    url: str
+    key: str | None
+
+
 @pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[str]:
-    """``holodeck up`` on a free port, as a newcomer runs it; its URL once healthy."""
+def gateway(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Gateway]:
+    """``holodeck up`` on a free port, as a newcomer runs it (with an API key when the
+    test asks for one); its URL once healthy."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLODECK_", "HOLDECK_"))}
     env.pop("NATS_URL", None)
     env["HOLODECK_WORKSPACE"] = str(tmp_path / "workspace")
+    key = API_KEY if getattr(request, "param", None) == "keyed" else None
+    if key is not None:
+        env["HOLODECK_SECURITY__API_KEYS"] = KEYS
     log = tmp_path / "up.log"
     process = subprocess.Popen(
         [HOLODECK, "up", "--port", str(port)],
@@ -85,18 +100,23 @@ def gateway(tmp_path: Path) -> Iterator[str]:
                 f"the gateway did not start: {log.read_text()[-2000:]}"
             )
             time.sleep(0.1)
-        yield url
+        yield Gateway(url, key)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
 
 
-def test_the_page_builds_a_scene_and_shows_it(gateway: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("gateway", ["open", "keyed"], indirect=True)
+def test_the_page_builds_a_scene_and_shows_it(gateway: Gateway, tmp_path: Path) -> None:
+    """Without keys (a newcomer's loopback gateway), and with one: then the page first
+    fails to list scenes, and every request, the event streams included, carries the key
+    typed into it."""
     node = browser_tools()
     screenshot = tmp_path / "page.png"
+    key = [gateway.key] if gateway.key else []
     done = subprocess.run(
-        [node, str(DRIVER), gateway, PROMPT, str(screenshot), str(CHROMIUM)],
+        [node, str(DRIVER), gateway.url, PROMPT, str(screenshot), str(CHROMIUM), *key],
         capture_output=True,
         text=True,
         timeout=240,
@@ -121,3 +141,6 @@ def test_the_page_builds_a_scene_and_shows_it(gateway: str, tmp_path: Path) -> N
     assert seen["outside"] == [], "every script and style comes from the gateway"
     assert seen["problems"] == [], seen["problems"]
     assert screenshot.stat().st_size > 20_000
+    if gateway.key:
+        assert "key" in seen["refusedWithoutKey"].lower(), seen["refusedWithoutKey"]
+    print(f"without the key: {seen['refusedWithoutKey']}")

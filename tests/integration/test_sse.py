@@ -9,14 +9,25 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import nats
 import pytest
+from nats.js.api import StreamConfig
 
 import services.gateway.events
 import services.runtime
+from services.gateway.events import Feed, run_feed, scene_filters
 from services.meshgen.backend import ParametricMeshes
 from services.watch_command import Message, stream_messages, watch
-from shared.contract import ObjectProgress, Subject, subject
-from shared.layout import PlacedObject
+from shared.contract import (
+    STREAM_SUBJECTS,
+    LayoutReady,
+    ObjectProgress,
+    SceneReady,
+    Subject,
+    encode,
+    subject,
+)
+from shared.layout import Layout, PlacedObject, Room
 from tests.helpers import running_gateway
 
 PROMPT = "a small office with a desk, an office chair and a bookshelf"
@@ -181,3 +192,42 @@ async def test_heartbeats_errors_and_unknown_scenes(gateway: Any) -> None:
     bad = await client.get("/v1/events", headers={"Last-Event-ID": "yesterday"})
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_request")
     assert "Last-Event-ID" in bad.json()["error"]["message"]
+
+
+class BehindProjection:
+    """A projection that never catches up: each wait times out at once."""
+
+    def __init__(self) -> None:
+        self.waits = 0
+
+    async def get_scene(self, scene_id: str) -> Any:
+        return None
+
+    async def wait_for_seq(self, seq: int, timeout: float) -> bool:
+        self.waits += 1
+        return False
+
+
+async def test_a_projection_behind_is_waited_for_once_per_connection(nats_server: str) -> None:
+    nc = await nats.connect(nats_server)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name="EVENTS", subjects=STREAM_SUBJECTS))
+        scene_id = "behind-1"
+        layout = LayoutReady(
+            scene_id=scene_id,
+            prompt="an empty room",
+            layout=Layout(
+                room=Room(type="room", polygon=[[0, 0], [0, 3], [3, 3], [3, 0]], height=2.5),
+                objects=[],
+            ),
+        )
+        ready = SceneReady(scene_id=scene_id, artifacts={}, object_count=0)
+        for event, root in ((layout, Subject.LAYOUT_READY), (ready, Subject.SCENE_READY)):
+            await js.publish(subject(root, scene_id), encode(event))
+        behind = BehindProjection()
+        feed = Feed(scene_filters(scene_id), subject(Subject.PROGRESS, scene_id, "*"), scene_id)
+        got = [m.event async for m in run_feed(js, nc, "EVENTS", feed, behind)]
+        assert got == ["layout", "ready"] and behind.waits == 1
+    finally:
+        await nc.drain()

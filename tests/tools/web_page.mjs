@@ -1,12 +1,13 @@
 // Drives the gateway's page in headless Chromium: submit a prompt, follow its progress to
 // 100 %, wait for the 3D viewer, read back its pixels, hover an object, take a screenshot.
 //
-//   node web_page.mjs BASE_URL PROMPT SCREENSHOT.png [CHROMIUM]
+//   node web_page.mjs BASE_URL PROMPT SCREENSHOT.png [CHROMIUM] [API_KEY]
 //
+// With API_KEY, the page is first seen refusing to list scenes, then given the key.
 // Prints one JSON line of what it saw; exits 1 (with the reason on stderr) on a failure.
 import { chromium } from "playwright-core";
 
-const [base, prompt, screenshot, executable = "/usr/bin/chromium"] = process.argv.slice(2);
+const [base, prompt, screenshot, executable = "/usr/bin/chromium", apiKey = ""] = process.argv.slice(2);
 if (!base || !prompt || !screenshot) {
   console.error("usage: node web_page.mjs BASE_URL PROMPT SCREENSHOT.png [CHROMIUM]");
   process.exit(2);
@@ -45,6 +46,15 @@ try {
   });
 
   await page.goto(base + "/", { waitUntil: "load" });
+  let refusedWithoutKey = null;
+  if (apiKey) {
+    await page.waitForSelector("#list-error:not([hidden])", { timeout: WAIT_MS });
+    refusedWithoutKey = (await page.textContent("#list-error")).trim();
+    problems.length = 0; // the 401s just seen were the point
+    await page.fill("#api-key", apiKey);
+    await page.dispatchEvent("#api-key", "change");
+    await page.waitForSelector("#list-error[hidden]", { state: "attached", timeout: WAIT_MS });
+  }
   await page.fill("#prompt", prompt);
   await page.fill("#seed", "7");
   await page.click("#submit");
@@ -137,7 +147,7 @@ try {
   const operations = await docs.$$eval(".swagger-ui .opblock", (blocks) => blocks.length);
 
   console.log(JSON.stringify({
-    sceneId, status, progressSeen: [...seen], pixels, hovered, downloads, objects, listed,
+    sceneId, status, progressSeen: [...seen], pixels, hovered, downloads, objects, listed, refusedWithoutKey,
     docsOperations: operations, outside, problems,
   }));
 } catch (error) {

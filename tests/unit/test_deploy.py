@@ -8,10 +8,13 @@ fails here rather than in a cluster.
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import json
 import os
 import re
 import shlex
+import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,12 +22,15 @@ from urllib.parse import urlsplit
 import pytest
 import typer.main
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from prometheus_client.metrics import MetricWrapperBase
 from pydantic import BaseModel
 
 from services.cli import app
-from services.runtime import DEFAULT_PORTS, SERVICES, WORKERS
+from services.runtime import DEFAULT_PORTS, SERVICES, WORKERS, _durables_of
 from shared import metrics
+from shared.bus import server_urls
 from shared.config import FLAT_VARIABLES, PREFIXES, GatewaySettings, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +41,24 @@ DOCKERFILE = ROOT / "Dockerfile"
 PROMETHEUS = DEPLOY / "prometheus" / "prometheus.yml"
 ALERTS = DEPLOY / "prometheus" / "alerts.yml"
 DASHBOARD = DEPLOY / "grafana" / "holodeck-dashboard.json"
+# Values of the NATS Helm chart, not a manifest of the kustomization.
+NATS_VALUES = K8S / "nats-values.yaml"
+KEDA = DEPLOY / "keda"
+NATS_NODES = ("nats-1", "nats-2", "nats-3")
 GATEWAY_PORT = GatewaySettings().port
+
+
+def _load_healthcheck() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "holodeck_healthcheck", ROOT / "deploy" / "docker" / "healthcheck.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HEALTHCHECK = _load_healthcheck()
 
 # Labels Prometheus itself attaches to every scraped series.
 TARGET_LABELS = frozenset({"job", "instance"})
@@ -79,7 +102,7 @@ def _compose_environment(service: dict[str, Any]) -> dict[str, str]:
 def _k8s_objects() -> list[tuple[Path, dict[str, Any]]]:
     objects = []
     for path in sorted(K8S.glob("*.y*ml")):
-        if path.name == "kustomization.yaml":
+        if path.name in ("kustomization.yaml", NATS_VALUES.name):
             continue
         objects += [(path, doc) for doc in _documents(path)]
     return objects
@@ -295,7 +318,12 @@ def test_dockerfile_entrypoint_and_default_command():
     assert params["port"] == GATEWAY_PORT
     healthcheck = _dockerfile_one("HEALTHCHECK")
     probe = _exec_form(healthcheck.split(" CMD ", 1)[1])
-    assert probe[-1] == str(params["port"])
+    assert probe[0] == "python"
+    script = PurePosixPath(probe[1])
+    copied = [rest.split() for word, rest in _dockerfile_instructions() if word == "COPY"]
+    (source,) = [ROOT / parts[0] for parts in copied if parts[-1] == str(script)]
+    assert HEALTHCHECK.port_of(["holodeck", *cmd]) == params["port"]
+    assert source == ROOT / "deploy" / "docker" / "healthcheck.py"
     assert str(params["port"]) in _dockerfile_one("EXPOSE").split()
 
 
@@ -333,7 +361,8 @@ def test_compose_runs_every_service_once_with_its_port():
         probe = service["healthcheck"]["test"]
         assert probe[-1] == str(port), f"{name}: healthcheck on {probe[-1]}, serves {port}"
         assert service["restart"] == "unless-stopped"
-        assert set(service["depends_on"]) >= {"nats"}
+        assert set(service["depends_on"]) >= set(NATS_NODES)
+        assert HEALTHCHECK.port_of(["holodeck", *command]) == port
         for dependency in service["depends_on"].values():
             assert dependency["condition"] == "service_healthy"
     assert sorted(served) == sorted(SERVICES)
@@ -364,8 +393,11 @@ def test_compose_settings_reach_nats_postgres_and_shared_artifacts(
             for key, value in _compose_environment(service).items():
                 patch.setenv(key, value)
             settings = load_settings()
-        url = urlsplit(settings.nats.url or "")
-        assert url.scheme == "nats" and url.hostname in compose["services"], name
+        urls = [urlsplit(u) for u in server_urls(settings.nats.url or "")]
+        assert sorted(u.hostname or "" for u in urls) == sorted(NATS_NODES), name
+        assert all(u.scheme == "nats" and u.hostname in compose["services"] for u in urls)
+        assert settings.nats.replicas == len(NATS_NODES), name
+        assert settings.nats.user and settings.nats.password, name
         assert settings.storage.artifact_store == "nats", name
         if service["command"][1] != "gateway":
             continue
@@ -403,7 +435,7 @@ def test_kustomization_lists_every_manifest():
     (kustomization,) = _documents(K8S / "kustomization.yaml")
     listed = kustomization["resources"]
     assert len(listed) == len(set(listed))
-    files = {p.name for p in K8S.glob("*.y*ml")} - {"kustomization.yaml"}
+    files = {p.name for p in K8S.glob("*.y*ml")} - {"kustomization.yaml", NATS_VALUES.name}
     assert set(listed) == files
     namespaces = _k8s_kind("Namespace")
     assert list(namespaces) == [kustomization["namespace"]]
@@ -417,11 +449,13 @@ def test_kubernetes_runs_every_service_once_with_its_port():
         served[container["args"][1]] = name
         ports = {p.get("name"): p["containerPort"] for p in container["ports"]}
         assert port in ports.values(), f"{name}: serves {port}, declares {ports}"
-        for probe in ("livenessProbe", "readinessProbe"):
+        # Liveness restarts a pod: it must not depend on NATS or the database, or an outage
+        # of either would restart every pod; readiness takes it out of rotation instead.
+        for probe, path in (("livenessProbe", "/health/live"), ("readinessProbe", "/health/ready")):
             check = container[probe]["httpGet"]
             probed = ports.get(check["port"], check["port"])
             assert probed == port, f"{name}: {probe} on {check['port']}, serves {port}"
-            assert check["path"] == "/health"
+            assert check["path"] == path, f"{name}: {probe} on {check['path']}"
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/port"] == str(port)
@@ -504,8 +538,11 @@ def test_kubernetes_pods_load_their_settings(monkeypatch: pytest.MonkeyPatch, cl
                     patch.setenv(item["name"], secrets[ref["name"]]["stringData"][ref["key"]])
             settings = load_settings()
         assert settings.storage.artifact_store == "nats", name
+        assert settings.nats.replicas == 3, name
+        assert settings.nats.user and settings.nats.password, f"{name}: no NATS login"
         if container["args"][1] == "gateway":
             assert settings.gateway.host == "0.0.0.0"
+            assert settings.security.api_keys, "the gateway would refuse 0.0.0.0 without keys"
             assert settings.database_url.startswith("postgresql+asyncpg://"), name
 
 
@@ -681,15 +718,141 @@ def test_prometheus_finds_its_rule_files_where_compose_mounts_them():
 # --- durability -------------------------------------------------------------------------
 
 
-def test_production_nats_syncs_every_write():
-    nats = _compose()["services"]["nats"]
-    mounted = {v.split(":")[1]: v.split(":")[0] for v in nats["volumes"] if v.startswith("./")}
-    config_path = nats["command"][nats["command"].index("-c") + 1]
-    source = ROOT / mounted[config_path]
-    config = source.read_text()
-    assert re.search(r"^\s*sync_interval:\s*always\s*$", config, re.MULTILINE)
-    assert re.search(r"^\s*store_dir:\s*/data\s*$", config, re.MULTILINE)
-    assert any(v.endswith(":/data") for v in nats["volumes"])
+def test_production_nats_is_a_three_node_cluster_syncing_every_write():
+    services = _compose()["services"]
+    volumes = set()
+    for node in NATS_NODES:
+        nats = services[node]
+        mounted = {v.split(":")[1]: v.split(":")[0] for v in nats["volumes"] if v.startswith("./")}
+        config_path = nats["command"][nats["command"].index("-c") + 1]
+        config = (ROOT / mounted[config_path]).read_text()
+        assert re.search(r"^\s*sync_interval:\s*always\s*$", config, re.MULTILINE)
+        assert re.search(r"^\s*store_dir:\s*/data\s*$", config, re.MULTILINE)
+        for other in NATS_NODES:
+            assert f"nats-route://{other}:6222" in config
+        (data,) = [v.split(":")[0] for v in nats["volumes"] if v.endswith(":/data")]
+        volumes.add(data)
+        assert nats["environment"]["SERVER_NAME"] == node
+        assert "healthcheck" in nats
+    assert len(volumes) == len(NATS_NODES), "each node has its own volume"
     for config in _configmap_config().values():
         assert config["nats"]["sync_always"] is True
-    assert "config.jetstream.merge.sync_interval=always" in (DEPLOY / "README.md").read_text()
+        assert config["nats"]["replicas"] == 3
+    values = yaml.safe_load(NATS_VALUES.read_text())
+    assert values["config"]["cluster"] == {"enabled": True, "replicas": 3}
+    jetstream = values["config"]["jetstream"]
+    assert jetstream["enabled"] and jetstream["fileStore"]["pvc"]["enabled"]
+    assert jetstream["merge"]["sync_interval"] == "always"
+    secrets = _k8s_kind("Secret")
+    for item in values["container"]["env"].values():
+        ref = item["valueFrom"]["secretKeyRef"]
+        assert ref["key"] in secrets[ref["name"]]["stringData"]
+
+
+def test_keda_overlay_replaces_the_cpu_autoscalers():
+    """KEDA scales every worker on its durables' backlog; no Deployment keeps an HPA too."""
+    (kustomization,) = _documents(KEDA / "kustomization.yaml")
+    assert "../kubernetes" in kustomization["resources"]
+    deleted = {
+        yaml.safe_load(p["patch"])["metadata"]["name"]
+        for p in kustomization["patches"]
+        if "$patch: delete" in p["patch"]
+    }
+    scaled = {}
+    for doc in _documents(KEDA / "scaledobjects.yaml"):
+        assert doc["kind"] == "ScaledObject"
+        target = doc["spec"]["scaleTargetRef"]["name"]
+        scaled[target] = doc
+        spec = doc["spec"]
+        assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+        assert spec["cooldownPeriod"] >= 60
+        for trigger in spec["triggers"]:
+            assert trigger["type"] == "nats-jetstream"
+            meta = trigger["metadata"]
+            assert meta["stream"] == "HOLODECK" and meta["account"] == "$G"
+            assert meta["natsServerMonitoringEndpoint"].endswith(":8222")
+            assert int(meta["lagThreshold"]) >= 1
+    deployments = _k8s_kind("Deployment")
+    workers = {n for n, _, c in _holodeck_containers() if c["args"][1] in WORKERS}
+    assert set(scaled) == workers
+    for name, doc in scaled.items():
+        durables = {t["metadata"]["consumer"] for t in doc["spec"]["triggers"]}
+        (container,) = _containers(deployments[name])
+        assert durables == set(_durables_of(container["args"][1])), name
+    hpas = {
+        h["spec"]["scaleTargetRef"]["name"]: n
+        for n, h in _k8s_kind("HorizontalPodAutoscaler").items()
+    }
+    assert set(hpas.values()) <= deleted, "an HPA left beside a ScaledObject"
+
+
+def test_disruption_budgets_and_network_policies_cover_every_service():
+    budgets = _k8s_kind("PodDisruptionBudget")
+    components = {c["args"][1] for _, _, c in _holodeck_containers()}
+    covered = {
+        b["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"]
+        for b in budgets.values()
+    }
+    assert covered == components
+    policies = _k8s_kind("NetworkPolicy")
+    assert policies["default-deny-ingress"]["spec"]["podSelector"] == {}
+    open_to_all = [
+        p for p in policies.values() for rule in p["spec"].get("ingress", []) if "from" not in rule
+    ]
+    assert [
+        p["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for p in open_to_all
+    ] == ["gateway"]
+    (nats,) = [
+        p
+        for p in policies.values()
+        if p["spec"]["podSelector"].get("matchLabels") == {"app.kubernetes.io/name": "nats"}
+    ]
+    client_rule = next(r for r in nats["spec"]["ingress"] if {"port": 4222} in r["ports"])
+    allowed = [peer["podSelector"]["matchLabels"] for peer in client_rule["from"]]
+    assert {"app.kubernetes.io/name": "holodeck"} in allowed
+
+
+# --- the lock file ----------------------------------------------------------------------
+
+
+def _locked() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, sep, version = line.partition("==")
+        assert sep, f"requirements.lock: {line!r} is not pinned with =="
+        pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_lock_file_pins_every_dependency_of_pyproject_and_their_extras():
+    """Every dependency (and what its extras add) is pinned, at a version pyproject allows;
+    the image installs the lock with --no-deps, so a missing one would fail at run time."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = _locked()
+    for spec in pyproject["project"]["dependencies"]:
+        requirement = Requirement(spec)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"requirements.lock misses {requirement.name} ({spec})"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"requirements.lock pins {name}=={pins[name]}, pyproject wants {spec}"
+        )
+        for extra in requirement.extras:
+            for needed in importlib.metadata.requires(requirement.name) or []:
+                wanted = Requirement(needed)
+                if wanted.marker is not None and wanted.marker.evaluate({"extra": extra}):
+                    if not wanted.marker.evaluate({"extra": ""}):
+                        assert canonicalize_name(wanted.name) in pins, (
+                            f"requirements.lock misses {wanted.name}, needed by {spec}"
+                        )
+    assert "holodeck" not in pins, "the project itself is installed after the lock"
+
+
+def test_dockerfile_installs_the_lock_without_resolving():
+    runs = " ".join(rest for word, rest in _dockerfile_instructions() if word == "RUN")
+    copies = [rest for word, rest in _dockerfile_instructions() if word == "COPY"]
+    assert any(c.split()[0] == "requirements.lock" for c in copies)
+    assert "pip install --no-deps -r /tmp/requirements.lock" in runs
+    assert "pip check" in runs

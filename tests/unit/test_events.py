@@ -7,6 +7,7 @@ import ipaddress
 import json
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +27,7 @@ from services.gateway.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     DestinationRefused,
+    NotifyingProjection,
     WebhookSender,
     delay_before,
     destination,
@@ -438,3 +440,52 @@ def test_the_watch_command_describes_each_event() -> None:
     assert describe("progress", {"stage": "meshgen", "object_id": "o1", "percent": 5}) == (
         "meshgen   o1   5 %"
     )
+
+
+class ProjectionShowing:
+    """A projection that applies nothing and shows one scene as it is told to."""
+
+    def __init__(self, shown: SceneView) -> None:
+        self.shown = shown
+        self.applied: list[int] = []
+
+    def last_seq(self) -> int:
+        return self.applied[-1] if self.applied else 0
+
+    async def apply_many(self, events: Any) -> None:
+        self.applied.extend(seq for _, _, seq, _ in events)
+
+    async def get_scene(self, scene_id: str) -> SceneView | None:
+        return self.shown if scene_id == self.shown.scene_id else None
+
+
+def stored(event: Any, name: str, seq: int) -> tuple[str, bytes, int, datetime]:
+    return (name, encode(event), seq, datetime.now(UTC))
+
+
+async def test_the_projector_sends_the_webhook_of_the_attempt_the_projection_ended() -> None:
+    sent: list[dict[str, Any]] = []
+
+    def take(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200)
+
+    webhooks = sender(httpx.MockTransport(take), MemoryClaims(), [])
+    projection = ProjectionShowing(view(Status.SUCCEEDED, attempt=2))
+    notifying = NotifyingProjection(projection, webhooks, js=None, stream="S")  # type: ignore[arg-type]
+    request = SceneRequested(
+        scene_id=SCENE, prompt="two chairs", options=SceneOptions(callback_url="https://h.example/")
+    )
+    late = SceneReady(scene_id=SCENE, artifacts={}, object_count=2, attempt=1)
+    ready = SceneReady(scene_id=SCENE, artifacts={}, object_count=2, attempt=2)
+    await notifying.apply_many(
+        [
+            stored(request, subject(Subject.SCENE_REQUESTED, SCENE), 1),
+            # A late outcome of the superseded attempt: the projection shows attempt 2.
+            stored(late, subject(Subject.SCENE_READY, SCENE), 2),
+            stored(ready, subject(Subject.SCENE_READY, SCENE), 3),
+        ]
+    )
+    assert projection.applied == [1, 2, 3]
+    await webhooks.flush(timeout=10)
+    assert [(b["type"], b["attempt"]) for b in sent] == [("scene.succeeded", 2)]
