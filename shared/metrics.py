@@ -62,7 +62,17 @@ CONSUMER_ACK_PENDING = Gauge(
     "Messages delivered but not yet acknowledged",
     ["consumer"],
 )
-SCENES_TOTAL = Counter("holodeck_scenes_total", "Scenes finished, by outcome", ["status"])
+# One count per scene attempt's end, made by whoever wins the claim of that end in the
+# scene-state bucket (shared.stage): a scene failing on seven objects counts once, and a
+# redelivered scene.ready counts nothing. ``reason`` says how it ended: SCENE_READY,
+# STAGE_FAILURE (a stage gave up after its retries, or on a permanent error) or
+# MALFORMED_REQUEST (a request that could not be read fails its own new scene).
+SCENES_TOTAL = Counter(
+    "holodeck_scenes_total", "Scenes finished, by outcome and how", ["status", "reason"]
+)
+SCENE_READY = ("SUCCEEDED", "ready")
+STAGE_FAILURE = ("FAILED", "stage_failure")
+MALFORMED_REQUEST = ("FAILED", "malformed_request")
 # Counted where dead letters are kept (the gateway's projection), so each is counted once
 # whichever consumer rejected it.
 DEAD_LETTERS = Counter(

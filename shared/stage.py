@@ -298,7 +298,7 @@ class StageRunner:
                 and not await self.started(exc.scene_id, delivery.stream_seq)
             ):
                 failure = self._failure(exc.scene_id, None, "malformed_event", str(exc), False, 1)
-                if await self._claimed(exc.scene_id, failure, "FAILED"):
+                if await self._claimed(exc.scene_id, failure, "FAILED", metrics.MALFORMED_REQUEST):
                     await self._publish(failure)
         except RetryLater:
             # Without its dead letter the message would vanish unexplained: try again.
@@ -340,13 +340,15 @@ class StageRunner:
         """Claim the scene's success for an output ``scene.ready``; False if it ended before."""
         for out in outputs:
             if isinstance(out.event, SceneReady):
-                if not await self._claimed(scene_id, out, "SUCCEEDED"):
+                if not await self._claimed(scene_id, out, "SUCCEEDED", metrics.SCENE_READY):
                     log.info("scene.ready dropped: the scene had already ended")
                     metrics.STAGE_SKIPPED.labels(self.stage, "ended").inc()
                     return False
         return True
 
-    async def _claimed(self, scene_id: str, out: Output, state: TerminalState) -> bool:
+    async def _claimed(
+        self, scene_id: str, out: Output, state: TerminalState, counted_as: tuple[str, str]
+    ) -> bool:
         end = SceneState(
             attempt=getattr(out.event, "attempt", 1),
             state=state,
@@ -360,6 +362,11 @@ class StageRunner:
             raise RetryLater(
                 f"cannot record the scene's state: {exc!r}", code="state_unavailable"
             ) from None
+        if held is end:
+            # Recorded by this very call (a claim hands back the state it was given when it
+            # writes it): the scene's end is counted here once, not again when a redelivery
+            # or a second replica finds its own claim already held.
+            metrics.SCENES_TOTAL.labels(*counted_as).inc()
         return held.msg_id == end.msg_id
 
     async def _publish_all(self, outputs: Sequence[Output]) -> None:
@@ -396,9 +403,8 @@ class StageRunner:
                 getattr(event, "attempt", 1),
             )
             try:
-                if await self._claimed(scene_id, failure, "FAILED"):
+                if await self._claimed(scene_id, failure, "FAILED", metrics.STAGE_FAILURE):
                     await self._publish(failure)
-                    metrics.SCENES_TOTAL.labels("FAILED").inc()
                 else:
                     log.info("scene.failed not sent: the scene had already ended")
             except RetryLater:

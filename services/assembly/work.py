@@ -17,7 +17,6 @@ from typing import Protocol
 
 from services.assembly.floorplan import floorplan_png
 from services.assembly.scene import build_scene_glb
-from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.cache import AssetCache
 from shared.contract import (
@@ -149,7 +148,6 @@ class Assembler:
             "floorplan.png": plan_ref,
         }
         log.info("scene assembled", scene_id=scene_id, objects=len(wanted), glb_bytes=glb_ref.size)
-        metrics.SCENES_TOTAL.labels("SUCCEEDED").inc()
         ready = SceneReady(
             scene_id=scene_id,
             producer=self.producer,
