@@ -16,12 +16,14 @@ from typing import Annotated, Any, Literal, Protocol, TypeVar
 from urllib.parse import quote
 
 import nats.errors
-from fastapi import FastAPI, Header, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.progress import ProgressBoard
@@ -36,6 +38,7 @@ from services.gateway.projection import (
     SceneView,
     StageStatuses,
     Status,
+    is_outage,
 )
 from services.gateway.requests import (
     HEADER as IDEMPOTENCY_HEADER,
@@ -54,6 +57,7 @@ from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.contract import ArtifactRef, SceneOptions, SceneRequested
 from shared.errors import BadInput, RetryLater
+from shared.layout import ID_PATTERN
 from shared.logs import get_logger
 from shared.states import SceneState, SceneStates
 
@@ -83,6 +87,10 @@ LagCheck = Callable[[], tuple[bool, dict[str, Any]]]
 # right after the 202 finds the scene.
 PROJECTION_WAIT_S = 2.0
 MAX_PAGE_SIZE = 1000
+# Pages past this are refused (422): the offset must stay well inside a SQL BIGINT.
+MAX_PAGE = 1_000_000
+# Seconds a client is asked to wait when the bus or the database does not answer.
+RETRY_AFTER_S = 1
 PRODUCER = "gateway"
 
 EXTENSIONS = {
@@ -108,13 +116,29 @@ class ApiError(Exception):
 class NewScene(BaseModel):
     """The body of ``POST /v1/scenes``; the prompt's rules are the contract's."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"prompt": "a cozy bedroom with a reading corner", "options": {"seed": 7}}]
+        },
+    )
 
     prompt: str
     options: SceneOptions = Field(default_factory=SceneOptions)
 
 
 class SceneCreated(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scene_id": "3a2315b02a774767b49c",
+                    "status_url": "/v1/scenes/3a2315b02a774767b49c",
+                }
+            ]
+        }
+    )
+
     scene_id: str
     status_url: str
 
@@ -159,12 +183,32 @@ class CancelResult(BaseModel):
 
 
 class ErrorDetail(BaseModel):
-    code: str
-    message: str
+    code: str = Field(description="What went wrong, for programs: `scene_not_found`, ...")
+    message: str = Field(description="What went wrong, for people")
 
 
 class ErrorResponse(BaseModel):
+    """Every error answer: a code and a message, with more fields on some codes."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"error": {"code": "scene_not_found", "message": "no scene 'abc'"}}]
+        }
+    )
+
     error: ErrorDetail
+
+
+class HealthReport(BaseModel):
+    """The body of ``GET /health``, on 200 and on 503 alike."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool] = Field(description="Each check by name, true when it passed")
+    reasons: list[str] | None = Field(None, description="Why the failed checks failed")
+    last_seq: int | None = Field(description="The last stream sequence the projection applied")
+    projection: dict[str, Any] | None = Field(
+        None, description="How far the projection is behind the stream"
+    )
 
 
 class NotAcceptedDetail(ErrorDetail):
@@ -288,6 +332,7 @@ def artifact_url(sha256: str) -> str:
 
 
 _STRING = {"type": "string"}
+_BINARY = {"type": "string", "format": "binary"}
 IDEMPOTENCY_DESCRIPTION = (
     "Makes the request safe to retry: the same key returns the same scene and publishes "
     "at most once, across gateway replicas and restarts (keys are kept for "
@@ -295,6 +340,46 @@ IDEMPOTENCY_DESCRIPTION = (
     f"422 `idempotency_key_reused`. Printable ASCII, at most {MAX_KEY_LENGTH} characters; "
     "a UUID per logical request is a good choice."
 )
+
+SceneId = Annotated[
+    str,
+    Path(
+        pattern=ID_PATTERN,
+        description="The scene's id (letters, digits, `_` and `-`, at most 64)",
+        examples=["3a2315b02a774767b49c"],
+    ),
+]
+Sha256 = Annotated[
+    str, Path(pattern=r"^[0-9a-f]{64}$", description="The artifact's SHA-256, in lower-case hex")
+]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="From 1")]
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before asking again", "schema": _STRING}
+}
+_DOWNLOAD_HEADERS = {
+    "Content-Disposition": {"description": "`attachment` with a file name", "schema": _STRING}
+}
+# Artifacts are served in the media type they were stored with; layouts are JSON.
+ARTIFACT_CONTENT: dict[str, Any] = {
+    media_type: {"schema": {} if media_type == "application/json" else _BINARY}
+    for media_type in EXTENSIONS
+}
+
+
+def _fail(description: str, **extra: Any) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description, **extra}
+
+
+DATABASE_DOWN: dict[int | str, dict[str, Any]] = {
+    503: _fail(
+        "`database_unavailable` or `storage_unavailable`: the projection's database (or the "
+        "artifact store) did not answer",
+        headers=_RETRY_AFTER,
+    )
+}
+MALFORMED_BODY: dict[int | str, dict[str, Any]] = {
+    400: _fail("`bad_request`: the body is not valid JSON")
+}
 
 
 def create_app(
@@ -349,8 +434,9 @@ def create_app(
                 "description": "The bus did not confirm the request. `accepted` says "
                 "whether it may still have been taken (`unknown`) or surely was not "
                 "(`no`); with an Idempotency-Key a retry is always safe.",
-                "headers": {"Retry-After": {"description": "Seconds", "schema": _STRING}},
+                "headers": _RETRY_AFTER,
             },
+            **MALFORMED_BODY,
         },
     )
     async def create_scene(
@@ -418,16 +504,20 @@ def create_app(
             headers["Idempotent-Replayed"] = "true"
         return JSONResponse(created.model_dump(), status_code=202, headers=headers)
 
-    @app.get("/v1/scenes/{scene_id}", response_model=SceneBody)
-    async def get_scene(scene_id: str) -> SceneBody:
+    @app.get(
+        "/v1/scenes/{scene_id}",
+        response_model=SceneBody,
+        responses={404: _fail("`scene_not_found`"), **DATABASE_DOWN},
+    )
+    async def get_scene(scene_id: SceneId) -> SceneBody:
         view = await projection.get_scene(scene_id)
         if view is None:
             raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}")
         return _scene_body(view, progress)
 
-    @app.get("/v1/scenes", response_model=SceneList)
+    @app.get("/v1/scenes", response_model=SceneList, responses=DATABASE_DOWN)
     async def list_scenes(
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: PageNumber = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = default_page_size,
         status: Status | None = None,
     ) -> SceneList:
@@ -456,10 +546,15 @@ def create_app(
                 "cancel it first), `replay_began` (another retry of it began meanwhile) or "
                 "`not_replayable` (the stream holds neither its request nor its layout)",
             },
-            503: {"model": ErrorResponse, "description": "The bus did not answer"},
+            503: _fail(
+                "`bus_unavailable` (the bus did not answer), `database_unavailable` or "
+                "`control_unavailable` (this gateway cannot retry or cancel)",
+                headers=_RETRY_AFTER,
+            ),
+            **MALFORMED_BODY,
         },
     )
-    async def retry_scene(scene_id: str, body: RetryRequest | None = None) -> JSONResponse:
+    async def retry_scene(scene_id: SceneId, body: RetryRequest | None = None) -> JSONResponse:
         """Begin the scene's next attempt, as `holodeck replay SCENE_ID [--from STAGE]`:
         what the stages before `from` made is read back from the stream, not made again."""
         recovery = controlled()
@@ -523,10 +618,15 @@ def create_app(
                 "`scene_status` says how; `not_cancellable`: the stream holds neither its "
                 "request nor its layout",
             },
-            503: {"model": ErrorResponse, "description": "The bus did not answer"},
+            503: _fail(
+                "`bus_unavailable` (the bus did not answer), `database_unavailable` or "
+                "`control_unavailable` (this gateway cannot retry or cancel)",
+                headers=_RETRY_AFTER,
+            ),
+            **MALFORMED_BODY,
         },
     )
-    async def cancel_scene(scene_id: str, body: CancelRequest | None = None) -> JSONResponse:
+    async def cancel_scene(scene_id: SceneId, body: CancelRequest | None = None) -> JSONResponse:
         """End the scene's current attempt as CANCELLED, as `holodeck cancel SCENE_ID`:
         every stage drops its remaining work. Cancelling a cancelled scene is a 202 again."""
         recovery = controlled()
@@ -558,9 +658,9 @@ def create_app(
             result.model_dump(), status_code=202, headers={"Location": result.status_url}
         )
 
-    @app.get("/v1/deadletters", response_model=DeadLetterList)
+    @app.get("/v1/deadletters", response_model=DeadLetterList, responses=DATABASE_DOWN)
     async def list_dead_letters(
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: PageNumber = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = default_page_size,
         rejected_by: Annotated[
             str | None, Query(max_length=64, description="Only those one consumer rejected")
@@ -585,8 +685,25 @@ def create_app(
         include_in_schema=False,
     )
 
-    @app.get("/v1/scenes/{scene_id}/artifacts/{name}")
-    async def scene_artifact(scene_id: str, name: str) -> Response:
+    @app.get(
+        "/v1/scenes/{scene_id}/artifacts/{name}",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The file: `scene.glb` (model/gltf-binary), `layout.json` "
+                "(application/json), the floor plan",
+                "content": ARTIFACT_CONTENT,
+                "headers": _DOWNLOAD_HEADERS,
+            },
+            404: _fail("`scene_not_found` or `artifact_not_found`"),
+            **DATABASE_DOWN,
+        },
+    )
+    async def scene_artifact(
+        scene_id: SceneId,
+        name: Annotated[str, Path(description="`scene.glb`, `layout.json`, ...", max_length=200)],
+    ) -> Response:
+        """Download one of a scene's files by the name its `artifacts` lists."""
         view = await projection.get_scene(scene_id)
         if view is None:
             raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}")
@@ -595,14 +712,35 @@ def create_app(
             raise ApiError(404, "artifact_not_found", f"scene {scene_id!r} has no {name!r}")
         return await _download(store, ref, name)
 
-    @app.get("/v1/artifacts/{sha256}")
-    async def artifact(sha256: str) -> Response:
+    @app.get(
+        "/v1/artifacts/{sha256}",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The file, in the media type it was made with: an object's "
+                "image (image/png) or mesh (model/gltf-binary), a layout (application/json)",
+                "content": ARTIFACT_CONTENT,
+                "headers": _DOWNLOAD_HEADERS,
+            },
+            404: _fail("`artifact_not_found`"),
+            **DATABASE_DOWN,
+        },
+    )
+    async def artifact(sha256: Sha256) -> Response:
+        """Download an artifact by its SHA-256, as objects' `image.url` and `mesh.url` link it."""
         ref = await projection.artifact(sha256)
         if ref is None:
             raise ApiError(404, "artifact_not_found", f"no artifact {sha256!r}")
         return await _download(store, ref, sha256 + EXTENSIONS.get(ref.media_type, ""))
 
-    @app.get("/health")
+    @app.get(
+        "/health",
+        response_model=None,
+        responses={
+            200: {"model": HealthReport, "description": "Every check passed"},
+            503: {"model": HealthReport, "description": "A check failed; `reasons` says which"},
+        },
+    )
     async def check_health() -> JSONResponse:
         """200 when the database answers, the bus is connected and the projection keeps
         up with the stream; 503 with the reasons otherwise."""
@@ -631,7 +769,16 @@ def create_app(
             status_code=200 if ok else 503,
         )
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": _STRING}},
+            }
+        },
+    )
     async def prometheus_metrics() -> Response:
         # Counted when scraped: STUCK depends on the clock, not only on events.
         try:
@@ -822,12 +969,22 @@ def _invalid(errors: Any, prefix: tuple[str, ...] = ()) -> ApiError:
     return ApiError(422, "invalid_request", f"invalid request: {summary}", fields=fields)
 
 
+def _allowed(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route serves on the request's path: the router's own 405 names
+    only the first route whose path matched, and GET and POST of one path are two routes."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route) and route.matches(scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         response = _error(exc.status, exc.code, exc.message, **exc.extra)
         if exc.status == 503:
-            response.headers["Retry-After"] = "1"
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 
     @app.exception_handler(RequestValidationError)
@@ -837,12 +994,52 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
-        return _error(
+        # 400 is a body that is not JSON; 405 carries the route's Allow header.
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        response = _error(
             exc.status_code,
             codes.get(exc.status_code, f"http_{exc.status_code}"),
             str(exc.detail),
         )
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = ", ".join(_allowed(app, request.scope))
+        return response
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        route = getattr(request.scope.get("route"), "path", request.url.path)
+        if not is_outage(exc):
+            log.error("database error", route=route, error=repr(exc))
+            return _error(500, "internal_error", "the gateway failed to read its database")
+        log.warning("database unavailable", route=route, error=repr(exc))
+        response = _error(
+            503,
+            "database_unavailable",
+            f"the database did not answer ({type(exc).__name__}); retry shortly",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    @app.exception_handler(OSError)
+    async def storage_error(request: Request, exc: OSError) -> JSONResponse:
+        # A refused or timed-out connection the driver did not wrap (asyncpg connecting),
+        # or an artifact store that cannot be read: an outage, not a bad request.
+        log.warning("storage unavailable", path=request.url.path, error=repr(exc))
+        response = _error(
+            503,
+            "storage_unavailable",
+            f"the database or the artifact store did not answer ({type(exc).__name__}); "
+            "retry shortly",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Logged with its traceback; the client gets the error model, never the trace.
+        log.exception("unexpected error", path=request.url.path)
+        return _error(500, "internal_error", "the gateway failed; the error is in its log")
 
 
 # -- metrics -------------------------------------------------------------------------

@@ -723,6 +723,39 @@ _REFUSALS = {
     "413": "`body_too_large`: over `security.max_body_bytes`",
     "429": "`rate_limited`, with `Retry-After` and `RateLimit-*` headers",
 }
+_STRING = {"type": "string"}
+_REFUSAL_HEADERS: dict[str, dict[str, Any]] = {
+    "401": {"WWW-Authenticate": {"description": '`Bearer realm="holodeck"`', "schema": _STRING}},
+    "429": {
+        "Retry-After": {"description": "Seconds until a request is allowed", "schema": _STRING},
+        "RateLimit-Policy": {
+            "description": "The limit, as `N;w=SECONDS;burst=B`",
+            "schema": _STRING,
+        },
+    },
+}
+
+
+def _refusal(status: str, description: str) -> dict[str, Any]:
+    """The OpenAPI response of a refusal: the gateway's JSON error model."""
+    error = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {"code": _STRING, "message": _STRING},
+            }
+        },
+    }
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": error}},
+    }
+    if status in _REFUSAL_HEADERS:
+        response["headers"] = _REFUSAL_HEADERS[status]
+    return response
 
 
 def _document(app: FastAPI, anonymous_ok: bool) -> None:
@@ -747,7 +780,7 @@ def _document(app: FastAPI, anonymous_ok: bool) -> None:
                 operation["security"] = required
                 responses = operation.setdefault("responses", {})
                 for status, description in _REFUSALS.items():
-                    responses.setdefault(status, {"description": description})
+                    responses.setdefault(status, _refusal(status, description))
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -6,13 +6,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
-from services.gateway.api import create_app
+from services.gateway.api import MAX_PAGE, create_app
 from services.gateway.projection import Projection
 from services.gateway.projector import Lag
 from services.gateway.requests import (
@@ -39,6 +40,7 @@ from shared.contract import (
     subject,
 )
 from shared.errors import BadInput, RetryLater
+from shared.layout import ID_PATTERN
 from shared.states import MemorySceneStates, SceneState
 from tests.fakes.scenes import at, image_bytes, scene_events
 
@@ -486,10 +488,9 @@ async def test_unknown_scenes_and_artifacts_are_404(gateway: Gateway) -> None:
     assert unbuilt.status_code == 404
     assert unbuilt.json()["error"]["code"] == "artifact_not_found"
 
-    for sha in ("0" * 64, "not-a-digest"):
-        unknown = await gateway.client.get(f"/v1/artifacts/{sha}")
-        assert unknown.status_code == 404
-        assert unknown.json()["error"]["code"] == "artifact_not_found"
+    unknown = await gateway.client.get(f"/v1/artifacts/{'0' * 64}")
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "artifact_not_found"
 
     route = await gateway.client.get("/v2/nowhere")
     assert route.status_code == 404
@@ -714,6 +715,90 @@ async def test_the_openapi_documents_the_idempotency_key(gateway: Gateway) -> No
     assert {"202", "404", "409", "503"} <= set(retry["responses"])
     cancel = spec["paths"]["/v1/scenes/{scene_id}/cancel"]["post"]
     assert {"202", "404", "409", "503"} <= set(cancel["responses"])
+
+
+async def test_the_openapi_documents_every_answer_and_the_artifact_media_types(
+    gateway: Gateway,
+) -> None:
+    spec = (await gateway.client.get("/openapi.json")).json()
+    paths = spec["paths"]
+    error = {"$ref": "#/components/schemas/ErrorResponse"}
+
+    def answers(path: str, method: str = "get") -> dict[str, Any]:
+        responses: dict[str, Any] = paths[path][method]["responses"]
+        return responses
+
+    for path in ("/v1/scenes/{scene_id}", "/v1/artifacts/{sha256}"):
+        assert answers(path)["404"]["content"]["application/json"]["schema"] == error
+    for path in ("/v1/scenes", "/v1/deadletters", "/v1/scenes/{scene_id}"):
+        down = answers(path)["503"]
+        assert down["content"]["application/json"]["schema"] == error
+        assert "Retry-After" in down["headers"]
+        assert "422" in answers(path)
+    for path in ("/v1/scenes", "/v1/scenes/{scene_id}/retry", "/v1/scenes/{scene_id}/cancel"):
+        assert "400" in answers(path, "post")
+    for path in ("/v1/artifacts/{sha256}", "/v1/scenes/{scene_id}/artifacts/{name}"):
+        download = answers(path)["200"]
+        assert {"model/gltf-binary", "image/png", "application/json"} <= set(download["content"])
+        assert "Content-Disposition" in download["headers"]
+    assert set(answers("/metrics")["200"]["content"]) == {"text/plain"}
+    health = answers("/health")
+    assert health["503"]["content"] == health["200"]["content"]
+    page = next(p for p in paths["/v1/scenes"]["get"]["parameters"] if p["name"] == "page")
+    assert page["schema"]["maximum"] == MAX_PAGE
+    [scene_id] = paths["/v1/scenes/{scene_id}"]["get"]["parameters"]
+    assert scene_id["schema"]["pattern"] == ID_PATTERN
+    assert spec["components"]["schemas"]["NewScene"]["examples"]
+
+
+async def test_a_page_past_any_offset_is_422_not_a_server_error(gateway: Gateway) -> None:
+    await gateway.create()
+    for path in ("/v1/scenes", "/v1/deadletters"):
+        huge = await gateway.client.get(path, params={"page": 10**24, "page_size": 468})
+        assert huge.status_code == 422, huge.text
+        assert huge.json()["error"]["fields"][0]["field"] == "query.page"
+        last = await gateway.client.get(path, params={"page": MAX_PAGE, "page_size": 1000})
+        assert last.status_code == 200
+        assert last.json()["items"] == []
+
+
+async def test_a_malformed_scene_id_or_digest_is_422_naming_it(gateway: Gateway) -> None:
+    for method, path, field in (
+        ("GET", "/v1/scenes/a%20b", "path.scene_id"),
+        ("GET", "/v1/scenes/%C3%A5/artifacts/scene.glb", "path.scene_id"),
+        ("POST", "/v1/scenes/%2C%C2%B2%60/cancel", "path.scene_id"),
+        ("POST", "/v1/scenes/a.b/retry", "path.scene_id"),
+        ("GET", "/v1/artifacts/not-a-digest", "path.sha256"),
+    ):
+        response = await gateway.client.request(method, path)
+        assert response.status_code == 422, (path, response.text)
+        body = response.json()["error"]
+        assert body["code"] == "invalid_request"
+        assert body["fields"][0]["field"] == field
+    assert gateway.control.plans == []
+
+
+async def test_a_method_a_path_lacks_is_405_with_every_method_it_has(gateway: Gateway) -> None:
+    for method, path, allowed in (
+        ("DELETE", "/v1/scenes", "GET, POST"),
+        ("OPTIONS", "/v1/scenes", "GET, POST"),
+        ("TRACE", "/v1/scenes/abc/retry", "POST"),
+        ("PUT", "/v1/artifacts/" + "0" * 64, "GET"),
+    ):
+        response = await gateway.client.request(method, path)
+        assert response.status_code == 405, (method, path)
+        assert response.headers["allow"] == allowed, (method, path)
+        assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+async def test_a_body_that_is_not_json_is_400_in_the_error_model(gateway: Gateway) -> None:
+    for path in ("/v1/scenes", "/v1/scenes/abc/retry", "/v1/scenes/abc/cancel"):
+        response = await gateway.client.post(
+            path, content=b"\xc8\x86\x14\xff", headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["error"]["code"] == "bad_request"
+    assert gateway.bus.requests == []
 
 
 async def test_dead_letters_are_listed_newest_first(gateway: Gateway) -> None:

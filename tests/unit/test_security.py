@@ -361,6 +361,13 @@ async def test_the_openapi_document_names_the_key_schemes(client: httpx.AsyncCli
     assert {"Bearer": []} in create["security"] and {} not in create["security"]
     assert {"401", "403", "413", "429"} <= set(create["responses"])
     assert "security" not in schema["paths"]["/health"]["get"]
+    # Refusals are documented with the JSON error model and the headers they carry.
+    refused = create["responses"]["429"]
+    error = refused["content"]["application/json"]["schema"]
+    assert error["required"] == ["error"]
+    assert error["properties"]["error"]["required"] == ["code", "message"]
+    assert "Retry-After" in refused["headers"]
+    assert "WWW-Authenticate" in create["responses"]["401"]["headers"]
 
 
 def test_a_request_is_recorded_as_its_key_else_its_address() -> None:
