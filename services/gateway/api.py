@@ -936,6 +936,13 @@ async def _download(store: ArtifactStore, ref: ArtifactRef, filename: str) -> Re
         raise ApiError(
             404, "artifact_not_found", f"artifact {ref.sha256} is not in the store"
         ) from None
+    except (OSError, nats.errors.Error, RetryLater) as exc:
+        log.warning("artifact store unavailable", sha256=ref.sha256, error=repr(exc))
+        raise ApiError(
+            503,
+            "storage_unavailable",
+            f"the artifact store did not answer ({type(exc).__name__}); retry shortly",
+        ) from None
     return Response(
         data,
         media_type=ref.media_type,
@@ -1022,15 +1029,14 @@ def _add_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(OSError)
-    async def storage_error(request: Request, exc: OSError) -> JSONResponse:
-        # A refused or timed-out connection the driver did not wrap (asyncpg connecting),
-        # or an artifact store that cannot be read: an outage, not a bad request.
-        log.warning("storage unavailable", path=request.url.path, error=repr(exc))
+    async def connection_error(request: Request, exc: OSError) -> JSONResponse:
+        # A refused or timed-out connection the driver does not wrap (asyncpg connecting);
+        # the artifact store's own failures are translated where it is read.
+        log.warning("database unavailable", path=request.url.path, error=repr(exc))
         response = _error(
             503,
-            "storage_unavailable",
-            f"the database or the artifact store did not answer ({type(exc).__name__}); "
-            "retry shortly",
+            "database_unavailable",
+            f"the database did not answer ({type(exc).__name__}); retry shortly",
         )
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response

@@ -510,6 +510,24 @@ async def test_an_artifact_named_but_not_stored_is_404(gateway: Gateway) -> None
         assert response.json()["error"]["code"] == "artifact_not_found"
 
 
+async def test_an_artifact_store_that_cannot_be_read_is_503_with_retry_after(
+    gateway: Gateway,
+) -> None:
+    scene_id = await gateway.create()
+    ref = await gateway.store.put(b"glTF-unreadable", "model/gltf-binary")
+    ready = SceneReady(scene_id=scene_id, artifacts={"scene.glb": ref}, object_count=0)
+    await gateway.bus.apply(subject(Subject.SCENE_READY, scene_id), ready)
+    # The file's place taken by a directory: reading it fails with an OSError.
+    path = gateway.store.path_of(ref.sha256)
+    path.unlink()
+    path.mkdir()
+    for url in (f"/v1/scenes/{scene_id}/artifacts/scene.glb", f"/v1/artifacts/{ref.sha256}"):
+        response = await gateway.client.get(url)
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["error"]["code"] == "storage_unavailable"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
