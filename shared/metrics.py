@@ -9,10 +9,18 @@ import resource
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+# Up to half an hour: a stage waiting on a remote image-to-3D backend takes minutes, and
+# the bus latency alert (SlowBusMessages, 10 minutes) needs buckets on both sides of it.
+DURATION_BUCKETS = (
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 600, 900, 1800,
+)  # fmt: skip
 REQUESTS_TOTAL = Counter(
     "holodeck_requests_total",
     "Requests handled: HTTP calls and bus messages",
@@ -22,7 +30,7 @@ REQUEST_DURATION = Histogram(
     "holodeck_request_duration_seconds",
     "Request handling duration",
     ["method", "endpoint"],
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    buckets=DURATION_BUCKETS,
 )
 MEMORY_USAGE = Gauge("holodeck_memory_usage_bytes", "Resident memory of this process")
 CACHE_HIT_RATIO = Gauge(
@@ -40,7 +48,7 @@ STAGE_DURATION = Histogram(
     "holodeck_stage_duration_seconds",
     "Work time of one message in a stage",
     ["stage"],
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    buckets=DURATION_BUCKETS,
 )
 BUS_DELAY = Histogram(
     "holodeck_bus_delay_seconds",
@@ -154,3 +162,69 @@ def resident_memory_bytes() -> int:
 
 
 MEMORY_USAGE.set_function(resident_memory_bytes)
+
+
+# cgroup v1 reports "no limit" as the largest page-aligned 64-bit count; anything this
+# large is no limit a machine could enforce.
+_UNLIMITED_BYTES = 1 << 62
+
+
+def memory_limit_bytes(
+    cgroup_root: Path = Path("/sys/fs/cgroup"), proc_cgroup: Path = Path("/proc/self/cgroup")
+) -> int | None:
+    """The memory limit of this process's cgroup (v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``), or None where none is set or none can be read."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        lines = []
+    candidates: list[Path] = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        relative = path.strip().lstrip("/")
+        if controllers == "":  # v2: "0::/path"
+            candidates.append(cgroup_root / relative / "memory.max")
+        elif "memory" in controllers.split(","):  # v1: "4:memory:/path"
+            candidates.append(cgroup_root / "memory" / relative / "memory.limit_in_bytes")
+    # In a container with its own cgroup namespace the process sits at the mount's root,
+    # where the path above may not resolve.
+    candidates += [cgroup_root / "memory.max", cgroup_root / "memory" / "memory.limit_in_bytes"]
+    for candidate in candidates:
+        try:
+            text = candidate.read_text().strip()
+        except OSError:
+            continue
+        if text == "max":
+            return None
+        try:
+            limit = int(text)
+        except ValueError:
+            continue
+        return limit if 0 < limit < _UNLIMITED_BYTES else None
+    return None
+
+
+class MemoryLimit(Collector):
+    """``holodeck_memory_limit_bytes``, read when scraped and absent where there is no
+    limit, so alerts compare ``holodeck_memory_usage_bytes`` to it only where it exists."""
+
+    name = "holodeck_memory_limit_bytes"
+    documentation = "Memory limit of this process's container (cgroup), where one is set"
+
+    def __init__(self, read: Callable[[], int | None] = memory_limit_bytes):
+        self.read = read
+
+    def describe(self) -> list[Metric]:
+        return [GaugeMetricFamily(self.name, self.documentation)]
+
+    def collect(self) -> Iterator[Metric]:
+        limit = self.read()
+        if limit is not None:
+            yield GaugeMetricFamily(self.name, self.documentation, value=limit)
+
+
+MEMORY_LIMIT = MemoryLimit()
+REGISTRY.register(MEMORY_LIMIT)

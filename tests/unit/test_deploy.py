@@ -199,6 +199,8 @@ def _series() -> dict[str, frozenset[str]]:
     """Every series name ``shared.metrics`` exports, with the labels it carries."""
     series: dict[str, frozenset[str]] = {}
     for value in vars(metrics).values():
+        if isinstance(value, metrics.MemoryLimit):  # a collector of one unlabelled gauge
+            series[value.name] = frozenset()
         if not isinstance(value, MetricWrapperBase):
             continue
         (family,) = value.describe()
@@ -673,10 +675,14 @@ def test_dashboard_uses_existing_series():
         "holodeck_stage_duration_seconds_bucket",
         "holodeck_memory_usage_bytes",
         "holodeck_consumer_pending_messages",
-        "holodeck_cache_hit_ratio",
+        "holodeck_cache_lookups_total",
         "holodeck_error_rate",
+        "holodeck_memory_limit_bytes",
+        "holodeck_scenes_total",
     }
     assert wanted <= used
+    # The hit ratio of the last minutes, not holodeck_cache_hit_ratio's since start.
+    assert "holodeck_cache_hit_ratio" not in used
 
 
 def test_prometheus_scrapes_every_service_at_its_port():
@@ -856,3 +862,37 @@ def test_dockerfile_installs_the_lock_without_resolving():
     assert any(c.split()[0] == "requirements.lock" for c in copies)
     assert "pip install --no-deps -r /tmp/requirements.lock" in runs
     assert "pip check" in runs
+
+
+ALERT_TESTS = DEPLOY / "prometheus" / "alerts_test.yml"
+
+
+def _alert_tests() -> list[dict[str, Any]]:
+    (doc,) = _documents(ALERT_TESTS)
+    assert doc["rule_files"] == [ALERTS.name]
+    tests: list[dict[str, Any]] = doc["tests"]
+    return tests
+
+
+def test_every_alert_has_a_firing_and_a_silent_promtool_test():
+    fired: set[str] = set()
+    silent: set[str] = set()
+    for case in _alert_tests():
+        for check in case.get("alert_rule_test", []):
+            (fired if check["exp_alerts"] else silent).add(check["alertname"])
+    names = {rule["alert"] for rule in _alert_rules()}
+    assert names - fired == set(), "alerts never shown firing in alerts_test.yml"
+    assert names - silent == set(), "alerts never shown silent in alerts_test.yml"
+    assert fired | silent <= names, "alerts_test.yml tests alerts that do not exist"
+
+
+def test_every_dashboard_query_is_tested_on_an_idle_system():
+    """Each dashboard query has its promtool test on the idle system, and each panel has a
+    query there that answers (0 rather than "No data")."""
+    (idle,) = [case for case in _alert_tests() if case["name"].startswith("The dashboard")]
+    answers = {check["expr"]: check["exp_samples"] for check in idle["promql_expr_test"]}
+    dashboard = json.loads(DASHBOARD.read_text())
+    queries = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert sorted(answers) == sorted(queries), "alerts_test.yml and the dashboard differ"
+    for panel in dashboard["panels"]:
+        assert any(answers[t["expr"]] for t in panel["targets"]), panel["title"]

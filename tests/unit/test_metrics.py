@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from prometheus_client import REGISTRY
+import pytest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 
 from services.planner.plan import plan_scene
 from shared.config import NatsSettings
@@ -22,7 +24,14 @@ from shared.contract import (
     subject,
 )
 from shared.errors import Permanent
-from shared.metrics import MALFORMED_REQUEST, SCENE_READY, STAGE_FAILURE, ErrorWindow
+from shared.metrics import (
+    MALFORMED_REQUEST,
+    SCENE_READY,
+    STAGE_FAILURE,
+    ErrorWindow,
+    MemoryLimit,
+    memory_limit_bytes,
+)
 from shared.stage import Delivery, Output, StageRunner
 from shared.states import MemorySceneStates
 
@@ -167,3 +176,67 @@ async def test_a_malformed_request_counts_its_own_failed_scene_once():
     assert scenes(STAGE_FAILURE) == before[1]
     failed = [s for s in js.published.values() if s.startswith(str(Subject.SCENE_FAILED))]
     assert failed == [subject(Subject.SCENE_FAILED, "metrics-garbage")]
+
+
+# --- holodeck_memory_limit_bytes ----------------------------------------------------------
+
+
+def cgroup_tree(root: Path, files: dict[str, str], membership: str) -> tuple[Path, Path]:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    proc = root / "proc-self-cgroup"
+    proc.write_text(membership)
+    return root, proc
+
+
+V1_UNLIMITED = "9223372036854771712\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "membership", "limit"),
+    [
+        # cgroup v2 in a container with its own namespace: the limit at the mount's root.
+        ({"memory.max": "2147483648\n"}, "0::/\n", 2 << 30),
+        ({"memory.max": "max\n"}, "0::/\n", None),
+        # cgroup v2 seen from the host: the process's own cgroup, not the root.
+        (
+            {"memory.max": "max\n", "kubepods/pod1/c1/memory.max": "536870912\n"},
+            "0::/kubepods/pod1/c1\n",
+            512 << 20,
+        ),
+        # cgroup v1: memory.limit_in_bytes, its "unlimited" a huge page-aligned number.
+        (
+            {"memory/memory.limit_in_bytes": "1073741824\n"},
+            "5:cpu,cpuacct:/\n4:memory:/\n0::/\n",
+            1 << 30,
+        ),
+        (
+            {
+                "memory/memory.limit_in_bytes": V1_UNLIMITED,
+                "memory/job/memory.limit_in_bytes": "4096",
+            },
+            "4:memory:/job\n",
+            4096,
+        ),
+        ({"memory/memory.limit_in_bytes": V1_UNLIMITED}, "4:memory:/gone\n0::/\n", None),
+        # Nothing readable, or garbage: no limit rather than a made-up one.
+        ({}, "0::/\n", None),
+        ({"memory.max": "lots\n"}, "0::/\n", None),
+    ],
+)
+def test_memory_limit_is_read_from_the_cgroup(
+    tmp_path: Path, files: dict[str, str], membership: str, limit: int | None
+):
+    root, proc = cgroup_tree(tmp_path, files, membership)
+    assert memory_limit_bytes(root, proc) == limit
+
+
+def test_memory_limit_is_exported_only_where_one_is_set():
+    limit: list[int | None] = [None]
+    registry = CollectorRegistry()
+    registry.register(MemoryLimit(lambda: limit[0]))
+    assert b"holodeck_memory_limit_bytes " not in generate_latest(registry)
+    limit[0] = 3 << 30
+    assert registry.get_sample_value("holodeck_memory_limit_bytes") == 3 << 30
+    assert b"# TYPE holodeck_memory_limit_bytes gauge" in generate_latest(registry)
