@@ -41,7 +41,16 @@ $(CHROMIUM):
 		echo "The web page test needs Chromium: sudo apt-get install -y chromium"; exit 1; \
 	fi
 
-test: install lint $(NODE_STAMP) $(CHROMIUM)
+# The alert rules are unit-tested by promtool (Debian's prometheus package).
+PROMTOOL ?= /usr/bin/promtool
+$(PROMTOOL):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	else \
+		echo "The alert rule tests need promtool: sudo apt-get install -y prometheus"; exit 1; \
+	fi
+
+test: install lint $(NODE_STAMP) $(CHROMIUM) $(PROMTOOL)
 	$(BIN)/pytest -q
 
 lint: install
