@@ -528,6 +528,26 @@ async def test_an_artifact_store_that_cannot_be_read_is_503_with_retry_after(
         assert response.json()["error"]["code"] == "storage_unavailable"
 
 
+async def test_a_fault_of_the_gateway_is_500_json_without_its_traceback(
+    gateway: Gateway,
+) -> None:
+    transport = gateway.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    app = transport.app
+
+    async def faulty() -> None:
+        raise RuntimeError("secret internals")
+
+    app.add_api_route("/v1/faulty", faulty)  # type: ignore[attr-defined]
+    quiet = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=quiet, base_url="http://gateway") as client:
+        response = await client.get("/v1/faulty")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "secret" not in response.text and "Traceback" not in response.text
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
