@@ -56,7 +56,7 @@ async def listen(
         if message.id is None:
             continue
         data = json.loads("\n".join(message.data))
-        if data["scene_id"] == f"{run}-ready":
+        if data["scene_id"].startswith(f"{run}-ready"):
             ready.set()
         elif data["scene_id"].startswith(run):
             delays.append(time.time() - datetime.fromisoformat(data["time"]).timestamp())
@@ -78,7 +78,7 @@ async def one_round(
 
     async def heard(msg: Any) -> None:
         event = SceneFailed.model_validate_json(msg.data)
-        if event.scene_id.startswith(run) and not event.scene_id.endswith("-ready"):
+        if event.scene_id.startswith(run) and "-ready" not in event.scene_id:
             bus.append(time.time() - event.time.timestamp())
 
     await nc.subscribe(f"{Subject.SCENE_FAILED}.*", cb=heard)
@@ -89,7 +89,11 @@ async def one_round(
         listeners = [asyncio.create_task(listen(client, run, delays, r)) for r in readies]
         # Every listener is reading once it has seen a marker event.
         while not all(r.is_set() for r in readies):
-            await publish(f"{run}-ready")
+            failed = [t for t in listeners if t.done()]
+            if failed:
+                raise RuntimeError(f"{len(failed)} listeners ended: {failed[0].exception()!r}")
+            # A new scene each time: a scene that failed already is not news again.
+            await publish(f"{run}-ready-{uuid.uuid4().hex[:6]}")
             await asyncio.sleep(0.2)
         for i in range(events):
             await publish(f"{run}-{i}")

@@ -1,9 +1,10 @@
 """Live news of scenes as Server-Sent Events: ``GET /v1/scenes/{id}/events`` and ``GET /v1/events``.
 
-Each connection reads the stream through its own JetStream ordered consumer (ephemeral,
-in order, no acks; re-created by the client after a gap), filtered to one scene's subjects
+A connection reads the stream through a JetStream ordered consumer (ephemeral, in
+order, no acks; re-created by the client after a gap), filtered to one scene's subjects
 or to all of them, and merges in the live ``progress.<scene>.<object>`` messages of core
-NATS. A stream event carries its stream sequence as the SSE ``id``, so a client that
+NATS. ``GET /v1/events`` connections that start from now share one such reader
+(:class:`LiveHub`), so an event costs one parse however many dashboards listen. A stream event carries its stream sequence as the SSE ``id``, so a client that
 reconnects with ``Last-Event-ID`` continues after it; progress events carry no id (they
 are news of the moment, not history). A scene's stream ends after the terminal event of
 its latest attempt. Comment lines keep idle connections open through proxies.
@@ -16,6 +17,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Header, Query
@@ -269,9 +271,14 @@ class Outgoing:
     seq: int | None = None
     terminal: bool = False
 
+    @cached_property
+    def text(self) -> str:
+        """The data as JSON, made once however many connections send it."""
+        return json.dumps(self.data, separators=(",", ":"))
+
     def sse(self) -> ServerSentEvent:
         return ServerSentEvent(
-            data=json.dumps(self.data, separators=(",", ":")),
+            data=self.text,
             event=self.kind,
             id=None if self.seq is None else str(self.seq),
         )
@@ -354,6 +361,88 @@ class Feed:
             return True
         status = out.data.get("status", str(Status.IN_PROGRESS))
         return status in self.statuses
+
+
+class LiveHub:
+    """One reader of the whole stream from now on, shared by every ``GET /v1/events``
+    connection that starts from now: each event is parsed, folded, waited on and encoded
+    once, then handed to every connection's queue. It runs while anyone listens."""
+
+    def __init__(self, js: JetStreamContext, nc: NATS, stream: str, scenes: Scenes | None):
+        self.js = js
+        self.nc = nc
+        self.stream = stream
+        self.scenes = scenes
+        self._listeners: dict[asyncio.Queue[Outgoing], asyncio.Event] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._ready: asyncio.Event | None = None
+
+    @contextlib.asynccontextmanager
+    async def join(self) -> AsyncIterator[tuple[asyncio.Queue[Outgoing], asyncio.Event]]:
+        """A queue of every message from now on, and an event set if it overflowed."""
+        queue: asyncio.Queue[Outgoing] = asyncio.Queue(QUEUE_LIMIT)
+        overflowed = asyncio.Event()
+        self._listeners[queue] = overflowed
+        try:
+            if self._task is None or self._task.done():
+                self._ready = asyncio.Event()
+                self._task = asyncio.create_task(self._run(self._ready))
+            assert self._ready is not None
+            ready = asyncio.create_task(self._ready.wait())
+            await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
+            ready.cancel()
+            if self._task.done():
+                self._task.result()  # its subscription failed: say why
+            yield queue, overflowed
+        finally:
+            del self._listeners[queue]
+            if not self._listeners and self._task is not None:
+                self._task.cancel()
+                self._task = None
+
+    async def _run(self, ready: asyncio.Event) -> None:
+        inbox: asyncio.Queue[Msg] = asyncio.Queue()
+
+        async def put(msg: Msg) -> None:
+            inbox.put_nowait(msg)
+
+        config = ConsumerConfig(filter_subjects=[">"], deliver_policy=DeliverPolicy.NEW)
+        progress = await self.nc.subscribe(f"{Subject.PROGRESS}.>", cb=put)
+        events = await self.js.subscribe(
+            ">", stream=self.stream, ordered_consumer=True, config=config, cb=put
+        )
+        tracks = Tracks()
+        waiting = True
+        ready.set()
+        try:
+            while True:
+                msg = await inbox.get()
+                out = _outgoing(tracks, msg, None)
+                if out is None:
+                    continue
+                if waiting and self.scenes is not None and out.seq is not None:
+                    waiting = await self.scenes.wait_for_seq(out.seq, PROJECTION_WAIT_S)
+                for queue, overflowed in list(self._listeners.items()):
+                    try:
+                        queue.put_nowait(out)
+                    except asyncio.QueueFull:
+                        overflowed.set()
+        finally:
+            for sub in (events, progress):
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+
+
+async def live_feed(hub: LiveHub, feed: Feed) -> AsyncIterator[ServerSentEvent]:
+    """A ``GET /v1/events`` connection from now on, through the shared hub."""
+    async with hub.join() as (queue, overflowed):
+        while True:
+            out = await queue.get()
+            if overflowed.is_set():
+                log.warning("event stream dropped: the client reads too slowly")
+                return
+            if feed.wanted(out):
+                yield out.sse()
 
 
 async def run_feed(
@@ -496,9 +585,12 @@ def events_router(
                 f"invalid request: header.Last-Event-ID: {exc}",
             ) from None
 
+    hub = LiveHub(js, nc, stream, scenes)
+
     def respond(feed: Feed) -> EventSourceResponse:
+        messages = live_feed(hub, feed) if feed.only_new else run_feed(js, nc, stream, feed, scenes)
         return EventSourceResponse(
-            run_feed(js, nc, stream, feed, scenes),
+            messages,
             ping=heartbeat_s or HEARTBEAT_S,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             send_timeout=30,
