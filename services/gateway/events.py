@@ -4,9 +4,11 @@ A connection reads the stream through a JetStream ordered consumer (ephemeral, i
 order, no acks; re-created by the client after a gap), filtered to one scene's subjects
 or to all of them, and merges in the live ``progress.<scene>.<object>`` messages of core
 NATS. ``GET /v1/events`` connections that start from now share one such reader
-(:class:`LiveHub`), so an event costs one parse however many dashboards listen. A stream event carries its stream sequence as the SSE ``id``, so a client that
-reconnects with ``Last-Event-ID`` continues after it; progress events carry no id (they
-are news of the moment, not history). A scene's stream ends after the terminal event of
+(:class:`LiveHub`), so an event costs one parse however many dashboards listen.
+
+A stream event carries its stream sequence as the SSE ``id``, so a client that reconnects
+with ``Last-Event-ID`` continues after it; progress events carry no id (they are news of
+the moment, not history). A scene's stream ends after the terminal event of
 its latest attempt. Comment lines keep idle connections open through proxies.
 """
 
