@@ -809,9 +809,10 @@ def _register_more() -> None:
     from services.backup_commands import register as register_backup
     from services.config_commands import register as register_config
     from services.recovery_commands import register as register_recovery
+    from services.watch_command import register as register_watch
 
     register_recovery(app, _run, _settings)
-    __import__("services.watch_command").watch_command.register(app, _run, _settings)
+    register_watch(app, _run, _settings)
     register_backup(app)
     register_config(app, _run, _settings)
 
