@@ -232,10 +232,22 @@ def _refusal(exc: BaseException, tls: bool) -> str | None:
         return text
     if isinstance(exc, ssl.SSLError) or "ssl" in lowered or "tls" in lowered:
         return f"TLS: {exc}"
-    if tls and isinstance(exc, ConnectionResetError):
-        # TLS 1.3 reports a refused client certificate after the handshake, as a reset.
+    closed = (
+        ConnectionResetError,
+        BrokenPipeError,
+        EOFError,
+        nats.errors.UnexpectedEOF,
+        nats.errors.ConnectionClosedError,
+    )
+    if tls and isinstance(exc, closed):
+        # TLS 1.3 reports a refused client certificate after the handshake: the server
+        # resets or closes the connection, whichever the client notices first.
         return "it closed the connection after the TLS handshake (client certificate refused?)"
     return None
+
+
+# How long the credential probe waits for the server's answer to its PING.
+PROBE_FLUSH_S = 5
 
 
 async def _quiet(exc: Exception) -> None:
@@ -248,6 +260,7 @@ async def check_credentials(url: str, settings: NatsSettings | None) -> None:
     them forever); a server that does not answer is left to the caller's connection."""
     options = connect_options(settings)
     for server in server_urls(url):
+        probe: NATS | None = None
         try:
             probe = await nats.connect(
                 server,
@@ -257,6 +270,9 @@ async def check_credentials(url: str, settings: NatsSettings | None) -> None:
                 error_cb=_quiet,
                 **options,
             )
+            # A round trip: a server that refuses a client certificate may only say so
+            # after the handshake the connect call already counted as done.
+            await probe.flush(timeout=PROBE_FLUSH_S)
         except Exception as exc:
             reason = _refusal(exc, "tls" in options)
             if reason is not None:
@@ -266,7 +282,10 @@ async def check_credentials(url: str, settings: NatsSettings | None) -> None:
                     "the nats.tls_* files"
                 ) from None
             continue
-        await probe.close()
+        finally:
+            if probe is not None:
+                with contextlib.suppress(Exception):
+                    await probe.close()
         return
 
 
