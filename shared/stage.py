@@ -238,10 +238,13 @@ class StageRunner:
         task = asyncio.ensure_future(self.work(event, delivery))
         working = self._working.setdefault(scene_id or "", set())
         working.add(task)
+        deadline = asyncio.timeout(self.settings.work_deadline_s)
         try:
-            async with asyncio.timeout(self.settings.work_deadline_s):
+            async with deadline:
                 return await task
         except TimeoutError:
+            if not deadline.expired():
+                raise  # the work's own timeout, not the deadline
             raise RetryLater(
                 f"no result within work_deadline_s={self.settings.work_deadline_s:g}",
                 code="work_stalled",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
@@ -36,7 +37,7 @@ log = get_logger(__name__)
 STAGE = "assembly"
 # Bump when the scene file or the floor plan would come out differently for the same input.
 ASSEMBLY_VERSION = "v2"
-# Scenes this process assembled, remembered so a message that waited does not redo one.
+# Scenes this process assembled (and when), so a message that waited does not redo one.
 REMEMBERED_SCENES = 10_000
 MEDIA_TYPES = {"scene.glb": "model/gltf-binary", "floorplan.png": "image/png"}
 
@@ -76,26 +77,31 @@ class Assembler:
         self.cache = cache
         # One assembly per scene at a time in this process; the others wait and see.
         self._locks: dict[tuple[str, int], asyncio.Lock] = {}
-        self._assembled: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._built: OrderedDict[tuple[str, int], float] = OrderedDict()
 
     async def __call__(self, event: MeshReady, delivery: Delivery) -> list[Output]:
         scene_id, attempt = event.scene_id, event.attempt
         if len(await self.history.mesh_object_ids(scene_id)) < event.object_count:
             return []  # not complete yet
         key = (scene_id, attempt)
+        arrived = time.monotonic()
         lock = self._locks.setdefault(key, asyncio.Lock())
         try:
             async with lock:
-                if key in self._assembled:
-                    return []  # assembled here while this message waited
+                built = self._built.get(key)
+                if built is not None and built >= arrived:
+                    # Built while this message waited: that build's scene.ready stands for
+                    # it. A message arriving after a build (a redelivery because publishing
+                    # that scene.ready failed) builds again.
+                    return []
                 # Looked at again under the lock: another message may have completed it.
                 outputs = await self._assemble(
                     scene_id, await self.history.mesh_object_ids(scene_id), attempt
                 )
                 if outputs:
-                    self._assembled[key] = None
-                    if len(self._assembled) > REMEMBERED_SCENES:
-                        self._assembled.popitem(last=False)
+                    self._built[key] = time.monotonic()
+                    if len(self._built) > REMEMBERED_SCENES:
+                        self._built.popitem(last=False)
                 return outputs
         finally:
             if not lock.locked():

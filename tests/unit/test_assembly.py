@@ -95,3 +95,15 @@ async def test_a_scene_is_assembled_once_per_process(tmp_path: Path) -> None:
         history.mesh_events[mesh.object_id] = mesh
     outputs = await asyncio.gather(*(assembler(m, delivery()) for m in meshes))
     assert sum(len(o) for o in outputs) == 1
+
+
+async def test_a_redelivered_last_mesh_builds_again(tmp_path: Path) -> None:
+    """The first build's scene.ready may never have been published (the bus failed right
+    after): the redelivered message must build it again, not trust the first build."""
+    assembler, history, meshes = await scene(tmp_path)
+    for mesh in meshes:
+        history.mesh_events[mesh.object_id] = mesh
+    first = await assembler(meshes[-1], delivery())
+    again = await assembler(meshes[-1], delivery())
+    assert len(first) == 1 and len(again) == 1
+    assert first[0].msg_id == again[0].msg_id  # the same message, deduplicated by its id
