@@ -46,6 +46,7 @@ def configure_logging(settings: LoggingSettings, *, stream: Any = None) -> None:
     )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    handler.addFilter(_OneLineLibraryErrors())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.level)
@@ -76,6 +77,27 @@ def route_library_logs() -> None:
             logger.setLevel(max(logging.WARNING, root.level))
             if not any(isinstance(f, _IdleFetchTimeout) for f in logger.filters):
                 logger.addFilter(_IdleFetchTimeout())
+
+
+# Loggers of this project: their exceptions keep their tracebacks (they are our bugs).
+_OWN_LOGGERS = ("services", "shared", "holodeck", "bench", "tests")
+
+
+class _OneLineLibraryErrors(logging.Filter):
+    """A library's error report is one line: its exception named, not its traceback.
+
+    nats-py, for one, logs races inside its own read loop while a connection closes; the
+    traceback says nothing an operator can act on and breaks "one line per event".
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.name.startswith(_OWN_LOGGERS):
+            exc = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {exc!r}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 class _IdleFetchTimeout(logging.Filter):
