@@ -125,9 +125,8 @@ async def publish_all(js: JetStreamContext, events: Sequence[ImagesReady]) -> No
 
 async def test_a_permanent_failure_stops_the_rest_of_the_scene(js, settings, unique):
     states = await KvSceneStates.open(js, 3600)
-    work = Recorder(failing=["placeholder"])
     events = images_ready(unique, 4)
-    work.failing = {events[0].object_id}
+    work = Recorder(failing=[events[0].object_id])
     runner = StageRunner("meshgen", work, js, settings.nats, "test", states=states)
     durable = await durable_on(js, settings, f"{Subject.IMAGES_READY}.{unique}.*", unique)
     await publish_all(js, events)
