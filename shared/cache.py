@@ -334,6 +334,10 @@ class AssetCache:
             if self._inflight.get(key) is future:
                 del self._inflight[key]
 
+    async def peek(self, key: str) -> ArtifactRef | None:
+        """The cached artifact for ``key``, or None, not counted towards the hit ratio."""
+        return await self._find(key)
+
     async def lookup(self, stage: str, key: str) -> ArtifactRef | None:
         """The cached artifact for ``key``, or None; counts towards the hit ratio."""
         ref = await self._find(key)
