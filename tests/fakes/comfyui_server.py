@@ -17,6 +17,10 @@ running and queued prompts, the history and the node cache and closes every WebS
 so ``/history/<id>`` answers ``{}`` forever and ``/queue`` no longer lists the prompt;
 ``forget_first`` does that to the first prompts as they are about to run. ``POST /queue``
 ``{"clear": true}`` forgets the queued prompts only, as ComfyUI does.
+
+Capacity: ``run_seconds`` draws each prompt's sampling time (a latency distribution) and
+``parallel`` runs that many prompts at once, as several GPUs behind one address would;
+``/queue`` then lists every running prompt.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import random
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -65,6 +70,11 @@ class Scenario:
     refused_sockets: int = 0  # the first handshakes are refused (the server not ready yet)
     forget_first: int = 0  # the first prompts are lost to a restart as they are about to run
     step_delay: float = 0.0
+    # Seconds one prompt's sampling takes, drawn per prompt and spread over its steps in
+    # place of ``step_delay`` (a latency distribution).
+    run_seconds: Callable[[], float] | None = None
+    # Prompts run at once: ComfyUI runs one; more stand for several GPUs behind one address.
+    parallel: int = 1
     error_message: str = "Allocation on device 0 would exceed allowed memory. (out of memory)"
 
 
@@ -155,6 +165,7 @@ class _Prompt:
     client_id: str | None
     outputs: list[str]
     interrupted: asyncio.Event = field(default_factory=asyncio.Event)
+    node: str | None = None  # the node it is running
 
     def queue_entry(self) -> list[Any]:
         extra = {"client_id": self.client_id} if self.client_id else {}
@@ -194,9 +205,8 @@ class FakeComfyUI:
         self._refused_sockets = self.scenario.refused_sockets
         self._forget_left = self.scenario.forget_first
         self.restarts = 0
-        self._current_node: str | None = None
         self._pending: list[_Prompt] = []
-        self._running: _Prompt | None = None
+        self._running: list[_Prompt] = []
         self._wakeup = asyncio.Event()
         self._number = 0
         self._cache: dict[str, dict[str, Any]] = {}
@@ -246,8 +256,7 @@ class FakeComfyUI:
     def _wipe(self) -> None:
         self.restarts += 1
         self._pending.clear()
-        self._running = None
-        self._current_node = None
+        self._running.clear()
         self.history.clear()
         self._cache.clear()
         for client_id in list(self._outboxes):
@@ -316,7 +325,7 @@ class FakeComfyUI:
         @router.get("/queue")
         async def get_queue(request: Request) -> Response:
             self._record(request, None)
-            running = [self._running.queue_entry()] if self._running else []
+            running = [p.queue_entry() for p in self._running]
             pending = [p.queue_entry() for p in self._pending]
             return JSONResponse({"queue_running": running, "queue_pending": pending})
 
@@ -336,9 +345,9 @@ class FakeComfyUI:
             body = await self._body(request)
             self.interrupts.append(body)
             wanted = body.get("prompt_id") if isinstance(body, dict) else None
-            running = self._running
-            if running is not None and wanted in (None, running.prompt_id):
-                running.interrupted.set()
+            for running in self._running:
+                if wanted in (None, running.prompt_id):
+                    running.interrupted.set()
             return Response(status_code=200)
 
         @router.get("/system_stats")
@@ -567,21 +576,27 @@ class FakeComfyUI:
     # Execution ---------------------------------------------------------------------------
 
     async def _work(self) -> None:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, self.scenario.parallel)):
+                group.create_task(self._run_prompts())
+
+    async def _run_prompts(self) -> None:
         while True:
             while not self._pending:
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            self._running = self._pending.pop(0)
+            prompt = self._pending.pop(0)
+            self._running.append(prompt)
             self._queue_changed()
             if self._forget_left > 0:
                 self._forget_left -= 1
                 self._wipe()
                 continue
             try:
-                await self._execute(self._running)
+                await self._execute(prompt)
             finally:
-                self._running = None
-                self._current_node = None
+                if prompt in self._running:
+                    self._running.remove(prompt)
                 self._queue_changed()
 
     async def _execute(self, prompt: _Prompt) -> None:
@@ -633,7 +648,7 @@ class FakeComfyUI:
                         outputs[node_id] = self._cache[signatures[node_id]]
                         await emit("executed", self._executed(pid, node_id, outputs[node_id]))
                     continue
-                self._current_node = node_id
+                prompt.node = node_id
                 await emit(
                     "executing", {"node": node_id, "display_node": node_id, "prompt_id": pid}
                 )
@@ -687,6 +702,9 @@ class FakeComfyUI:
             raise _NodeStopped(node_id, node["class_type"], self.scenario.error_message)
         if node_class.steps_input:
             steps = int(node["inputs"][node_class.steps_input])
+            pause = self.scenario.step_delay
+            if self.scenario.run_seconds is not None:
+                pause = self.scenario.run_seconds() / steps
             for step in range(1, steps + 1):
                 await emit(
                     "progress",
@@ -718,7 +736,7 @@ class FakeComfyUI:
                     await prompt.interrupted.wait()
                 if prompt.interrupted.is_set():
                     raise _Interrupted(node_id, node["class_type"])
-                await asyncio.sleep(self.scenario.step_delay)
+                await asyncio.sleep(pause)
         if not node_class.output_node:
             return None
         value = self._value(prompt.graph, str(node["inputs"]["images"][0]), {})
@@ -884,11 +902,11 @@ class FakeComfyUI:
                 }
             )
         )
-        running = self._running
-        if running is not None and running.client_id == client_id and self._current_node:
-            # A client back on the socket mid-run hears the node, without the prompt_id.
-            frame = {"type": "executing", "data": {"node": self._current_node}}
-            outbox.put_nowait(json.dumps(frame))
+        for running in self._running:
+            if running.client_id == client_id and running.node:
+                # A client back on the socket mid-run hears the node, without the prompt_id.
+                frame = {"type": "executing", "data": {"node": running.node}}
+                outbox.put_nowait(json.dumps(frame))
         try:
             await websocket.accept()
             pump = asyncio.create_task(self._pump(websocket, outbox))
@@ -938,7 +956,7 @@ class FakeComfyUI:
             self._outboxes.pop(client_id, None)
 
     def _remaining(self) -> int:
-        return len(self._pending) + (self._running is not None)
+        return len(self._pending) + len(self._running)
 
     def _queue_changed(self) -> None:
         frame = json.dumps(
