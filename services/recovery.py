@@ -35,6 +35,7 @@ from shared.contract import (
     Subject,
     encode,
     ids_from_subject,
+    image_work_subject,
     msg_id,
     parse_event,
     subject,
@@ -171,10 +172,11 @@ class Recovery:
             seed=layout.seed,
             object_count=len(layout.layout.objects),
             attempt=plan.attempt,
+            priority=layout.priority,
         )
         plan.messages.append(
             (
-                subject(Subject.IMAGE_WORK, plan.scene_id, object_id),
+                image_work_subject(layout.priority, plan.scene_id, object_id),
                 work,
                 msg_id(_FANOUT, plan.scene_id, object_id, plan.attempt),
             )

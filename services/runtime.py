@@ -47,6 +47,7 @@ from shared.bus import (
     server_urls,
 )
 from shared.cache import AssetCache
+from shared.claims import WorkClaims
 from shared.config import Settings
 from shared.contract import (
     SCHEMA_VERSION,
@@ -65,6 +66,7 @@ from shared.contract import (
     subject,
 )
 from shared.errors import ConfigError
+from shared.fairness import FairSlots
 from shared.history import StreamHistory
 from shared.logs import get_logger, route_library_logs
 from shared.stage import StageRunner, Work
@@ -112,6 +114,7 @@ class ServiceHost:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, init=False)
     cache: AssetCache | None = field(default=None, init=False)
     states: SceneStates | None = field(default=None, init=False)
+    claims: WorkClaims | None = field(default=None, init=False)
     _backlog_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -144,6 +147,10 @@ class ServiceHost:
             self.states = await KvSceneStates.open(
                 self.js, self.settings.nats.max_age_days * 86400, replicas=replicas
             )
+        if {"imagegen", "meshgen"} & set(self.names):
+            self.claims = await WorkClaims.open(
+                self.js, holder=instance_id("+".join(self.names)), replicas=replicas
+            )
         for name in self.names:
             if name in WORKERS:
                 self._register(name)
@@ -159,8 +166,13 @@ class ServiceHost:
     def _register(self, name: str) -> None:
         producer = instance_id(name)
         nats = self.settings.nats
-        workers = self.settings.performance.concurrent_workers
-        bindings: list[tuple[str, str, Work]] = []
+        performance = self.settings.performance
+        workers = performance.concurrent_workers
+        # Object stages hold more messages than they make backend calls (FairSlots bound
+        # the calls); the other stages' work is their own CPU time.
+        slots = FairSlots(workers, stage=name)
+        in_hand = performance.messages_in_hand
+        bindings: list[tuple[str, str, Work, int]] = []
         if name == "planner":
             understander = None
             identity = "rules"
@@ -179,36 +191,36 @@ class ServiceHost:
                 limits=self.settings.planner,
             )
             bindings += [
-                ("planner", Consumer.PLANNER, planner),
-                ("planner", Consumer.PLANNER_BY_ID, planner),
+                ("planner", Consumer.PLANNER, planner, workers),
+                ("planner", Consumer.PLANNER_BY_ID, planner, workers),
             ]
         elif name == "imagegen":
+            images = ImageMaker(
+                producer,
+                self.store,
+                self._backend(image_backend(self.settings.image_generation)),
+                self.settings.image_generation.size,
+                cache=self.cache,
+                report=self._report_progress,
+                slots=slots,
+                claims=self.claims,
+            )
             bindings += [
-                ("imagegen-fanout", Consumer.IMAGEGEN_FANOUT, FanOut(producer)),
-                (
-                    "imagegen",
-                    Consumer.IMAGEGEN,
-                    ImageMaker(
-                        producer,
-                        self.store,
-                        self._backend(image_backend(self.settings.image_generation)),
-                        self.settings.image_generation.size,
-                        cache=self.cache,
-                        report=self._report_progress,
-                    ),
-                ),
+                ("imagegen-fanout", Consumer.IMAGEGEN_FANOUT, FanOut(producer), workers),
+                ("imagegen", Consumer.IMAGEGEN, images, in_hand),
+                ("imagegen", Consumer.IMAGEGEN_BATCH, images, in_hand),
             ]
         elif name == "meshgen":
             backend = self._backend(
                 mesh_backend(self.settings.three_d_generation, self.js, self.settings.nats.replicas)
             )
-            bindings.append(
-                (
-                    "meshgen",
-                    Consumer.MESHGEN,
-                    MeshMaker(producer, self.store, backend, cache=self.cache),
-                )
+            meshes = MeshMaker(
+                producer, self.store, backend, cache=self.cache, slots=slots, claims=self.claims
             )
+            bindings += [
+                ("meshgen", Consumer.MESHGEN, meshes, in_hand),
+                ("meshgen", Consumer.MESHGEN_BATCH, meshes, in_hand),
+            ]
         elif name == "assembly":
             history = StreamHistory(self.js, nats.stream)
             bindings.append(
@@ -216,9 +228,10 @@ class ServiceHost:
                     "assembly",
                     Consumer.ASSEMBLY,
                     Assembler(producer, self.store, history, self.cache),
+                    workers,
                 )
             )
-        for stage, durable, work in bindings:
+        for stage, durable, work, loops in bindings:
             runner = StageRunner(
                 stage, work, self.js, nats, producer, states=self.states, started=self._started
             )
@@ -227,7 +240,7 @@ class ServiceHost:
             # `workers` pull loops of one message each on the same durable: bounded
             # concurrency without a batch's head-of-line wait, and the lowest hop latency
             # (FastStream's own `max_workers` over-fetches on pull consumers).
-            for slot in range(workers):
+            for slot in range(loops):
                 self.broker.subscriber(
                     Consumer.FILTERS[durable],
                     durable=durable,
@@ -315,8 +328,8 @@ class ServiceHost:
 def _durables_of(name: str) -> list[str]:
     return {
         "planner": [Consumer.PLANNER, Consumer.PLANNER_BY_ID],
-        "imagegen": [Consumer.IMAGEGEN_FANOUT, Consumer.IMAGEGEN],
-        "meshgen": [Consumer.MESHGEN],
+        "imagegen": [Consumer.IMAGEGEN_FANOUT, Consumer.IMAGEGEN, Consumer.IMAGEGEN_BATCH],
+        "meshgen": [Consumer.MESHGEN, Consumer.MESHGEN_BATCH],
         "assembly": [Consumer.ASSEMBLY],
     }.get(name, [])
 
@@ -353,16 +366,24 @@ _FLOWS: dict[str, tuple[type[BaseModel], list[tuple[str, type[BaseModel]]]]] = {
     Consumer.PLANNER_BY_ID: (SceneRequested, []),
     Consumer.IMAGEGEN_FANOUT: (
         LayoutReady,
-        [(f"{Subject.IMAGE_WORK}.{{scene_id}}.{{object_id}}", ImageWork)],
+        [
+            (f"{Subject.IMAGE_WORK}.{{scene_id}}.{{object_id}}", ImageWork),
+            (f"{Subject.IMAGE_BATCH}.{{scene_id}}.{{object_id}}", ImageWork),
+        ],
     ),
     Consumer.IMAGEGEN: (
         ImageWork,
         [(f"{Subject.IMAGES_READY}.{{scene_id}}.{{object_id}}", ImagesReady)],
     ),
+    Consumer.IMAGEGEN_BATCH: (ImageWork, []),
     Consumer.MESHGEN: (
         ImagesReady,
-        [(f"{Subject.MESH_READY}.{{scene_id}}.{{object_id}}", MeshReady)],
+        [
+            (f"{Subject.MESH_READY}.{{scene_id}}.{{object_id}}", MeshReady),
+            (f"{Subject.MESH_BATCH}.{{scene_id}}.{{object_id}}", ImagesReady),
+        ],
     ),
+    Consumer.MESHGEN_BATCH: (ImagesReady, []),
     Consumer.ASSEMBLY: (MeshReady, [(f"{Subject.SCENE_READY}.{{scene_id}}", SceneReady)]),
 }
 

@@ -67,6 +67,7 @@ FLAT_VARIABLES: dict[str, tuple[str, str]] = {
     "{prefix}LOG_FORMAT": ("logging", "format"),
     "{prefix}CACHE_SIZE_MB": ("performance", "max_cache_size_mb"),
     "{prefix}WORKERS": ("performance", "concurrent_workers"),
+    "{prefix}PREFETCH": ("performance", "prefetch"),
     "{prefix}WORKSPACE": ("storage", "workspace"),
     "{prefix}ARTIFACT_STORE": ("storage", "artifact_store"),
 }
@@ -154,8 +155,17 @@ class MeshSettings(Section):
 class PerformanceSettings(Section):
     cache_ttl: int = Field(default=7200, ge=0)
     max_cache_size_mb: int = Field(default=500, ge=1)
+    # Backend calls in flight per object stage and replica (the GPU work it keeps going).
     concurrent_workers: int = Field(default=4, ge=1, le=256)
+    # Messages each replica holds per durable (0: twice concurrent_workers): more than
+    # the backend calls, so work waiting for an identical object or a slot leaves no
+    # backend slot idle. Each message in hand is kept alive until its work ends.
+    prefetch: int = Field(default=0, ge=0, le=1024)
     memory_monitoring: bool = True
+
+    @property
+    def messages_in_hand(self) -> int:
+        return self.prefetch or 2 * self.concurrent_workers
 
 
 class LoggingSettings(Section):
@@ -283,6 +293,8 @@ class ApiKeySettings(Section):
     # None: security.rate_limiting.default_limit.
     rate_limit: str | None = None
     burst_limit: int | None = Field(default=None, ge=1)
+    # The priority of every scene this key requests (None: as each request says).
+    priority: Literal["interactive", "batch"] | None = None
 
     _check_rate = field_validator("rate_limit")(lambda cls, v: v if v is None else _rate(v))
 

@@ -37,6 +37,13 @@ WEBHOOK_CLAIMS_BUCKET = "holodeck-webhook-claims"
 RATE_LIMIT_BUCKET = "holodeck-rate-limits"
 # Key-value bucket of the request slots of one-at-a-time backend servers, across replicas.
 BACKEND_SLOTS_BUCKET = "holodeck-backend-slots"
+# Key-value bucket claiming identical object work in flight, so one replica makes it.
+WORK_CLAIMS_BUCKET = "holodeck-work-claims"
+
+# A request's priority class. Interactive work is served first at every object stage;
+# batch work (large replays, bulk submissions) fills the capacity interactive work leaves.
+Priority = Literal["interactive", "batch"]
+PRIORITIES: tuple[Priority, ...] = ("interactive", "batch")
 
 # Bounds checked before a message is parsed: NATS's default max_payload is 1 MiB, and no
 # event of the contract nests deeper than a dozen levels.
@@ -65,6 +72,9 @@ class Subject:
     SCENE_REQUESTED = "scene.requested"
     LAYOUT_READY = "layout.ready"
     IMAGE_WORK = "imagegen.work"
+    # Batch-priority work waits in a lane of its own (the interactive lane is served first).
+    IMAGE_BATCH = "imagegen.batch"
+    MESH_BATCH = "meshgen.batch"
     IMAGES_READY = "images.ready"
     MESH_READY = "mesh.ready"
     SCENE_READY = "scene.ready"
@@ -81,6 +91,8 @@ STREAM_SUBJECTS = [
     f"{Subject.SCENE_REQUESTED}.*",
     f"{Subject.LAYOUT_READY}.*",
     f"{Subject.IMAGE_WORK}.*.*",
+    f"{Subject.IMAGE_BATCH}.*.*",
+    f"{Subject.MESH_BATCH}.*.*",
     f"{Subject.IMAGES_READY}.*.*",
     f"{Subject.MESH_READY}.*.*",
     f"{Subject.SCENE_READY}.*",
@@ -120,7 +132,9 @@ class Consumer:
     PLANNER_BY_ID = "planner-by-id"
     IMAGEGEN_FANOUT = "imagegen-fanout"
     IMAGEGEN = "imagegen"
+    IMAGEGEN_BATCH = "imagegen-batch"
     MESHGEN = "meshgen"
+    MESHGEN_BATCH = "meshgen-batch"
     ASSEMBLY = "assembly"
 
     FILTERS: ClassVar[dict[str, str]] = {
@@ -128,7 +142,9 @@ class Consumer:
         PLANNER_BY_ID: f"{Subject.SCENE_REQUESTED}.*",
         IMAGEGEN_FANOUT: f"{Subject.LAYOUT_READY}.*",
         IMAGEGEN: f"{Subject.IMAGE_WORK}.*.*",
+        IMAGEGEN_BATCH: f"{Subject.IMAGE_BATCH}.*.*",
         MESHGEN: f"{Subject.IMAGES_READY}.*.*",
+        MESHGEN_BATCH: f"{Subject.MESH_BATCH}.*.*",
         ASSEMBLY: f"{Subject.MESH_READY}.*.*",
     }
 
@@ -187,6 +203,10 @@ class SceneOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    priority: Priority = Field(
+        default="interactive",
+        description="interactive work is served before batch work at every object stage",
+    )
     callback_url: str | None = Field(
         default=None,
         max_length=MAX_CALLBACK_URL_CHARS,
@@ -234,6 +254,7 @@ class LayoutReady(Event):
     seed: int = 0
     layout: Layout
     understood_by: Literal["rules", "llm", "rules-fallback"] = "rules"
+    priority: Priority = "interactive"
 
 
 class ImageWork(Event):
@@ -243,6 +264,7 @@ class ImageWork(Event):
     object: PlacedObject
     seed: int = 0
     object_count: int = Field(ge=1, le=MAX_OBJECT_COUNT)
+    priority: Priority = "interactive"
 
 
 class ImagesReady(Event):
@@ -252,6 +274,7 @@ class ImagesReady(Event):
     seed: int = 0
     object_count: int = Field(ge=1, le=MAX_OBJECT_COUNT)
     cached: bool = False
+    priority: Priority = "interactive"
 
 
 class MeshReady(Event):
@@ -375,6 +398,8 @@ EVENT_BY_ROOT: dict[str, type[BaseModel]] = {
     Subject.SCENE_REQUESTED: SceneRequested,
     Subject.LAYOUT_READY: LayoutReady,
     Subject.IMAGE_WORK: ImageWork,
+    Subject.IMAGE_BATCH: ImageWork,
+    Subject.MESH_BATCH: ImagesReady,
     Subject.IMAGES_READY: ImagesReady,
     Subject.MESH_READY: MeshReady,
     Subject.SCENE_READY: SceneReady,
@@ -383,6 +408,21 @@ EVENT_BY_ROOT: dict[str, type[BaseModel]] = {
     Subject.SCENE_REPLAYED: SceneReplayed,
     Subject.DEAD_LETTER: DeadLetter,
 }
+
+
+# Subjects of a stage's own work items: they carry no news of a scene.
+WORK_ROOTS = frozenset({Subject.IMAGE_WORK, Subject.IMAGE_BATCH, Subject.MESH_BATCH})
+
+
+def is_work_item(subject_name: str) -> bool:
+    """Whether a subject is a stage's own work item rather than an event of a scene."""
+    return root_of(subject_name) in WORK_ROOTS
+
+
+def image_work_subject(priority: str, scene_id: str, object_id: str) -> str:
+    """The lane an object's image work waits in."""
+    root = Subject.IMAGE_BATCH if priority == "batch" else Subject.IMAGE_WORK
+    return subject(root, scene_id, object_id)
 
 
 def root_of(subject_name: str) -> str:

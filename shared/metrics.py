@@ -105,6 +105,21 @@ STAGE_SKIPPED = Counter(
     "Messages a stage dropped without work because their scene had already ended",
     ["stage", "state"],
 )
+WORK_WAITS = Counter(
+    "holodeck_work_waits_total",
+    "Object work that waited for an identical object being made (where: local | replica)",
+    ["stage", "where"],
+)
+BACKEND_SLOTS_BUSY = Gauge(
+    "holodeck_backend_slots_busy",
+    "Backend calls in flight in this replica, per stage (bounded by concurrent_workers)",
+    ["stage"],
+)
+BACKEND_SLOT_WAITERS = Gauge(
+    "holodeck_backend_slot_waiters",
+    "Messages in hand waiting for a backend slot, per stage and priority lane",
+    ["stage", "priority"],
+)
 
 
 class ErrorWindow:

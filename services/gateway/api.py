@@ -51,7 +51,7 @@ from services.gateway.requests import (
     key_problem,
     scene_id_for_key,
 )
-from services.gateway.security import requester
+from services.gateway.security import key_priority, requester
 from services.recovery import STAGES, Plan, Stage
 from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
@@ -465,10 +465,13 @@ def create_app(
         else:
             scene_id = uuid.uuid4().hex[:20]
         try:
+            options = body.options
+            if (priority := key_priority(request)) is not None:
+                options = options.model_copy(update={"priority": priority})
             requested = SceneRequested(
                 scene_id=scene_id,
                 prompt=body.prompt,
-                options=body.options,
+                options=options,
                 producer=PRODUCER,
                 requested_by=requester(request),
             )

@@ -78,7 +78,6 @@ from shared.contract import (
     Consumer,
     DeadLetter,
     ImagesReady,
-    ImageWork,
     LayoutReady,
     MalformedEvent,
     MeshReady,
@@ -90,6 +89,7 @@ from shared.contract import (
     Subject,
     dead_letter,
     ids_from_subject,
+    is_work_item,
     parse_event,
     request_scene_id,
     root_of,
@@ -760,7 +760,7 @@ class Projection:
                 producer=self.name,
             )
             return await self._keep(session, letter, seq, stored_at)
-        if isinstance(event, ImageWork):
+        if is_work_item(subject):
             return None
         scene, fresh = await self._scene(session, scene_id, stored_at)
         if not await self._of_current_attempt(session, scene, event, seq, stored_at, fresh):

@@ -386,6 +386,8 @@ class Caller:
     rate: Rate
     # The limiter entry: by key name, or by client address when anonymous.
     bucket: str
+    # The priority the key gives its scenes, if it sets one.
+    priority: str | None = None
 
 
 class Refused(Exception):
@@ -454,6 +456,8 @@ class Guard:
             await _send_error(scope, send, exc.status, exc.code, exc.message, exc.headers)
             return
         scope.setdefault("state", {})["api_key"] = caller.name
+        if caller.priority is not None:
+            scope["state"]["priority"] = caller.priority
         extra = decision.headers() if decision else []
 
         async def with_limits(message: Message) -> None:
@@ -492,7 +496,11 @@ class Guard:
                 [(b"www-authenticate", b'Bearer realm="holodeck", error="invalid_token"')],
             )
         return Caller(
-            entry.name, frozenset(entry.permissions), self.rates[entry.name], "key." + entry.name
+            entry.name,
+            frozenset(entry.permissions),
+            self.rates[entry.name],
+            "key." + entry.name,
+            entry.priority,
         )
 
     def _presented(self, scope: Scope) -> str | None:
@@ -556,6 +564,12 @@ def requester(request: Request) -> str | None:
     if name and name != ANONYMOUS:
         return f"key:{name}"
     return request.client.host if request.client else None
+
+
+def key_priority(request: Request) -> str | None:
+    """The priority the caller's API key gives every scene it requests, if it sets one."""
+    priority: str | None = request.scope.get("state", {}).get("priority")
+    return priority
 
 
 def _who(caller: Caller) -> str:

@@ -1,7 +1,10 @@
 """Imagegen's work: fan a layout out into one work item per object, then make each image.
 
-The fan-out publishes ``imagegen.work.<scene>.<object>``; every imagegen replica binds the
-same durable on that subject, so the objects of one scene spread across replicas.
+The fan-out publishes ``imagegen.work.<scene>.<object>`` (``imagegen.batch.…`` for a
+batch-priority scene); every imagegen replica binds the same durables on those subjects,
+so the objects of one scene spread across replicas. A backend call holds one of the
+replica's :class:`~shared.fairness.FairSlots`; identical images in flight are made once
+(:mod:`shared.claims`).
 
 **Seeds.** A backend whose pixels come from a sampler's noise (ComfyUI) would give every
 object of a scene the same noise under the scene's seed; it declares
@@ -23,15 +26,18 @@ from services.imagegen.backend import ImageBackend
 from services.imagegen.procedural import is_artwork
 from shared.artifacts import ArtifactStore
 from shared.cache import AssetCache, cache_key
+from shared.claims import WorkClaims, make_once
 from shared.contract import (
     ImagesReady,
     ImageWork,
     LayoutReady,
     ObjectProgress,
     Subject,
+    image_work_subject,
     msg_id,
     subject,
 )
+from shared.fairness import FairSlots
 from shared.stage import Delivery, Output
 
 FANOUT_STAGE = "imagegen-fanout"
@@ -59,7 +65,7 @@ class FanOut:
         count = len(event.layout.objects)
         return [
             Output(
-                subject(Subject.IMAGE_WORK, event.scene_id, obj.id),
+                image_work_subject(event.priority, event.scene_id, obj.id),
                 ImageWork(
                     scene_id=event.scene_id,
                     producer=self.producer,
@@ -67,6 +73,7 @@ class FanOut:
                     object=obj,
                     seed=event.seed,
                     object_count=count,
+                    priority=event.priority,
                 ),
                 msg_id(FANOUT_STAGE, event.scene_id, obj.id),
             )
@@ -85,6 +92,8 @@ class ImageMaker:
         size: int = 512,
         cache: AssetCache | None = None,
         report: ProgressReporter | None = None,
+        slots: FairSlots | None = None,
+        claims: WorkClaims | None = None,
     ):
         self.producer = producer
         self.store = store
@@ -92,6 +101,8 @@ class ImageMaker:
         self.size = size
         self.cache = cache
         self.report = report
+        self.slots = slots
+        self.claims = claims
 
     def seed_of(self, event: ImageWork) -> int:
         """The seed the backend gets for this object (see the module's docstring)."""
@@ -115,7 +126,10 @@ class ImageMaker:
         seed = self.seed_of(event)
 
         async def make() -> bytes:
-            return await self.backend.generate(event.object, seed, self.size, progress)
+            if self.slots is None:
+                return await self.backend.generate(event.object, seed, self.size, progress)
+            async with self.slots.slot(event.priority, event.scene_id):
+                return await self.backend.generate(event.object, seed, self.size, progress)
 
         if self.cache is None:
             ref, cached = await self.store.put(await make(), "image/png"), False
@@ -127,7 +141,7 @@ class ImageMaker:
             key = cache_key(
                 STAGE, self.backend.identity, event.object, self.size, seed, **per_object
             )
-            ref, cached = await self.cache.get_or_make(STAGE, key, make, "image/png")
+            ref, cached = await make_once(self.cache, self.claims, STAGE, key, make, "image/png")
         ready = ImagesReady(
             scene_id=event.scene_id,
             producer=self.producer,
@@ -137,6 +151,7 @@ class ImageMaker:
             seed=event.seed,
             object_count=event.object_count,
             cached=cached,
+            priority=event.priority,
         )
         return [
             Output(

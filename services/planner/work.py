@@ -160,6 +160,7 @@ class Planner:
             seed=seed,
             layout=layout,
             understood_by=source,
+            priority=event.options.priority,
         )
         return [Output(subject(Subject.LAYOUT_READY, scene_id), ready, msg_id(STAGE, scene_id))]
 

@@ -344,3 +344,74 @@ async def test_the_same_prompt_and_seed_is_planned_once(settings, nats_server, u
     assert first.layout == second.layout
     assert solves == [0, 5], "the second request of the same prompt and seed must not be solved"
     assert third.seed == 5
+
+
+def _with_priority(event: LayoutReady, priority: str) -> LayoutReady:
+    return event.model_copy(update={"priority": priority})
+
+
+async def test_a_batch_scene_goes_through_its_own_lanes(settings, nats_server, unique):
+    request = SceneRequested(
+        scene_id=unique,
+        prompt="a bedroom with a desk and two chairs",
+        options={"priority": "batch"},
+    )
+    async with (
+        hosting(settings, nats_server, "planner", "imagegen", "meshgen", "assembly"),
+        collecting(nats_server, f"{Subject.SCENE_READY}.{unique}") as (nc, got),
+    ):
+        await publish(nc, subject(Subject.SCENE_REQUESTED, unique), encode(request))
+        await got.wait(lambda ev: len(ev) >= 1)
+        stream = settings.nats.stream
+        meshes = await count_on(nc, stream, f"{Subject.MESH_READY}.{unique}.*")
+        assert meshes >= 3
+        assert await count_on(nc, stream, f"{Subject.IMAGE_BATCH}.{unique}.*") == meshes
+        assert await count_on(nc, stream, f"{Subject.MESH_BATCH}.{unique}.*") == meshes
+        assert await count_on(nc, stream, f"{Subject.IMAGE_WORK}.{unique}.*") == 0
+
+
+async def test_interactive_work_overtakes_a_batch_backlog(
+    settings, nats_server, unique, monkeypatch
+):
+    """One backend slot, a batch scene's objects queued: an interactive object is made
+    next, not after the whole backlog."""
+    import time
+
+    from services.imagegen import backend
+
+    real = backend.object_image
+
+    def slow(obj, seed, size):
+        time.sleep(0.15)  # a GPU's time per image
+        return real(obj, seed, size)
+
+    monkeypatch.setattr(backend, "object_image", slow)
+    batch = _with_priority(
+        layout_event(
+            f"{unique}b",
+            "a large living room with a sofa, two armchairs, a coffee table, a tv stand, "
+            "a bookshelf, two floor lamps, a rug, three plants and a side table",
+        ),
+        "batch",
+    )
+    n = len(batch.layout.objects)
+    urgent = layout_event(f"{unique}i", "a bathroom with a toilet")
+    single = settings.model_copy(
+        update={"performance": settings.performance.model_copy(update={"concurrent_workers": 1})}
+    )
+    async with (
+        hosting(single, nats_server, "imagegen"),
+        collecting(
+            nats_server,
+            f"{Subject.IMAGES_READY}.{batch.scene_id}.*",
+            f"{Subject.IMAGES_READY}.{urgent.scene_id}.*",
+        ) as (nc, got),
+    ):
+        await publish(nc, subject(Subject.LAYOUT_READY, batch.scene_id), encode(batch))
+        await got.wait(lambda ev: len(ev) >= 1)
+        await publish(nc, subject(Subject.LAYOUT_READY, urgent.scene_id), encode(urgent))
+        await got.wait(lambda ev: any(e.scene_id == urgent.scene_id for e in ev))
+        order = [e.scene_id for e in got.events]
+        await got.wait(lambda ev: len(ev) >= n + len(urgent.layout.objects))
+    batch_before = order.index(urgent.scene_id)
+    assert batch_before <= 4, f"{batch_before} of {n} batch images were made first"
