@@ -19,6 +19,7 @@ Precedence, highest first: arguments, the environment (flat variables, then
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ from pydantic import (
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
@@ -101,27 +103,120 @@ class PlannerSettings(Section):
     max_memory_mb: int = Field(default=1024, ge=16)
 
 
+# -- pools of backend servers (shared/pool.py) ---------------------------------------------
+
+
+def server_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a backend server's base URL (``http(s)://host[:port][/path]``);
+    None if it is one."""
+    match = re.fullmatch(
+        r"(https?)://([^/?#@\s]+@)?(\[[0-9A-Fa-f:.]+\]|[^/:?#\s]+)(:\d+)?(/\S*)?", url
+    )
+    if match is None:
+        return f"{url!r} is not a server URL: it must be http(s)://host[:port]"
+    if match.group(4) and not 0 < int(match.group(4)[1:]) < 65536:
+        return f"{url!r} has no valid port"
+    return None
+
+
+def _url_list(value: Any) -> Any:
+    """A list of URLs from YAML, or from one variable: comma-separated, or a JSON list."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError(
+                    f"{text!r} is neither a JSON list nor comma-separated URLs"
+                ) from None
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+def _checked_urls(urls: list[str]) -> list[str]:
+    for url in urls:
+        if problem := server_url_problem(url):
+            raise ValueError(problem)
+    normal = [url.rstrip("/") for url in urls]
+    twice = sorted({url for url in normal if normal.count(url) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(twice)} listed twice")
+    return urls
+
+
+def _checked_url_text(value: str | None) -> str | None:
+    if value is not None:
+        _checked_urls(_url_list(value))
+    return value
+
+
+def _servers(one: str | None, many: list[str], one_name: str, many_name: str) -> list[str]:
+    """The pool's URLs, from the single-URL field (which may hold several, comma-separated)
+    or the list; both naming different servers is an error."""
+    listed = [url.rstrip("/") for url in many]
+    given = [url.rstrip("/") for url in _url_list(one)] if one else []
+    if given and listed and sorted(given) != sorted(listed):
+        raise ValueError(
+            f"{one_name} and {many_name} name different servers: set one of them "
+            f"({one_name.split()[0]} takes a comma-separated list too)"
+        )
+    return listed or given
+
+
+ServerUrls = Annotated[list[str], NoDecode]
+"""URLs of a pool's servers: a YAML list, or one comma-separated variable."""
+
+
 class ImageSettings(Section):
     default_backend: Literal["procedural", "comfyui"] = "procedural"
+    # One server (COMFYUI_API_URL), or several: comma-separated here or listed in
+    # comfyui_urls. Several form one pool (shared/pool.py).
     comfyui_url: str | None = None
+    comfyui_urls: ServerUrls = Field(default_factory=list)
     workflow_path: Path | None = None
     negative_prompt: str = "blurry, low quality, text, watermark, people"
     timeout: float = Field(default=300, gt=0)
     quality: Literal["draft", "standard", "high"] = "standard"
     size: int = Field(default=512, ge=64, le=2048)
+    # Prompts each server is sent at once (0: no bound); the rest wait for whichever
+    # server frees first. Apart from performance.concurrent_workers (messages in hand).
+    comfyui_concurrency: int = Field(default=2, ge=0, le=256)
+    # cluster: the bound holds across replicas (slots claimed in JetStream key-value);
+    # replica: each replica keeps its own bound.
+    concurrency_scope: Literal["cluster", "replica"] = "cluster"
+    # A server failing this many requests in a row (no connection, timeouts, 5xx) is
+    # left out for circuit_cooldown_s, then given one trial request.
+    circuit_failures: int = Field(default=3, ge=1, le=100)
+    circuit_cooldown_s: float = Field(default=30, gt=0)
+
+    _split = field_validator("comfyui_urls", mode="before")(lambda cls, v: _url_list(v))
+    _check_list = field_validator("comfyui_urls")(lambda cls, v: _checked_urls(v))
+    _check_one = field_validator("comfyui_url")(lambda cls, v: _checked_url_text(v))
+
+    @property
+    def comfyui_servers(self) -> list[str]:
+        """Every ComfyUI server of the pool."""
+        return _servers(
+            self.comfyui_url, self.comfyui_urls, "comfyui_url (COMFYUI_API_URL)", "comfyui_urls"
+        )
 
     @model_validator(mode="after")
     def _backend_reachable(self) -> ImageSettings:
-        if self.default_backend == "comfyui" and not self.comfyui_url:
+        if not self.comfyui_servers and self.default_backend == "comfyui":
             raise ValueError("comfyui_url (COMFYUI_API_URL) is required for the comfyui backend")
         return self
 
 
 class MeshSettings(Section):
     default_backend: Literal["procedural", "sf3d", "hunyuan3d"] = "procedural"
+    # One server each (SF3D_API_URL, HUNYUAN3D_API_URL), or several: comma-separated
+    # there or listed in sf3d_urls / hunyuan3d_urls; several form one pool.
     sf3d_url: str | None = None
+    sf3d_urls: ServerUrls = Field(default_factory=list)
     sf3d_api_key: str | None = None
     hunyuan3d_url: str | None = None
+    hunyuan3d_urls: ServerUrls = Field(default_factory=list)
     texture_resolution: Literal[512, 1024, 2048] = 1024
     foreground_ratio: float = Field(default=0.85, ge=0.1, le=1.0)
     remesh: Literal["none", "triangle", "quad"] = "none"
@@ -135,19 +230,45 @@ class MeshSettings(Section):
     # sync: /generate; async: /send + /status; auto: sync unless other objects are queued.
     hunyuan3d_mode: Literal["auto", "sync", "async"] = "auto"
     hunyuan3d_poll_interval: float = Field(default=1.0, gt=0)
-    # Requests a server is sent at once (its /generate runs one at a time); 0 is no
+    # Requests each server is sent at once (its /generate runs one at a time); 0 is no
     # bound. Waiting for a slot does not count against ``timeout``.
     hunyuan3d_concurrency: int = Field(default=1, ge=0, le=256)
     sf3d_concurrency: int = Field(default=0, ge=0, le=256)
     # cluster: the bounds hold across replicas (slots claimed in JetStream key-value);
     # replica: each replica keeps its own bound.
     concurrency_scope: Literal["cluster", "replica"] = "cluster"
+    # A server failing this many requests in a row (no connection, timeouts, 5xx) is
+    # left out for circuit_cooldown_s, then given one trial request.
+    circuit_failures: int = Field(default=3, ge=1, le=100)
+    circuit_cooldown_s: float = Field(default=30, gt=0)
+
+    _split = field_validator("sf3d_urls", "hunyuan3d_urls", mode="before")(
+        lambda cls, v: _url_list(v)
+    )
+    _check_lists = field_validator("sf3d_urls", "hunyuan3d_urls")(lambda cls, v: _checked_urls(v))
+    _check_one = field_validator("sf3d_url", "hunyuan3d_url")(lambda cls, v: _checked_url_text(v))
+
+    @property
+    def sf3d_servers(self) -> list[str]:
+        """Every SF3D server of the pool."""
+        return _servers(self.sf3d_url, self.sf3d_urls, "sf3d_url (SF3D_API_URL)", "sf3d_urls")
+
+    @property
+    def hunyuan3d_servers(self) -> list[str]:
+        """Every Hunyuan3D server of the pool."""
+        return _servers(
+            self.hunyuan3d_url,
+            self.hunyuan3d_urls,
+            "hunyuan3d_url (HUNYUAN3D_API_URL)",
+            "hunyuan3d_urls",
+        )
 
     @model_validator(mode="after")
     def _backend_reachable(self) -> MeshSettings:
-        if self.default_backend == "sf3d" and not self.sf3d_url:
+        sf3d, hunyuan3d = self.sf3d_servers, self.hunyuan3d_servers
+        if self.default_backend == "sf3d" and not sf3d:
             raise ValueError("sf3d_url (SF3D_API_URL) is required for the sf3d backend")
-        if self.default_backend == "hunyuan3d" and not self.hunyuan3d_url:
+        if self.default_backend == "hunyuan3d" and not hunyuan3d:
             raise ValueError("hunyuan3d_url (HUNYUAN3D_API_URL) is required for hunyuan3d")
         return self
 

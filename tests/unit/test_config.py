@@ -309,3 +309,83 @@ def test_a_created_key_line_works_as_config(monkeypatch: pytest.MonkeyPatch, tmp
     assert found is not None and found.name == "ci"
     with pytest.raises(BadInput, match="admin is not a permission"):
         parse_permissions("read,admin")
+
+
+# Pools of backend servers ------------------------------------------------------------------
+
+
+def test_one_backend_url_is_a_pool_of_one(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("COMFYUI_API_URL", "http://comfy:8188/")
+    monkeypatch.setenv("HUNYUAN3D_API_URL", "http://hy:8081")
+    settings = load_settings()
+    assert settings.image_generation.comfyui_servers == ["http://comfy:8188"]
+    assert settings.three_d_generation.hunyuan3d_servers == ["http://hy:8081"]
+    assert settings.three_d_generation.sf3d_servers == []
+    assert settings.image_generation.comfyui_concurrency == 2
+    assert settings.image_generation.circuit_failures == 3
+    assert settings.three_d_generation.circuit_cooldown_s == 30
+
+
+def test_the_guide_variables_take_comma_separated_pools(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("COMFYUI_API_URL", "http://gpu-1:8188, http://gpu-2:8188,")
+    monkeypatch.setenv("SF3D_API_URL", "http://gpu-1:8080,https://gpu-2/sf3d/")
+    settings = load_settings()
+    assert settings.image_generation.comfyui_servers == ["http://gpu-1:8188", "http://gpu-2:8188"]
+    assert settings.three_d_generation.sf3d_servers == ["http://gpu-1:8080", "https://gpu-2/sf3d"]
+
+
+def test_pools_as_yaml_lists_and_nested_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    path = tmp_path / "production.yaml"
+    path.write_text(
+        "image_generation:\n  default_backend: comfyui\n"
+        "  comfyui_urls: [http://gpu-1:8188, http://gpu-2:8188]\n  comfyui_concurrency: 1\n"
+        "three_d_generation:\n  hunyuan3d_urls:\n    - http://hy-1:8081\n    - http://hy-2:8081\n"
+    )
+    monkeypatch.setenv("HOLODECK_CONFIG", str(path))
+    monkeypatch.setenv("HOLODECK_THREE_D_GENERATION__SF3D_URLS", "http://a:1,http://b:2")
+    settings = load_settings()
+    assert settings.image_generation.comfyui_servers == ["http://gpu-1:8188", "http://gpu-2:8188"]
+    assert settings.image_generation.comfyui_concurrency == 1
+    assert settings.three_d_generation.hunyuan3d_servers == ["http://hy-1:8081", "http://hy-2:8081"]
+    assert settings.three_d_generation.sf3d_servers == ["http://a:1", "http://b:2"]
+    # A variable beats the file, as for every other setting.
+    monkeypatch.setenv("HOLODECK_IMAGE_GENERATION__COMFYUI_URLS", '["http://gpu-3:8188"]')
+    assert load_settings().image_generation.comfyui_servers == ["http://gpu-3:8188"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "field", "named"),
+    [
+        (
+            "COMFYUI_API_URL",
+            "http://gpu-1:8188,gpu-2:8188",
+            "image_generation.comfyui_url",
+            "gpu-2:8188",
+        ),
+        ("SF3D_API_URL", "ftp://gpu-1", "three_d_generation.sf3d_url", "ftp://gpu-1"),
+        ("HUNYUAN3D_API_URL", "http://hy:99999", "three_d_generation.hunyuan3d_url", "hy:99999"),
+        (
+            "HOLODECK_IMAGE_GENERATION__COMFYUI_URLS",
+            "http://a:1,http://a:1/",
+            "image_generation.comfyui_urls",
+            "http://a:1 listed twice",
+        ),
+    ],
+)
+def test_a_bad_server_url_stops_start_up_naming_it(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, field: str, named: str
+):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert field in info.value.message and named in info.value.message
+
+
+def test_a_url_and_a_list_naming_other_servers_are_refused(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("COMFYUI_API_URL", "http://gpu-1:8188")
+    with pytest.raises(ConfigError) as info:
+        load_settings(image_generation={"comfyui_urls": ["http://gpu-2:8188"]})
+    assert "comfyui_url (COMFYUI_API_URL) and comfyui_urls" in info.value.message
+    # The same servers both ways are no contradiction.
+    same = load_settings(image_generation={"comfyui_urls": ["http://gpu-1:8188/"]})
+    assert same.image_generation.comfyui_servers == ["http://gpu-1:8188"]
