@@ -121,6 +121,33 @@ BACKEND_SLOT_WAITERS = Gauge(
     ["stage", "priority"],
 )
 
+# Per backend server (shared.pool): ``backend`` is comfyui, sf3d or hunyuan3d, ``server``
+# the server's base URL without credentials.
+BACKEND_SERVER_REQUESTS = Counter(
+    "holodeck_backend_server_requests_total",
+    "Requests sent to a backend server",
+    ["backend", "server"],
+)
+BACKEND_SERVER_FAILURES = Counter(
+    "holodeck_backend_server_failures_total",
+    "Requests that failed because the server did (no connection, a timeout, a 5xx), by code",
+    ["backend", "server", "code"],
+)
+BACKEND_SERVER_IN_FLIGHT = Gauge(
+    "holodeck_backend_server_in_flight",
+    "Requests this process has in flight to a backend server",
+    ["backend", "server"],
+)
+BACKEND_SERVER_QUEUE = Gauge(
+    "holodeck_backend_server_queue_length",
+    "Jobs a backend server last reported running or waiting (ComfyUI's /queue)",
+    ["backend", "server"],
+)
+BACKEND_SERVER_BREAKER = Gauge(
+    "holodeck_backend_server_breaker_state",
+    "Circuit breaker of a backend server: 0 closed (in use), 1 half-open (on trial), 2 open (out)",
+    ["backend", "server"],
+)
 
 class ErrorWindow:
     """Failures over handled messages in a sliding time window, for ``holodeck_error_rate``.

@@ -1,15 +1,17 @@
-"""Request slots of an image-to-3D server: how many requests it is sent at once.
+"""Request slots of backend servers: how many requests each server is sent at once.
 
-A server takes only so many jobs at a time (Hunyuan3D-2's ``/generate`` runs one at a
-time on its event loop). A request holds one of its server's slots from the moment it
-is sent until its answer is in, and waits for one first; the wait is no part of the
-job's own timeout.
+A server takes only so many jobs at a time (ComfyUI runs one prompt at a time and queues
+the rest; Hunyuan3D-2's ``/generate`` runs one at a time on its event loop). A request
+holds one of its server's slots from the moment it is sent until its answer is in; a
+request that finds none free waits (in :mod:`shared.pool`, which picks the server), and
+the wait is no part of the job's own timeout.
 
-Two levels, both first come first served:
+Two levels:
 
-- In one process, :class:`ServerSlots`: one semaphore per server and event loop, shared
-  by every backend that talks to that server (:func:`server_slots`), so all of meshgen's
-  worker slots in a process, and several hosts in one process, stay within the bound.
+- In one process, :class:`ServerSlots`: a count per server and event loop, shared by
+  every backend that talks to that server (:func:`server_slots`), so all of a service's
+  worker slots in a process, and several backends in one process, stay within the bound.
+  Every slot given back wakes the requests waiting for one (:func:`slot_freed`).
 - Across replicas, :class:`SlotBoard`: a slot is a key ``<server>.<n>`` (``n`` below
   the limit) in the JetStream key-value bucket ``holodeck-backend-slots``. A request
   claims a slot by creating its key (creation fails while another holder has it),
@@ -48,8 +50,8 @@ log = get_logger(__name__)
 # after this; the holder refreshes three times per lease.
 DEFAULT_LEASE_S = 30.0
 # First and longest pause between two attempts to claim a slot held elsewhere.
-_FIRST_RETRY_S = 0.05
-_LONGEST_RETRY_S = 1.0
+FIRST_RETRY_S = 0.05
+LONGEST_RETRY_S = 1.0
 # JetStream's "wrong last sequence" errors: the key exists (or changed since read).
 _WRONG_LAST_SEQUENCE = (10071, 10164)
 
@@ -65,52 +67,78 @@ class Slot:
 
 class ServerSlots:
     """At most ``limit`` requests in flight to one server from this process (0: no
-    bound), first come first served. Get a server's instance with :func:`server_slots`."""
+    bound). Get a server's instance with :func:`server_slots`."""
 
     def __init__(self, limit: int):
         if limit < 0:
             raise ValueError("a concurrency limit cannot be negative")
         self.limit = limit
-        self._semaphore = asyncio.Semaphore(limit) if limit else None
-        self.waiting = 0
         self.busy = 0
 
-    @contextlib.asynccontextmanager
-    async def held(self) -> AsyncIterator[Slot]:
-        """Hold one slot for the block."""
-        started = time.monotonic()
-        queued = False
-        if self._semaphore is not None:
-            queued = self._semaphore.locked()
-            self.waiting += 1
-            try:
-                await self._semaphore.acquire()
-            finally:
-                self.waiting -= 1
+    def has_room(self) -> bool:
+        return not self.limit or self.busy < self.limit
+
+    def try_take(self) -> bool:
+        """Take a slot if one is free; never waits."""
+        if not self.has_room():
+            return False
         self.busy += 1
-        try:
-            yield Slot(time.monotonic() - started, queued or self.waiting > 0)
-        finally:
-            self.busy -= 1
-            if self._semaphore is not None:
-                self._semaphore.release()
+        return True
+
+    def give_back(self) -> None:
+        """Free a slot taken with :meth:`try_take`, waking whoever waits for one."""
+        self.busy -= 1
+        _signal().fire()
+
+
+class _Signal:
+    """Wakes every waiter at once; waiters that come later wait for the next time."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait(self) -> None:
+        await self._event.wait()
 
 
 # Per event loop (asyncio primitives belong to one), per server base URL.
 _SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ServerSlots]] = (
     weakref.WeakKeyDictionary()
 )
+_SIGNALS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Signal] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _signal() -> _Signal:
+    loop = asyncio.get_running_loop()
+    signal = _SIGNALS.get(loop)
+    if signal is None:
+        signal = _SIGNALS[loop] = _Signal()
+    return signal
+
+
+async def slot_freed(timeout: float) -> None:
+    """Until a slot of any server is given back in this process, or ``timeout`` s."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await _signal().wait()
 
 
 def server_slots(server: str, limit: int) -> ServerSlots:
     """The slots of ``server`` in this process, made with ``limit`` by the first backend
     that asks; every later backend of the same server shares them."""
+    server = server.rstrip("/")
     servers = _SLOTS.setdefault(asyncio.get_running_loop(), {})
     slots = servers.get(server)
     if slots is None:
         slots = servers[server] = ServerSlots(limit)
     elif slots.limit != limit:
-        log.warning("mesh_server_limit_kept", server=server, limit=slots.limit, ignored=limit)
+        log.warning("backend_server_limit_kept", server=server, limit=slots.limit, ignored=limit)
     return slots
 
 
@@ -143,51 +171,60 @@ class SlotBoard:
                 self._kv = await _open_bucket(self.js, self.bucket, self.lease_s, self.replicas)
             return self._kv
 
-    @contextlib.asynccontextmanager
-    async def held(self, server: str, limit: int) -> AsyncIterator[Slot]:
-        """Hold one of ``server``'s ``limit`` slots for the block (``limit`` 0: no claim)."""
-        if limit <= 0:
-            yield Slot(0.0, False)
-            return
-        started = time.monotonic()
+    async def try_claim(self, server: str, limit: int) -> ClaimedSlot | None:
+        """One of ``server``'s ``limit`` slots if one is free across replicas, else None;
+        never waits. NATS being away is :class:`RetryLater`."""
         try:
             kv = await self._bucket()
-            key, revision, tries = await self._claim(kv, _server_key(server), limit)
+            claimed = await self._claim_once(kv, _server_key(server), limit)
         except (NatsError, TimeoutError) as exc:
             raise RetryLater(
                 f"no slot of {server} could be claimed: {type(exc).__name__}: {exc}",
                 code="backend_slot_unavailable",
             ) from None
-        lease = _Lease(kv, key, revision, self.holder.encode(), self.lease_s / 3)
+        if claimed is None:
+            return None
+        key, revision = claimed
+        return ClaimedSlot(kv, key, revision, self.holder.encode(), self.lease_s / 3)
+
+    @contextlib.asynccontextmanager
+    async def held(self, server: str, limit: int) -> AsyncIterator[Slot]:
+        """Hold one of ``server``'s ``limit`` slots for the block, waiting for one at
+        growing intervals (``limit`` 0: no claim)."""
+        if limit <= 0:
+            yield Slot(0.0, False)
+            return
+        started = time.monotonic()
+        pause = FIRST_RETRY_S
+        rounds = 1
+        while (lease := await self.try_claim(server, limit)) is None:
+            await asyncio.sleep(pause * random.uniform(0.5, 1.0))
+            pause = min(pause * 2, LONGEST_RETRY_S)
+            rounds += 1
         try:
-            yield Slot(time.monotonic() - started, tries > 1)
+            yield Slot(time.monotonic() - started, rounds > 1)
         finally:
             await lease.release()
 
-    async def _claim(self, kv: KeyValue, prefix: str, limit: int) -> tuple[str, int, int]:
-        """The claimed key, its revision and the rounds it took."""
-        pause = _FIRST_RETRY_S
+    async def _claim_once(self, kv: KeyValue, prefix: str, limit: int) -> tuple[str, int] | None:
+        """The claimed key and its revision, or None while every slot is held."""
         value = self.holder.encode()
-        rounds = 0
-        while True:
-            rounds += 1
-            # A random first slot spreads the claims of many waiters over the keys.
-            first = random.randrange(limit)
-            for n in range(limit):
-                key = f"{prefix}.{(first + n) % limit}"
-                try:
-                    return key, await kv.create(key, value), rounds
-                except KeyWrongLastSequenceError:
-                    continue  # held by another request
-                except APIError as exc:
-                    if getattr(exc, "err_code", None) not in _WRONG_LAST_SEQUENCE:
-                        raise
-            await asyncio.sleep(pause * random.uniform(0.5, 1.0))
-            pause = min(pause * 2, _LONGEST_RETRY_S)
+        # A random first slot spreads the claims of many waiters over the keys.
+        first = random.randrange(limit)
+        for n in range(limit):
+            key = f"{prefix}.{(first + n) % limit}"
+            try:
+                return key, await kv.create(key, value)
+            except KeyWrongLastSequenceError:
+                continue  # held by another request
+            except APIError as exc:
+                if getattr(exc, "err_code", None) not in _WRONG_LAST_SEQUENCE:
+                    raise
+        return None
 
 
-class _Lease:
-    """Keeps one claimed key alive until released."""
+class ClaimedSlot:
+    """One slot claimed across replicas, kept alive until released."""
 
     def __init__(self, kv: KeyValue, key: str, revision: int, value: bytes, every: float):
         self.kv = kv
@@ -228,7 +265,7 @@ async def _open_bucket(
     return await open_bucket(
         js,
         bucket,
-        "Holodeck: request slots of image-to-3D servers, claimed by replicas",
+        "Holodeck: request slots of backend servers, claimed by replicas",
         max_age_s=lease_s,
         replicas=replicas,
     )

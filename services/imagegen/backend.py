@@ -6,9 +6,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from nats.js import JetStreamContext
+
 from services.imagegen.procedural import object_image
 from shared.config import ImageSettings
 from shared.layout import PlacedObject
+from shared.slots import SlotBoard
 
 Progress = Callable[[float], Awaitable[None]]
 """Reports a fraction 0–1 of one image's work while the backend runs."""
@@ -44,11 +47,17 @@ class ProceduralImages:
         return None
 
 
-def image_backend(settings: ImageSettings) -> ImageBackend:
-    """The configured image backend, created once at start-up."""
+def image_backend(
+    settings: ImageSettings, js: JetStreamContext | None = None, replicas: int = 1
+) -> ImageBackend:
+    """The configured image backend, created once at start-up. With ``js`` (and the
+    ``cluster`` scope) the ComfyUI servers' prompt limit holds across replicas; its
+    bucket keeps ``replicas`` copies on a JetStream cluster."""
     if settings.default_backend == "comfyui":
         # Imported here: the ComfyUI module imports this one for ``Progress``.
         from services.imagegen.comfyui import ComfyUIImages
 
-        return ComfyUIImages.from_settings(settings)
+        cluster = js is not None and settings.concurrency_scope == "cluster"
+        board = SlotBoard(js, replicas=replicas) if js is not None and cluster else None
+        return ComfyUIImages.from_settings(settings, board)
     return ProceduralImages()

@@ -8,6 +8,17 @@ backoff. ComfyUI keeps its queue and history in memory only: a prompt that is ne
 ``GET /queue`` nor in history was forgotten (a restart, a cleared queue) and is queued
 again at once, a bounded number of times. The whole image has one deadline; past it the
 prompt is taken off the queue and interrupted, and the caller is told to retry later.
+
+Several ComfyUI servers form one pool (:mod:`shared.pool`; ``image_generation.comfyui_urls``),
+all expected to have the same models and nodes installed. Each image goes to the server
+with the fewest prompts running or waiting, as its ``GET /queue`` says (read at most once
+a second per server, in the background) plus this process's images in flight; each
+server is sent at most ``comfyui_concurrency`` prompts at once, across replicas too when
+a :class:`~shared.slots.SlotBoard` is handed in, so the rest wait here, for whichever
+server frees first, instead of in one server's queue. A server that cannot be reached,
+answers 5xx, loses prompts or misses the deadline fails the image over to another server
+at once, and after ``circuit_failures`` such failures in a row it is left out for
+``circuit_cooldown_s`` seconds (then one image tries it again).
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ import json
 import random
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +54,8 @@ from shared.config import ImageSettings
 from shared.errors import ConfigError, Permanent, RetryLater
 from shared.layout import PlacedObject
 from shared.logs import get_logger
+from shared.pool import DEFAULT_COOLDOWN_S, DEFAULT_FAILURES, Lease, Pool, ServerDown
+from shared.slots import SlotBoard
 
 log = get_logger(__name__)
 
@@ -65,6 +78,11 @@ OBJECT_SEED_RANGE = 2**53
 LATENT_STEP = 8  # latent images are a multiple of 8 pixels on a side
 MAX_FRAME = 32 * 2**20  # binary preview frames can exceed websockets' 1 MiB default
 ABANDON_TIMEOUT = 5.0
+# A load reading (GET /queue for the pool) gets this long; it is advice, never waited on.
+QUEUE_READING_TIMEOUT = 2.0
+# Prompts a server is sent at once: one running and one waiting, so the GPU never idles
+# between two prompts while the others wait where any server can take them.
+DEFAULT_CONCURRENCY = 2
 
 
 class _ServerBusy(Exception):
@@ -196,28 +214,37 @@ def object_prompt(obj: PlacedObject) -> str:
     return ", ".join(parts)
 
 
+class _Rising:
+    """Relays one image's progress, never backwards (several step-based nodes each
+    count 0→1, and an image failed over to another server starts again)."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress
+        self.reported = 0.0
+
+    async def __call__(self, fraction: float) -> None:
+        if self.progress is not None and fraction > self.reported:
+            self.reported = fraction
+            await self.progress(fraction)
+
+
 @dataclass
 class _Job:
-    """One image's state while ComfyUI works on it."""
+    """One image's state while one ComfyUI server works on it."""
 
     object_id: str
     client_id: str
-    progress: Progress | None
+    report: _Rising
+    server: str  # the base URL of the server running it
+    alone: bool = True  # no other server could take it over (see shared.pool.Lease)
     prompt_id: str = ""
     images: list[dict[str, Any]] = field(default_factory=list)
-    reported: float = 0.0
     started: bool = False  # execution_start of prompt_id was seen
     queue_stale: bool = False  # the queue changed since it was last asked about prompt_id
     queue_due: float = 0.0  # loop time from which the queue may be asked again
     socket: ClientConnection | None = None
     socket_attempts: int = 0
     socket_due: float = 0.0  # loop time at which the socket may be opened again
-
-    async def report(self, fraction: float) -> None:
-        # Several step-based nodes each count 0→1; the caller sees one rising fraction.
-        if self.progress is not None and fraction > self.reported:
-            self.reported = fraction
-            await self.progress(fraction)
 
 
 class ComfyUIImages:
@@ -229,7 +256,7 @@ class ComfyUIImages:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         workflow: Path | None = None,
         negative_prompt: str = "",
@@ -243,11 +270,24 @@ class ComfyUIImages:
         resubmit_attempts: int = 2,
         socket_retries: int = 3,
         socket_retry_wait: float = 0.5,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        board: SlotBoard | None = None,
+        circuit_failures: int = DEFAULT_FAILURES,
+        circuit_cooldown_s: float = DEFAULT_COOLDOWN_S,
+        load_ttl: float = 1.0,
     ):
-        url = httpx.URL(base_url)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ConfigError(f"ComfyUI URL must be http(s)://host[:port], got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        self.pool = Pool(
+            "comfyui",
+            urls,
+            title="ComfyUI",
+            concurrency=concurrency,
+            board=board,
+            failures=circuit_failures,
+            cooldown_s=circuit_cooldown_s,
+            load=self._queue_length,
+            load_ttl=load_ttl,
+        )
         self.workflow = Workflow.load(workflow)
         self.negative_prompt = negative_prompt
         self.timeout = timeout
@@ -270,22 +310,31 @@ class ComfyUIImages:
         self.identity = f"comfyui/{hashlib.sha256(recipe).hexdigest()[:12]}"
 
     @classmethod
-    def from_settings(cls, settings: ImageSettings) -> ComfyUIImages:
-        if not settings.comfyui_url:
+    def from_settings(
+        cls, settings: ImageSettings, board: SlotBoard | None = None
+    ) -> ComfyUIImages:
+        """The backend of ``settings``; with ``board`` the servers' prompt limit holds
+        across replicas."""
+        servers = settings.comfyui_servers
+        if not servers:
             raise ConfigError("image_generation.comfyui_url (COMFYUI_API_URL) is not set")
         return cls(
-            settings.comfyui_url,
+            servers,
             workflow=settings.workflow_path,
             negative_prompt=settings.negative_prompt,
             timeout=settings.timeout,
             steps=STEPS[settings.quality],
+            concurrency=settings.comfyui_concurrency,
+            board=board,
+            circuit_failures=settings.circuit_failures,
+            circuit_cooldown_s=settings.circuit_cooldown_s,
         )
 
     async def generate(
         self, obj: PlacedObject, seed: int, size: int, progress: Progress | None = None
     ) -> bytes:
-        """Queue the filled workflow, follow it to the end and return a ``size``² PNG."""
-        job = _Job(object_id=obj.id, client_id=uuid.uuid4().hex, progress=progress)
+        """Queue the filled workflow on a server of the pool, follow it to the end and
+        return a ``size``² PNG."""
         # Ask for a latent-friendly size; the answer is fitted to ``size`` afterwards.
         side = -(-size // LATENT_STEP) * LATENT_STEP
         graph = self.workflow.fill(
@@ -299,6 +348,26 @@ class ComfyUIImages:
                 "filename_prefix": f"holodeck/{obj.id}",
             }
         )
+        report = _Rising(progress)
+        return await self.pool.run(lambda lease: self._generate_on(lease, obj, graph, size, report))
+
+    async def _generate_on(
+        self, lease: Lease, obj: PlacedObject, graph: dict[str, Any], size: int, report: _Rising
+    ) -> bytes:
+        job = _Job(
+            object_id=obj.id,
+            client_id=uuid.uuid4().hex,
+            report=report,
+            server=lease.url,
+            alone=lease.alone,
+        )
+        if lease.queued:
+            log.info(
+                "comfyui server slot taken",
+                object_id=obj.id,
+                server=lease.url,
+                waited_s=round(lease.waited, 3),
+            )
         deadline = asyncio.timeout(self.timeout)
         try:
             async with deadline:
@@ -311,26 +380,37 @@ class ComfyUIImages:
             if not deadline.expired():
                 raise
             await self._abandon(job)
-            raise RetryLater(
-                f"ComfyUI did not finish object {obj.id} (prompt {job.prompt_id or 'not queued'}) "
-                f"within {self.timeout:g}s",
+            # The image's whole time went here: the bus retries it, not another server now.
+            raise ServerDown(
+                f"ComfyUI at {job.server} did not finish object {obj.id} "
+                f"(prompt {job.prompt_id or 'not queued'}) within {self.timeout:g}s",
                 code="comfyui_timeout",
+                elsewhere=False,
             ) from None
 
     async def close(self) -> None:
+        await self.pool.close()
         if self._owns_http:
             await self._http.aclose()
+
+    async def _queue_length(self, server: str) -> int:
+        """Prompts running or waiting on ``server`` (the pool's load reading)."""
+        response = await self._http.get(f"{server}/queue", timeout=QUEUE_READING_TIMEOUT)
+        if response.status_code != 200:
+            raise ValueError(f"GET /queue answered {response.status_code}")
+        return _queue_size(_json_object(response, "GET /queue"))
 
     async def _run(self, job: _Job, graph: dict[str, Any], size: int) -> bytes:
         try:
             await self._open_socket(job)
             for submission in range(1, self.resubmit_attempts + 2):
-                job.prompt_id = await self._submit(graph, job.client_id)
+                job.prompt_id = await self._submit(job, graph)
                 job.images, job.started, job.queue_stale = [], False, False
                 log.info(
                     "comfyui prompt queued",
                     object_id=job.object_id,
                     prompt_id=job.prompt_id,
+                    server=job.server,
                     submission=submission,
                     socket=job.socket is not None,
                 )
@@ -345,15 +425,15 @@ class ComfyUIImages:
                         submission=submission,
                     )
             else:
-                raise RetryLater(
-                    f"ComfyUI lost the prompt of object {job.object_id} "
+                raise ServerDown(
+                    f"ComfyUI at {job.server} lost the prompt of object {job.object_id} "
                     f"{self.resubmit_attempts + 1} times (restarted or its queue cleared)",
                     code="comfyui_forgotten",
                 )
         finally:
             await self._close_socket(job)
         image = _first_image(job)
-        data = await self._download(image)
+        data = await self._download(job, image)
         png = await asyncio.to_thread(_as_png, data, size)
         await job.report(1.0)
         log.info("comfyui image ready", object_id=job.object_id, prompt_id=job.prompt_id)
@@ -400,7 +480,7 @@ class ComfyUIImages:
 
     async def _open_socket(self, job: _Job) -> None:
         job.socket_attempts += 1
-        url = httpx.URL(f"{self.base_url}/ws", params={"clientId": job.client_id})
+        url = httpx.URL(f"{job.server}/ws", params={"clientId": job.client_id})
         url = url.copy_with(scheme="wss" if url.scheme == "https" else "ws")
         try:
             job.socket = await connect(str(url), max_size=MAX_FRAME, close_timeout=2)
@@ -420,9 +500,14 @@ class ComfyUIImages:
         if socket is not None:
             await socket.close()
 
-    async def _submit(self, graph: dict[str, Any], client_id: str) -> str:
+    async def _submit(self, job: _Job, graph: dict[str, Any]) -> str:
+        # With another server to go to, a server that fails the POST is not tried again.
         response = await self._request(
-            "POST", "/prompt", json={"prompt": graph, "client_id": client_id}
+            job,
+            "POST",
+            "/prompt",
+            attempts=None if job.alone else 1,
+            json={"prompt": graph, "client_id": job.client_id},
         )
         if response.status_code == 400:
             raise Permanent(_rejection(response, self.workflow.source), code="comfyui_rejected")
@@ -548,17 +633,18 @@ class ComfyUIImages:
 
     async def _queued(self, job: _Job) -> bool:
         """Whether ``GET /queue`` lists the prompt as running or pending."""
-        response = await self._request("GET", "/queue")
+        response = await self._request(job, "GET", "/queue")
         if response.status_code != 200:
             raise Permanent(
                 f"ComfyUI answered {response.status_code} to GET /queue: {_snippet(response)}"
             )
         body = _json_object(response, "GET /queue")
+        try:
+            self.pool.observe(job.server, _queue_size(body))
+        except ValueError as exc:
+            raise Permanent(f"ComfyUI answered GET /queue {exc}") from None
         for name in ("queue_running", "queue_pending"):
-            entries = body.get(name)
-            if not isinstance(entries, list):
-                raise Permanent(f"ComfyUI answered GET /queue without a {name} list")
-            for entry in entries:
+            for entry in body[name]:
                 # Each entry is [number, prompt_id, prompt, extra_data, outputs_to_execute].
                 if isinstance(entry, list) and len(entry) > 1 and entry[1] == job.prompt_id:
                     return True
@@ -566,7 +652,7 @@ class ComfyUIImages:
 
     async def _history_entry(self, job: _Job) -> dict[str, Any] | None:
         path = f"/history/{quote(job.prompt_id, safe='')}"
-        response = await self._request("GET", path)
+        response = await self._request(job, "GET", path)
         if response.status_code != 200:
             raise Permanent(
                 f"ComfyUI answered {response.status_code} to GET {path}: {_snippet(response)}"
@@ -594,13 +680,13 @@ class ComfyUIImages:
                 job.images = images
         return True
 
-    async def _download(self, image: dict[str, Any]) -> bytes:
+    async def _download(self, job: _Job, image: dict[str, Any]) -> bytes:
         params = {
             "filename": image["filename"],
             "subfolder": str(image.get("subfolder") or ""),
             "type": str(image.get("type") or "output"),
         }
-        response = await self._request("GET", "/view", params=params)
+        response = await self._request(job, "GET", "/view", params=params)
         if response.status_code == 404:
             raise Permanent(
                 f"ComfyUI has no {params['type']} file {params['filename']!r} "
@@ -615,26 +701,30 @@ class ComfyUIImages:
             )
         return response.content
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One HTTP call, retried with backoff on connection errors, 429 and 5xx."""
+    async def _request(
+        self, job: _Job, method: str, path: str, *, attempts: int | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """One HTTP call to the job's server, retried with backoff on connection errors,
+        429 and 5xx (``attempts`` times, by default ``retry_attempts``)."""
+        attempts = attempts or self.retry_attempts
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.retry_attempts),
+            stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=self.retry_wait, max=30)
             + wait_random(0, self.retry_wait),
             retry=retry_if_exception_type((httpx.TransportError, _ServerBusy)),
             reraise=True,
         )
         try:
-            return await retrying(self._attempt, method, path, **kwargs)
+            return await retrying(self._attempt, f"{job.server}{path}", method, **kwargs)
         except (httpx.TransportError, _ServerBusy) as exc:
-            raise RetryLater(
-                f"ComfyUI at {self.base_url} unavailable for {method} {path} "
-                f"after {self.retry_attempts} attempts: {exc!r}",
+            raise ServerDown(
+                f"ComfyUI at {job.server} unavailable for {method} {path} "
+                f"after {attempts} attempt{'s' * (attempts > 1)}: {exc!r}",
                 code="comfyui_unavailable",
             ) from exc
 
-    async def _attempt(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        response = await self._http.request(method, f"{self.base_url}{path}", **kwargs)
+    async def _attempt(self, url: str, method: str, **kwargs: Any) -> httpx.Response:
+        response = await self._http.request(method, url, **kwargs)
         if response.status_code >= 500 or response.status_code == 429:
             raise _ServerBusy(f"{response.status_code}: {_snippet(response)}")
         return response
@@ -645,10 +735,8 @@ class ComfyUIImages:
             return
         try:
             async with asyncio.timeout(ABANDON_TIMEOUT):
-                await self._http.post(f"{self.base_url}/queue", json={"delete": [job.prompt_id]})
-                await self._http.post(
-                    f"{self.base_url}/interrupt", json={"prompt_id": job.prompt_id}
-                )
+                await self._http.post(f"{job.server}/queue", json={"delete": [job.prompt_id]})
+                await self._http.post(f"{job.server}/interrupt", json={"prompt_id": job.prompt_id})
         except (httpx.HTTPError, TimeoutError) as exc:
             log.warning("comfyui interrupt failed", prompt_id=job.prompt_id, error=repr(exc))
 
@@ -662,6 +750,17 @@ def _images(output: dict[str, Any]) -> list[dict[str, Any]]:
         for image in images
         if isinstance(image, dict) and isinstance(image.get("filename"), str)
     ]
+
+
+def _queue_size(body: dict[str, Any]) -> int:
+    """Prompts running and waiting in a ``GET /queue`` answer."""
+    size = 0
+    for name in ("queue_running", "queue_pending"):
+        entries = body.get(name)
+        if not isinstance(entries, list):
+            raise ValueError(f"without a {name} list")
+        size += len(entries)
+    return size
 
 
 def _first_image(job: _Job) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from nats.js import JetStreamContext
 
 from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
 from services.meshgen.shapes import mesh_glb
-from services.meshgen.slots import SlotBoard
 from shared import catalog
 from shared.config import MeshSettings
 from shared.layout import PlacedObject
+from shared.slots import SlotBoard
 
 
 class MeshBackend(Protocol):

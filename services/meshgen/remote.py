@@ -14,9 +14,16 @@ Failures become the project's errors at this boundary. Transient ones (connectio
 5xx, rate limits) are retried here a few times with backoff and then raised as
 :class:`RetryLater`; one structured log line is written per failed attempt.
 
+Several servers of one kind form a pool (:mod:`shared.pool`; ``sf3d_urls``,
+``hunyuan3d_urls``): each object goes to the server with the fewest requests in flight
+from this process. A server that cannot be reached or answers 5xx hands the object to
+another server at once (it is retried on the same server only when no other could take
+it), and after ``circuit_failures`` such failures in a row it is left out for
+``circuit_cooldown_s`` seconds, then tried with one request.
+
 A server takes only so many requests at once (Hunyuan3D-2's ``/generate`` runs on its
-event loop, one at a time). Every request holds one of the server's slots while it runs
-(:mod:`services.meshgen.slots`): bounded in the process, and across replicas too when a
+event loop, one at a time). Every request holds one of its server's slots while it runs
+(:mod:`shared.slots`): bounded in the process, and across replicas too when a
 :class:`SlotBoard` is handed in. Time spent waiting for a slot is not counted against a
 job's own ``timeout``, and a request the client gave up on keeps its slot until the
 server is done with it.
@@ -27,24 +34,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import hashlib
 import json
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt
 
 from services.meshgen.normalize import normalize_glb
-from services.meshgen.slots import Slot, SlotBoard, server_slots
 from shared.config import MeshSettings
 from shared.errors import ConfigError, HolodeckError, Permanent, RetryLater, retry_after_seconds
 from shared.layout import PlacedObject
 from shared.logs import get_logger
+from shared.pool import DEFAULT_COOLDOWN_S, DEFAULT_FAILURES, Lease, Pool, ServerDown
+from shared.slots import SlotBoard
 
 SF3D_PATH = "/v2beta/3d/stable-fast-3d"
 SF3D_FRONT = "-z"
@@ -81,6 +88,11 @@ class _Failed(Exception):
         self.limit = limit
         self.status = status
 
+    @property
+    def unwell(self) -> bool:
+        """The server failed, not the request (see :class:`ServerDown`)."""
+        return isinstance(self.outcome, ServerDown)
+
 
 def _mime(image: bytes) -> str:
     if image.startswith(b"\x89PNG"):
@@ -96,11 +108,12 @@ class _RemoteMeshes:
     """What both backends share: the HTTP client, retries, logging and normalisation."""
 
     backend = "remote"
+    title = "remote"
     front_axis = "+z"
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         timeout: float,
         http: httpx.AsyncClient | None,
@@ -110,12 +123,22 @@ class _RemoteMeshes:
         sleep: Sleep | None,
         concurrency: int,
         board: SlotBoard | None,
+        circuit_failures: int,
+        circuit_cooldown_s: float,
     ):
         if attempts < 1:
             raise ValueError("attempts must be at least 1")
         if concurrency < 0:
             raise ValueError("concurrency must be 0 (no bound) or more")
-        self.base_url = base_url.rstrip("/")
+        self.pool = Pool(
+            self.backend,
+            [base_url] if isinstance(base_url, str) else list(base_url),
+            title=self.title,
+            concurrency=concurrency,
+            board=board,
+            failures=circuit_failures,
+            cooldown_s=circuit_cooldown_s,
+        )
         self.timeout = timeout
         self.concurrency = concurrency
         self.board = board
@@ -134,33 +157,22 @@ class _RemoteMeshes:
 
     async def close(self) -> None:
         """Close the HTTP client if this backend created it."""
+        await self.pool.close()
         if self._owns_http:
             await self._http.aclose()
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, obj: PlacedObject) -> AsyncIterator[Slot]:
-        """One of the server's slots for the block: this process's first, then (with a
-        board) one claimed across replicas. The wait is logged, not timed out."""
-        slots = server_slots(self.base_url, self.concurrency)
-        async with contextlib.AsyncExitStack() as stack:
-            local = await stack.enter_async_context(slots.held())
-            slot = local
-            if self.board is not None:
-                shared = await stack.enter_async_context(
-                    self.board.held(self.base_url, self.concurrency)
-                )
-                slot = Slot(local.waited + shared.waited, local.queued or shared.queued)
-            if slot.queued:
-                log.info(
-                    "mesh_slot_taken",
-                    object_id=obj.id,
-                    backend=self.backend,
-                    waited_s=round(slot.waited, 3),
-                    limit=slots.limit,
-                    waiting=slots.waiting,
-                    across_replicas=self.board is not None,
-                )
-            yield slot
+    def _slot_taken(self, obj: PlacedObject, lease: Lease) -> None:
+        """Log a request that had to wait for a server's slot (the wait is not timed out)."""
+        if lease.queued:
+            log.info(
+                "mesh_slot_taken",
+                object_id=obj.id,
+                backend=self.backend,
+                server=lease.url,
+                waited_s=round(lease.waited, 3),
+                limit=self.concurrency,
+                across_replicas=self.board is not None,
+            )
 
     async def _normalized(self, glb: bytes, obj: PlacedObject) -> bytes:
         return await asyncio.to_thread(normalize_glb, glb, obj.size, front_axis=self.front_axis)
@@ -171,20 +183,24 @@ class _RemoteMeshes:
             return min(failure.retry_after, self._max_wait)
         return float(min(self._backoff * 2 ** (state.attempt_number - 1), self._max_wait))
 
-    def _should_retry(self, state: RetryCallState) -> bool:
-        failure = state.outcome.exception() if state.outcome else None
-        if not isinstance(failure, _Failed) or not failure.retry:
-            return False
-        return failure.limit is None or state.attempt_number < failure.limit
-
     async def _retrying(
-        self, obj: PlacedObject, step: str, attempt: Callable[[], Awaitable[T]]
+        self, obj: PlacedObject, step: str, attempt: Callable[[], Awaitable[T]], lease: Lease
     ) -> T:
-        """``attempt`` until it succeeds, fails for good or runs out of attempts."""
+        """``attempt`` until it succeeds, fails for good or runs out of attempts. A failure
+        of the server is tried again here only when no other server could take over."""
+
+        def should_retry(state: RetryCallState) -> bool:
+            failure = state.outcome.exception() if state.outcome else None
+            if not isinstance(failure, _Failed) or not failure.retry:
+                return False
+            if failure.unwell and not lease.alone:
+                return False
+            return failure.limit is None or state.attempt_number < failure.limit
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._attempts),
             wait=self._wait,
-            retry=self._should_retry,
+            retry=should_retry,
             sleep=self._sleep,
             reraise=True,
         )
@@ -194,17 +210,21 @@ class _RemoteMeshes:
                     try:
                         return await attempt()
                     except _Failed as failure:
-                        self._log_failure(obj, step, state.retry_state.attempt_number, failure)
+                        number = state.retry_state.attempt_number
+                        self._log_failure(obj, step, number, failure, lease.url)
                         raise
         except _Failed as failure:
             raise failure.outcome from None
         raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
 
-    def _log_failure(self, obj: PlacedObject, step: str, attempt: int, failure: _Failed) -> None:
+    def _log_failure(
+        self, obj: PlacedObject, step: str, attempt: int, failure: _Failed, server: str
+    ) -> None:
         log.warning(
             "mesh_attempt_failed",
             object_id=obj.id,
             backend=self.backend,
+            server=server,
             step=step,
             attempt=attempt,
             status=failure.status,
@@ -213,22 +233,24 @@ class _RemoteMeshes:
             error=failure.outcome.message,
         )
 
-    def _transport_failure(self, exc: httpx.TransportError, what: str) -> _Failed:
+    def _transport_failure(self, exc: httpx.TransportError, server: str) -> _Failed:
         """A request that got no answer. A generation that ran into the read timeout is
-        not repeated here: it already took the whole budget, so the bus retries it later."""
+        not repeated, here or on another server: it already took the whole budget, so the
+        bus retries it later."""
         if isinstance(exc, httpx.TimeoutException) and not isinstance(
             exc, httpx.ConnectTimeout | httpx.PoolTimeout
         ):
             return _Failed(
-                RetryLater(
-                    f"{what} gave no answer within {self.timeout:g} s",
+                ServerDown(
+                    f"{self.title} at {server} gave no answer within {self.timeout:g} s",
                     code=f"{self.backend}_timeout",
+                    elsewhere=False,
                 ),
                 retry=False,
             )
         return _Failed(
-            RetryLater(
-                f"{what} unreachable: {type(exc).__name__}: {exc}",
+            ServerDown(
+                f"{self.title} at {server} unreachable: {type(exc).__name__}: {exc}",
                 code=f"{self.backend}_unreachable",
             )
         )
@@ -246,11 +268,12 @@ class SF3DMeshes(_RemoteMeshes):
     """
 
     backend = "sf3d"
+    title = "SF3D"
     front_axis = SF3D_FRONT
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         api_key: str | None = None,
         texture_resolution: int = 1024,
@@ -265,6 +288,8 @@ class SF3DMeshes(_RemoteMeshes):
         sleep: Sleep | None = None,
         concurrency: int = 0,
         board: SlotBoard | None = None,
+        circuit_failures: int = DEFAULT_FAILURES,
+        circuit_cooldown_s: float = DEFAULT_COOLDOWN_S,
     ):
         super().__init__(
             base_url,
@@ -276,6 +301,8 @@ class SF3DMeshes(_RemoteMeshes):
             sleep=sleep,
             concurrency=concurrency,
             board=board,
+            circuit_failures=circuit_failures,
+            circuit_cooldown_s=circuit_cooldown_s,
         )
         self.api_key = api_key
         self.texture_resolution = texture_resolution
@@ -286,10 +313,11 @@ class SF3DMeshes(_RemoteMeshes):
 
     @classmethod
     def from_settings(cls, settings: MeshSettings, board: SlotBoard | None = None) -> SF3DMeshes:
-        if not settings.sf3d_url:
+        servers = settings.sf3d_servers
+        if not servers:
             raise ConfigError("sf3d_url (SF3D_API_URL) is required for the sf3d backend")
         return cls(
-            settings.sf3d_url,
+            servers,
             api_key=settings.sf3d_api_key,
             texture_resolution=settings.texture_resolution,
             foreground_ratio=settings.foreground_ratio,
@@ -298,15 +326,21 @@ class SF3DMeshes(_RemoteMeshes):
             timeout=settings.timeout,
             concurrency=settings.sf3d_concurrency,
             board=board,
+            circuit_failures=settings.circuit_failures,
+            circuit_cooldown_s=settings.circuit_cooldown_s,
         )
 
     async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
-        """The object's mesh made from its image, in the object's frame."""
-        async with self._slot(obj):
-            glb = await self._retrying(obj, "generate", lambda: self._request(image_png))
+        """The object's mesh made from its image by a server of the pool, in the
+        object's frame."""
+        glb = await self.pool.run(lambda lease: self._generate_on(lease, obj, image_png))
         return await self._normalized(glb, obj)
 
-    async def _request(self, image: bytes) -> bytes:
+    async def _generate_on(self, lease: Lease, obj: PlacedObject, image: bytes) -> bytes:
+        self._slot_taken(obj, lease)
+        return await self._retrying(obj, "generate", lambda: self._request(lease.url, image), lease)
+
+    async def _request(self, server: str, image: bytes) -> bytes:
         # Without an explicit Accept the hosted API may answer JSON instead of the file.
         headers = {"Accept": "model/gltf-binary"}
         if self.api_key:
@@ -320,27 +354,34 @@ class SF3DMeshes(_RemoteMeshes):
             form["vertex_count"] = str(self.vertex_count)
         try:
             response = await self._http.post(
-                self.base_url + SF3D_PATH,
+                server + SF3D_PATH,
                 files={"image": ("image", image, _mime(image))},
                 data=form,
                 headers=headers,
             )
         except httpx.TransportError as exc:
-            raise self._transport_failure(exc, "SF3D") from None
+            raise self._transport_failure(exc, server) from None
         if response.status_code == 200:
             return _sf3d_model(response)
-        raise self._failure(response)
+        raise self._failure(response, server)
 
-    def _failure(self, response: httpx.Response) -> _Failed:
+    def _failure(self, response: httpx.Response, server: str) -> _Failed:
         status = response.status_code
         name, errors, request_id = _sf3d_error(response)
         detail = f"{status} {name or 'error'}: {'; '.join(errors) or 'no detail'}"
         if request_id:
             detail += f" (request {request_id})"
-        if status == 429 or status in (500, 502, 503, 504):
+        if status == 429 or status >= 500:
             delay = retry_after_seconds(response.headers.get("retry-after"))
-            code = "sf3d_rate_limited" if status == 429 else "sf3d_unavailable"
-            outcome = RetryLater(f"SF3D answered {detail}", code=code, delay=delay)
+            outcome: RetryLater
+            if status == 429:  # the server is well, only busy: no mark against it
+                outcome = RetryLater(
+                    f"SF3D at {server} answered {detail}", code="sf3d_rate_limited", delay=delay
+                )
+            else:
+                outcome = ServerDown(
+                    f"SF3D at {server} answered {detail}", code="sf3d_unavailable", delay=delay
+                )
             # A wait longer than we hold a message for goes back to the bus instead.
             retry = delay is None or delay <= self._max_wait
             return _Failed(outcome, retry=retry, retry_after=delay, status=status)
@@ -482,11 +523,12 @@ class Hunyuan3DMeshes(_RemoteMeshes):
     """
 
     backend = "hunyuan3d"
+    title = "Hunyuan3D"
     front_axis = HUNYUAN3D_FRONT
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | Sequence[str],
         *,
         timeout: float = 600.0,
         seed: int = 1234,
@@ -504,6 +546,8 @@ class Hunyuan3DMeshes(_RemoteMeshes):
         backoff: float = 1.0,
         max_wait: float = 30.0,
         sleep: Sleep | None = None,
+        circuit_failures: int = DEFAULT_FAILURES,
+        circuit_cooldown_s: float = DEFAULT_COOLDOWN_S,
     ):
         if mode not in ("auto", "sync", "async"):
             raise ValueError(f"mode must be 'auto', 'sync' or 'async', got {mode!r}")
@@ -517,6 +561,8 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             sleep=sleep,
             concurrency=concurrency,
             board=board,
+            circuit_failures=circuit_failures,
+            circuit_cooldown_s=circuit_cooldown_s,
         )
         self.seed = seed
         self.octree_resolution = octree_resolution
@@ -530,18 +576,19 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             f"hunyuan3d/{octree_resolution}/{num_inference_steps}/{guidance_scale:g}/"
             f"{'textured' if texture else 'untextured'}/{face_count}/{seed}"
         )
-        # Request digest -> uid of an async job this process gave up waiting for.
-        self._unfinished: OrderedDict[str, str] = OrderedDict()
+        # Request digest -> (server, uid) of an async job this process gave up waiting for.
+        self._unfinished: OrderedDict[str, tuple[str, str]] = OrderedDict()
 
     @classmethod
     def from_settings(
         cls, settings: MeshSettings, board: SlotBoard | None = None
     ) -> Hunyuan3DMeshes:
-        if not settings.hunyuan3d_url:
+        servers = settings.hunyuan3d_servers
+        if not servers:
             raise ConfigError("hunyuan3d_url (HUNYUAN3D_API_URL) is required for hunyuan3d")
         octree_resolution, face_count = _HUNYUAN3D_QUALITY[settings.quality]
         return cls(
-            settings.hunyuan3d_url,
+            servers,
             timeout=settings.timeout,
             octree_resolution=octree_resolution,
             face_count=face_count,
@@ -550,6 +597,8 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             poll_interval=settings.hunyuan3d_poll_interval,
             concurrency=settings.hunyuan3d_concurrency,
             board=board,
+            circuit_failures=settings.circuit_failures,
+            circuit_cooldown_s=settings.circuit_cooldown_s,
         )
 
     def _payload(self, image: bytes) -> dict[str, Any]:
@@ -565,38 +614,50 @@ class Hunyuan3DMeshes(_RemoteMeshes):
         }
 
     async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
-        """The object's mesh made from its image, in the object's frame."""
+        """The object's mesh made from its image by a server of the pool, in the
+        object's frame. An async job given up on earlier is polled again on its server."""
         payload = self._payload(image_png)
-        async with self._slot(obj) as slot:
-            mode = self.mode
-            if mode == "auto":
-                mode = "async" if slot.queued else "sync"
-            if mode == "sync":
-                glb = await self._generate_sync(obj, payload)
-            else:
-                glb = await self._generate_async(obj, payload)
+        unfinished = self._unfinished.get(_digest(payload))
+        glb = await self.pool.run(
+            lambda lease: self._generate_on(lease, obj, payload),
+            prefer=unfinished[0] if unfinished else None,
+        )
         return await self._normalized(glb, obj)
 
-    async def _generate_sync(self, obj: PlacedObject, payload: dict[str, Any]) -> bytes:
+    async def _generate_on(self, lease: Lease, obj: PlacedObject, payload: dict[str, Any]) -> bytes:
+        self._slot_taken(obj, lease)
+        mode = self.mode
+        if mode == "auto":
+            mode = "async" if lease.queued else "sync"
+        if mode == "sync":
+            return await self._generate_sync(lease, obj, payload)
+        return await self._generate_async(lease, obj, payload)
+
+    async def _generate_sync(
+        self, lease: Lease, obj: PlacedObject, payload: dict[str, Any]
+    ) -> bytes:
         try:
-            return await self._retrying(obj, "generate", lambda: self._post("/generate", payload))
+            return await self._retrying(
+                obj, "generate", lambda: self._post(lease.url, "/generate", payload), lease
+            )
         except RetryLater as exc:
             if exc.code == "hunyuan3d_timeout":
-                await self._until_idle(obj)
+                await self._until_idle(lease.url, obj)
             raise
 
-    async def _until_idle(self, obj: PlacedObject) -> None:
+    async def _until_idle(self, server: str, obj: PlacedObject) -> None:
         """Wait (up to ``timeout``) until the server has finished the job we gave up on:
         its event loop answers nothing before, and a request sent now would queue behind
         it with its own deadline running."""
         started = time.monotonic()
         try:
-            await self._http.get(f"{self.base_url}/status/{_IDLE_PROBE}", timeout=self.timeout)
+            await self._http.get(f"{server}/status/{_IDLE_PROBE}", timeout=self.timeout)
         except httpx.TransportError as exc:
             log.warning(
                 "mesh_server_still_busy",
                 object_id=obj.id,
                 backend=self.backend,
+                server=server,
                 waited_s=round(time.monotonic() - started, 3),
                 error=f"{type(exc).__name__}: {exc}",
             )
@@ -605,19 +666,20 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             "mesh_server_idle",
             object_id=obj.id,
             backend=self.backend,
+            server=server,
             waited_s=round(time.monotonic() - started, 3),
         )
 
-    async def _post(self, path: str, payload: dict[str, Any]) -> bytes:
+    async def _post(self, server: str, path: str, payload: dict[str, Any]) -> bytes:
         try:
-            response = await self._http.post(self.base_url + path, json=payload)
+            response = await self._http.post(server + path, json=payload)
         except httpx.TransportError as exc:
-            raise self._transport_failure(exc, "Hunyuan3D") from None
+            raise self._transport_failure(exc, server) from None
         if response.status_code == 200:
             return response.content
-        raise self._failure(response, path)
+        raise self._failure(response, server, path)
 
-    def _failure(self, response: httpx.Response, path: str) -> _Failed:
+    def _failure(self, response: httpx.Response, server: str, path: str) -> _Failed:
         status = response.status_code
         try:
             body: Any = response.json()
@@ -630,8 +692,8 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             return _Failed(failed, limit=_HUNYUAN3D_404_ATTEMPTS, status=status)
         if status >= 500:
             delay = retry_after_seconds(response.headers.get("retry-after"))
-            unavailable = RetryLater(
-                f"Hunyuan3D answered {status} on {path}: {response.text[:200]}",
+            unavailable = ServerDown(
+                f"Hunyuan3D at {server} answered {status} on {path}: {response.text[:200]}",
                 code="hunyuan3d_unavailable",
                 delay=delay,
             )
@@ -639,20 +701,29 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             return _Failed(unavailable, retry=retry, retry_after=delay, status=status)
         code = "hunyuan3d_not_found" if status == 404 else "hunyuan3d_unexpected_status"
         refused = Permanent(
-            f"Hunyuan3D answered {status} on {self.base_url}{path}: {response.text[:200]}",
+            f"Hunyuan3D answered {status} on {server}{path}: {response.text[:200]}",
             code=code,
         )
         return _Failed(refused, retry=False, status=status)
 
-    async def _generate_async(self, obj: PlacedObject, payload: dict[str, Any]) -> bytes:
+    async def _generate_async(
+        self, lease: Lease, obj: PlacedObject, payload: dict[str, Any]
+    ) -> bytes:
+        server = lease.url
         deadline = time.monotonic() + self.timeout
         job = _digest(payload)
-        uid = self._unfinished.pop(job, None)
+        remembered = self._unfinished.pop(job, None)
+        # A job lives on the server that took it: elsewhere it is sent anew.
+        uid = remembered[1] if remembered is not None and remembered[0] == server else None
         resumed = uid is not None
         if uid is not None:
-            log.info("mesh_job_resumed", object_id=obj.id, backend=self.backend, uid=uid)
+            log.info(
+                "mesh_job_resumed", object_id=obj.id, backend=self.backend, server=server, uid=uid
+            )
         else:
-            answer = await self._retrying(obj, "send", lambda: self._post("/send", payload))
+            answer = await self._retrying(
+                obj, "send", lambda: self._post(server, "/send", payload), lease
+            )
             uid = _json_field(answer, "uid")
             if not uid:
                 raise Permanent(
@@ -665,31 +736,34 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             if remaining <= 0:
                 if not resumed:
                     # The server goes on with it: the next attempt polls it once more.
-                    self._unfinished[job] = uid
+                    self._unfinished[job] = (server, uid)
                     while len(self._unfinished) > _REMEMBERED_JOBS:
                         self._unfinished.popitem(last=False)
                 failure = _Failed(
-                    RetryLater(
-                        f"Hunyuan3D job {uid} still processing after {self.timeout:g} s "
-                        f"({polls} polls); the server has no failure state"
+                    ServerDown(
+                        f"Hunyuan3D job {uid} at {server} still processing after "
+                        f"{self.timeout:g} s ({polls} polls); the server has no failure state"
                         + (", and this was its second wait" if resumed else ""),
                         code="hunyuan3d_timeout",
+                        elsewhere=False,
                     ),
                     retry=False,
                 )
-                self._log_failure(obj, "status", polls, failure)
+                self._log_failure(obj, "status", polls, failure, server)
                 raise failure.outcome
             polls += 1
-            glb = await self._poll(obj, uid, polls, remaining)
+            glb = await self._poll(server, obj, uid, polls, remaining)
             if glb is not None:
                 return glb
             await asyncio.sleep(min(self.poll_interval, max(deadline - time.monotonic(), 0.0)))
 
-    async def _poll(self, obj: PlacedObject, uid: str, poll: int, remaining: float) -> bytes | None:
+    async def _poll(
+        self, server: str, obj: PlacedObject, uid: str, poll: int, remaining: float
+    ) -> bytes | None:
         """The finished GLB, or None while the job is processing (or did not answer)."""
         try:
             response = await self._http.get(
-                f"{self.base_url}/status/{uid}", timeout=min(remaining, self.timeout)
+                f"{server}/status/{uid}", timeout=min(remaining, self.timeout)
             )
         except httpx.TransportError as exc:
             # One lost poll is no verdict on the job: the deadline decides.
@@ -697,11 +771,11 @@ class Hunyuan3DMeshes(_RemoteMeshes):
                 f"Hunyuan3D /status unanswered: {type(exc).__name__}: {exc}",
                 code="hunyuan3d_unreachable",
             )
-            self._log_failure(obj, "status", poll, _Failed(unanswered))
+            self._log_failure(obj, "status", poll, _Failed(unanswered), server)
             return None
         if response.status_code != 200:
-            failure = self._failure(response, f"/status/{uid}")
-            self._log_failure(obj, "status", poll, failure)
+            failure = self._failure(response, server, f"/status/{uid}")
+            self._log_failure(obj, "status", poll, failure, server)
             if not failure.retry:
                 raise failure.outcome
             return None

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 
-from services.meshgen.slots import SlotBoard, _server_key
+from shared.slots import SlotBoard, _server_key
 
 SERVER = "http://gpu-1.internal:8081"
 

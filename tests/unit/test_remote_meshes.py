@@ -17,10 +17,10 @@ from structlog.testing import capture_logs
 
 from services.meshgen.backend import ParametricMeshes, mesh_backend
 from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
-from services.meshgen.slots import SlotBoard
 from shared.config import MeshSettings, load_settings
 from shared.errors import ConfigError, Permanent, RetryLater, retry_after_seconds
 from shared.layout import PlacedObject
+from shared.slots import SlotBoard
 from tests.fakes.image_to_3d import (
     HUNYUAN3D_ERROR_TEXT,
     SF3D_PATH,
