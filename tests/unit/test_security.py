@@ -24,6 +24,7 @@ from services.gateway.security import (
     check_bind,
     decide,
     key_digest,
+    key_priority,
     new_key,
     requester,
     secure,
@@ -442,3 +443,30 @@ async def test_refusals_are_counted_under_one_endpoint(client: httpx.AsyncClient
     await client.get("/v1/scenes")
     await client.get("/v1/scenes/abc", headers={"X-API-Key": "z" * 20})
     assert refused(401) == before + 2
+
+
+async def test_a_key_can_set_the_priority_of_its_scenes() -> None:
+    settings = security(
+        api_keys=[
+            {"name": "bulk", "key": WRITER, "permissions": ["read", "write"], "priority": "batch"},
+            {"name": "app", "key": READER, "permissions": ["read", "write"]},
+        ]
+    )
+    app = FastAPI()
+
+    @app.post("/v1/scenes", status_code=202)
+    async def create(request: Request) -> JSONResponse:
+        return JSONResponse({"priority": key_priority(request)}, status_code=202)
+
+    secure(app, settings, "127.0.0.1", RateLimiter(MemoryCounters(), clock=Clock()))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
+        bulk = await c.post("/v1/scenes", json={}, headers={"X-API-Key": WRITER})
+        own = await c.post("/v1/scenes", json={}, headers={"X-API-Key": READER})
+    assert bulk.json() == {"priority": "batch"}
+    assert own.json() == {"priority": None}  # as the request says
+
+
+def test_a_key_priority_is_interactive_or_batch() -> None:
+    with pytest.raises(ValueError, match="priority"):
+        security(api_keys=[{"name": "x", "key": WRITER, "priority": "urgent"}])
