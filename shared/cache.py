@@ -15,6 +15,13 @@ which answers most lookups without a round trip and is what the size accounting 
 the sweeps work from; a key the mirror does not hold yet is read from the bucket, so a
 replica sees another's new entry at once.
 
+**Mirror.** Every change costs the mirror O(log n) whatever the number of entries n,
+whether it comes from this replica or through the watcher: the bytes of the distinct
+artifacts are counted as entries come and go (a count of entries per sha256), and the
+recency order is a heap of ``(last_used, key, revision)`` whose positions of changed or
+removed entries are skipped when met (and the heap rebuilt once they outnumber the
+live ones). A sweep therefore looks only at the oldest entries, never at all of them.
+
 **Rules.**
 
 - A hit is an entry that has not expired and whose artifact is in this replica's store.
@@ -22,17 +29,23 @@ replica sees another's new entry at once.
   every hit.
 - Expiry: an entry unused for more than ``performance.cache_ttl`` seconds is removed
   (``cache_ttl = 0`` turns expiry off).
-- Size bound: while the distinct artifacts the index points at exceed
-  ``performance.max_cache_size_mb``, the least recently used entry is removed.
+- Size bound: once the distinct artifacts the index points at exceed
+  ``performance.max_cache_size_mb``, the least recently used entries are removed in one
+  batch, down to ``LOW_WATER_FRACTION`` (90 %) of the bound, so the insertions that
+  follow find room and start no sweep of their own.
 - Protection: an entry used within the last ``protect_s`` seconds (600 by default) counts
   as referenced by a scene still in flight and is removed by neither rule. The window
   must therefore be longer than the slowest scene build plus the touch interval. When
-  every remaining entry is protected the cache stays over its bound until they age.
+  every remaining entry is protected the cache stays over its bound until the oldest
+  leaves the window: it says so once (a warning naming when it will try again), and
+  insertions start no sweep before then. A sweep also runs every
+  ``sweep_interval_s`` (60 s) in the background.
 - Artifacts: removing an entry deletes its artifact from the store only when no other
   entry points at the same sha256.
 - Races between replicas: every removal and every ``last_used`` refresh is conditional on
   the entry's revision, so a replica that has just used or replaced an entry wins over
-  one sweeping it away.
+  one sweeping it away. Replicas sweeping at once each remove what their mirror still
+  counts; a removal another replica made first is skipped.
 - Within one process, identical requests that arrive while the first is being made wait
   for it instead of calling the backend again; they count as hits.
 
@@ -48,11 +61,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import heapq
 import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
@@ -74,6 +88,15 @@ CACHE_BUCKET = "holodeck-cache"
 DEFAULT_PROTECT_S = 600.0
 DEFAULT_TOUCH_INTERVAL_S = 60.0
 DEFAULT_SWEEP_INTERVAL_S = 60.0
+# Eviction goes down to this share of the bound, not just under it: one sweep makes room
+# for the next tenth of the bound's worth of insertions, which then start no sweep.
+LOW_WATER_FRACTION = 0.9
+# The recency heap is rebuilt from the mirror once its skipped positions (of entries
+# since changed or removed) outnumber the live ones by this factor: each rebuild costs
+# O(n) after at least n changes, O(1) per change on average.
+HEAP_REBUILD_FACTOR = 2
+# Below this many positions it is never rebuilt: a small cache is not rebuilt every change.
+HEAP_REBUILD_MIN = 1024
 # JetStream's "wrong last sequence" errors: the entry changed since it was read.
 _WRONG_LAST_SEQUENCE = (10071, 10164)
 
@@ -147,6 +170,18 @@ class CacheEntry:
         return ArtifactRef(
             uri=self.uri, sha256=self.sha256, size=self.size, media_type=self.media_type
         )
+
+
+@dataclass(slots=True)
+class _Artifact:
+    """One distinct artifact the mirror points at: its size and how many entries do."""
+
+    size: int
+    entries: int
+
+
+# The outcome of a conditional removal from the index.
+_Removal = Literal["removed", "changed", "failed"]
 
 
 @dataclass(frozen=True)
@@ -233,12 +268,21 @@ class AssetCache:
         self.clock = clock
         # Mirror of the bucket: key → (entry, revision), kept by the watcher.
         self._entries: dict[str, tuple[CacheEntry, int]] = {}
+        # Kept with it, in O(log n) a change: the distinct artifacts and their bytes, and
+        # the recency heap of (last_used, key, revision), stale positions skipped lazily.
+        self._artifacts: dict[str, _Artifact] = {}
+        self._bytes = 0
+        self._lru: list[tuple[float, str, int]] = []
+        self.low_water_bytes = int(self.max_bytes * LOW_WATER_FRACTION)
         self._inflight: dict[str, asyncio.Future[ArtifactRef]] = {}
         self._sweeping = asyncio.Lock()
         self._primed = asyncio.Event()
         self._watcher: Any = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._warned_at = float("-inf")
+        # Over the bound with every entry protected: no sweep on insertion before this
+        # time (when the oldest entry leaves the window), and one warning per episode.
+        self._retry_at = float("-inf")
+        self._reported_full = False
 
     @classmethod
     async def open(
@@ -353,7 +397,10 @@ class AssetCache:
             log.warning("cache index unavailable: entry not recorded", key=key, error=repr(exc))
             return
         self._note(key, entry, revision)
-        if self.total_bytes > self.max_bytes:
+        if self._bytes <= self.max_bytes:
+            self._reported_full = False  # under the bound again, by whichever replica's sweep
+        elif self.clock() >= self._retry_at and not self._sweeping.locked():
+            # (A sweep already running counts this entry's bytes as it goes.)
             await self.sweep()
 
     async def _find(self, key: str) -> ArtifactRef | None:
@@ -408,8 +455,7 @@ class AssetCache:
     @property
     def total_bytes(self) -> int:
         """Bytes of the distinct artifacts the index points at."""
-        sizes = {entry.sha256: entry.size for entry, _ in self._entries.values()}
-        return sum(sizes.values())
+        return self._bytes
 
     def entries(self) -> dict[str, CacheEntry]:
         """A snapshot of this replica's view of the index."""
@@ -420,79 +466,138 @@ class AssetCache:
         return self.ttl_s > 0 and idle > self.ttl_s and idle > self.protect_s
 
     async def sweep(self) -> Sweep:
-        """Remove expired entries, then least recently used ones while over the bound."""
+        """Remove expired entries, then least recently used ones once over the bound,
+        down to the low-water mark; both stop at the first entry that is neither."""
         async with self._sweeping:
             now = self.clock()
             expired = evicted = deleted = 0
-            by_age = sorted(self._entries.items(), key=lambda item: item[1][0].last_used)
-            survivors: list[tuple[str, CacheEntry, int]] = []
-            for key, (entry, revision) in by_age:
-                if self._expired(entry, now):
-                    removed, artifact = await self._remove(key, entry, revision)
-                    expired += removed
-                    deleted += artifact
-                else:
-                    survivors.append((key, entry, revision))
-            for key, entry, revision in survivors:
-                if self.total_bytes <= self.max_bytes:
-                    break
-                if now - entry.last_used < self.protect_s:
-                    break  # this and every later entry may still be in use
-                if self._entries.get(key, (None, None))[1] != revision:
-                    continue  # changed since the sweep began
-                removed, artifact = await self._remove(key, entry, revision)
-                evicted += removed
-                deleted += artifact
-            total = self.total_bytes
-            if total > self.max_bytes and now - self._warned_at >= self.touch_interval_s:
-                # Every insertion sweeps while over the bound: say so once a minute, not each time.
-                self._warned_at = now
-                log.warning(
-                    "asset cache over its bound: the rest is in use",
-                    bytes=total,
-                    bound=self.max_bytes,
-                    protect_s=self.protect_s,
-                )
+            evicting = False
+            protected_since: float | None = None  # last_used of the protected oldest entry
+            kept: list[tuple[float, str, int]] = []  # removals that lost a race or failed
+            try:
+                while (oldest := self._oldest()) is not None:
+                    last_used, key, revision = oldest
+                    entry = self._entries[key][0]
+                    expiring = self._expired(entry, now)
+                    if not expiring:
+                        evicting = evicting or self._bytes > self.max_bytes
+                        if not evicting or self._bytes <= self.low_water_bytes:
+                            break
+                        if now - last_used < self.protect_s:
+                            protected_since = last_used  # and so is every later entry
+                            break
+                    heapq.heappop(self._lru)
+                    outcome, artifact = await self._remove(key, entry, revision)
+                    if outcome == "removed":
+                        expired += expiring
+                        evicted += not expiring
+                        deleted += artifact
+                        continue
+                    kept.append(oldest)
+                    if outcome == "failed":
+                        break  # the index did not answer: the next removals would wait too
+            finally:
+                for position in kept:
+                    heapq.heappush(self._lru, position)
+            self._after_sweep(now, protected_since)
             if expired or evicted:
                 log.info(
                     "asset cache swept",
                     expired=expired,
                     evicted=evicted,
                     artifacts_deleted=deleted,
-                    bytes=total,
+                    bytes=self._bytes,
+                    entries=len(self._entries),
                 )
-            return Sweep(expired, evicted, deleted, len(self._entries), total)
+            return Sweep(expired, evicted, deleted, len(self._entries), self._bytes)
 
-    async def _remove(self, key: str, entry: CacheEntry, revision: int) -> tuple[bool, bool]:
+    def _after_sweep(self, now: float, protected_since: float | None) -> None:
+        """Left over the bound because the oldest entry is protected: insertions start no
+        sweep until it leaves the window, and the first time this happens is logged."""
+        if self._bytes <= self.max_bytes or protected_since is None:
+            self._retry_at = float("-inf")
+            if self._bytes <= self.max_bytes:
+                self._reported_full = False
+            return
+        self._retry_at = protected_since + self.protect_s
+        if not self._reported_full:
+            self._reported_full = True
+            log.warning(
+                "asset cache over its bound: every entry left is in use",
+                bytes=self._bytes,
+                bound=self.max_bytes,
+                entries=len(self._entries),
+                protect_s=self.protect_s,
+                retry_in_s=round(self._retry_at - now, 1),
+            )
+
+    async def _remove(self, key: str, entry: CacheEntry, revision: int) -> tuple[_Removal, bool]:
         """Delete the entry if it is still at ``revision``, then its artifact if no other
-        entry points at it. Returns (entry removed, artifact deleted)."""
+        entry points at it. Returns the removal's outcome and whether the artifact went."""
         try:
             await self.kv.delete(key, last=revision)
         except APIError as exc:
-            if exc.err_code not in _WRONG_LAST_SEQUENCE:
-                log.warning("cache entry not removed", key=key, error=repr(exc))
-            return False, False
+            if exc.err_code in _WRONG_LAST_SEQUENCE:
+                return "changed", False  # used, replaced or removed by another replica
+            log.warning("cache entry not removed", key=key, error=repr(exc))
+            return "failed", False
         except (NatsError, TimeoutError) as exc:
             log.warning("cache entry not removed", key=key, error=repr(exc))
-            return False, False
-        current = self._entries.get(key)
-        if current is not None and current[1] <= revision:
-            del self._entries[key]
-        if any(other.sha256 == entry.sha256 for other, _ in self._entries.values()):
-            return True, False
+            return "failed", False
+        self._forget(key, revision)
+        if entry.sha256 in self._artifacts:
+            return "removed", False  # another entry points at the same artifact
         try:
             await self.store.delete(entry.sha256)
         except Exception as exc:
             log.warning("cached artifact not deleted", sha256=entry.sha256, error=repr(exc))
-            return True, False
-        return True, True
+            return "removed", False
+        return "removed", True
 
     # ------------------------------------------------------------------ mirror
 
     def _note(self, key: str, entry: CacheEntry, revision: int) -> None:
+        """Hold ``entry`` at ``revision`` unless the mirror already has a later one."""
         current = self._entries.get(key)
-        if current is None or current[1] < revision:
-            self._entries[key] = (entry, revision)
+        if current is not None:
+            if current[1] >= revision:
+                return
+            self._release(current[0].sha256)
+        self._entries[key] = (entry, revision)
+        artifact = self._artifacts.get(entry.sha256)
+        if artifact is None:
+            self._artifacts[entry.sha256] = _Artifact(entry.size, 1)
+            self._bytes += entry.size
+        else:
+            artifact.entries += 1
+        heapq.heappush(self._lru, (entry.last_used, key, revision))
+        if len(self._lru) > max(HEAP_REBUILD_MIN, HEAP_REBUILD_FACTOR * len(self._entries)):
+            self._lru = [(e.last_used, k, r) for k, (e, r) in self._entries.items()]
+            heapq.heapify(self._lru)
+
+    def _forget(self, key: str, revision: int) -> None:
+        """Drop ``key`` if the mirror holds it at ``revision`` or an earlier one."""
+        current = self._entries.get(key)
+        if current is not None and current[1] <= revision:
+            del self._entries[key]
+            self._release(current[0].sha256)
+
+    def _release(self, sha256: str) -> None:
+        artifact = self._artifacts[sha256]
+        artifact.entries -= 1
+        if artifact.entries == 0:
+            del self._artifacts[sha256]
+            self._bytes -= artifact.size
+
+    def _oldest(self) -> tuple[float, str, int] | None:
+        """The recency heap's oldest live position, skipping (and dropping) stale ones."""
+        while self._lru:
+            _, key, revision = position = self._lru[0]
+            current = self._entries.get(key)
+            if current is not None and current[1] == revision:
+                return position
+            heapq.heappop(self._lru)
+        return None
 
     async def _follow(self) -> None:
         """Apply the bucket's updates to the mirror; the first None marks the initial load."""
@@ -502,9 +607,7 @@ class AssetCache:
                 continue
             revision = update.revision or 0
             if update.operation in (KV_DEL, KV_PURGE):
-                current = self._entries.get(update.key)
-                if current is not None and current[1] < revision:
-                    del self._entries[update.key]
+                self._forget(update.key, revision)
                 continue
             try:
                 entry = CacheEntry.decode(update.value)

@@ -1,11 +1,13 @@
 """The asset cache against a real nats-server: hits with no backend call, misses on any
-input that decides the output, LRU eviction under the size bound with the protection
-window, expiry, the hit-ratio metrics, and replicas sharing one index."""
+input that decides the output, LRU eviction under the size bound (in batches down to the
+low-water mark) with the protection window, expiry, the hit-ratio metrics, and replicas
+sharing one index, counting the same bytes and sweeping it at once."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -16,8 +18,9 @@ from typing import Any
 import nats
 import pytest
 import trimesh
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 from prometheus_client import REGISTRY
+from structlog.testing import capture_logs
 
 from services.imagegen.procedural import object_image
 from services.imagegen.work import ImageMaker
@@ -25,7 +28,7 @@ from services.meshgen.shapes import mesh_glb
 from services.meshgen.work import MeshMaker
 from services.planner.plan import plan_scene
 from shared.artifacts import ArtifactStore, LocalArtifactStore, NatsArtifactStore
-from shared.cache import CACHE_BUCKET, AssetCache, cache_key
+from shared.cache import CACHE_BUCKET, HEAP_REBUILD_MIN, AssetCache, Sweep, cache_key
 from shared.config import PerformanceSettings
 from shared.contract import ArtifactRef, ImagesReady, ImageWork, MeshReady
 from shared.layout import PlacedObject
@@ -136,6 +139,35 @@ async def wait_until(predicate: Any, timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.01)
+
+
+def record_sweeps(cache: AssetCache) -> list[Sweep]:
+    """Every sweep of ``cache`` from now on (after an insertion or called), in order."""
+    swept: list[Sweep] = []
+    sweep = cache.sweep
+
+    async def recorded() -> Sweep:
+        result = await sweep()
+        swept.append(result)
+        return result
+
+    cache.sweep = recorded  # type: ignore[method-assign]
+    return swept
+
+
+async def bucket_view(cache: AssetCache) -> dict[str, str]:
+    """key → sha256 of every entry the bucket holds, read from the bucket itself."""
+    view = {}
+    with contextlib.suppress(NoKeysError):
+        for key in await cache.kv.keys():
+            item = await cache.kv.get(key)
+            view[key] = json.loads(item.value or b"")["sha256"]
+    return view
+
+
+def counted_bytes(cache: AssetCache) -> int:
+    """The bytes of the distinct artifacts of ``cache``'s mirror, summed afresh."""
+    return sum({e.sha256: e.size for e in cache.entries().values()}.values())
 
 
 def lookups(stage: str, result: str) -> float:
@@ -343,6 +375,159 @@ async def test_evicting_one_of_two_entries_keeps_their_artifact(nats_server: str
         await cache.get_or_make("test", "y", const(blob(600 * KIB, 6)), "x/y")
         assert not await in_index(cache, "x1")
         assert await in_index(cache, "x2") and await store.exists(x.sha256)
+
+
+async def test_eviction_goes_down_to_the_low_water_mark_in_one_batch(
+    nats_server: str, tmp_path: Path
+):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    clock = Clock()
+    start = clock.now
+    async with opened(nats_server, store, max_mb=1, protect_s=120, clock=clock) as cache:
+        swept = record_sweeps(cache)
+        made = {}
+        for i in range(10):  # 10 × 100 KiB: under the 1 MiB bound, no sweep
+            clock.now = start + i
+            made[i], _ = await cache.get_or_make("t", f"k{i}", const(blob(100 * KIB, i)), "x/y")
+        assert swept == [] and cache.total_bytes == 1000 * KIB
+
+        clock.now = start + 300  # every entry out of the protection window
+        await cache.get_or_make("t", "k10", const(blob(100 * KIB, 10)), "x/y")
+        # 1100 KiB: not just under the bound (one entry) but under 90 % of it (921.6 KiB).
+        assert [(s.evicted, s.artifacts_deleted) for s in swept] == [(2, 2)]
+        assert set(cache.entries()) == {f"k{i}" for i in range(2, 11)}
+        assert cache.total_bytes == 900 * KIB
+        assert not await in_index(cache, "k0") and not await in_index(cache, "k1")
+        assert not await store.exists(made[0].sha256) and await store.exists(made[2].sha256)
+
+        # The room made serves the next insertion without a sweep.
+        await cache.get_or_make("t", "k11", const(blob(100 * KIB, 11)), "x/y")
+        assert len(swept) == 1 and cache.total_bytes == 1000 * KIB
+
+
+async def test_a_cache_full_of_protected_entries_says_so_once_and_waits_for_the_oldest(
+    nats_server: str, tmp_path: Path
+):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    clock = Clock()
+    start = clock.now
+    async with opened(nats_server, store, max_mb=1, protect_s=120, clock=clock) as cache:
+        swept = record_sweeps(cache)
+        with capture_logs() as logs:
+            for i in range(20):
+                clock.now = start + i
+                await cache.get_or_make("t", f"k{i}", const(blob(100 * KIB, i)), "x/y")
+            # Over the bound from k10 on, everything in use: one sweep, not one per insertion.
+            assert [s.evicted for s in swept] == [0]
+            assert cache.total_bytes == 2000 * KIB and len(cache.entries()) == 20
+
+            # k0..k5 leave the window (k0 at start + 120): the next insertion sweeps them.
+            clock.now = start + 125
+            await cache.get_or_make("t", "k20", const(blob(100 * KIB, 20)), "x/y")
+            assert [s.evicted for s in swept] == [0, 6]
+            assert set(cache.entries()) == {f"k{i}" for i in range(6, 21)}
+            await cache.get_or_make("t", "k21", const(blob(100 * KIB, 21)), "x/y")
+            assert len(swept) == 2  # k6 leaves the window at start + 126
+
+            # Later, all but the newest two are old: down to the low-water mark.
+            clock.now = start + 200
+            await cache.get_or_make("t", "k22", const(blob(100 * KIB, 22)), "x/y")
+            assert swept[-1].evicted == 8 and cache.total_bytes == 900 * KIB
+        full = [e for e in logs if e["event"].startswith("asset cache over its bound")]
+        assert len(full) == 1 and full[0]["log_level"] == "warning"
+        assert full[0]["retry_in_s"] == 110.0  # k0 leaves the window 110 s after k10 came
+
+
+async def test_replicas_count_the_bytes_the_bucket_holds(nats_server: str, tmp_path: Path):
+    """Insertions, replacements, refreshes and removals from two replicas and from outside:
+    both mirrors end up holding what the bucket holds, and counting its bytes."""
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    rng = random.Random(11)
+    # Few distinct artifacts under many keys, so entries share them and replace each other.
+    payloads = [blob(rng.randrange(1, 40) * KIB, 1000 + i) for i in range(12)]
+    clock = Clock()
+    async with (
+        opened(nats_server, store, clock=clock) as one,
+        opened(nats_server, store, clock=clock) as two,
+    ):
+        for _ in range(HEAP_REBUILD_MIN + 300):  # enough changes to rebuild the heap
+            replica = rng.choice((one, two))
+            key = f"k{rng.randrange(60)}"
+            roll = rng.random()
+            if roll < 0.5:
+                ref = await store.put(rng.choice(payloads), "x/y")
+                await replica.remember("t", key, ref)
+            elif roll < 0.85:
+                clock.now += 61  # past the refresh interval: a hit rewrites last_used
+                await replica.lookup("t", key)
+            else:
+                with contextlib.suppress(KeyNotFoundError):
+                    await replica.kv.delete(key)  # removed by someone else entirely
+        expected = await bucket_view(one)
+        assert expected  # the test exercised something
+
+        def converged() -> bool:
+            return all(
+                {k: e.sha256 for k, e in c.entries().items()} == expected for c in (one, two)
+            )
+
+        await wait_until(converged)
+        for replica in (one, two):
+            assert replica.total_bytes == counted_bytes(replica) > 0
+        async with opened(nats_server, store, clock=clock) as late:
+            assert late.total_bytes == one.total_bytes
+
+
+async def test_eviction_follows_what_another_replica_used(nats_server: str, tmp_path: Path):
+    """The recency order is kept from the watcher's updates: entries another replica
+    used lately outlast older ones this replica never looked at again."""
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    clock = Clock()
+    start = clock.now
+    async with (
+        opened(nats_server, store, max_mb=1, protect_s=120, clock=clock) as one,
+        opened(nats_server, store, max_mb=1, protect_s=120, clock=clock) as two,
+    ):
+        for i in range(10):
+            clock.now = start + i
+            await one.get_or_make("t", f"k{i}", const(blob(100 * KIB, i)), "x/y")
+        await wait_until(lambda: len(two.entries()) == 10)
+        clock.now = start + 200
+        for i in (0, 1, 2):
+            assert await two.lookup("t", f"k{i}") is not None  # refreshed by the other replica
+        await wait_until(
+            lambda: all(one.entries()[f"k{i}"].last_used == clock.now for i in (0, 1, 2))
+        )
+        clock.now = start + 400  # all out of the window; k0..k2 the most recently used
+        await one.get_or_make("t", "k10", const(blob(100 * KIB, 10)), "x/y")
+        assert set(one.entries()) == {"k0", "k1", "k2", *(f"k{i}" for i in range(5, 11))}
+
+
+async def test_replicas_sweeping_at_once_remove_each_entry_once(nats_server: str, tmp_path: Path):
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    clock = Clock()
+    start = clock.now
+    async with (
+        opened(nats_server, store, max_mb=1, protect_s=120, clock=clock) as one,
+        opened(nats_server, store, max_mb=1, protect_s=120, clock=clock) as two,
+    ):
+        refs = {}
+        for i in range(20):  # 2000 KiB, every entry in use: nothing goes yet
+            clock.now = start + i
+            refs[i], _ = await one.get_or_make("t", f"k{i}", const(blob(100 * KIB, i)), "x/y")
+        await wait_until(lambda: two.total_bytes == 2000 * KIB)
+        clock.now = start + 1000
+        first, second = await asyncio.gather(one.sweep(), two.sweep())
+        left = await bucket_view(one)
+        await wait_until(lambda: set(one.entries()) == set(two.entries()) == set(left))
+    removed = [i for i in range(20) if f"k{i}" not in left]
+    # Conditional removals: an entry removed by one replica is not counted by the other.
+    assert first.evicted + second.evicted == len(removed)
+    # The oldest went, down to the low-water mark at least (a replica whose mirror lags a
+    # removal by the other may take a few more).
+    assert removed == list(range(len(removed))) and len(removed) >= 11
+    for i in range(20):
+        assert await store.exists(refs[i].sha256) == (i not in removed)
 
 
 async def test_entries_expire_after_the_ttl(nats_server: str, tmp_path: Path):
