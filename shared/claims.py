@@ -47,17 +47,27 @@ DEFAULT_LEASE_S = 30.0
 FIRST_LOOK_S = 0.05
 LONGEST_LOOK_S = 0.5
 # JetStream's "wrong last sequence" errors: the key exists (or changed since read).
-_WRONG_LAST_SEQUENCE = (10071, 10164)
+WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
-class Lease:
-    """Keeps one claimed key alive (rewritten every ``every`` s) until released."""
+class KeyLease:
+    """Keeps one claimed key alive (rewritten every ``every`` s) until released; ``what``
+    names the claim in log lines."""
 
-    def __init__(self, kv: KeyValue, key: str, revision: int, value: bytes, every: float):
+    def __init__(
+        self,
+        kv: KeyValue,
+        key: str,
+        revision: int,
+        value: bytes,
+        every: float,
+        what: str = "claim",
+    ):
         self.kv = kv
         self.key = key
         self.revision = revision
         self.value = value
+        self.what = what
         self._task = asyncio.create_task(self._refresh(every))
 
     async def _refresh(self, every: float) -> None:
@@ -67,7 +77,7 @@ class Lease:
                 self.revision = await self.kv.update(self.key, self.value, last=self.revision)
             except (NatsError, TimeoutError) as exc:
                 # Expired and perhaps claimed by another: nothing to do but say so.
-                log.warning("claim_lost", key=self.key, error=repr(exc))
+                log.warning(f"{self.what}_lost", key=self.key, error=repr(exc))
                 return
 
     async def release(self) -> None:
@@ -78,7 +88,7 @@ class Lease:
             await self.kv.delete(self.key, last=self.revision)
         except (NatsError, TimeoutError) as exc:
             # Lost already, or NATS is away: the lease runs out on its own.
-            log.warning("claim_not_released", key=self.key, error=repr(exc))
+            log.warning(f"{self.what}_not_released", key=self.key, error=repr(exc))
 
 
 class WorkClaims:
@@ -151,7 +161,7 @@ class WorkClaims:
                 del self._local[key]
                 future.set_result(None)
 
-    async def _claim(self, key: str) -> tuple[bool, Lease | None]:
+    async def _claim(self, key: str) -> tuple[bool, KeyLease | None]:
         """Whether the work is ours now, and the lease that says so (None when there is
         no store to claim in: the work then goes ahead here)."""
         if self.kv is None:
@@ -161,14 +171,14 @@ class WorkClaims:
         except KeyWrongLastSequenceError:
             return False, None
         except APIError as exc:
-            if getattr(exc, "err_code", None) in _WRONG_LAST_SEQUENCE:
+            if getattr(exc, "err_code", None) in WRONG_LAST_SEQUENCE:
                 return False, None
             self._unreachable(exc)
             return True, None
         except (NatsError, TimeoutError) as exc:
             self._unreachable(exc)
             return True, None
-        return True, Lease(self.kv, key, revision, self.holder, self.lease_s / 3)
+        return True, KeyLease(self.kv, key, revision, self.holder, self.lease_s / 3)
 
     async def _wait_elsewhere(self, key: str) -> None:
         """Until ``key``'s claim is released, or has run out with its holder."""

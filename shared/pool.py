@@ -47,13 +47,13 @@ from typing import Literal, TypeVar
 import httpx
 
 from shared import metrics
+from shared.claims import KeyLease
 from shared.config import server_url_problem
 from shared.errors import ConfigError, HolodeckError, RetryLater
 from shared.logs import get_logger
 from shared.slots import (
     FIRST_RETRY_S,
     LONGEST_RETRY_S,
-    ClaimedSlot,
     ServerSlots,
     SlotBoard,
     server_slots,
@@ -161,7 +161,7 @@ class _Server:
 class _Held:
     server: _Server
     slots: ServerSlots
-    claim: ClaimedSlot | None
+    claim: KeyLease | None
     trial: bool
     lease: Lease
 
@@ -318,7 +318,7 @@ class Pool:
         slots = server_slots(server.url, self.concurrency)
         if not slots.try_take():
             return None, False
-        claim: ClaimedSlot | None = None
+        claim: KeyLease | None = None
         if self.board is not None and self.concurrency:
             try:
                 claim = await self.board.try_claim(server.url, self.concurrency)

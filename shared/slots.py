@@ -40,6 +40,7 @@ from nats.js.errors import APIError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from shared.cache import open_bucket
+from shared.claims import WRONG_LAST_SEQUENCE, KeyLease
 from shared.contract import BACKEND_SLOTS_BUCKET
 from shared.errors import RetryLater
 from shared.logs import get_logger
@@ -52,8 +53,6 @@ DEFAULT_LEASE_S = 30.0
 # First and longest pause between two attempts to claim a slot held elsewhere.
 FIRST_RETRY_S = 0.05
 LONGEST_RETRY_S = 1.0
-# JetStream's "wrong last sequence" errors: the key exists (or changed since read).
-_WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,7 @@ class SlotBoard:
                 self._kv = await _open_bucket(self.js, self.bucket, self.lease_s, self.replicas)
             return self._kv
 
-    async def try_claim(self, server: str, limit: int) -> ClaimedSlot | None:
+    async def try_claim(self, server: str, limit: int) -> KeyLease | None:
         """One of ``server``'s ``limit`` slots if one is free across replicas, else None;
         never waits. NATS being away is :class:`RetryLater`."""
         try:
@@ -185,7 +184,7 @@ class SlotBoard:
         if claimed is None:
             return None
         key, revision = claimed
-        return ClaimedSlot(kv, key, revision, self.holder.encode(), self.lease_s / 3)
+        return KeyLease(kv, key, revision, self.holder.encode(), self.lease_s / 3, "backend_slot")
 
     @contextlib.asynccontextmanager
     async def held(self, server: str, limit: int) -> AsyncIterator[Slot]:
@@ -218,40 +217,9 @@ class SlotBoard:
             except KeyWrongLastSequenceError:
                 continue  # held by another request
             except APIError as exc:
-                if getattr(exc, "err_code", None) not in _WRONG_LAST_SEQUENCE:
+                if getattr(exc, "err_code", None) not in WRONG_LAST_SEQUENCE:
                     raise
         return None
-
-
-class ClaimedSlot:
-    """One slot claimed across replicas, kept alive until released."""
-
-    def __init__(self, kv: KeyValue, key: str, revision: int, value: bytes, every: float):
-        self.kv = kv
-        self.key = key
-        self.revision = revision
-        self.value = value
-        self._task = asyncio.create_task(self._refresh(every))
-
-    async def _refresh(self, every: float) -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:
-                self.revision = await self.kv.update(self.key, self.value, last=self.revision)
-            except (NatsError, TimeoutError) as exc:
-                # Expired and perhaps claimed by another: nothing to do but say so.
-                log.warning("backend_slot_lost", key=self.key, error=repr(exc))
-                return
-
-    async def release(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        try:
-            await self.kv.delete(self.key, last=self.revision)
-        except (NatsError, TimeoutError) as exc:
-            # Lost already, or NATS is away: the lease runs out on its own.
-            log.warning("backend_slot_not_released", key=self.key, error=repr(exc))
 
 
 def _server_key(server: str) -> str:
