@@ -21,6 +21,12 @@ so ``/history/<id>`` answers ``{}`` forever and ``/queue`` no longer lists the p
 Capacity: ``run_seconds`` draws each prompt's sampling time (a latency distribution) and
 ``parallel`` runs that many prompts at once, as several GPUs behind one address would;
 ``/queue`` then lists every running prompt.
+
+A server in trouble: while ``failing`` is set every HTTP request is answered 500 with
+aiohttp's own text (as ComfyUI answers when a handler raises) and WebSocket handshakes are
+refused; :meth:`FakeComfyUI.kill` stops it altogether (connections to its port are
+refused) and :meth:`FakeComfyUI.revive` starts it again on the same port, its memory
+empty as after a restart.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 from fastapi import APIRouter, FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from PIL import Image, ImageDraw
@@ -56,6 +63,8 @@ FORMATS = {
     "JPEG": ("jpg", "image/jpeg"),
 }
 PREVIEW_EVENT, PREVIEW_JPEG = 1, 1  # ComfyUI's binary frame header: event type, image type
+# aiohttp's answer to a request whose handler raised.
+SERVER_ERROR_TEXT = "500 Internal Server Error\n\nServer got itself in trouble"
 
 
 @dataclass
@@ -201,6 +210,7 @@ class FakeComfyUI:
         self.interrupts: list[Any] = []
         self.socket_clients: list[str] = []
         self.base_url = ""
+        self.failing = False  # every request answered 500 (see the module docstring)
         self._post_failures = self.scenario.post_failures
         self._refused_sockets = self.scenario.refused_sockets
         self._forget_left = self.scenario.forget_first
@@ -213,6 +223,7 @@ class FakeComfyUI:
         self._outboxes: dict[str, list[asyncio.Queue[str | bytes | None]]] = {}
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._stack = contextlib.AsyncExitStack()
+        self._serving = contextlib.AsyncExitStack()
         self._worker: asyncio.Task[None] | None = None
 
     # Context -----------------------------------------------------------------------------
@@ -222,20 +233,22 @@ class FakeComfyUI:
         for kind in ("output", "temp", "input"):
             (Path(self._tmp.name) / kind).mkdir()
         self._stack = contextlib.AsyncExitStack()
-        self.base_url = await self._stack.enter_async_context(
+        self._serving = contextlib.AsyncExitStack()
+        self.base_url = await self._serving.enter_async_context(
             serving(self._app(), ws="websockets-sansio")
         )
         self._worker = asyncio.create_task(self._work())
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._worker is not None
-        self._worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._worker
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
         for outboxes in self._outboxes.values():
             for outbox in outboxes:
                 outbox.put_nowait(None)
+        await self._serving.aclose()
         await self._stack.aclose()
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -251,6 +264,27 @@ class FakeComfyUI:
         with contextlib.suppress(asyncio.CancelledError):
             await self._worker
         self._wipe()
+        self._worker = asyncio.create_task(self._work())
+
+    async def kill(self) -> None:
+        """Stop like a crashed server: the running prompt and the queue are lost, every
+        WebSocket closes, and connections to the port are refused from now on."""
+        assert self._worker is not None
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+        self._worker = None
+        self._wipe()
+        await self._serving.aclose()
+
+    async def revive(self) -> None:
+        """Serve again on the same address after :meth:`kill`, with an empty memory."""
+        assert self._worker is None, "revive() follows kill()"
+        port = httpx.URL(self.base_url).port
+        self._serving = contextlib.AsyncExitStack()
+        await self._serving.enter_async_context(
+            serving(self._app(), ws="websockets-sansio", port=port or 0)
+        )
         self._worker = asyncio.create_task(self._work())
 
     def _wipe(self) -> None:
@@ -382,6 +416,15 @@ class FakeComfyUI:
             await self._socket(websocket)
 
         app = FastAPI()
+
+        @app.middleware("http")
+        async def in_trouble(request: Request, call_next: Any) -> Response:
+            if self.failing:
+                self._record(request, None)
+                return PlainTextResponse(SERVER_ERROR_TEXT, status_code=500)
+            response: Response = await call_next(request)
+            return response
+
         app.include_router(router)
         app.include_router(router, prefix="/api")
         return app
@@ -883,7 +926,7 @@ class FakeComfyUI:
     async def _socket(self, websocket: WebSocket) -> None:
         client_id = websocket.query_params.get("clientId") or uuid.uuid4().hex
         self.requests.append(Recorded("WS", websocket.url.path, dict(websocket.query_params), None))
-        if not self.scenario.sockets or self._refused_sockets > 0:
+        if not self.scenario.sockets or self._refused_sockets > 0 or self.failing:
             self._refused_sockets -= 1
             await websocket.close(code=1008)  # before accept: the handshake gets a 403
             return

@@ -24,7 +24,8 @@ next ones queued with ``script(...)``, then ``scenario``. SF3D's are ``ok``,
 (500), ``not_glb`` (200 with an HTML page labelled a GLB), ``html_page`` (200
 ``text/html``), ``content_filtered`` (finish reason ``CONTENT_FILTERED``) and ``slow``
 (no answer until the fake stops); ``answers_json=True`` makes it answer JSON whatever
-``Accept`` says.
+``Accept`` says. ``seconds`` is how long making a model takes (requests in flight at
+once are counted in ``running`` and ``most_running``).
 """
 
 from __future__ import annotations
@@ -321,10 +322,14 @@ class FakeSF3D(_LoopbackServer, _Scripted):
         front: str = "-z",
         retry_after: str | None = "1",
         answers_json: bool = False,
+        seconds: float = 0.0,
     ) -> None:
         _LoopbackServer.__init__(self)
         _Scripted.__init__(self, scenario)
         self.answers_json = answers_json
+        self.seconds = seconds
+        self.running = 0
+        self.most_running = 0
         self.api_key = api_key
         self.front = front
         self.retry_after = retry_after
@@ -394,6 +399,12 @@ class FakeSF3D(_LoopbackServer, _Scripted):
                 return Response(b"<html>gateway</html>", media_type="model/gltf-binary")
             if scenario == "html_page":
                 return Response(b"<html>sign in</html>", media_type="text/html")
+            self.running += 1
+            self.most_running = max(self.most_running, self.running)
+            try:
+                await asyncio.sleep(self.seconds)  # the model being made
+            finally:
+                self.running -= 1
             glb = model_glb(self.front)
             reason = "CONTENT_FILTERED" if scenario == "content_filtered" else "SUCCESS"
             if self.answers_json or _wants_json(request.headers.get("accept", "")):

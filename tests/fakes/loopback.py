@@ -19,11 +19,12 @@ class _Server(uvicorn.Server):
 
 
 @contextlib.asynccontextmanager
-async def serving(app: FastAPI, *, ws: str = "auto") -> AsyncIterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL once it accepts requests."""
+async def serving(app: FastAPI, *, ws: str = "auto", port: int = 0) -> AsyncIterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL once it accepts requests.
+    ``port`` 0 takes a free one; another serves again where an earlier block served."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws=ws)
     server = _Server(config)

@@ -1,5 +1,6 @@
 """Request slots of a backend server claimed across replicas in the JetStream key-value
-store: two boards on two connections stand for two replicas."""
+store: two boards on two connections stand for two replicas, and a pool of servers
+claims through one of them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 import nats
 import pytest
 
+from shared.pool import Lease, Pool
 from shared.slots import SlotBoard, _server_key
 
 SERVER = "http://gpu-1.internal:8081"
@@ -94,3 +96,41 @@ async def test_the_slot_of_a_replica_that_died_frees_itself(replicas, unique) ->
 
     assert slot.queued
     assert slot.waited >= 0.5
+
+
+async def test_a_pool_passes_over_servers_whose_slots_other_replicas_hold(replicas, unique):
+    one, two = replicas
+    bucket = f"slots-{unique}"
+    urls = [f"http://gpu-{k}-{unique}.internal:8081" for k in range(2)]
+    pool = Pool(
+        "test", urls, concurrency=1, board=SlotBoard(one.jetstream(), bucket=bucket, lease_s=5)
+    )
+    elsewhere = SlotBoard(two.jetstream(), bucket=bucket, lease_s=5)
+
+    async def lease_of(lease: Lease) -> Lease:
+        return lease
+
+    async with asyncio.timeout(20):
+        async with elsewhere.held(urls[0], 1):
+            taken = [await pool.run(lease_of) for _ in range(3)]
+        assert [lease.url for lease in taken] == [urls[1]] * 3
+        assert not any(lease.queued for lease in taken)
+
+        # Both servers busy in the other replica: the request waits for the first freed.
+        held = asyncio.Event()
+
+        async def other_replica() -> None:
+            async with elsewhere.held(urls[0], 1), elsewhere.held(urls[1], 1):
+                held.set()
+                await asyncio.sleep(0.5)
+
+        other = asyncio.create_task(other_replica())
+        await held.wait()
+        lease = await pool.run(lease_of)
+        await other
+
+    assert lease.queued and lease.waited >= 0.3
+    kv = await one.jetstream().key_value(bucket)
+    for url in urls:  # every slot was given back
+        with pytest.raises(nats.js.errors.KeyNotFoundError):
+            await kv.get(f"{_server_key(url)}.0")

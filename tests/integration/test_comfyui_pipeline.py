@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import nats
+from prometheus_client import REGISTRY
 
 from services.gateway.progress import ProgressBoard, follow_progress
 from services.imagegen.backend import ImageBackend, ProceduralImages
-from services.imagegen.comfyui import ComfyUIImages
+from services.imagegen.comfyui import ComfyUIImages, Workflow
 from services.imagegen.work import ImageMaker
 from services.planner.plan import plan_scene
 from shared.artifacts import LocalArtifactStore
@@ -136,3 +139,66 @@ async def test_procedural_twins_still_share_one_image(nats_server, tmp_path: Pat
 
     assert [e.cached for e in made] == [False, True]
     assert made[0].image == made[1].image
+
+
+async def test_a_scene_is_made_on_the_servers_still_up(settings, nats_server, unique):
+    """Three ComfyUI servers configured, one of them down: every image of the scene is
+    made by the other two and the one down is left out."""
+    layout = layout_event(unique, "a living room with a sofa, two armchairs and a lamp")
+    n = len(layout.layout.objects)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    async with (
+        FakeComfyUI(Scenario(step_delay=0.005)) as one,
+        FakeComfyUI(Scenario(step_delay=0.005)) as two,
+    ):
+        pool_settings = settings.model_copy(
+            update={
+                "image_generation": settings.image_generation.model_copy(
+                    update={
+                        "default_backend": "comfyui",
+                        "comfyui_url": f"{dead},{one.base_url},{two.base_url}",
+                        "size": 64,
+                        "circuit_failures": 1,
+                        "circuit_cooldown_s": 600,
+                    }
+                )
+            }
+        )
+        # Someone else's job on each live server: the one down looks least loaded, so the
+        # first image certainly goes there.
+        blocker = Workflow.load().fill(
+            {
+                "prompt": "someone else's job",
+                "negative_prompt": "",
+                "seed": 1,
+                "width": 64,
+                "height": 64,
+                "steps": 200,
+                "filename_prefix": "other/job",
+            }
+        )
+        for fake in (one, two):
+            async with httpx.AsyncClient(base_url=fake.base_url) as client:
+                assert (await client.post("/prompt", json={"prompt": blocker})).status_code == 200
+        async with (
+            hosting(pool_settings, nats_server, "imagegen"),
+            collecting(nats_server, f"{Subject.IMAGES_READY}.{unique}.*") as (nc, got),
+        ):
+            await publish(nc, subject(Subject.LAYOUT_READY, unique), encode(layout))
+            await got.wait(lambda ev: len(ev) >= n)
+
+    images = got.of(ImagesReady)
+    assert {e.object_id for e in images} == {o.id for o in layout.layout.objects}
+    ours = [
+        call
+        for fake in (one, two)
+        for call in fake.calls("POST", "/prompt")
+        if call.body.get("client_id")
+    ]
+    assert len(ours) == n
+    breaker = REGISTRY.get_sample_value(
+        "holodeck_backend_server_breaker_state", {"backend": "comfyui", "server": dead}
+    )
+    assert breaker == 2  # out
