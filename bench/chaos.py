@@ -30,15 +30,10 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +44,8 @@ from nats.js import JetStreamContext
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.bus import free_port, nats_server_binary
+from bench._stack import Cluster, connect, stop_on_sigterm, wait_tcp
+from bench._stack import cluster as _cluster
 from shared.contract import (
     OBJECT_STORE_BUCKET,
     STREAM,
@@ -61,8 +57,6 @@ from shared.contract import (
     subject,
 )
 
-HOLODECK = str(Path(sys.executable).with_name("holodeck"))
-WORKERS = ("planner", "imagegen", "meshgen", "assembly")
 PROMPTS = [
     "a bedroom with a double bed, two nightstands, a wardrobe, a desk and a chair",
     "a living room with a grey sofa, two armchairs, a coffee table, a rug and a floor lamp",
@@ -73,132 +67,8 @@ BIG_PROMPT = "a hall with 10000 tables"
 END_BOUND_S = 240.0  # a scene without an end after this long is stuck
 
 
-@dataclass
-class Cluster:
-    """A nats-server and one process per service, all on this machine."""
-
-    work: Path
-    env: dict[str, str] = field(default_factory=dict)
-    nats_port: int = 0
-    gateway_port: int = 0
-    server: subprocess.Popen[bytes] | None = None
-    services: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"nats://127.0.0.1:{self.nats_port}"
-
-    def start_nats(self) -> None:
-        self.nats_port = self.nats_port or free_port()
-        store = self.work / "nats"
-        store.mkdir(exist_ok=True)
-        log = open(self.work / "nats.log", "ab")
-        port = str(self.nats_port)
-        self.server = subprocess.Popen(
-            [nats_server_binary(), "-js", "-sd", str(store), "-a", "127.0.0.1", "-p", port],
-            stdout=log,
-            stderr=log,
-        )
-
-    def stop_nats(self) -> None:
-        if self.server is not None:
-            self.server.send_signal(signal.SIGTERM)
-            self.server.wait(timeout=30)
-            self.server = None
-
-    def _environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("HOLODECK_", "HOLDECK_"))}
-        env.update(
-            NATS_URL=self.url,
-            HOLODECK_WORKSPACE=str(self.work / "workspace"),
-            HOLODECK_LOG_LEVEL="WARNING",
-            HOLODECK_LOG_FORMAT="json",
-            DATABASE_URL=f"sqlite+aiosqlite:///{self.work / 'gateway.db'}",
-            # Quick redelivery so a killed worker's messages come back within the run.
-            HOLODECK_NATS__ACK_WAIT_S="10",
-        )
-        env.update(self.env)
-        return env
-
-    def start(self, name: str) -> None:
-        log = open(self.work / f"{name}.log", "ab")
-        if name == "gateway":
-            self.gateway_port = self.gateway_port or free_port()
-            args = [HOLODECK, "serve", "gateway", "--port", str(self.gateway_port)]
-        else:
-            args = [HOLODECK, "serve", name, "--metrics-port", str(free_port())]
-        self.services[name] = subprocess.Popen(
-            args, env=self._environment(), stdout=log, stderr=log, cwd=self.work
-        )
-
-    def kill(self, name: str) -> None:
-        process = self.services.pop(name)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-
-    def stop(self) -> None:
-        for process in self.services.values():
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-        for process in self.services.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        self.services.clear()
-        if self.server is not None:
-            self.server.kill()
-            self.server.wait(timeout=10)
-            self.server = None
-
-
-@contextlib.asynccontextmanager
-async def cluster(env: dict[str, str] | None = None) -> AsyncIterator[Cluster]:
-    with tempfile.TemporaryDirectory(prefix="holodeck-chaos-") as work:
-        c = Cluster(Path(work), env or {})
-        c.start_nats()
-        await _wait_tcp(c.nats_port)
-        try:
-            for name in (*WORKERS, "gateway"):
-                c.start(name)
-            await _wait_http(f"http://127.0.0.1:{c.gateway_port}/health", ok_only=False)
-            yield c
-        finally:
-            c.stop()
-
-
-async def _wait_tcp(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"nothing listens on port {port}")
-
-
-async def _wait_http(url: str, timeout: float = 60, ok_only: bool = True) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                response = await client.get(url, timeout=2)
-                if response.status_code == 200 or not ok_only:
-                    return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer")
-
-
-async def _quiet(exc: Exception) -> None:
-    """The bench's own client reconnects while the server restarts: nothing to report."""
-
-
-async def connect(url: str) -> Any:
-    return await nats.connect(
-        url, max_reconnect_attempts=-1, reconnect_time_wait=0.5, error_cb=_quiet
-    )
+def cluster(env: dict[str, str] | None = None) -> contextlib.AbstractAsyncContextManager[Cluster]:
+    return _cluster(env, prefix="holodeck-chaos-")
 
 
 async def submit(js: JetStreamContext, scene_id: str, prompt: str, seed: int) -> None:
@@ -385,7 +255,7 @@ async def scenario_nats(scenes: int) -> dict[str, Any]:
         c.stop_nats()
         await asyncio.sleep(2)
         c.start_nats()
-        await _wait_tcp(c.nats_port)
+        await wait_tcp(c.nats_port)
         took = await wait_for_ends(js, ids, END_BOUND_S, t0)
         result = await report(c, js, "nats", ids, took)
         await nc.close()
@@ -510,15 +380,6 @@ SCENARIOS = {
 }
 
 
-def _stop_on_sigterm() -> None:
-    """A SIGTERM to the bench stops its processes as Ctrl-C does."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
@@ -562,5 +423,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    _stop_on_sigterm()
+    stop_on_sigterm()
     asyncio.run(main())
