@@ -164,7 +164,8 @@ async def test_a_killed_server_is_left_out_until_a_trial_brings_it_back():
         )
         try:
             assert all(is_png(png) for png in await make(images, 6, prefix="before"))
-            assert images.pool.state(dead.base_url) == "open"
+            # Out (or, on a slow machine, already past its cool-down and due a trial).
+            assert images.pool.state(dead.base_url) in ("open", "half_open")
 
             await dead.revive()
             await until(lambda: images.pool.state(dead.base_url) == "half_open")

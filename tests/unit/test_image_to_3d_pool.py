@@ -116,7 +116,8 @@ async def test_sf3d_a_server_back_from_its_cool_down_is_brought_back_by_a_trial(
         )
         try:
             await meshes(backend, 2)
-            assert backend.pool.state(flaky.base_url) == "open"
+            # Out (or, on a slow machine, already past its cool-down and due a trial).
+            assert backend.pool.state(flaky.base_url) in ("open", "half_open")
             flaky.scenario = "ok"
             await until(lambda: backend.pool.state(flaky.base_url) == "half_open")
             before = posts(flaky)
