@@ -1,6 +1,7 @@
 """What the stream already holds about a scene: its request, layout, images and meshes.
 
-Read by assembly (is the scene complete?) and by replays (what can be reused?).
+Read by assembly (which meshes of a scene have arrived, read once each) and by replays
+(what can be reused?).
 
 Anyone can publish on a scene's subjects, so a subject may hold garbage beside (or
 after) the stage's real events, and a replayed scene holds one event per attempt. The
@@ -11,7 +12,6 @@ the subject from the start.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -46,7 +46,7 @@ def _parsed(name: str, data: bytes | None, kind: type[E]) -> E | None:
 
 
 class StreamHistory:
-    """Reads a scene's events back from JetStream; assembly keeps no state of its own."""
+    """Reads a scene's events back from JetStream."""
 
     def __init__(self, js: JetStreamContext, stream: str):
         self.js = js
@@ -100,26 +100,30 @@ class StreamHistory:
         name = subject(Subject.SCENE_FAILED, scene_id)
         return await self.newest(name, SceneFailed, lambda ev: ev.attempt == attempt)
 
-    async def mesh_object_ids(self, scene_id: str) -> set[str]:
-        """The objects with something on their ``mesh.ready`` subject (valid or not)."""
-        info = await self.js.stream_info(
-            self.stream, subjects_filter=subject(Subject.MESH_READY, scene_id, "*")
-        )
-        found = set()
-        for name in info.state.subjects or {}:
-            _, object_id = ids_from_subject(name)
-            if object_id:
-                found.add(object_id)
-        return found
+    async def scene_meshes(
+        self, scene_id: str, after: int, upto: int
+    ) -> tuple[list[tuple[int, MeshReady]], int]:
+        """The scene's valid ``mesh.ready`` events stored after sequence ``after``, with
+        their sequences, in stream order, read at least as far as sequence ``upto``; and
+        the sequence every ``mesh.ready`` of the scene has been read to.
 
-    async def meshes(
-        self, scene_id: str, object_ids: list[str], attempt: int = 1
-    ) -> dict[str, MeshReady]:
-        """Each object's mesh of this attempt; objects without one are left out."""
-
-        async def one(object_id: str) -> MeshReady | None:
-            name = subject(Subject.MESH_READY, scene_id, object_id)
-            return await self.newest(name, MeshReady, lambda ev: ev.attempt == attempt)
-
-        found = await asyncio.gather(*(one(o) for o in object_ids))
-        return {m.object_id: m for m in found if m is not None}
+        One request per message read: a caller that remembers where it stopped reads
+        each message once, however large the scene. An event whose subject names
+        another scene or object than it does is garbage and left out.
+        """
+        name = subject(Subject.MESH_READY, scene_id, "*")
+        found: list[tuple[int, MeshReady]] = []
+        seq = after
+        while seq < upto:
+            try:
+                raw = await self.js.get_msg(self.stream, seq=seq + 1, subject=name, next=True)
+            except NotFoundError:
+                break  # nothing more (what was there expired or was removed)
+            seq = max(raw.seq or 0, seq + 1)
+            event = _parsed(raw.subject or name, raw.data, MeshReady)
+            if event is not None and ids_from_subject(raw.subject or "") == (
+                event.scene_id,
+                event.object_id,
+            ):
+                found.append((seq, event))
+        return found, seq

@@ -1,19 +1,28 @@
 """Assembly: when the last mesh of a scene arrives, build scene.glb and layout.json.
 
-Stateless across replicas: every ``mesh.ready`` triggers a look at the stream; the
-handler that sees every object's mesh builds the scene. Two replicas that both see the
-scene complete publish the same ``Nats-Msg-Id`` and the same content-addressed
-artifacts, so the duplicate is dropped by JetStream.
+Each replica follows the ``mesh.ready`` events of the scenes it sees: for every message
+it reads the scene's mesh subjects onward from where it stopped, up to that message,
+so each event is read once per replica and a message costs the same in a scene of 10
+objects as in one of 500. What it has read is a cache of the stream, never the truth:
+a replica that has no record of a scene (just started, another replica's crash handed
+it the scene, or the scene was forgotten to bound memory) reads the scene's meshes
+from the start, once. The handler of the scene's last stored mesh has read every mesh
+before it, so the scene is built whichever replicas took which meshes; two replicas
+that both see it complete publish the same ``Nats-Msg-Id`` and the same
+content-addressed artifacts, and JetStream drops the duplicate. Meshes count for the
+attempt they carry only, so a replay's attempt is complete with its own meshes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from services.assembly.floorplan import floorplan_png
@@ -39,17 +48,36 @@ STAGE = "assembly"
 ASSEMBLY_VERSION = "v2"
 # Scenes this process assembled (and when), so a message that waited does not redo one.
 REMEMBERED_SCENES = 10_000
+# Scenes whose arrived meshes this process keeps; the least recently seen is forgotten
+# past it (and read again from the stream if one of its meshes comes back).
+FOLLOWED_SCENES = 2_000
 MEDIA_TYPES = {"scene.glb": "model/gltf-binary", "floorplan.png": "image/png"}
 
 
 class History(Protocol):
     async def layout(self, scene_id: str, attempt: int = 1) -> LayoutReady | None: ...
 
-    async def mesh_object_ids(self, scene_id: str) -> set[str]: ...
+    async def scene_meshes(
+        self, scene_id: str, after: int, upto: int
+    ) -> tuple[list[tuple[int, MeshReady]], int]: ...
 
-    async def meshes(
-        self, scene_id: str, object_ids: list[str], attempt: int = 1
-    ) -> dict[str, MeshReady]: ...
+
+@dataclass
+class Arrivals:
+    """The meshes of one scene read so far: per attempt, each object's newest mesh and
+    the stream sequence it was stored at."""
+
+    read_to: int = 0
+    meshes: dict[int, dict[str, tuple[int, ArtifactRef]]] = field(default_factory=dict)
+
+    def add(self, seq: int, event: MeshReady) -> None:
+        mine = self.meshes.setdefault(event.attempt, {})
+        held = mine.get(event.object_id)
+        if held is None or held[0] < seq:
+            mine[event.object_id] = (seq, event.mesh)
+
+    def of(self, attempt: int) -> dict[str, ArtifactRef]:
+        return {o: ref for o, (_, ref) in self.meshes.get(attempt, {}).items()}
 
 
 def layout_document(ready: LayoutReady) -> bytes:
@@ -75,37 +103,63 @@ class Assembler:
         self.store = store
         self.history = history
         self.cache = cache
-        # One assembly per scene at a time in this process; the others wait and see.
-        self._locks: dict[tuple[str, int], asyncio.Lock] = {}
+        # One message per scene at a time in this process; the others wait and see.
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._scenes: OrderedDict[str, Arrivals] = OrderedDict()
         self._built: OrderedDict[tuple[str, int], float] = OrderedDict()
 
     async def __call__(self, event: MeshReady, delivery: Delivery) -> list[Output]:
         scene_id, attempt = event.scene_id, event.attempt
-        if len(await self.history.mesh_object_ids(scene_id)) < event.object_count:
-            return []  # not complete yet
         key = (scene_id, attempt)
         arrived = time.monotonic()
-        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with self._scene_lock(scene_id):
+            built = self._built.get(key)
+            if built is not None and built >= arrived:
+                # Built while this message waited: that build's scene.ready stands for
+                # it. A message arriving after a build (a redelivery because publishing
+                # that scene.ready failed) builds again.
+                return []
+            meshes = await self._arrived(scene_id, attempt, delivery.stream_seq)
+            if len(meshes) < event.object_count:
+                return []  # not complete yet
+            outputs = await self._assemble(scene_id, meshes, attempt)
+            if outputs:
+                self._built[key] = time.monotonic()
+                if len(self._built) > REMEMBERED_SCENES:
+                    self._built.popitem(last=False)
+                self._scenes.pop(scene_id, None)  # done: its meshes need not be kept
+            return outputs
+
+    @contextlib.asynccontextmanager
+    async def _scene_lock(self, scene_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(scene_id, (asyncio.Lock(), 0))
+        self._locks[scene_id] = (lock, users + 1)
         try:
             async with lock:
-                built = self._built.get(key)
-                if built is not None and built >= arrived:
-                    # Built while this message waited: that build's scene.ready stands for
-                    # it. A message arriving after a build (a redelivery because publishing
-                    # that scene.ready failed) builds again.
-                    return []
-                # Looked at again under the lock: another message may have completed it.
-                outputs = await self._assemble(
-                    scene_id, await self.history.mesh_object_ids(scene_id), attempt
-                )
-                if outputs:
-                    self._built[key] = time.monotonic()
-                    if len(self._built) > REMEMBERED_SCENES:
-                        self._built.popitem(last=False)
-                return outputs
+                yield
         finally:
-            if not lock.locked():
-                self._locks.pop(key, None)
+            lock, users = self._locks[scene_id]
+            if users <= 1:
+                del self._locks[scene_id]
+            else:
+                self._locks[scene_id] = (lock, users - 1)
+
+    async def _arrived(self, scene_id: str, attempt: int, upto: int) -> dict[str, ArtifactRef]:
+        """The meshes of ``attempt`` stored up to sequence ``upto`` (at least), by object:
+        only what was stored since the last look is read."""
+        arrivals = self._scenes.get(scene_id)
+        if arrivals is None:
+            arrivals = self._scenes[scene_id] = Arrivals()
+            if len(self._scenes) > FOLLOWED_SCENES:
+                self._scenes.popitem(last=False)
+        else:
+            self._scenes.move_to_end(scene_id)
+        if arrivals.read_to < upto:
+            found, read_to = await self.history.scene_meshes(scene_id, arrivals.read_to, upto)
+            for seq, mesh in found:
+                arrivals.add(seq, mesh)
+            arrivals.read_to = max(arrivals.read_to, read_to)
+        return arrivals.of(attempt)
 
     async def _cached(
         self, name: str, inputs: list[bytes], make: Callable[[], Awaitable[bytes]]
@@ -119,33 +173,30 @@ class Assembler:
         ref, _ = await self.cache.get_or_make(STAGE, digest.hexdigest(), make, media_type)
         return ref
 
-    async def _assemble(self, scene_id: str, done: set[str], attempt: int) -> list[Output]:
+    async def _assemble(
+        self, scene_id: str, meshes: dict[str, ArtifactRef], attempt: int
+    ) -> list[Output]:
         layout = await self.history.layout(scene_id, attempt)
         if layout is None:
             raise RetryLater(f"layout of scene {scene_id} not found in the stream", delay=1.0)
         wanted = [obj.id for obj in layout.layout.objects]
-        if not set(wanted) <= done:
-            return []
-        mesh_events = await self.history.meshes(scene_id, wanted, attempt)
-        if len(mesh_events) < len(wanted):
-            return []  # something else stands on a missing mesh's subject: not complete
+        if not all(o in meshes for o in wanted):
+            return []  # something else stands on a mesh subject: not complete
         try:
-            blobs = await asyncio.gather(
-                *(self.store.get(mesh_events[o].mesh.sha256) for o in wanted)
-            )
+            blobs = await asyncio.gather(*(self.store.get(meshes[o].sha256) for o in wanted))
         except ArtifactNotFound as exc:
             raise Permanent(f"mesh artifact {exc} is missing", code="artifact_missing") from None
         room = layout.layout.model_dump_json().encode()
-        meshes = dict(zip(wanted, blobs, strict=True))
+        bodies = dict(zip(wanted, blobs, strict=True))
 
         async def make_glb() -> bytes:
-            return await asyncio.to_thread(build_scene_glb, layout.layout, meshes)
+            return await asyncio.to_thread(build_scene_glb, layout.layout, bodies)
 
         async def make_plan() -> bytes:
             return await asyncio.to_thread(floorplan_png, layout.layout)
 
         # The same layout with the same meshes is the same file: a rebuild reuses it.
-        mesh_shas = [mesh_events[o].mesh.sha256 for o in wanted]
+        mesh_shas = [meshes[o].sha256 for o in wanted]
         glb_ref = await self._cached("scene.glb", [room, *map(str.encode, mesh_shas)], make_glb)
         plan_ref = await self._cached("floorplan.png", [room], make_plan)
         artifacts: dict[str, ArtifactRef] = {

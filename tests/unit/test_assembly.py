@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.assembly.scene import build_scene_glb
 from services.assembly.work import Assembler
 from services.meshgen.shapes import mesh_glb
 from services.planner.plan import plan_scene
@@ -15,14 +16,23 @@ from shared.stage import Delivery
 
 
 class MemoryHistory:
-    """The stream as assembly sees it: a layout, and whatever stands on mesh subjects."""
+    """The stream as assembly sees it: a layout, and the mesh events in stream order."""
 
     def __init__(self, layout: LayoutReady):
         self.ready_layout = layout
-        self.mesh_events: dict[str, MeshReady] = {}
-        self.garbage_ids: set[str] = set()
+        self.stream: list[MeshReady] = []  # the event at index k has sequence k + 1
+        self.read = 0  # mesh events handed out, in all
         self.layout_read = asyncio.Event()
         self.hold_layout: asyncio.Event | None = None
+
+    def publish(self, mesh: MeshReady) -> Delivery:
+        self.stream.append(mesh)
+        return Delivery(
+            subject=f"mesh.ready.{mesh.scene_id}.{mesh.object_id}",
+            stream_seq=len(self.stream),
+            stored_at=datetime.now(UTC),
+            attempt=1,
+        )
 
     async def layout(self, scene_id: str, attempt: int = 1) -> LayoutReady | None:
         self.layout_read.set()
@@ -30,18 +40,21 @@ class MemoryHistory:
             await self.hold_layout.wait()
         return self.ready_layout
 
-    async def mesh_object_ids(self, scene_id: str) -> set[str]:
-        return set(self.mesh_events) | self.garbage_ids
+    async def scene_meshes(
+        self, scene_id: str, after: int, upto: int
+    ) -> tuple[list[tuple[int, MeshReady]], int]:
+        found = [
+            (seq, m)
+            for seq, m in enumerate(self.stream, 1)
+            if seq > after and m.scene_id == scene_id
+        ]
+        self.read += len(found)
+        return found, len(self.stream)
 
-    async def meshes(
-        self, scene_id: str, object_ids: list[str], attempt: int = 1
-    ) -> dict[str, MeshReady]:
-        found = {o: self.mesh_events[o] for o in object_ids if o in self.mesh_events}
-        return {o: m for o, m in found.items() if m.attempt == attempt}
 
-
-def delivery() -> Delivery:
-    return Delivery(subject="mesh.ready.s1.x", stream_seq=1, stored_at=datetime.now(UTC), attempt=1)
+def again(delivery: Delivery) -> Delivery:
+    """The same message delivered once more."""
+    return Delivery(delivery.subject, delivery.stream_seq, delivery.stored_at, delivery.attempt + 1)
 
 
 async def scene(tmp_path: Path) -> tuple[Assembler, MemoryHistory, list[MeshReady]]:
@@ -61,27 +74,79 @@ async def scene(tmp_path: Path) -> tuple[Assembler, MemoryHistory, list[MeshRead
 async def test_the_last_mesh_assembles_the_scene(tmp_path: Path) -> None:
     assembler, history, meshes = await scene(tmp_path)
     for mesh in meshes[:-1]:
-        history.mesh_events[mesh.object_id] = mesh
-        assert await assembler(mesh, delivery()) == []
-    history.mesh_events[meshes[-1].object_id] = meshes[-1]
-    [out] = await assembler(meshes[-1], delivery())
+        assert await assembler(mesh, history.publish(mesh)) == []
+    [out] = await assembler(meshes[-1], history.publish(meshes[-1]))
     assert isinstance(out.event, SceneReady)
     assert set(out.event.artifacts) == {"scene.glb", "layout.json", "floorplan.png"}
 
 
-async def test_garbage_on_a_mesh_subject_does_not_swallow_the_last_mesh(tmp_path: Path) -> None:
-    """A garbage subject makes the count look complete early; the build that starts
-    then finds a mesh missing, and the real last mesh, arriving meanwhile, must still
-    assemble the scene rather than leave it to the build that gave up."""
+async def test_each_mesh_is_read_once(tmp_path: Path) -> None:
+    """A mesh's arrival reads only what arrived since the last one: the work per mesh
+    does not grow with the scene."""
     assembler, history, meshes = await scene(tmp_path)
-    history.garbage_ids = {"o1"}
+    for mesh in meshes:
+        await assembler(mesh, history.publish(mesh))
+    assert history.read == len(meshes)
+
+
+async def test_a_replica_without_a_record_reads_the_scene_once(tmp_path: Path) -> None:
+    """Another replica handled the first meshes and died: the one that gets the last
+    mesh reads the scene's meshes from the start, once, and builds it."""
+    assembler, history, meshes = await scene(tmp_path)
     for mesh in meshes[:-1]:
-        history.mesh_events[mesh.object_id] = mesh
+        history.publish(mesh)
+    fresh = Assembler("t2", assembler.store, history)
+    [out] = await fresh(meshes[-1], history.publish(meshes[-1]))
+    assert isinstance(out.event, SceneReady)
+    assert history.read == len(meshes)
+
+
+async def test_meshes_count_for_their_own_attempt(tmp_path: Path) -> None:
+    """A replay's attempt is complete with its own meshes: one of an earlier attempt
+    stands for nothing in it, and a late one of that attempt changes nothing."""
+    assembler, history, meshes = await scene(tmp_path)
+    retried = [m.model_copy(update={"attempt": 2}) for m in meshes]
+    for mesh in retried[:-1]:
+        assert await assembler(mesh, history.publish(mesh)) == []
+    late = meshes[-1]  # attempt 1's mesh of the object attempt 2 still waits for
+    assert await assembler(late, history.publish(late)) == []
+    [out] = await assembler(retried[-1], history.publish(retried[-1]))
+    assert isinstance(out.event, SceneReady)
+
+
+async def test_the_newest_mesh_of_an_object_is_used(tmp_path: Path) -> None:
+    assembler, history, meshes = await scene(tmp_path)
+    store = assembler.store
+    redone = await store.put(mesh_glb("box", (0.3, 0.3, 0.3)), "model/gltf-binary")
+    first = meshes[0]
+    history.publish(first)
+    history.publish(first.model_copy(update={"mesh": redone}))
+    for mesh in meshes[1:-1]:
+        history.publish(mesh)
+    [out] = await assembler(meshes[-1], history.publish(meshes[-1]))
+    assert isinstance(out.event, SceneReady)
+    built = await store.get(out.event.artifacts["scene.glb"].sha256)
+    alone = build_scene_glb(
+        history.ready_layout.layout,
+        {m.object_id: await store.get((redone if m is first else m.mesh).sha256) for m in meshes},
+    )
+    assert built == alone
+
+
+async def test_a_stray_mesh_does_not_swallow_the_last_mesh(tmp_path: Path) -> None:
+    """A mesh of an object the layout does not have makes the count look complete
+    early; the build that starts then finds a mesh missing, and the real last mesh,
+    arriving meanwhile, must still assemble the scene rather than leave it to the build
+    that gave up."""
+    assembler, history, meshes = await scene(tmp_path)
+    stray = meshes[0].model_copy(update={"object_id": "stray-1"})
+    history.publish(stray)
+    for mesh in meshes[:-1]:
+        history.publish(mesh)
     history.hold_layout = asyncio.Event()
-    early = asyncio.create_task(assembler(meshes[0], delivery()))
+    early = asyncio.create_task(assembler(meshes[0], history.publish(meshes[0])))
     await asyncio.wait_for(history.layout_read.wait(), 5)
-    history.mesh_events[meshes[-1].object_id] = meshes[-1]
-    last = asyncio.create_task(assembler(meshes[-1], delivery()))
+    last = asyncio.create_task(assembler(meshes[-1], history.publish(meshes[-1])))
     await asyncio.sleep(0)
     history.hold_layout.set()
     outputs = await asyncio.wait_for(asyncio.gather(early, last), 30)
@@ -91,9 +156,10 @@ async def test_garbage_on_a_mesh_subject_does_not_swallow_the_last_mesh(tmp_path
 
 async def test_a_scene_is_assembled_once_per_process(tmp_path: Path) -> None:
     assembler, history, meshes = await scene(tmp_path)
-    for mesh in meshes:
-        history.mesh_events[mesh.object_id] = mesh
-    outputs = await asyncio.gather(*(assembler(m, delivery()) for m in meshes))
+    deliveries = [history.publish(m) for m in meshes]
+    outputs = await asyncio.gather(
+        *(assembler(m, d) for m, d in zip(meshes, deliveries, strict=True))
+    )
     assert sum(len(o) for o in outputs) == 1
 
 
@@ -101,9 +167,10 @@ async def test_a_redelivered_last_mesh_builds_again(tmp_path: Path) -> None:
     """The first build's scene.ready may never have been published (the bus failed right
     after): the redelivered message must build it again, not trust the first build."""
     assembler, history, meshes = await scene(tmp_path)
-    for mesh in meshes:
-        history.mesh_events[mesh.object_id] = mesh
-    first = await assembler(meshes[-1], delivery())
-    again = await assembler(meshes[-1], delivery())
-    assert len(first) == 1 and len(again) == 1
-    assert first[0].msg_id == again[0].msg_id  # the same message, deduplicated by its id
+    for mesh in meshes[:-1]:
+        history.publish(mesh)
+    last = history.publish(meshes[-1])
+    first = await assembler(meshes[-1], last)
+    redelivered = await assembler(meshes[-1], again(last))
+    assert len(first) == 1 and len(redelivered) == 1
+    assert first[0].msg_id == redelivered[0].msg_id  # the same message, deduplicated by its id
