@@ -23,6 +23,12 @@ first terminal event (``scene.ready``, ``scene.failed``, ``scene.cancelled``) in
 order fixes its status, error and artifacts; later ones, and every event of an earlier
 attempt, are only counted.
 
+Each scene row carries ``changed_seq``, the stream sequence of the last event that changed
+it, its objects or its attempts. Listeners registered with :meth:`Projection.on_advance`
+(the gateway's read model, :mod:`services.gateway.readmodel`) are called after each
+commit and before the new position is visible; :meth:`Projection.read_scenes` reads what
+changed after a ``changed_seq`` in one snapshot.
+
 STUCK is not stored but read: a scene whose current attempt is still running and has had
 no event for longer than its current stage's allowance (:class:`StuckAfter`) shows as
 STUCK when it is read, listed or counted.
@@ -34,7 +40,7 @@ in production.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -131,6 +137,9 @@ RUNNING = (Status.PENDING, Status.IN_PROGRESS)
 STUCK_AFTER_S = 900.0
 # How many artifacts and attempt statuses the projection remembers having written.
 REMEMBERED = 100_000
+# Scene ids per ``IN (...)`` when reading several scenes' objects: well under every
+# backend's limit on bound parameters.
+_IN_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -217,6 +226,9 @@ class SceneRow(_Table, table=True):
     late_outcome: str | None = Field(default=None, sa_type=Text)
     # Storage time of the last event of the current attempt: what STUCK is measured from.
     last_event_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The stream sequence of the last event that changed the scene, its objects or its
+    # attempts: the version a read model keeps, and what it asks for changes after.
+    changed_seq: int = Field(default=0, sa_type=BigInteger, index=True)
 
 
 class AttemptRow(_Table, table=True):
@@ -383,6 +395,15 @@ class ProjectionUnavailable(RetryLater):
     code = "database_unavailable"
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Scene rows read at one moment, some of them as views, and the position then."""
+
+    rows: list[SceneRow]
+    views: dict[str, SceneView]
+    position: int
+
+
 class ScenePage(BaseModel):
     items: list[SceneSummary]
     page: int
@@ -485,6 +506,7 @@ class Projection:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._seq = 0
         self._changed = asyncio.Condition()
+        self._listeners: list[Callable[[int], Awaitable[None]]] = []
         # Dead letters this instance recorded (its own and the stages'), for reports.
         self.dead_letters = 0
         self._known_rejecters = {name, *Consumer.FILTERS, *STAGES}
@@ -732,7 +754,14 @@ class Projection:
             reason=letter.reason,
         )
 
+    def on_advance(self, listener: Callable[[int], Awaitable[None]]) -> None:
+        """Call ``listener(seq)`` each time the position reaches ``seq``: after the rows are
+        committed, before :meth:`last_seq` and the waiters see it."""
+        self._listeners.append(listener)
+
     async def _advanced(self, stream_seq: int) -> None:
+        for listener in self._listeners:
+            await listener(stream_seq)
         async with self._changed:
             self._seq = max(self._seq, stream_seq)
             self._changed.notify_all()
@@ -763,6 +792,7 @@ class Projection:
         if is_work_item(subject):
             return None
         scene, fresh = await self._scene(session, scene_id, stored_at)
+        scene.changed_seq = seq
         if not await self._of_current_attempt(session, scene, event, seq, stored_at, fresh):
             scene.updated_at = max(scene.updated_at, stored_at)
             return None
@@ -1149,16 +1179,27 @@ class Projection:
             timeout,
         )
 
-    def stuck(self, row: SceneRow, now: datetime | None = None) -> str | None:
-        """The stage a running scene is stuck in, or None if it is not stuck."""
+    def now(self) -> datetime:
+        """The projection's clock, which STUCK is measured by."""
+        return self._clock()
+
+    def stuck_after_time(self, row: SceneRow) -> datetime | None:
+        """When a running scene shows STUCK unless an event of its attempt comes first;
+        None for a scene that cannot (ended, or every stage done)."""
         if row.status not in RUNNING:
             return None
         stage = current_stage(row)
         if stage is None:
             return None
         quiet_since = row.last_event_at or row.updated_at
-        now = now or self._clock()
-        return stage if now - quiet_since > timedelta(seconds=self.stuck_after.of(stage)) else None
+        return quiet_since + timedelta(seconds=self.stuck_after.of(stage))
+
+    def stuck(self, row: SceneRow, now: datetime | None = None) -> str | None:
+        """The stage a running scene is stuck in, or None if it is not stuck."""
+        deadline = self.stuck_after_time(row)
+        if deadline is None or (now or self._clock()) <= deadline:
+            return None
+        return current_stage(row)
 
     def _stuck_clause(self, now: datetime) -> ColumnElement[bool]:
         """SQL for :meth:`stuck`: running, and quiet longer than its current stage allows."""
@@ -1192,21 +1233,66 @@ class Projection:
             scene = await session.get(SceneRow, scene_id)
             if scene is None:
                 return None
-            objects = (
-                await session.exec(
-                    select(SceneObjectRow)
-                    .where(col(SceneObjectRow.scene_id) == scene_id)
-                    .order_by(col(SceneObjectRow.ordinal), col(SceneObjectRow.object_id))
-                )
-            ).all()
-            attempts = (
-                await session.exec(
-                    select(AttemptRow)
-                    .where(col(AttemptRow.scene_id) == scene_id)
-                    .order_by(col(AttemptRow.attempt))
-                )
-            ).all()
-        return _view(scene, list(objects), list(attempts), self.stuck(scene) is not None)
+            objects, attempts = await self._parts(session, [scene_id])
+        view = scene_view(scene, objects.get(scene_id, []), attempts.get(scene_id, []))
+        return as_stuck(view) if self.stuck(scene) else view
+
+    async def read_scenes(
+        self,
+        *,
+        changed_after: int | None = None,
+        only: Sequence[str] | None = None,
+        viewed: Container[str] = (),
+    ) -> Snapshot:
+        """Scene rows read in one snapshot: every one, or those changed after a stream
+        sequence, or ``only`` those; with the views (STUCK aside) of those in ``viewed``.
+
+        On PostgreSQL the snapshot is REPEATABLE READ, so a scene's row, its objects and
+        its attempts are of one moment even while another gateway writes.
+        """
+        query = select(SceneRow)
+        if changed_after is not None:
+            query = query.where(col(SceneRow.changed_seq) > changed_after)
+        if only is not None:
+            query = query.where(col(SceneRow.scene_id).in_(list(only)))
+        async with self._session() as session, session.begin():
+            if self._engine is not None and self._engine.dialect.name == "postgresql":
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            position = await session.scalar(
+                select(col(PositionRow.last_seq)).where(col(PositionRow.name) == self.name)
+            )
+            rows = list((await session.exec(query.order_by(col(SceneRow.changed_seq)))).all())
+            shown = [row.scene_id for row in rows if row.scene_id in viewed]
+            objects, attempts = await self._parts(session, shown)
+        views = {
+            scene_id: scene_view(row, objects.get(scene_id, []), attempts.get(scene_id, []))
+            for row in rows
+            if (scene_id := row.scene_id) in viewed
+        }
+        return Snapshot(rows, views, position or 0)
+
+    @staticmethod
+    async def _parts(
+        session: AsyncSession, scene_ids: Sequence[str]
+    ) -> tuple[dict[str, list[SceneObjectRow]], dict[str, list[AttemptRow]]]:
+        """The objects (in layout order) and the attempts (oldest first) of some scenes."""
+        objects: dict[str, list[SceneObjectRow]] = {}
+        attempts: dict[str, list[AttemptRow]] = {}
+        for start in range(0, len(scene_ids), _IN_CHUNK):
+            chunk = list(scene_ids[start : start + _IN_CHUNK])
+            for obj in await session.exec(
+                select(SceneObjectRow)
+                .where(col(SceneObjectRow.scene_id).in_(chunk))
+                .order_by(col(SceneObjectRow.ordinal), col(SceneObjectRow.object_id))
+            ):
+                objects.setdefault(obj.scene_id, []).append(obj)
+            for attempt in await session.exec(
+                select(AttemptRow)
+                .where(col(AttemptRow.scene_id).in_(chunk))
+                .order_by(col(AttemptRow.attempt))
+            ):
+                attempts.setdefault(attempt.scene_id, []).append(attempt)
+        return objects, attempts
 
     async def list_scenes(
         self, page: int = 1, page_size: int = 50, status: Status | str | None = None
@@ -1229,7 +1315,7 @@ class Projection:
             total = await session.scalar(counting)
             rows = (await session.exec(query)).all()
         return ScenePage(
-            items=[_summary(row, self.stuck(row, now) is not None) for row in rows],
+            items=[scene_summary(row, self.stuck(row, now) is not None) for row in rows],
             page=page,
             page_size=page_size,
             total=total or 0,
@@ -1292,7 +1378,8 @@ class Projection:
 
 
 def _add_missing_columns(conn: Connection) -> None:
-    """Add the columns a newer projection has to tables an older one created.
+    """Add the columns (and their indexes) a newer projection has to tables an older one
+    created.
 
     Only additions with a constant default (or nullable) are made; anything else is what
     ``holodeck projection rebuild`` is for.
@@ -1310,6 +1397,9 @@ def _add_missing_columns(conn: Connection) -> None:
                 f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}'
             )
             log.info("projection column added", table=table.name, column=column.name)
+        # create_all makes the indexes of new tables only; a new column may bring one.
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, wal: bool) -> None:
@@ -1346,7 +1436,7 @@ def current_stage(row: SceneRow) -> str | None:
     return next((stage for stage in STAGES if getattr(row, stage) != Status.SUCCEEDED), None)
 
 
-def _summary(row: SceneRow, stuck: bool = False) -> SceneSummary:
+def scene_summary(row: SceneRow, stuck: bool = False) -> SceneSummary:
     return SceneSummary(
         scene_id=row.scene_id,
         prompt=row.prompt,
@@ -1364,44 +1454,36 @@ def _ref(data: dict[str, Any] | None) -> ArtifactRef | None:
     return ArtifactRef.model_validate(data) if data else None
 
 
-def _attempt_view(row: AttemptRow, stuck: bool) -> AttemptView:
-    status = AttemptStatus(row.status)
-    error = None
-    if status in (AttemptStatus.FAILED, AttemptStatus.CANCELLED) and row.error_code is not None:
-        error = ErrorView(
-            stage=row.error_stage,
-            object_id=row.error_object_id,
-            code=row.error_code,
-            message=row.error_message or "",
-            retryable=bool(row.error_retryable),
-        )
+def _error_of(row: SceneRow | AttemptRow) -> ErrorView | None:
+    """The error a failed or cancelled scene, or attempt, ended with."""
+    if row.status not in (Status.FAILED, Status.CANCELLED) or row.error_code is None:
+        return None
+    return ErrorView(
+        stage=row.error_stage,
+        object_id=row.error_object_id,
+        code=row.error_code,
+        message=row.error_message or "",
+        retryable=bool(row.error_retryable),
+    )
+
+
+def _attempt_view(row: AttemptRow) -> AttemptView:
     return AttemptView(
         attempt=row.attempt,
         from_stage=row.from_stage,
         started_at=row.started_at,
         ended_at=row.ended_at,
-        status=AttemptStatus.STUCK if stuck and status in RUNNING else status,
-        error=error,
+        status=AttemptStatus(row.status),
+        error=_error_of(row),
     )
 
 
-def _view(
-    row: SceneRow,
-    objects: list[SceneObjectRow],
-    attempts: list[AttemptRow] | None = None,
-    stuck: bool = False,
+def scene_view(
+    row: SceneRow, objects: Sequence[SceneObjectRow], attempts: Sequence[AttemptRow] = ()
 ) -> SceneView:
-    error = None
-    if row.status in (Status.FAILED, Status.CANCELLED) and row.error_code is not None:
-        error = ErrorView(
-            stage=row.error_stage,
-            object_id=row.error_object_id,
-            code=row.error_code,
-            message=row.error_message or "",
-            retryable=bool(row.error_retryable),
-        )
+    """A scene as its rows say, STUCK aside (see :func:`as_stuck`)."""
     return SceneView(
-        **_summary(row, stuck).model_dump(),
+        **scene_summary(row).model_dump(),
         objects=[
             ObjectView(
                 object_id=obj.object_id,
@@ -1414,11 +1496,22 @@ def _view(
             )
             for obj in objects
         ],
-        error=error,
+        error=_error_of(row),
         artifacts={name: ArtifactRef.model_validate(ref) for name, ref in row.artifacts.items()},
         attempt=row.attempt,
-        attempts=[_attempt_view(a, stuck and a.attempt == row.attempt) for a in attempts or []],
+        attempts=[_attempt_view(a) for a in attempts],
         last_event_at=row.last_event_at,
         late_outcomes=row.late_outcomes,
         late_outcome=row.late_outcome,
     )
+
+
+def as_stuck(view: SceneView) -> SceneView:
+    """The view of a running scene that shows STUCK: the scene and its current attempt."""
+    attempts = [
+        a.model_copy(update={"status": AttemptStatus.STUCK})
+        if a.attempt == view.attempt and a.status in RUNNING
+        else a
+        for a in view.attempts
+    ]
+    return view.model_copy(update={"status": Status.STUCK, "attempts": attempts})
