@@ -694,6 +694,8 @@ def mask(path: str, value: Any) -> Any:
         return "****"
     if isinstance(value, str) and "://" in value:
         return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1****@", value)
+    if isinstance(value, list):  # a pool's server URLs
+        return [mask(path, item) for item in value]
     return value
 
 

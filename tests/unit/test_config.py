@@ -389,3 +389,11 @@ def test_a_url_and_a_list_naming_other_servers_are_refused(monkeypatch: pytest.M
     # The same servers both ways are no contradiction.
     same = load_settings(image_generation={"comfyui_urls": ["http://gpu-1:8188/"]})
     assert same.image_generation.comfyui_servers == ["http://gpu-1:8188"]
+
+
+def test_config_show_hides_passwords_in_a_pools_urls(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(
+        "HOLODECK_THREE_D_GENERATION__SF3D_URLS", "https://u:hunter22@a:1,https://b:2"
+    )
+    rows = {path: value for path, value, _ in explain_settings()}
+    assert rows["three_d_generation.sf3d_urls"] == ["https://u:****@a:1", "https://b:2"]
