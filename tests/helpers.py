@@ -62,3 +62,26 @@ async def running_gateway(
         stop.set()
         await asyncio.wait_for(serving, wait_s)
         await host.stop(grace=2)
+
+
+@contextlib.asynccontextmanager
+async def private_postgres_database(server_url: str) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database on the server of ``server_url`` (an asyncpg URL),
+    dropped afterwards: its URL."""
+    import uuid
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    server = make_url(server_url)
+    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"holodeck_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield server.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -1,9 +1,11 @@
 """The gateway's HTTP API: ask for a scene, follow its progress, download what it made,
 retry or cancel it.
 
-Reads come from the projection; a new scene is an event published on the bus, and a retry
-or a cancel goes through :mod:`services.recovery` as ``holodeck replay`` and ``holodeck
-cancel`` do. Health and metrics are added around the routes, not inside them.
+Scenes are read from the read model (:mod:`services.gateway.readmodel`), which the
+projection keeps current; a new scene is an event published on the bus, and a retry or a
+cancel goes through :mod:`services.recovery` as ``holodeck replay`` and ``holodeck
+cancel`` do; each answers once a read here shows what it did. Health and metrics are
+added around the routes, not inside them.
 """
 
 from __future__ import annotations
@@ -29,16 +31,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.gateway.progress import ProgressBoard
 from services.gateway.projection import (
     RUNNING,
-    AttemptStatus,
-    AttemptView,
+    TERMINAL,
     DeadLetterView,
-    ObjectView,
     Projection,
-    SceneSummary,
     SceneView,
     StageStatuses,
     Status,
     is_outage,
+)
+from services.gateway.readmodel import (
+    CURSOR_PATTERN,
+    ReadModel,
+    Rebuilding,
+    SceneBody,
+    SceneList,
+    scene_url,
 )
 from services.gateway.requests import (
     HEADER as IDEMPOTENCY_HEADER,
@@ -244,93 +251,6 @@ class DeadLetterList(BaseModel):
     total: int
 
 
-class ArtifactLink(BaseModel):
-    status: Status
-    url: str | None
-    progress: int | None = None
-
-
-class ObjectBody(BaseModel):
-    object_id: str
-    category: str
-    description: str
-    image: ArtifactLink
-    mesh: ArtifactLink
-
-
-class ErrorBody(BaseModel):
-    stage: str | None
-    object_id: str | None
-    code: str
-    message: str
-    retryable: bool
-
-
-class SceneItem(BaseModel):
-    scene_id: str
-    prompt: str
-    status: Status
-    progress: int
-    stages: StageStatuses
-    object_count: int
-    created_at: datetime
-    updated_at: datetime
-    status_url: str
-
-
-class AttemptBody(BaseModel):
-    attempt: int
-    from_stage: str | None = Field(description="The stage it began from (null: not known)")
-    started_at: datetime
-    ended_at: datetime | None
-    status: AttemptStatus
-    error: ErrorBody | None
-
-
-class SceneBody(BaseModel):
-    scene_id: str
-    prompt: str
-    status: Status
-    progress: int
-    stages: StageStatuses
-    object_count: int
-    objects: list[ObjectBody]
-    error: ErrorBody | None
-    artifacts: dict[str, str]
-    created_at: datetime
-    updated_at: datetime
-    attempt: int = Field(1, description="The attempt shown; a replay starts the next one")
-    attempts: list[AttemptBody] = Field(
-        default_factory=list, description="Every attempt, the current one last"
-    )
-    last_event_at: datetime | None = Field(
-        None, description="When the current attempt last had news; STUCK is measured from it"
-    )
-    late_outcomes: int = Field(
-        0, description="Terminal events that came after the first one and were ignored"
-    )
-    late_outcome: str | None = Field(None, description="The last of them, described")
-
-
-class SceneList(BaseModel):
-    items: list[SceneItem]
-    page: int
-    page_size: int
-    total: int
-
-
-def scene_url(scene_id: str) -> str:
-    return f"/v1/scenes/{scene_id}"
-
-
-def scene_artifact_url(scene_id: str, name: str) -> str:
-    return f"/v1/scenes/{scene_id}/artifacts/{quote(name)}"
-
-
-def artifact_url(sha256: str) -> str:
-    return f"/v1/artifacts/{sha256}"
-
-
 _STRING = {"type": "string"}
 _BINARY = {"type": "string", "format": "binary"}
 IDEMPOTENCY_DESCRIPTION = (
@@ -382,6 +302,20 @@ MALFORMED_BODY: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _control_answers(conflicts: str) -> dict[int | str, dict[str, Any]]:
+    """The answers of a retry or a cancel besides its 202: ``conflicts`` describes its 409s."""
+    return {
+        404: _fail("`scene_not_found`"),
+        409: _fail(conflicts),
+        503: _fail(
+            "`bus_unavailable` (the bus did not answer), `database_unavailable` or "
+            "`control_unavailable` (this gateway cannot retry or cancel)",
+            headers=_RETRY_AFTER,
+        ),
+        **MALFORMED_BODY,
+    }
+
+
 def create_app(
     projection: Projection,
     store: ArtifactStore,
@@ -392,15 +326,18 @@ def create_app(
     progress: ProgressBoard | None = None,
     lag: LagCheck | None = None,
     control: SceneControl | None = None,
+    scenes: ReadModel | None = None,
 ) -> FastAPI:
     """The gateway app over an open projection, an artifact store and the request intake.
 
     ``requests`` puts a request on the bus (at most once per Idempotency-Key); ``health``
     adds checks (such as the NATS connection) to ``GET /health`` and ``lag`` reports how
     far the projection is behind the stream; ``control`` replays and cancels scenes
-    (without it, those routes answer 503).
+    (without it, those routes answer 503). Scenes are read from ``scenes``, the read model
+    the projection keeps current (one is made over ``projection`` when none is given).
     """
     default_page_size = page_size
+    scenes = scenes if scenes is not None else ReadModel(projection, progress)
     # /docs is the gateway's own Swagger UI (services.gateway.page), served without a CDN.
     app = FastAPI(title="Holodeck gateway", version="1", docs_url=None, redoc_url=None)
     app.add_middleware(RequestMetrics)
@@ -495,7 +432,7 @@ def create_app(
             stream_seq=accepted.stream_seq,
             replayed=accepted.replayed,
         )
-        if not await projection.wait_for_seq(accepted.stream_seq, timeout=PROJECTION_WAIT_S):
+        if not await scenes.wait_for_seq(accepted.stream_seq, timeout=PROJECTION_WAIT_S):
             log.warning(
                 "projection behind the request",
                 scene_id=accepted.scene_id,
@@ -512,57 +449,83 @@ def create_app(
         response_model=SceneBody,
         responses={404: _fail("`scene_not_found`"), **DATABASE_DOWN},
     )
-    async def get_scene(scene_id: SceneId) -> SceneBody:
-        view = await projection.get_scene(scene_id)
-        if view is None:
+    async def get_scene(scene_id: SceneId) -> Response:
+        body = await scenes.scene_json(scene_id)
+        if body is None:
             raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}")
-        return _scene_body(view, progress)
+        return Response(body, media_type="application/json")
 
-    @app.get("/v1/scenes", response_model=SceneList, responses=DATABASE_DOWN)
+    @app.get(
+        "/v1/scenes",
+        response_model=SceneList,
+        responses=DATABASE_DOWN,
+    )
     async def list_scenes(
         page: PageNumber = 1,
         page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = default_page_size,
         status: Status | None = None,
-    ) -> SceneList:
-        found = await projection.list_scenes(page, page_size, status)
-        return SceneList(
-            items=[_scene_item(item) for item in found.items],
-            page=found.page,
-            page_size=found.page_size,
-            total=found.total,
-        )
+        cursor: Annotated[
+            str | None,
+            Query(
+                pattern=CURSOR_PATTERN,
+                max_length=90,
+                description="The `next_cursor` of the page before: the page after it "
+                "(instead of `page`; it stays right while new scenes arrive)",
+            ),
+        ] = None,
+    ) -> Response:
+        """The scenes, newest first (by creation time, then id), one page at a time: by
+        `page` number, or after the `cursor` the previous page gave."""
+        if cursor is not None and page != 1:
+            raise ApiError(
+                422,
+                "invalid_request",
+                "invalid request: query.page: give either page or cursor, not both",
+                fields=[{"field": "query.page", "message": "given with cursor", "type": "value"}],
+            )
+        body = await scenes.list_json(page=page, page_size=page_size, status=status, cursor=cursor)
+        return Response(body, media_type="application/json")
 
     def controlled() -> SceneControl:
         if control is None:
             raise ApiError(503, "control_unavailable", "this gateway cannot retry or cancel scenes")
         return control
 
+    async def unknown_or(scene_id: str, code: str, exc: BadInput) -> ApiError:
+        """A scene the stream cannot replay or cancel: 404 if it is not known here either."""
+        if await scenes.get_scene(scene_id) is None:
+            return ApiError(404, "scene_not_found", f"no scene {scene_id!r}")
+        return ApiError(409, code, str(exc))
+
+    async def accepted(
+        result: RetryAccepted | CancelResult, shows: Callable[[SceneView], bool]
+    ) -> JSONResponse:
+        """The 202 of a retry or a cancel, once a read here shows it (or after
+        PROJECTION_WAIT_S), so that the client's next GET agrees."""
+        if not await scenes.wait_for_scene(result.scene_id, shows, PROJECTION_WAIT_S):
+            log.warning(
+                "projection behind the answer", scene_id=result.scene_id, attempt=result.attempt
+            )
+        return JSONResponse(
+            result.model_dump(), status_code=202, headers={"Location": result.status_url}
+        )
+
     @app.post(
         "/v1/scenes/{scene_id}/retry",
         status_code=202,
         response_model=RetryAccepted,
-        responses={
-            404: {"model": ErrorResponse, "description": "`scene_not_found`"},
-            409: {
-                "model": ErrorResponse,
-                "description": "`scene_running` (its attempt is running and not STUCK: "
-                "cancel it first), `replay_began` (another retry of it began meanwhile) or "
-                "`not_replayable` (the stream holds neither its request nor its layout)",
-            },
-            503: _fail(
-                "`bus_unavailable` (the bus did not answer), `database_unavailable` or "
-                "`control_unavailable` (this gateway cannot retry or cancel)",
-                headers=_RETRY_AFTER,
-            ),
-            **MALFORMED_BODY,
-        },
+        responses=_control_answers(
+            "`scene_running` (its attempt is running and not STUCK: cancel it first), "
+            "`replay_began` (another retry of it began meanwhile) or `not_replayable` (the "
+            "stream holds neither its request nor its layout)"
+        ),
     )
     async def retry_scene(scene_id: SceneId, body: RetryRequest | None = None) -> JSONResponse:
         """Begin the scene's next attempt, as `holodeck replay SCENE_ID [--from STAGE]`:
         what the stages before `from` made is read back from the stream, not made again."""
         recovery = controlled()
         body = body or RetryRequest()
-        view = await projection.get_scene(scene_id)
+        view = await scenes.get_scene(scene_id)
         state = await _bus_call(recovery.states.get(scene_id))
         stuck = view is not None and view.status == Status.STUCK
         running = (state is None or not state.ended) and (view is None or view.status in RUNNING)
@@ -579,10 +542,8 @@ def create_app(
         try:
             plan = await _bus_call(recovery.plan(scene_id, from_stage))
         except BadInput as exc:
-            if view is None:
-                raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
             # Known here, but the stream holds neither its request nor its layout.
-            raise ApiError(409, "not_replayable", str(exc)) from None
+            raise await unknown_or(scene_id, "not_replayable", exc) from None
         if view is None and running:
             raise ApiError(
                 409, "scene_running", f"scene {scene_id} is still running: cancel it first"
@@ -594,9 +555,7 @@ def create_app(
         log.info(
             "scene retried", scene_id=scene_id, attempt=plan.attempt, from_stage=plan.from_stage
         )
-        if not await projection.wait_for_attempt(scene_id, plan.attempt, PROJECTION_WAIT_S):
-            log.warning("projection behind the retry", scene_id=scene_id, attempt=plan.attempt)
-        accepted = RetryAccepted(
+        result = RetryAccepted(
             scene_id=scene_id,
             attempt=plan.attempt,
             from_stage=plan.from_stage,
@@ -605,29 +564,16 @@ def create_app(
             reused=dict(plan.reused),
             status_url=scene_url(scene_id),
         )
-        return JSONResponse(
-            accepted.model_dump(), status_code=202, headers={"Location": accepted.status_url}
-        )
+        return await accepted(result, lambda shown: shown.attempt >= plan.attempt)
 
     @app.post(
         "/v1/scenes/{scene_id}/cancel",
         status_code=202,
         response_model=CancelResult,
-        responses={
-            404: {"model": ErrorResponse, "description": "`scene_not_found`"},
-            409: {
-                "model": ErrorResponse,
-                "description": "`scene_ended`: the attempt had already ended, "
-                "`scene_status` says how; `not_cancellable`: the stream holds neither its "
-                "request nor its layout",
-            },
-            503: _fail(
-                "`bus_unavailable` (the bus did not answer), `database_unavailable` or "
-                "`control_unavailable` (this gateway cannot retry or cancel)",
-                headers=_RETRY_AFTER,
-            ),
-            **MALFORMED_BODY,
-        },
+        responses=_control_answers(
+            "`scene_ended`: the attempt had already ended, `scene_status` says how; "
+            "`not_cancellable`: the stream holds neither its request nor its layout"
+        ),
     )
     async def cancel_scene(scene_id: SceneId, body: CancelRequest | None = None) -> JSONResponse:
         """End the scene's current attempt as CANCELLED, as `holodeck cancel SCENE_ID`:
@@ -637,9 +583,7 @@ def create_app(
         try:
             held = await _bus_call(recovery.cancel(scene_id, body.reason))
         except BadInput as exc:
-            if await projection.get_scene(scene_id) is None:
-                raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}") from None
-            raise ApiError(409, "not_cancellable", str(exc)) from None
+            raise await unknown_or(scene_id, "not_cancellable", exc) from None
         if held.state != "CANCELLED":
             raise ApiError(
                 409,
@@ -649,16 +593,18 @@ def create_app(
                 attempt=held.attempt,
             )
         log.info("scene cancelled", scene_id=scene_id, attempt=held.attempt)
-        if not await projection.wait_for_end(scene_id, held.attempt, PROJECTION_WAIT_S):
-            log.warning("projection behind the cancel", scene_id=scene_id, attempt=held.attempt)
         result = CancelResult(
             scene_id=scene_id,
             attempt=held.attempt,
             status="CANCELLED",
             status_url=scene_url(scene_id),
         )
-        return JSONResponse(
-            result.model_dump(), status_code=202, headers={"Location": result.status_url}
+        return await accepted(
+            result,
+            lambda shown: (
+                shown.attempt > held.attempt
+                or (shown.attempt == held.attempt and shown.status in TERMINAL)
+            ),
         )
 
     @app.get("/v1/deadletters", response_model=DeadLetterList, responses=DATABASE_DOWN)
@@ -707,7 +653,7 @@ def create_app(
         name: Annotated[str, Path(description="`scene.glb`, `layout.json`, ...", max_length=200)],
     ) -> Response:
         """Download one of a scene's files by the name its `artifacts` lists."""
-        view = await projection.get_scene(scene_id)
+        view = await scenes.get_scene(scene_id)
         if view is None:
             raise ApiError(404, "scene_not_found", f"no scene {scene_id!r}")
         ref = view.artifacts.get(name)
@@ -858,80 +804,6 @@ def _dead_letter_item(view: DeadLetterView) -> DeadLetterItem:
     )
 
 
-def _scene_body(view: SceneView, board: ProgressBoard | None = None) -> SceneBody:
-    error = ErrorBody(**view.error.model_dump()) if view.error else None
-    return SceneBody(
-        scene_id=view.scene_id,
-        prompt=view.prompt,
-        status=view.status,
-        progress=view.progress,
-        stages=view.stages,
-        object_count=view.object_count,
-        objects=[_object_body(view.scene_id, obj, board) for obj in view.objects],
-        error=error,
-        artifacts={name: scene_artifact_url(view.scene_id, name) for name in view.artifacts},
-        created_at=view.created_at,
-        updated_at=view.updated_at,
-        attempt=view.attempt,
-        attempts=[_attempt_body(a) for a in view.attempts],
-        last_event_at=view.last_event_at,
-        late_outcomes=view.late_outcomes,
-        late_outcome=view.late_outcome,
-    )
-
-
-def _attempt_body(view: AttemptView) -> AttemptBody:
-    return AttemptBody(
-        attempt=view.attempt,
-        from_stage=view.from_stage,
-        started_at=view.started_at,
-        ended_at=view.ended_at,
-        status=view.status,
-        error=ErrorBody(**view.error.model_dump()) if view.error else None,
-    )
-
-
-def _object_body(scene_id: str, obj: ObjectView, board: ProgressBoard | None) -> ObjectBody:
-    def live(stage: str) -> float | None:
-        return board.fraction(scene_id, obj.object_id, stage) if board else None
-
-    return ObjectBody(
-        object_id=obj.object_id,
-        category=obj.category,
-        description=obj.description,
-        image=_link(obj.image_status, obj.image, live("imagegen")),
-        mesh=_link(obj.mesh_status, obj.mesh, live("meshgen")),
-    )
-
-
-def _link(status: Status, ref: ArtifactRef | None, fraction: float | None) -> ArtifactLink:
-    """An artifact's status and download link, with live percent while it is being made."""
-    ready = status == Status.SUCCEEDED and ref is not None
-    if ready:
-        percent: int | None = 100
-    elif fraction is not None and status not in (Status.FAILED, Status.CANCELLED):
-        percent = min(99, int(fraction * 100))
-    else:
-        percent = None
-    return ArtifactLink(
-        status=status, url=artifact_url(ref.sha256) if ready and ref else None, progress=percent
-    )
-
-
-def _scene_item(summary: SceneSummary) -> SceneItem:
-    return SceneItem(
-        scene_id=summary.scene_id,
-        prompt=summary.prompt,
-        status=summary.status,
-        progress=summary.progress,
-        stages=summary.stages,
-        object_count=summary.object_count,
-        created_at=summary.created_at,
-        updated_at=summary.updated_at,
-        status_url=scene_url(summary.scene_id),
-    )
-
-
 async def _download(store: ArtifactStore, ref: ArtifactRef, filename: str) -> Response:
     try:
         data = await store.get(ref.sha256)
@@ -1028,6 +900,13 @@ def _add_error_handlers(app: FastAPI) -> None:
             "database_unavailable",
             f"the database did not answer ({type(exc).__name__}); retry shortly",
         )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+
+    @app.exception_handler(Rebuilding)
+    async def rebuilding(request: Request, exc: Rebuilding) -> JSONResponse:
+        log.warning("database behind the read model", path=request.url.path, error=str(exc))
+        response = _error(503, "database_unavailable", str(exc))
         response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
 

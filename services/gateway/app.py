@@ -18,6 +18,7 @@ from services.gateway.page import add_page
 from services.gateway.progress import ProgressBoard, follow_progress
 from services.gateway.projection import Projection, StuckAfter
 from services.gateway.projector import Lag, follow
+from services.gateway.readmodel import ReadModel
 from services.gateway.requests import JetStreamRequests, KeyValueKeys, SceneRequests
 from services.gateway.security import (
     KeyValueCounters,
@@ -61,6 +62,7 @@ async def run_gateway(
     metrics.PROJECTION_LAG.set_function(lambda: lag.report()[1]["behind"])
     metrics.PROJECTION_STALLED.set_function(lambda: lag.report()[1]["stalled_s"])
     board = ProgressBoard()
+    scenes = await ReadModel(projection, board).open()
     app = create_app(
         projection,
         host.store,
@@ -70,12 +72,13 @@ async def run_gateway(
         progress=board,
         lag=lag.report,
         control=control,
+        scenes=scenes,
     )
     limiter = RateLimiter(
         KeyValueCounters(host.js, limiter_max_age(settings.security), settings.nats.replicas)
     )
     secure(app, settings.security, bind, limiter)
-    app.include_router(events_router(host.js, host.nc, settings.nats.stream, projection))
+    app.include_router(events_router(host.js, host.nc, settings.nats.stream, scenes))
     add_page(app)
     webhooks = WebhookSender(
         settings.webhooks,

@@ -1,6 +1,7 @@
-"""A database outage seen through the gateway's HTTP API: every read route answers 503
-in the JSON error model with Retry-After (never a traceback, never a bare 500), /health
-says why, and the routes answer again once the database is back."""
+"""A database outage seen through the gateway's HTTP API: what the read model holds is
+still served, every read that needs the database answers 503 in the JSON error model
+with Retry-After (never a traceback, never a bare 500), /health says why, and the routes
+answer again once the database is back."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -20,18 +22,26 @@ from services.gateway.api import create_app
 from services.gateway.projection import Projection
 from services.gateway.requests import JetStreamRequests, KeyValueKeys, SceneRequests
 from shared.artifacts import LocalArtifactStore
+from shared.contract import SceneRequested, Subject, encode, subject
 from tests.fakes.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 
-READS = (
+# Served from the read model: the database is not asked.
+HELD = (
     "/v1/scenes",
     "/v1/scenes?status=STUCK&page=2",
     "/v1/scenes/a-scene",
     "/v1/scenes/a-scene/artifacts/scene.glb",
+)
+# Asked of the database: a scene not held here, dead letters, artifacts by digest.
+NEEDS_DATABASE = (
+    "/v1/scenes/another-scene",
+    "/v1/scenes/another-scene/artifacts/scene.glb",
     "/v1/deadletters",
     "/v1/artifacts/" + "0" * 64,
 )
+READS = HELD + NEEDS_DATABASE
 
 
 @pytest.fixture
@@ -60,11 +70,15 @@ async def database_through_proxy(postgres_url: str) -> AsyncIterator[tuple[str, 
         await admin.close()
 
 
-async def test_reads_answer_503_json_with_retry_after_while_the_database_is_away(
+async def test_reads_the_database_would_answer_are_503_json_with_retry_after_while_it_is_away(
     database_through_proxy: tuple[str, TcpProxy], nats_server: str, tmp_path: Path
 ) -> None:
     database_url, proxy = database_through_proxy
     projection = await Projection(database_url).open()
+    request = SceneRequested(scene_id="a-scene", prompt="a held room")
+    await projection.apply(
+        subject(Subject.SCENE_REQUESTED, "a-scene"), encode(request), 1, datetime.now(UTC)
+    )
     nc = await nats.connect(nats_server)
     js = nc.jetstream()
     app = create_app(
@@ -78,8 +92,12 @@ async def test_reads_answer_503_json_with_retry_after_while_the_database_is_away
             for path in READS:
                 assert (await client.get(path)).status_code in (200, 404), path
 
+            held = {path: (await client.get(path)).content for path in HELD}
             await proxy.cut()
-            for path in READS:
+            for path in HELD:
+                response = await asyncio.wait_for(client.get(path), 30)
+                assert response.content == held[path], path
+            for path in NEEDS_DATABASE:
                 response = await asyncio.wait_for(client.get(path), 30)
                 assert response.status_code == 503, (path, response.text)
                 assert response.headers["content-type"] == "application/json"

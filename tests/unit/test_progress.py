@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services.gateway.api import _object_body
 from services.gateway.progress import ProgressBoard
 from services.gateway.projection import ObjectView, Status
+from services.gateway.readmodel import object_body as _object_body
 from shared.contract import ObjectProgress
 
 
