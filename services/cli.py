@@ -509,7 +509,8 @@ async def _nats_health(settings: Settings) -> list[Check]:
             checks.append(("nats-server", False, exc.message))
         record = store_owner(store)
         if record is None and store_held(store):
-            checks.append(("nats", True, f"an embedded server is starting on {store}"))
+            # Held without a record: a server starting, or one flushing on its way out.
+            checks.append(("nats", True, f"an embedded server is starting or stopping on {store}"))
             return checks
         if record is None:
             checks.append(_store_health(store, stream))

@@ -87,7 +87,8 @@ async def nats_endpoint(
         try:
             yield url, server
         finally:
-            await server.stop()
+            # The server flushes the store after we are gone, holding its lock till done.
+            await server.stop(wait=False)
         return
     async with _while_held(store, url):
         yield url, None

@@ -16,7 +16,9 @@ import shutil
 import signal
 import socket
 import ssl
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import nats
 from faststream.nats.security import (
     NatsCredentials,
@@ -437,7 +438,8 @@ def store_held(store_dir: Path) -> bool:
 def store_owner(store_dir: Path) -> ServerRecord | None:
     """The server that runs on ``store_dir`` now, if one does (its lock is held).
 
-    None also while the lock is held by an owner whose server is still starting.
+    None also while the lock is held by an owner whose server is still starting, or by a
+    server still flushing the store after its owner let go of it.
     """
     return read_server_record(store_dir) if store_held(store_dir) else None
 
@@ -460,22 +462,33 @@ def _die_with_parent(parent: int) -> Callable[[], None] | None:
     return arm
 
 
+# How often a starting server is asked whether it takes clients yet (it usually does
+# within 10-20 ms), and how often a command waiting for the store looks at its lock.
+READY_POLL_S = 0.005
+STORE_POLL_S = 0.02
+# How long a stopping server may take to flush its store, when its end is awaited,
+# before it is killed.
+STOP_TIMEOUT_S = 10.0
+
+
 @dataclass
 class EmbeddedNats:
     """A private ``nats-server`` with JetStream, its store in ``store_dir``.
 
     Starting it takes the store's lock: a second server on the same store would corrupt
     it, so :meth:`start` raises :class:`StoreBusy` (with the running server's record)
-    instead. The server ends when its parent process ends, whatever ends the parent.
-    (Linux ties it to the thread that started it: start it from a thread that
-    outlives it, as the event loop's thread does.)
+    instead. The server holds the lock too (it inherits the locked file), so the store
+    stays locked until the server has ended, even after its owner let go of it. The
+    server ends when its parent process ends, whatever ends the parent. (Linux ties it
+    to the thread that started it: start it from a thread that outlives it, as the event
+    loop's thread does.)
     """
 
     store_dir: Path
     sync_always: bool = False
     port: int = 0
     monitor_port: int = 0
-    _process: asyncio.subprocess.Process | None = field(default=None, repr=False)
+    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _lock_fd: int | None = field(default=None, repr=False)
 
     @property
@@ -494,13 +507,15 @@ class EmbeddedNats:
             )
             raise StoreBusy(f"the NATS store {self.store_dir} is in use by {holder}", record)
         try:
-            await self._spawn(timeout)
+            log_path = self._spawn()
+            await self._wait_ready(timeout, log_path)
+            self._write_record()
         except BaseException:
             await self.stop()
             raise
         return self
 
-    async def _spawn(self, timeout: float) -> None:
+    def _spawn(self) -> Path:
         assert self._lock_fd is not None
         (self.store_dir / SERVER_FILE).unlink(missing_ok=True)
         self.port = self.port or free_port()
@@ -520,17 +535,38 @@ class EmbeddedNats:
             "-m", str(self.monitor_port),
         ]  # fmt: skip
         log_path = self.store_dir / "server.log"
-        with open(log_path, "ab") as log_file:  # noqa: ASYNC230 - once, before the server runs
+        with open(log_path, "ab") as log_file:
             # Its own session: a terminal's Ctrl-C reaches only us, and we stop it in order.
-            self._process = await asyncio.create_subprocess_exec(
-                *args,
+            self._process = subprocess.Popen(
+                args,
                 stdout=log_file,
                 stderr=log_file,
                 start_new_session=True,
                 pass_fds=(self._lock_fd,),
                 preexec_fn=_die_with_parent(os.getpid()),
             )
-        await self._wait_ready(timeout, log_path)
+        return log_path
+
+    async def _wait_ready(self, timeout: float, log_path: Path) -> None:
+        """Until the server greets a client: it listens for clients only once JetStream
+        has recovered its store."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                break
+            if await _greets("127.0.0.1", self.port):
+                return
+            await asyncio.sleep(READY_POLL_S)
+        tail = await asyncio.to_thread(_tail, log_path, 400)
+        last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
+        raise RetryLater(
+            f"nats-server did not become ready on port {self.port} within {timeout:.0f} s "
+            f"(last line of {log_path}: {last})"
+        )
+
+    def _write_record(self) -> None:
+        assert self._process is not None
         record = {
             "url": self.url,
             "monitor_port": self.monitor_port,
@@ -541,41 +577,32 @@ class EmbeddedNats:
         partial.write_text(json.dumps(record) + "\n")
         partial.replace(self.store_dir / SERVER_FILE)
 
-    async def _wait_ready(self, timeout: float, log_path: Path) -> None:
-        deadline = time.monotonic() + timeout
-        url = f"http://127.0.0.1:{self.monitor_port}/healthz?js-enabled-only=true"
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                assert self._process is not None
-                if self._process.returncode is not None:
-                    break
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await client.get(url)).status_code == 200:
-                        return
-                await asyncio.sleep(0.02)
-        tail = await asyncio.to_thread(_tail, log_path, 400)
-        last = tail.strip().splitlines()[-1] if tail.strip() else "no output"
-        raise RetryLater(
-            f"nats-server did not become ready on port {self.port} within {timeout:.0f} s "
-            f"(last line of {log_path}: {last})"
-        )
+    async def stop(self, *, wait: bool = True) -> None:
+        """Stop the server and let go of the store.
 
-    async def stop(self) -> None:
+        The server flushes its store and ends on its own; until it has, it holds the
+        store's lock, so no other server starts on the store meanwhile and a command
+        that wants it waits (:func:`workspace_server`). With ``wait`` this returns once
+        the server has ended (killed after ``STOP_TIMEOUT_S``); without, at once: a
+        command need not stay open while the server flushes.
+        """
         process, self._process = self._process, None
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:  # no client may find a server that is on its way out
+            (self.store_dir / SERVER_FILE).unlink(missing_ok=True)
         try:
-            if process is not None and process.returncode is None:
+            if process is not None and process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(asyncio.shield(process.wait()), 10)
-                except TimeoutError:
-                    with contextlib.suppress(ProcessLookupError):
-                        process.kill()
-                    await process.wait()
+                    process.terminate()
+                if wait:
+                    await _ended(process, STOP_TIMEOUT_S)
+                else:
+                    # Reaped in the background (in a process that lives on), never waited for.
+                    threading.Thread(
+                        target=_reap, args=(process,), name="nats-server-reaper", daemon=True
+                    ).start()
         finally:
-            fd, self._lock_fd = self._lock_fd, None
             if fd is not None:
-                (self.store_dir / SERVER_FILE).unlink(missing_ok=True)
                 os.close(fd)
 
     async def __aenter__(self) -> EmbeddedNats:
@@ -585,12 +612,50 @@ class EmbeddedNats:
         await self.stop()
 
 
+async def _greets(host: str, port: int) -> bool:
+    """Whether a NATS server at ``host:port`` takes a connection and greets it now."""
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    try:
+        return await asyncio.wait_for(reader.readexactly(4), GREETING_TIMEOUT_S) == b"INFO"
+    except (OSError, TimeoutError, asyncio.IncompleteReadError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+async def _ended(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until ``process`` has ended; killed if it has not within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None:
+        if time.monotonic() >= deadline:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await asyncio.to_thread(process.wait)
+            return
+        await asyncio.sleep(STORE_POLL_S)
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    try:
+        process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+
+
 async def workspace_server(
     store_dir: Path, *, sync_always: bool = False, timeout: float = 15.0
 ) -> tuple[str, EmbeddedNats | None]:
     """The NATS URL of the store's server: a new one we own (returned, to be stopped
     by the caller), or the one another process runs on the store (None: use it as a
-    client and leave it running)."""
+    client and leave it running). A server still flushing the store on its way out is
+    waited for."""
     deadline = time.monotonic() + timeout
     while True:
         server = EmbeddedNats(store_dir=store_dir, sync_always=sync_always)
@@ -610,4 +675,4 @@ async def workspace_server(
                 problem = f"{problem}, which does not answer ({exc.message})"
         if time.monotonic() >= deadline:
             raise StoreBusy(problem + "; stop that process or wait for it to end", record)
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(STORE_POLL_S)

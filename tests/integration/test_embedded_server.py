@@ -21,6 +21,7 @@ from shared.bus import (
     StoreBusy,
     ensure_reachable,
     read_server_record,
+    store_held,
     store_owner,
     workspace_server,
 )
@@ -39,6 +40,22 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return not state.startswith("Z")
+
+
+def freeze(pid: int) -> None:
+    """SIGSTOP, and wait until every thread has stopped: until then one of them may still
+    accept a connection and greet it, or act on a signal."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        states = [
+            (task / "stat").read_text().split(") ", 1)[1][:1]
+            for task in Path(f"/proc/{pid}/task").iterdir()
+        ]
+        if all(state == "T" for state in states):
+            return
+        assert time.monotonic() < deadline, f"process {pid} did not stop: {states}"
+        time.sleep(0.01)
 
 
 def wait_until_gone(pid: int, timeout: float = DEADLINE_S) -> None:
@@ -76,7 +93,7 @@ async def test_a_held_store_whose_server_does_not_answer_is_a_clear_error(tmp_pa
     store = tmp_path / "nats"
     async with EmbeddedNats(store_dir=store) as server:
         assert server._process is not None
-        server._process.send_signal(signal.SIGSTOP)  # holds the lock, answers nothing
+        freeze(server._process.pid)  # holds the lock, answers nothing
         try:
             started = time.monotonic()
             with pytest.raises(StoreBusy, match="does not answer"):
@@ -84,6 +101,36 @@ async def test_a_held_store_whose_server_does_not_answer_is_a_clear_error(tmp_pa
             assert time.monotonic() - started < 10
         finally:
             server._process.send_signal(signal.SIGCONT)
+
+
+async def test_a_server_stopped_without_waiting_keeps_the_store_until_it_ends(tmp_path: Path):
+    store = tmp_path / "nats"
+    first = await EmbeddedNats(store_dir=store).start()
+    process = first._process
+    assert process is not None
+    freeze(process.pid)  # it cannot end (flush its store) until let go
+    try:
+        started = time.monotonic()
+        await first.stop(wait=False)
+        assert time.monotonic() - started < 5, "the owner does not wait for the server"
+        assert _alive(process.pid)
+        assert store_held(store), "the server on its way out still holds the store"
+        assert store_owner(store) is None and not (store / SERVER_FILE).exists()
+        with pytest.raises(StoreBusy, match="another process"):
+            await workspace_server(store, timeout=0.5)  # no second server, no client of it
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+    url, second = await workspace_server(store, timeout=DEADLINE_S)  # waits for the store
+    assert second is not None, "once the old server has ended, a new one owns the store"
+    try:
+        assert url == second.url and store_owner(store) is not None
+        deadline = time.monotonic() + DEADLINE_S
+        while process.returncode is None:  # ended and reaped: no zombie is left behind
+            assert time.monotonic() < deadline, f"server {process.pid} was not reaped"
+            await asyncio.sleep(0.05)
+    finally:
+        await second.stop()
 
 
 OWNER = """
