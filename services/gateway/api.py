@@ -10,6 +10,7 @@ added around the routes, not inside them.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -22,7 +23,7 @@ from fastapi import FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
@@ -62,7 +63,7 @@ from services.gateway.security import key_priority, requester
 from services.recovery import STAGES, Plan, Stage
 from shared import metrics
 from shared.artifacts import ArtifactNotFound, ArtifactStore
-from shared.contract import ArtifactRef, SceneOptions, SceneRequested
+from shared.contract import MAX_CALLBACK_URL_CHARS, ArtifactRef, SceneOptions, SceneRequested
 from shared.errors import BadInput, RetryLater
 from shared.layout import ID_PATTERN
 from shared.logs import get_logger
@@ -120,6 +121,46 @@ class ApiError(Exception):
         self.extra = extra
 
 
+# The callback URLs the gateway takes: http(s), a host name or IPv4 address, an optional
+# port, path and query in printable ASCII; no user name or password, no fragment, no
+# spaces. A part of what the contract allows, written as a pattern so that the OpenAPI
+# document states exactly what is accepted.
+CALLBACK_URL_PATTERN = r'^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?][!"$-~]*)?$'
+_CALLBACK_URL = re.compile(CALLBACK_URL_PATTERN[1:-1])
+
+
+class NewSceneOptions(SceneOptions):
+    """A request's options as the gateway takes them: the contract's, with the callback
+    URL held to :data:`CALLBACK_URL_PATTERN`."""
+
+    callback_url: (
+        Annotated[
+            str,
+            Field(
+                max_length=MAX_CALLBACK_URL_CHARS,
+                json_schema_extra={"pattern": CALLBACK_URL_PATTERN},
+            ),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="An http(s) URL the gateway POSTs to, signed, when the scene's attempt "
+        "ends (SUCCEEDED, FAILED or CANCELLED): a host name or IPv4 address, an optional "
+        "port, path and query; no user name, password or fragment",
+    )
+
+    @field_validator("callback_url")
+    @classmethod
+    def _as_documented(cls, value: str | None) -> str | None:
+        if value is not None and not _CALLBACK_URL.fullmatch(value):
+            raise ValueError(
+                "must be an absolute http:// or https:// URL with a host name or IPv4 "
+                "address, an optional port, path and query, in printable ASCII without "
+                "spaces, user name, password or fragment"
+            )
+        return value
+
+
 class NewScene(BaseModel):
     """The body of ``POST /v1/scenes``; the prompt's rules are the contract's."""
 
@@ -131,7 +172,7 @@ class NewScene(BaseModel):
     )
 
     prompt: str
-    options: SceneOptions = Field(default_factory=SceneOptions)
+    options: NewSceneOptions = Field(default_factory=NewSceneOptions)
 
 
 class SceneCreated(BaseModel):

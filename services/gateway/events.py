@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -331,12 +332,18 @@ def from_progress(tracks: Tracks, data: bytes) -> Outgoing | None:
     return Outgoing("progress", body)
 
 
+# What Last-Event-ID may be: empty, or the decimal stream sequence of a message (at most
+# 18 digits: far past any stream, and below MAX_SEQUENCE).
+LAST_EVENT_ID_PATTERN = r"^[0-9]{0,18}$"
+_LAST_EVENT_ID = re.compile(r"[0-9]{1,18}")
+
+
 def last_event_id(value: str | None) -> int:
     """The stream sequence a client saw last (``Last-Event-ID``), 0 for none."""
     if value is None or not value.strip():
         return 0
     text = value.strip()
-    if not text.isdigit() or int(text) > MAX_SEQUENCE:
+    if not _LAST_EVENT_ID.fullmatch(text) or int(text) > MAX_SEQUENCE:
         raise ValueError(f"Last-Event-ID {value!r} is not a stream sequence")
     return int(text)
 
@@ -547,6 +554,15 @@ LAST_EVENT_ID_DESCRIPTION = (
     "The `id` of the last message received: the stream continues after it (browsers send "
     "it themselves when they reconnect)"
 )
+LastEventId = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        pattern=LAST_EVENT_ID_PATTERN,
+        max_length=18,
+        description=LAST_EVENT_ID_DESCRIPTION,
+    ),
+]
 
 
 def events_router(
@@ -601,9 +617,7 @@ def events_router(
     @router.get("/v1/scenes/{scene_id}/events", responses=scene_responses)
     async def scene_events(
         scene_id: str,
-        last_event: Annotated[
-            str | None, Header(alias="Last-Event-ID", description=LAST_EVENT_ID_DESCRIPTION)
-        ] = None,
+        last_event: LastEventId = None,
         after: Annotated[
             int | None,
             Query(
@@ -650,9 +664,7 @@ def events_router(
             list[Status] | None,
             Query(description="Only messages of scenes in these statuses (repeat it)"),
         ] = None,
-        last_event: Annotated[
-            str | None, Header(alias="Last-Event-ID", description=LAST_EVENT_ID_DESCRIPTION)
-        ] = None,
+        last_event: LastEventId = None,
         after: Annotated[int | None, Query(ge=0, le=MAX_SEQUENCE)] = None,
     ) -> EventSourceResponse:
         """Every scene's events from now on (or after `Last-Event-ID`), for dashboards

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
 from services.gateway.api import MAX_PAGE, create_app
+from services.gateway.events import LAST_EVENT_ID_PATTERN, events_router, last_event_id
 from services.gateway.projection import Projection
 from services.gateway.projector import Lag
 from services.gateway.requests import (
@@ -27,6 +29,7 @@ from services.gateway.requests import (
 from services.recovery import Plan, Stage
 from shared.artifacts import LocalArtifactStore
 from shared.contract import (
+    MAX_CALLBACK_URL_CHARS,
     ArtifactRef,
     ImagesReady,
     SceneCancelled,
@@ -753,6 +756,61 @@ async def test_the_openapi_documents_the_idempotency_key(gateway: Gateway) -> No
     assert {"202", "404", "409", "503"} <= set(retry["responses"])
     cancel = spec["paths"]["/v1/scenes/{scene_id}/cancel"]["post"]
     assert {"202", "404", "409", "503"} <= set(cancel["responses"])
+
+
+@pytest.mark.parametrize(
+    ("url", "taken"),
+    [
+        ("https://hooks.example.com/holodeck?token=a1&x=%20", True),
+        ("http://10.0.0.7:8080", True),
+        ("http://h", True),
+        ("HTTPS://hooks.example.com/", False),
+        ("https://user:secret@hooks.example.com/", False),
+        ("https://hooks.example.com/#done", False),
+        ("https://[2001:db8::1]/hook", False),
+        ("https://hooks.example.com/a b", False),
+        ("ftp://hooks.example.com/", False),
+    ],
+)
+async def test_a_callback_url_is_taken_exactly_when_it_matches_the_documented_pattern(
+    gateway: Gateway, url: str, taken: bool
+) -> None:
+    spec = (await gateway.client.get("/openapi.json")).json()
+    options = spec["components"]["schemas"]["NewSceneOptions"]["properties"]["callback_url"]
+    [as_text] = [branch for branch in options["anyOf"] if branch.get("type") == "string"]
+    assert (re.search(as_text["pattern"], url) is not None) is taken
+    assert as_text["maxLength"] == MAX_CALLBACK_URL_CHARS
+    response = await gateway.client.post(
+        "/v1/scenes", json={"prompt": "a room", "options": {"callback_url": url}}
+    )
+    assert response.status_code == (202 if taken else 422), response.text
+    if not taken:
+        assert response.json()["error"]["fields"][0]["field"] == "body.options.callback_url"
+    else:
+        assert gateway.bus.requests[-1].options.callback_url == url
+
+
+async def test_last_event_id_is_documented_and_checked_as_a_stream_sequence(
+    gateway: Gateway,
+) -> None:
+    transport = gateway.client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    app = transport.app
+    # The routes only: nothing here reaches the bus before the header is checked.
+    app.include_router(  # type: ignore[attr-defined]
+        events_router(None, None, "HOLODECK", gateway.bus.projection)  # type: ignore[arg-type]
+    )
+    spec = (await gateway.client.get("/openapi.json")).json()
+    for path in ("/v1/events", "/v1/scenes/{scene_id}/events"):
+        [header] = [
+            p for p in spec["paths"][path]["get"]["parameters"] if p["name"] == "Last-Event-ID"
+        ]
+        assert header["schema"]["anyOf"][0]["pattern"] == LAST_EVENT_ID_PATTERN
+    for value in ("1" * 19, "12a", "-1"):
+        response = await gateway.client.get("/v1/events", headers={"Last-Event-ID": value})
+        assert response.status_code == 422, value
+        assert response.json()["error"]["fields"][0]["field"] == "header.Last-Event-ID"
+    assert re.search(LAST_EVENT_ID_PATTERN, "9" * 18) and last_event_id("9" * 18) == 10**18 - 1
 
 
 async def test_the_openapi_documents_every_answer_and_the_artifact_media_types(
