@@ -4,8 +4,6 @@ running in this process and the gateway wired as ``holodeck up`` wires it."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,10 +14,9 @@ import pytest
 
 import services.runtime
 from services.cli import _session_list
-from services.gateway.app import run_gateway
 from services.meshgen.backend import ParametricMeshes
-from services.runtime import WORKERS, ServiceHost
 from shared.layout import PlacedObject
+from tests.helpers import running_gateway
 
 PROMPT = "a small office with a desk, an office chair and a bookshelf"
 WAIT_S = 30.0
@@ -72,13 +69,6 @@ class Gateway:
         raise AssertionError(f"scene {scene_id} not {what} within {WAIT_S} s: {body}")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 async def wait_for(event: asyncio.Event, what: str) -> None:
     try:
         await asyncio.wait_for(event.wait(), WAIT_S)
@@ -103,27 +93,11 @@ async def gateway(
             "nats": settings.nats.model_copy(update={"url": nats_server}),
         }
     )
-    host = ServiceHost(settings, nats_server, WORKERS)
-    await host.start()
-    stop = asyncio.Event()
-    port = free_port()
-    serving = asyncio.create_task(run_gateway(settings, host, "127.0.0.1", port, stop))
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-            deadline = time.monotonic() + WAIT_S
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get("/v1/scenes")).status_code == 200:
-                        break
-                assert time.monotonic() < deadline, "the gateway did not start"
-                assert not serving.done(), serving
-                await asyncio.sleep(0.05)
+    async with running_gateway(settings, nats_server, WAIT_S) as (client, _host):
+        try:
             yield Gateway(client, meshes, settings)
-    finally:
-        meshes.release.set()
-        stop.set()
-        await asyncio.wait_for(serving, WAIT_S)
-        await host.stop(grace=2)
+        finally:
+            meshes.release.set()
 
 
 def ended(body: dict[str, Any]) -> bool:
