@@ -341,8 +341,13 @@ async def provision(js: JetStreamContext, settings: NatsSettings) -> None:
         await js.update_stream(config)
     except NotFoundError:
         await js.add_stream(config)
-    for durable, filter_subject in Consumer.FILTERS.items():
-        await js.add_consumer(settings.stream, consumer_config(durable, filter_subject, settings))
+    # One round trip for all consumers rather than one each.
+    await asyncio.gather(
+        *(
+            js.add_consumer(settings.stream, consumer_config(durable, filter_subject, settings))
+            for durable, filter_subject in Consumer.FILTERS.items()
+        )
+    )
 
 
 def _tail(path: Path, size: int = 2000) -> str:
