@@ -137,6 +137,11 @@ class Lease:
     waited: float
     queued: bool
 
+    @property
+    def label(self) -> str:
+        """The server's URL without credentials, for messages and logs."""
+        return server_label(self.url)
+
 
 class _Server:
     """One server's breaker, load and counters."""

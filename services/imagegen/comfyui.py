@@ -54,7 +54,14 @@ from shared.config import ImageSettings
 from shared.errors import ConfigError, Permanent, RetryLater
 from shared.layout import PlacedObject
 from shared.logs import get_logger
-from shared.pool import DEFAULT_COOLDOWN_S, DEFAULT_FAILURES, Lease, Pool, ServerDown
+from shared.pool import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_FAILURES,
+    Lease,
+    Pool,
+    ServerDown,
+    server_label,
+)
 from shared.slots import SlotBoard
 
 log = get_logger(__name__)
@@ -246,6 +253,11 @@ class _Job:
     socket_attempts: int = 0
     socket_due: float = 0.0  # loop time at which the socket may be opened again
 
+    @property
+    def label(self) -> str:
+        """The server's URL without credentials, for messages and logs."""
+        return server_label(self.server)
+
 
 class ComfyUIImages:
     """Makes object images with a ComfyUI server (``ImageBackend``)."""
@@ -365,7 +377,7 @@ class ComfyUIImages:
             log.info(
                 "comfyui server slot taken",
                 object_id=obj.id,
-                server=lease.url,
+                server=lease.label,
                 waited_s=round(lease.waited, 3),
             )
         deadline = asyncio.timeout(self.timeout)
@@ -382,7 +394,7 @@ class ComfyUIImages:
             await self._abandon(job)
             # The image's whole time went here: the bus retries it, not another server now.
             raise ServerDown(
-                f"ComfyUI at {job.server} did not finish object {obj.id} "
+                f"ComfyUI at {job.label} did not finish object {obj.id} "
                 f"(prompt {job.prompt_id or 'not queued'}) within {self.timeout:g}s",
                 code="comfyui_timeout",
                 elsewhere=False,
@@ -410,7 +422,7 @@ class ComfyUIImages:
                     "comfyui prompt queued",
                     object_id=job.object_id,
                     prompt_id=job.prompt_id,
-                    server=job.server,
+                    server=job.label,
                     submission=submission,
                     socket=job.socket is not None,
                 )
@@ -426,7 +438,7 @@ class ComfyUIImages:
                     )
             else:
                 raise ServerDown(
-                    f"ComfyUI at {job.server} lost the prompt of object {job.object_id} "
+                    f"ComfyUI at {job.label} lost the prompt of object {job.object_id} "
                     f"{self.resubmit_attempts + 1} times (restarted or its queue cleared)",
                     code="comfyui_forgotten",
                 )
@@ -718,7 +730,7 @@ class ComfyUIImages:
             return await retrying(self._attempt, f"{job.server}{path}", method, **kwargs)
         except (httpx.TransportError, _ServerBusy) as exc:
             raise ServerDown(
-                f"ComfyUI at {job.server} unavailable for {method} {path} "
+                f"ComfyUI at {job.label} unavailable for {method} {path} "
                 f"after {attempts} attempt{'s' * (attempts > 1)}: {exc!r}",
                 code="comfyui_unavailable",
             ) from exc

@@ -50,7 +50,14 @@ from shared.config import MeshSettings
 from shared.errors import ConfigError, HolodeckError, Permanent, RetryLater, retry_after_seconds
 from shared.layout import PlacedObject
 from shared.logs import get_logger
-from shared.pool import DEFAULT_COOLDOWN_S, DEFAULT_FAILURES, Lease, Pool, ServerDown
+from shared.pool import (
+    DEFAULT_COOLDOWN_S,
+    DEFAULT_FAILURES,
+    Lease,
+    Pool,
+    ServerDown,
+    server_label,
+)
 from shared.slots import SlotBoard
 
 SF3D_PATH = "/v2beta/3d/stable-fast-3d"
@@ -168,7 +175,7 @@ class _RemoteMeshes:
                 "mesh_slot_taken",
                 object_id=obj.id,
                 backend=self.backend,
-                server=lease.url,
+                server=lease.label,
                 waited_s=round(lease.waited, 3),
                 limit=self.concurrency,
                 across_replicas=self.board is not None,
@@ -224,7 +231,7 @@ class _RemoteMeshes:
             "mesh_attempt_failed",
             object_id=obj.id,
             backend=self.backend,
-            server=server,
+            server=server_label(server),
             step=step,
             attempt=attempt,
             status=failure.status,
@@ -242,7 +249,8 @@ class _RemoteMeshes:
         ):
             return _Failed(
                 ServerDown(
-                    f"{self.title} at {server} gave no answer within {self.timeout:g} s",
+                    f"{self.title} at {server_label(server)} gave no answer "
+                    f"within {self.timeout:g} s",
                     code=f"{self.backend}_timeout",
                     elsewhere=False,
                 ),
@@ -250,7 +258,7 @@ class _RemoteMeshes:
             )
         return _Failed(
             ServerDown(
-                f"{self.title} at {server} unreachable: {type(exc).__name__}: {exc}",
+                f"{self.title} at {server_label(server)} unreachable: {type(exc).__name__}: {exc}",
                 code=f"{self.backend}_unreachable",
             )
         )
@@ -367,6 +375,7 @@ class SF3DMeshes(_RemoteMeshes):
 
     def _failure(self, response: httpx.Response, server: str) -> _Failed:
         status = response.status_code
+        server = server_label(server)
         name, errors, request_id = _sf3d_error(response)
         detail = f"{status} {name or 'error'}: {'; '.join(errors) or 'no detail'}"
         if request_id:
@@ -657,7 +666,7 @@ class Hunyuan3DMeshes(_RemoteMeshes):
                 "mesh_server_still_busy",
                 object_id=obj.id,
                 backend=self.backend,
-                server=server,
+                server=server_label(server),
                 waited_s=round(time.monotonic() - started, 3),
                 error=f"{type(exc).__name__}: {exc}",
             )
@@ -666,7 +675,7 @@ class Hunyuan3DMeshes(_RemoteMeshes):
             "mesh_server_idle",
             object_id=obj.id,
             backend=self.backend,
-            server=server,
+            server=server_label(server),
             waited_s=round(time.monotonic() - started, 3),
         )
 
@@ -681,6 +690,7 @@ class Hunyuan3DMeshes(_RemoteMeshes):
 
     def _failure(self, response: httpx.Response, server: str, path: str) -> _Failed:
         status = response.status_code
+        server = server_label(server)
         try:
             body: Any = response.json()
         except ValueError:
@@ -718,7 +728,11 @@ class Hunyuan3DMeshes(_RemoteMeshes):
         resumed = uid is not None
         if uid is not None:
             log.info(
-                "mesh_job_resumed", object_id=obj.id, backend=self.backend, server=server, uid=uid
+                "mesh_job_resumed",
+                object_id=obj.id,
+                backend=self.backend,
+                server=lease.label,
+                uid=uid,
             )
         else:
             answer = await self._retrying(
@@ -741,7 +755,7 @@ class Hunyuan3DMeshes(_RemoteMeshes):
                         self._unfinished.popitem(last=False)
                 failure = _Failed(
                     ServerDown(
-                        f"Hunyuan3D job {uid} at {server} still processing after "
+                        f"Hunyuan3D job {uid} at {lease.label} still processing after "
                         f"{self.timeout:g} s ({polls} polls); the server has no failure state"
                         + (", and this was its second wait" if resumed else ""),
                         code="hunyuan3d_timeout",

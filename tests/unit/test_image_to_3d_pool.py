@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
 from shared.errors import Permanent, RetryLater
@@ -211,3 +212,18 @@ async def test_hunyuan3d_an_abandoned_async_job_is_polled_again_on_its_own_serve
     sends = [r for s in (one, two) for r in s.requests if r.path == "/send"]
     assert len(sends) == 1
     assert one.jobs_started + two.jobs_started == 1
+
+
+async def test_errors_name_a_server_without_its_password():
+    async with sf3d_fakes("server_error") as (broken,):
+        url = broken.base_url.replace("http://", "http://holodeck:s3cret@")
+        backend = SF3DMeshes([url], sleep=Sleeps(), attempts=1)
+        try:
+            with capture_logs() as logs, pytest.raises(ServerDown) as caught:
+                await meshes(backend, 1)
+        finally:
+            await backend.close()
+
+    assert broken.base_url in caught.value.message
+    assert "s3cret" not in caught.value.message
+    assert logs and not any("s3cret" in str(line) for line in logs)
