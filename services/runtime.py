@@ -198,7 +198,9 @@ class ServiceHost:
             images = ImageMaker(
                 producer,
                 self.store,
-                self._backend(image_backend(self.settings.image_generation)),
+                self._backend(
+                    image_backend(self.settings.image_generation, self.js, nats.replicas)
+                ),
                 self.settings.image_generation.size,
                 cache=self.cache,
                 report=self._report_progress,
