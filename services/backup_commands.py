@@ -2,7 +2,9 @@
 
 The work is in :mod:`shared.backup`; here are the options, the password, the NATS
 connection (NATS_URL, else the workspace's embedded server), a progress bar, and the
-gateway's projection rebuilt from the restored stream.
+gateway's projection rebuilt from the restored stream. Like the rest of the CLI, it
+imports the bus client, the settings and the progress bar where they are used (see
+:mod:`services.cli`).
 """
 
 from __future__ import annotations
@@ -13,23 +15,15 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-import nats.errors
 import typer
-import yaml
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-from shared.config import Settings, load_settings
 from shared.errors import BadInput, HolodeckError
-from shared.logs import configure_logging
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 PASSWORD_VARIABLE = "BACKUP_PASSWORD"
 T = TypeVar("T")
@@ -56,6 +50,8 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's work; every failure ends as one line on stderr and an exit code
     (2 for bad input or configuration, 1 for everything else)."""
+    import nats.errors
+
     try:
         return asyncio.run(coro)
     except KeyboardInterrupt:
@@ -70,6 +66,9 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def _settings() -> Settings:
+    from shared.config import load_settings
+    from shared.logs import configure_logging
+
     try:
         settings = load_settings()
     except HolodeckError as exc:
@@ -99,6 +98,14 @@ class _Bar:
     """A rich progress bar on stderr, or nothing when ``quiet``."""
 
     def __init__(self, what: str, quiet: bool):
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.progress = Progress(
             TextColumn("{task.description:<9}"),
             BarColumn(),
@@ -255,6 +262,8 @@ def restore(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Restore a backup into an empty deployment, then rebuild the gateway's projection."""
+    import yaml
+
     from shared.backup import restore_backup, verify_backup
 
     settings = _settings()

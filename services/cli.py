@@ -1,4 +1,11 @@
-"""``holodeck``: build a scene, run services, inspect the system."""
+"""``holodeck``: build a scene, run services, inspect the system.
+
+Most imports are local to the commands that use them: each command (``--help``
+included) is a fresh process that needs only its own share of the pipeline, the bus
+client, the web stack and the status database, and loading them all up front would cost
+more than a cached build's own work. Module-level imports are for what every command
+uses; the rest is imported under ``TYPE_CHECKING`` for the annotations only.
+"""
 
 from __future__ import annotations
 
@@ -11,19 +18,16 @@ import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
-import nats.errors
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Column, Table
 
-from shared.config import NatsSettings, Settings, load_settings
 from shared.errors import BadInput, HolodeckError, RetryLater
-from shared.logs import configure_logging
+
+if TYPE_CHECKING:
+    from shared.config import NatsSettings, Settings
 
 try:  # Typer 0.2x carries its own copy of click
     from typer._click import exceptions as click_errors
@@ -93,6 +97,9 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
     configuration, 1 for everything else."""
     if isinstance(exc, HolodeckError):
         return exc.message, 2 if isinstance(exc, BadInput) else 1
+    import nats.errors
+    from pydantic import ValidationError
+
     if isinstance(exc, ValidationError):
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
@@ -107,6 +114,9 @@ def describe_error(exc: BaseException) -> tuple[str, int]:
 
 
 def _settings(quiet: bool = False) -> Settings:
+    from shared.config import load_settings
+    from shared.logs import configure_logging
+
     try:
         settings = load_settings()
     except HolodeckError as exc:
@@ -187,6 +197,8 @@ def prompt_limit(settings: Settings) -> tuple[int | None, str]:
 
 def check_request(settings: Settings, prompt: str, seed: int) -> None:
     """Refuse a request the pipeline would refuse, before anything starts."""
+    from pydantic import ValidationError
+
     from shared.contract import SceneOptions, SceneRequested
 
     text = prompt.strip()
@@ -242,6 +254,14 @@ async def _build(
     timeout: float,
     doing: Doing,
 ) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     from services.runtime import WORKERS
     from services.stack import (
         SceneWatch,
@@ -330,6 +350,8 @@ def layout(
 
 
 def _checked(job: Callable[[], T]) -> T:
+    from pydantic import ValidationError
+
     try:
         return job()
     except (HolodeckError, ValidationError) as exc:
@@ -656,6 +678,8 @@ def main() -> None:  # pragma: no cover - console entry
 @session_app.command("info")
 def session_info() -> None:
     """Where the workspace is and what it holds."""
+    from rich.table import Table
+
     from shared.config import config_path
 
     settings = _settings(quiet=True)
@@ -700,6 +724,8 @@ def session_list(
     ] = False,
 ) -> None:
     """The scenes made in this workspace (the status database, brought up to date first)."""
+    from rich.table import Column, Table
+
     settings = _settings(quiet=True)
     if stuck and status is not None and status.upper() != "STUCK":
         fail(f"--stuck and --status {status} ask for different scenes: give one")
@@ -761,6 +787,8 @@ def debug_performance(
     ] = False,
 ) -> None:
     """Time scenes through the stack: per stage, the bus's delay per hop, and memory."""
+    from rich.table import Table
+
     from shared.metrics import resident_memory_bytes
 
     settings = _settings(quiet=True)

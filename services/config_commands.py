@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Coroutine
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from services.gateway.security import key_digest, new_key
-from shared.config import Permission, Settings, explain_settings, rate_limit_problem
 from shared.errors import BadInput
+
+if TYPE_CHECKING:
+    from shared.config import Permission, Settings
 
 T = TypeVar("T")
 Runner = Callable[[Coroutine[Any, Any, T]], T]
@@ -44,6 +45,8 @@ def key_entry(
     rate_limit: str | None = None,
 ) -> str:
     """The ``security.api_keys`` line of a key, holding only its digest (YAML flow style)."""
+    from services.gateway.security import key_digest
+
     fields = [f"name: {name}", f'key_sha256: "{key_digest(key)}"']
     if rate_limit:
         fields.append(f'rate_limit: "{rate_limit}"')
@@ -74,6 +77,9 @@ def register(app: typer.Typer, run: Runner[Any], load: Callable[..., Settings]) 
         ] = None,
     ) -> None:
         """Make a random API key; print it once and the config line to add."""
+        from services.gateway.security import new_key
+        from shared.config import rate_limit_problem
+
         if not _NAME.match(name):
             raise BadInput(
                 f"key name {name!r}: use letters, digits, '_', '-' or '.', at most 64 characters"
@@ -99,6 +105,8 @@ def register(app: typer.Typer, run: Runner[Any], load: Callable[..., Settings]) 
     ) -> None:
         """Every setting's effective value (secrets masked) and where it came from:
         default, YAML file, environment or .env."""
+        from shared.config import explain_settings
+
         load(quiet=True)  # a configuration that does not load ends here, in one line
         rows = explain_settings()
         if as_json:

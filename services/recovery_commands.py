@@ -3,7 +3,8 @@
 They act on the configured NATS (``NATS_URL``) or the workspace's running embedded
 server, through :mod:`services.recovery`. :func:`register` adds them to the CLI; the CLI
 hands in how it runs a coroutine and loads settings, so every failure ends as its one
-line and exit code.
+line and exit code. The bus client and :mod:`services.recovery` are imported by the
+commands that use them (see :mod:`services.cli`).
 """
 
 from __future__ import annotations
@@ -15,17 +16,19 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
 
-from services.recovery import STAGES, Plan, Recovery, Stage
-from shared.config import Settings
-from shared.contract import DeadLetter, Subject, subject
 from shared.errors import BadInput
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from services.recovery import Plan, Recovery, Stage
+    from shared.config import Settings
+    from shared.contract import DeadLetter
 
 T = TypeVar("T")
 Runner = Callable[[Coroutine[Any, Any, T]], T]
@@ -64,6 +67,8 @@ def parse_rate(value: str | None) -> float | None:
 
 
 def _stage(value: str | None) -> Stage | None:
+    from services.recovery import STAGES
+
     if value is None:
         return None
     if value not in STAGES:
@@ -73,6 +78,7 @@ def _stage(value: str | None) -> Stage | None:
 
 @contextlib.asynccontextmanager
 async def _recovery(settings: Settings, by: str) -> AsyncIterator[Recovery]:
+    from services.recovery import Recovery
     from services.stack import nats_endpoint
     from shared.bus import connect
 
@@ -147,6 +153,8 @@ async def cancel_scene(settings: Settings, scene_id: str, reason: str) -> dict[s
 
 async def dead_letters(settings: Settings, limit: int) -> list[DeadLetter]:
     """The newest dead letters in the stream, newest first."""
+    from shared.contract import DeadLetter, Subject
+
     found: list[DeadLetter] = []
     async with _recovery(settings, "deadletters") as recovery:
         async for _, event, _ in recovery.events(f"{Subject.DEAD_LETTER}.*", None):
@@ -157,6 +165,8 @@ async def dead_letters(settings: Settings, limit: int) -> list[DeadLetter]:
 
 async def resubmit(settings: Settings, sequences: list[int]) -> int:
     """Publish the original messages of these dead letters again, on their own subjects."""
+    from shared.contract import Subject
+
     sent = 0
     async with _recovery(settings, "deadletters") as recovery:
         for seq in sequences:
@@ -175,6 +185,7 @@ async def purge(settings: Settings, rejected_by: str | None) -> tuple[int, int]:
     """Remove dead letters from the stream and from the status database (all, or those of
     one consumer); how many went from each."""
     from services.gateway.projection import Projection
+    from shared.contract import Subject, subject
 
     async with _recovery(settings, "deadletters") as recovery:
         name = (
@@ -225,6 +236,9 @@ def register(app: typer.Typer, run: Runner[Any], load: Callable[..., Settings]) 
         reason: Annotated[str, typer.Option(help="Why, for the record.")] = "replay",
     ) -> None:
         """Redo scenes as a new attempt, reusing what earlier stages made."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.table import Table
+
         selections = sum([scene_id is not None, failed, stage is not None and not failed])
         if selections != 1:
             raise BadInput("give a SCENE_ID, or --failed, or --stage with a window")
@@ -297,6 +311,8 @@ def register(app: typer.Typer, run: Runner[Any], load: Callable[..., Settings]) 
         as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
     ) -> None:
         """The dead letters in the stream, newest first."""
+        from rich.table import Table
+
         settings = load(quiet=True)
         found = run(dead_letters(settings, limit))
         if as_json:

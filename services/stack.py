@@ -2,6 +2,9 @@
 in-process.
 
 Also the client side of a build: publish a request and follow its scene to the end.
+
+The services (:mod:`services.runtime`) and the HTTP stack are imported where they are
+started: a command that only talks to NATS does not load the pipeline's backends.
 """
 
 from __future__ import annotations
@@ -14,19 +17,9 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
-from nats.aio.client import Client as NATS
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-from services.probes import add_probes
-from services.runtime import ServiceHost
-from shared.artifacts import ArtifactStore
 from shared.bus import EmbeddedNats, store_held, workspace_server
-from shared.config import Settings
 from shared.contract import (
     ImagesReady,
     LayoutReady,
@@ -45,6 +38,14 @@ from shared.contract import (
     subject,
 )
 from shared.errors import HolodeckError, Permanent, RetryLater
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from nats.aio.client import Client as NATS
+
+    from services.runtime import ServiceHost
+    from shared.artifacts import ArtifactStore
+    from shared.config import Settings
 
 # Stopping the services (finishing or nakking in-flight work) is bounded so that a
 # broken connection cannot hold a command open after its work is done or abandoned.
@@ -131,6 +132,8 @@ async def running_stack(
     settings: Settings, services: tuple[str, ...], url: str | None = None
 ) -> AsyncIterator[Stack]:
     """NATS (see :func:`nats_endpoint`) with ``services`` running in this process."""
+    from services.runtime import ServiceHost
+
     async with nats_endpoint(settings, url) as (url, server):
         host = ServiceHost(settings, url, services)
         try:
@@ -336,16 +339,24 @@ def failure_error(watch: SceneWatch) -> HolodeckError:
 
 def probe_app(host: ServiceHost) -> FastAPI:
     """``/health`` and ``/metrics`` for worker services."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse, PlainTextResponse
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from services.probes import add_probes
+
     app = FastAPI(title="holodeck " + "+".join(host.names), docs_url=None, redoc_url=None)
 
-    @app.get("/health")
+    # response_model=None: the handlers return responses, and their annotations name
+    # classes imported in this function, where FastAPI would not look them up.
+    @app.get("/health", response_model=None)
     async def health() -> JSONResponse:
         checks = host.healthy()
         ok = all(checks.values())
         body = {"status": "ok" if ok else "unavailable", "services": list(host.names), **checks}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_model=None)
     async def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -365,6 +376,8 @@ def probe_app(host: ServiceHost) -> FastAPI:
 
 async def serve_http(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
     """Run ``app`` with uvicorn inside this event loop until ``stop`` is set."""
+    import uvicorn
+
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
     )

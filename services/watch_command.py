@@ -6,6 +6,9 @@ so it works from any machine that can reach the gateway, with an API key if the 
 asks for one, and needs no access to NATS. A dropped connection is read again from the
 last event id. It prints one line per event and exits 0 when the scene succeeds, 1 when
 it fails or is cancelled.
+
+httpx is imported by :func:`watch`, not with the module: every command of the CLI
+loads this module, and only this one uses it (see :mod:`services.cli`).
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import httpx
 import typer
 
-from shared.config import Settings
 from shared.errors import BadInput, HolodeckError, Permanent, RetryLater
+
+if TYPE_CHECKING:
+    import httpx
+
+    from shared.config import Settings
 
 T = TypeVar("T")
 Runner = Callable[[Coroutine[Any, Any, T]], T]
@@ -147,6 +153,8 @@ async def watch(
     client: httpx.AsyncClient | None = None,
 ) -> str:
     """Follow one scene to its end; return SUCCEEDED, FAILED or CANCELLED."""
+    import httpx
+
     headers = {"Accept": "text/event-stream"}
     if api_key:
         headers["X-API-Key"] = api_key

@@ -23,17 +23,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import nats
-from faststream.nats.security import (
-    NatsCredentials,
-    NatsNKey,
-    NatsSecurity,
-    NatsToken,
-    NatsUserPassword,
-)
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -51,6 +44,9 @@ from shared.config import NatsSettings
 from shared.contract import STREAM_SUBJECTS, Consumer
 from shared.errors import ConfigError, HolodeckError, RetryLater
 from shared.logs import get_logger
+
+if TYPE_CHECKING:
+    from faststream.nats.security import NatsSecurity
 
 log = get_logger(__name__)
 
@@ -207,6 +203,16 @@ def connect_options(settings: NatsSettings | None) -> dict[str, Any]:
 
 def broker_security(settings: NatsSettings) -> NatsSecurity | None:
     """The same credentials and TLS as :func:`connect_options`, in FastStream's terms."""
+    # FastStream is imported here, by the services that run a broker, not by every
+    # command that only connects a client.
+    from faststream.nats.security import (
+        NatsCredentials,
+        NatsNKey,
+        NatsSecurity,
+        NatsToken,
+        NatsUserPassword,
+    )
+
     options = connect_options(settings)
     tls: ssl.SSLContext | None = options.get("tls")
     if "user" in options:
