@@ -286,6 +286,11 @@ class Outgoing:
             id=None if self.seq is None else str(self.seq),
         )
 
+    @cached_property
+    def frame(self) -> bytes:
+        """The whole SSE message as sent, encoded once however many connections send it."""
+        return self.sse().encode()
+
 
 def from_stream(
     tracks: Tracks, subject_name: str, data: bytes, seq: int, scene_id: str | None = None
@@ -372,26 +377,61 @@ class Feed:
         return status in self.statuses
 
 
+class Listener:
+    """One ``GET /v1/events`` connection on the hub: the frames it has yet to send."""
+
+    def __init__(self, feed: Feed):
+        self.feed = feed
+        self.frames: list[bytes] = []
+        self.queued = 0
+        self.ready = asyncio.Event()
+        self.overflowed = False
+
+    def give(self, batch: Sequence[Outgoing]) -> None:
+        wanted = [out.frame for out in batch if self.feed.wanted(out)]
+        if not wanted:
+            return
+        self.queued += len(wanted)
+        if self.queued > QUEUE_LIMIT:
+            self.overflowed = True
+        else:
+            self.frames.extend(wanted)
+        self.ready.set()
+
+    def take(self) -> bytes:
+        """Every frame given since the last take, as one write."""
+        chunk = b"".join(self.frames)
+        self.frames.clear()
+        self.queued = 0
+        self.ready.clear()
+        return chunk
+
+
 class LiveHub:
     """One reader of the whole stream from now on, shared by every ``GET /v1/events``
     connection that starts from now: each event is parsed, folded, waited on and encoded
-    once, then handed to every connection's queue. It runs while anyone listens."""
+    once, then handed to every connection. It runs while anyone listens.
+
+    It works in rounds: each takes every message received since the last one, waits once
+    for the projection to show the last of them, and gives them to every connection,
+    which sends all it was given in one write. A busy gateway thus makes fewer, larger
+    writes rather than falling behind by one write per message and connection.
+    """
 
     def __init__(self, js: JetStreamContext, nc: NATS, stream: str, scenes: Scenes | None):
         self.js = js
         self.nc = nc
         self.stream = stream
         self.scenes = scenes
-        self._listeners: dict[asyncio.Queue[Outgoing], asyncio.Event] = {}
+        self._listeners: set[Listener] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
 
     @contextlib.asynccontextmanager
-    async def join(self) -> AsyncIterator[tuple[asyncio.Queue[Outgoing], asyncio.Event]]:
-        """A queue of every message from now on, and an event set if it overflowed."""
-        queue: asyncio.Queue[Outgoing] = asyncio.Queue(QUEUE_LIMIT)
-        overflowed = asyncio.Event()
-        self._listeners[queue] = overflowed
+    async def join(self, feed: Feed) -> AsyncIterator[Listener]:
+        """A listener given every message ``feed`` wants from now on."""
+        listener = Listener(feed)
+        self._listeners.add(listener)
         try:
             if self._task is None or self._task.done():
                 self._ready = asyncio.Event()
@@ -402,9 +442,9 @@ class LiveHub:
             ready.cancel()
             if self._task.done():
                 self._task.result()  # its subscription failed: say why
-            yield queue, overflowed
+            yield listener
         finally:
-            del self._listeners[queue]
+            self._listeners.discard(listener)
             if not self._listeners and self._task is not None:
                 self._task.cancel()
                 self._task = None
@@ -425,33 +465,31 @@ class LiveHub:
         ready.set()
         try:
             while True:
-                msg = await inbox.get()
-                out = _outgoing(tracks, msg, None)
-                if out is None:
-                    continue
-                if waiting and self.scenes is not None and out.seq is not None:
-                    waiting = await self.scenes.wait_for_seq(out.seq, PROJECTION_WAIT_S)
-                for queue, overflowed in list(self._listeners.items()):
-                    try:
-                        queue.put_nowait(out)
-                    except asyncio.QueueFull:
-                        overflowed.set()
+                received = [await inbox.get()]
+                while not inbox.empty():
+                    received.append(inbox.get_nowait())
+                batch = [out for msg in received if (out := _outgoing(tracks, msg, None))]
+                last = max((out.seq for out in batch if out.seq is not None), default=None)
+                if waiting and self.scenes is not None and last is not None:
+                    waiting = await self.scenes.wait_for_seq(last, PROJECTION_WAIT_S)
+                for listener in list(self._listeners):
+                    listener.give(batch)
         finally:
             for sub in (events, progress):
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
 
 
-async def live_feed(hub: LiveHub, feed: Feed) -> AsyncIterator[ServerSentEvent]:
-    """A ``GET /v1/events`` connection from now on, through the shared hub."""
-    async with hub.join() as (queue, overflowed):
+async def live_feed(hub: LiveHub, feed: Feed) -> AsyncIterator[bytes]:
+    """A ``GET /v1/events`` connection from now on, through the shared hub: what was given
+    to it since its last write, in one write."""
+    async with hub.join(feed) as listener:
         while True:
-            out = await queue.get()
-            if overflowed.is_set():
+            await listener.ready.wait()
+            if listener.overflowed:
                 log.warning("event stream dropped: the client reads too slowly")
                 return
-            if feed.wanted(out):
-                yield out.sse()
+            yield listener.take()
 
 
 async def run_feed(
