@@ -287,41 +287,73 @@ class Contended(Exception):
 class RateLimiter:
     """GCRA over :class:`Counters` with compare-and-set, so replicas share one budget.
 
-    Requests of one entry take turns in this process, so only replicas race each other.
-    The last state seen of each entry is kept: a client over its limit is refused from it
-    without a round trip (the shared state can only be further ahead), and an allowed
-    request tries one conditional write before reading anything.
+    Requests of one entry take turns in this process, so only replicas race each other:
+    those that arrive while the entry is being written wait for that write, then are
+    decided together, in order, and stored with one write. A client sending many requests
+    at once thus costs a round trip per turn, not per request. The last state seen of each
+    entry is kept: a client over its limit is refused from it without a round trip (the
+    shared state can only be further ahead), and allowed requests try one conditional
+    write before reading anything.
     """
 
     def __init__(self, counters: Counters, clock: Callable[[], float] = time.time):
         self.counters = counters
         self.clock = clock
         self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        # entry -> (its lock, how many requests hold or wait for it)
-        self._turns: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        # entry -> the requests waiting for its next turn; present while a turn runs
+        self._waiting: dict[str, list[tuple[Rate, asyncio.Future[Decision]]]] = {}
+        self._turns: set[asyncio.Task[None]] = set()
 
     async def hit(self, key: str, rate: Rate) -> Decision:
-        lock, users = self._turns.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                return await self._hit(key, rate)
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._turns[key]
+        answer: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            waiting = self._waiting[key] = []
+            # The turns run apart from any one request, so a client that goes away does
+            # not leave the others waiting.
+            turns = asyncio.create_task(self._take_turns(key))
+            self._turns.add(turns)
+            turns.add_done_callback(self._turns.discard)
+        waiting.append((rate, answer))
+        return await answer
 
-    async def _hit(self, key: str, rate: Rate) -> Decision:
+    async def _take_turns(self, key: str) -> None:
+        turn: list[tuple[Rate, asyncio.Future[Decision]]] = []
+        try:
+            while turn := self._waiting[key]:
+                self._waiting[key] = []
+                try:
+                    decisions = await self._decide(key, [rate for rate, _ in turn])
+                except Exception as exc:
+                    for _, answer in turn:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                    continue
+                for (_, answer), decision in zip(turn, decisions, strict=True):
+                    if not answer.done():
+                        answer.set_result(decision)
+        finally:
+            # Stopped (the loop closing): nobody is left waiting for an answer.
+            for _, answer in turn + self._waiting.pop(key, []):
+                if not answer.done():
+                    answer.cancel()
+
+    async def _decide(self, key: str, rates: list[Rate]) -> list[Decision]:
+        """Decide requests of one entry in order, storing where their arrivals leave it."""
         seen = self._seen.get(key)
         for attempt in range(CAS_ATTEMPTS):
             now = self.clock()
-            decision, tat = decide(rate, seen[0] if seen else None, now)
-            if not decision.allowed:
-                return decision
+            tat = seen[0] if seen else None
+            decisions = []
+            for rate in rates:
+                decision, tat = decide(rate, tat, now)
+                decisions.append(decision)
+            if tat is None or not any(d.allowed for d in decisions):
+                return decisions
             revision = await self.counters.write(key, tat, seen[1] if seen else None)
             if revision is not None:
                 self._remember(key, (tat, revision))
-                return decision
+                return decisions
             if attempt:  # replicas racing: let one of them through first
                 await asyncio.sleep(random.uniform(0, 0.002 * attempt))
             seen = await self.counters.read(key)
