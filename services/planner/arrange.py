@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy as np
 from services.planner import geometry, items, room, rules, walk
 from services.planner.geometry import Array, Mask
 from services.planner.items import Item, Rule
+from services.planner.placed import Placed
 from services.planner.rules import Candidates, RoomInfo, Shape
 from shared.layout import Room
 
@@ -87,6 +88,9 @@ PACK_ROW_RANK = 1.0  # per metre from the first row: a row fills before the next
 TURN_RANK = 0.1  # turned across its support rather than along it
 CLIP_RANK = 1.0  # a runner cut short across a table rather than laid along it
 SURFACE_CHUNK = 256  # surface candidates checked at a time
+# A spot on a support scores at least the support's rank (its own ranks add up from 0):
+# one scoring below the next rank by this much beats every spot of the supports there.
+RANK_MARGIN = 1e-6
 GRID_MAX = 25  # candidate positions along one side of a surface
 STACK_RANK = 2.0  # on top of its own kind rather than on a usual support elsewhere
 STACK_MAX = 8  # things in one stack
@@ -199,6 +203,16 @@ class Failure:
     growable: bool = True
 
 
+class _Tier:
+    """The supports of one rank, listed when first asked for."""
+
+    def __init__(self, makes: list[Callable[[], list[tuple[int, Pose]]]]):
+        self._makes = makes
+
+    def members(self) -> list[tuple[int, Pose]]:
+        return [entry for make in self._makes for entry in make()]
+
+
 # --------------------------------------------------------------------------- arranging
 
 
@@ -220,9 +234,13 @@ class Arranger:
         self.info = RoomInfo(self.polygon, self.walls, door_shapes, window_shapes)
         self.rng = rng
         self.noise = np.random.default_rng(rng.randrange(2**32))
-        self.poses: list[Pose] = []
-        self.by_item: dict[int, Pose] = {}
+        self.index = Placed()
+        self.poses: list[Pose] = self.index.poses
+        self.by_item: dict[int, Pose] = self.index.by_item
         self.failures: list[Failure] = []
+        # The failures of each object of the spec, and how many could use more room.
+        self._failed: dict[int, list[Failure]] = {}
+        self._growable = 0
         self.walk = walk.WalkGrid(self.polygon)
         self.walk.set_doors([room.entry_point(d, self.walls[d.wall]) for d in shell.doors])
         self.check_walk = bool(shell.doors)  # a room with no door has no walkway to keep
@@ -245,7 +263,6 @@ class Arranger:
         for k, window in enumerate(shell.windows):
             box = room.opening_box(window, self.walls[window.wall], OPENING_DEPTH)
             self.opening_boxes.append((box, k))
-        self._arrays: tuple[Array, ...] | None = None
         # The places at each table (by id of its pose), worked out once.
         self._spots: dict[int, list[tuple[float, float]]] = {}
         # Where things of one request could stand on one support (see _surface_grid).
@@ -253,8 +270,10 @@ class Arranger:
         # Objects placed without the floor their companions wanted (a table with no
         # room for its chairs): a room the spec does not size grows for them.
         self.cramped: list[Item] = []
-        # About 600 grid points over the floor, 15 cm to 1 m apart.
-        self.step = min(max(math.sqrt(max(shell.area, 1.0) / GRID_POINTS), 0.15), 1.0)
+        # About 600 grid points over the floor, at least 15 cm apart. Not more in a hall:
+        # a room sized for what stands along its walls grows with the square of its
+        # object count, and the points with it would make every placement cost more.
+        self.step = max(math.sqrt(max(shell.area, 1.0) / GRID_POINTS), 0.15)
         self._grid = self._floor_grid()
 
     # ----------------------------------------------------------------- bookkeeping
@@ -265,29 +284,17 @@ class Arranger:
     def _commit(self, pose: Pose) -> None:
         if pose.item.placement == "floor":
             self._spots.clear()  # a new seat may have been drawn up to a table
-        self.poses.append(pose)
-        self.by_item[id(pose.origin)] = pose
-        self._arrays = None
+        self.index.add(pose)
 
     def _fail(self, item: Item, reason: str, growable: bool = True) -> None:
-        self.failures.append(Failure(item, reason, growable))
+        failure = Failure(item, reason, growable)
+        self.failures.append(failure)
+        self._failed.setdefault(id(item.obj), []).append(failure)
+        self._growable += growable
 
     def _obstacles(self) -> tuple[Array, ...]:
         """Every placed pose as arrays: quads, boxes, y0, y1, aligned, flat, floor."""
-        if self._arrays is None:
-            if self.poses:
-                quads = np.stack([p.quad for p in self.poses])
-            else:
-                quads = np.zeros((0, 4, 2))
-            boxes = geometry.bounds(quads) if len(self.poses) else np.zeros((0, 4))
-            y0 = np.array([p.y for p in self.poses])
-            y1 = np.array([p.y + p.item.h for p in self.poses])
-            aligned = geometry.aligned(np.array([p.rot for p in self.poses]))
-            flat = np.array([p.item.flat for p in self.poses], dtype=bool)
-            floor = np.array([p.item.placement == "floor" for p in self.poses], dtype=bool)
-            ceiling = np.array([p.item.placement == "ceiling" for p in self.poses], dtype=bool)
-            self._arrays = (quads, boxes, y0, y1, aligned, flat, floor, ceiling)
-        return self._arrays
+        return self.index.arrays()
 
     # ----------------------------------------------------------------- hard checks
 
@@ -338,12 +345,14 @@ class Arranger:
                     & (y0[None, :] < top[:, None] - 1e-9)
                 )
                 if exempt:
-                    keep = np.array([id(p.origin) not in exempt for p in self.poses], dtype=bool)
+                    keep = np.ones(len(self.poses), dtype=bool)
+                    for table in self._tables(exempt):
+                        keep[self.index.position[id(table)]] = False
                     relevant = relevant & keep[None, :]
                     ok &= self._tucked(c, self._tables(exempt))
             if item.placement == "surface":
                 # A plate stands on a runner or a placemat as on the table.
-                cloth = np.array([p.item.flat_on_top for p in self.poses], dtype=bool)
+                cloth = self.index.cloth
                 if cloth.any():
                     relevant = np.array(relevant) & ~cloth[None, :]
             if skip is not None and (skip >= 0).any():
@@ -496,7 +505,7 @@ class Arranger:
             if item.category in items.CORNER_LOVERS and not centred:
                 end = np.minimum(along - item.w / 2, length - along - item.w / 2)
                 out += np.where(on_wall, CORNER_PULL * np.maximum(end, 0.0), 0.0)
-        siblings = any(p.item.obj is item.obj for p in self.poses)
+        siblings = id(item.obj) in self.index.by_obj
         lattice = item.obj.count >= 2 and siblings
         group = item.has_reserve and item.obj.count < 2
         free = not positional and not item.wall_hugger and not lattice and not group
@@ -520,10 +529,11 @@ class Arranger:
             vx, vz = cx - c.x, cz - c.z
             cos = (fx * vx + fz * vz) / np.maximum(np.hypot(vx, vz), 1e-9)
             out += FACE_ROOM * (1.0 - cos)
-        same = [p for p in self.poses if p.item.category == item.category]
+        same = self.index.by_category.get(item.category, [])
         if same and item.category not in ("chair", "stool", "office chair"):
-            dist = np.min(np.stack([np.hypot(c.x - p.x, c.z - p.z) for p in same]), axis=0)
-            out += KIN_PULL * dist
+            out += KIN_PULL * geometry.nearest_distance(
+                c.x, c.z, np.array([p.x for p in same]), np.array([p.z for p in same])
+            )
         return out
 
     # ----------------------------------------------------------------- the walkway
@@ -563,14 +573,12 @@ class Arranger:
         if test_shadow is not None:
             (rows, cols), mask = test_shadow
             touches = bool((self.reached[rows, cols] & mask).any())
-        reached = self.walk.reach(self.walk.free(test_shadow)) if touches else self.reached
+        reached = self.walk.reach_after(self.reached, test_shadow) if touches else self.reached
         flat = reached.ravel()
         if any(not z.size or not flat[z].any() for z in test_zones):
             return Walk(False, shadow, zone, None)  # no cell to use it from is reached
-        if touches:
-            for pose in self.poses:
-                if pose.zone.size and not flat[pose.zone].any():
-                    return Walk(False, shadow, zone, None)
+        if touches and not self.index.all_reachable(flat):
+            return Walk(False, shadow, zone, None)
         if grown is not None:
             return Walk(True, shadow, zone, None)  # the true reach is found on commit
         return Walk(True, shadow, zone, reached)
@@ -590,8 +598,7 @@ class Arranger:
     def _wall_slots(self, item: Item, slots: Slots, rank: float = 0.0) -> None:
         """Backs to every wall: evenly along it, and flush against what stands there."""
         w, d = item.w, item.d
-        standing = [p.quad for p in self.poses if p.item.placement == "floor" and not p.item.flat]
-        quads = np.stack(standing) if standing else np.zeros((0, 4, 2))
+        quads = self.index.arrays()[0][self.index.standing]
         for wall in self.walls:
             lo, hi = w / 2 + WALL_GAP + MARGIN, wall.length - w / 2 - WALL_GAP - MARGIN
             if hi < lo:
@@ -631,7 +638,7 @@ class Arranger:
     def _sibling_slots(self, item: Item, slots: Slots) -> None:
         """Rows and columns: next to the objects of the same kind already placed, with
         room for their companions and, every other step, an aisle."""
-        siblings = [p for p in self.poses if p.item.obj is item.obj][-12:]
+        siblings = self.index.by_obj.get(id(item.obj), [])[-12:]
         front, back, left, right = item.reserve
         span_w = item.w + left + right
         span_d = item.d + front + back
@@ -751,6 +758,7 @@ class Arranger:
         any_clear = False
         for roomy in (True, False) if item.has_reserve else (False,):
             budget = MAX_REACH_TRIES // 2 if roomy else MAX_REACH_TRIES
+            grown_all = self._reserved(item, c) if roomy else None
             for start in range(0, len(order), CHUNK):
                 chunk = order[start : start + CHUNK]
                 sub = c.take(chunk)
@@ -766,7 +774,6 @@ class Arranger:
                         index = np.nonzero(fits)[0]
                         fits[index] = ~self._blocks_view(item, grown.take(index))
                     ok[keep] = fits
-                grown_all = self._reserved(item, c) if roomy else None
                 for j in np.nonzero(ok)[0]:
                     k = int(chunk[j])
                     if free_to_walk:
@@ -792,7 +799,9 @@ class Arranger:
             self._fail(item, "every free spot left would cut off the walkway from the door")
 
     def _tables(self, exempt: set[int]) -> list[Pose]:
-        return [p for p in self.poses if id(p.origin) in exempt]
+        """The placed tables of ``exempt`` (item ids), in the order they were placed."""
+        tables = [self.by_item[i] for i in exempt if i in self.by_item]
+        return sorted(tables, key=lambda p: self.index.position[id(p)])
 
     def _under_exempt(self, item: Item) -> set[int] | None:
         """Tables a low object may stand under, by their item id."""
@@ -821,11 +830,12 @@ class Arranger:
             zone=walked.zone if walked is not None else np.zeros(0, dtype=np.intp),
         )
         if walked is not None and not item.flat and walked.shadow is not None:
-            self.walk.add(walked.shadow)
             if self.check_walk:
                 if walked.reached is None:
-                    walked.reached = self.walk.reach(self.walk.free())
+                    assert self.reached is not None
+                    walked.reached = self.walk.reach_after(self.reached, walked.shadow)
                 self.reached = walked.reached
+            self.walk.add(walked.shadow)
         self._commit(pose)
         self._sight_lines(pose)
 
@@ -843,12 +853,9 @@ class Arranger:
                 other = self.placed(target)
                 if other is not None and self._screen_rule(pose.item, rule, target):
                     self._add_sight(pose, other)
-        for other in self.poses:
-            for rule in other.item.rules:
-                if any(t is pose.item for t in rule.targets) and self._screen_rule(
-                    other.item, rule, pose.item
-                ):
-                    self._add_sight(other, pose)
+        for other, rule in self.index.referrers.get(id(pose.item), []):
+            if self._screen_rule(other.item, rule, pose.item):
+                self._add_sight(other, pose)
 
     def _add_sight(self, a: Pose, b: Pose) -> None:
         dx, dz = b.x - a.x, b.z - a.z
@@ -907,10 +914,7 @@ class Arranger:
         return out
 
     def _crowded(self, item: Item) -> str:
-        covered = sum(
-            p.item.footprint for p in self.poses if p.item.placement == "floor" and not p.item.flat
-        )
-        share = 100.0 * covered / max(self.room.area, 1e-9)
+        share = 100.0 * self.index.covered / max(self.room.area, 1e-9)
         return (
             f"no free floor space left for its {item.w:.2f} × {item.d:.2f} m footprint "
             f"(furniture already covers {share:.0f} % of the {self.room.area:.1f} m² floor)"
@@ -936,36 +940,81 @@ class Arranger:
             levels.append((top, (TOP_RANK if item.shelved and boards else 0.0) + reach, False))
         return levels
 
-    def _parents(self, item: Item) -> list[tuple[float, Pose]]:
-        """What ``item`` may stand on, with a rank: what its rules name, then its usual
-        supports best first, then anything with a top."""
-        wanted: list[Pose] = []
+    def _parent_tiers(self, item: Item) -> list[tuple[float, _Tier]]:
+        """What ``item`` may stand on, a rank at a time, lowest first: what its rules
+        name, then its usual supports best first, then its own kind (things that stack),
+        then anything with a top. Each tier's supports are listed on demand (a scene
+        with a hundred desks does not look at them all for the monitor of one) with
+        their place in the order supports are tried in: the order they were placed."""
+        wanted: dict[int, Pose] = {}
         for rule in item.rules:
             if rule.kind == "on":
-                wanted += [p for p in (self.placed(t) for t in rule.targets) if p is not None]
-        parents_pref = item.entry.parents if item.entry is not None else ()
-        ranked: list[tuple[float, Pose]] = []
-        for pose in self.poses:
+                for target in rule.targets:
+                    pose = self.placed(target)
+                    if pose is not None:
+                        wanted[id(pose)] = pose
+        prefs = item.entry.parents if item.entry is not None else ()
+        first: dict[str, int] = {}
+        for k, name in enumerate(prefs):
+            first.setdefault(name, k)
+        position = self.index.position
+        stack_from = len(self.poses)  # stacking entries come after every support
+
+        def support(pose: Pose) -> bool:
             other = pose.item
-            if pose.item is item or other.placement not in ("floor", "wall") or other.flat:
-                continue
-            if pose in wanted:
-                rank = 0.0
-            elif other.category in parents_pref:
-                rank = 1.0 + PARENT_ORDER_RANK * parents_pref.index(other.category)
-            elif other.family in parents_pref:
-                rank = 1.0 + PARENT_ORDER_RANK * parents_pref.index(other.family)
-            elif other.has_top and other.h <= HIGH_TOP:
-                rank = ANY_TOP_RANK
-            else:
-                continue
-            ranked.append((rank, pose))
+            return not (
+                other is item
+                or other.placement not in ("floor", "wall")
+                or other.flat
+                or id(pose) in wanted
+            )
+
+        def of_wanted() -> list[tuple[int, Pose]]:
+            return [
+                (position[i], p)
+                for i, p in wanted.items()
+                if p.item is not item and p.item.placement in ("floor", "wall") and not p.item.flat
+            ]
+
+        def usual(name: str) -> Callable[[], list[tuple[int, Pose]]]:
+            def members() -> list[tuple[int, Pose]]:
+                out = [(position[id(p)], p) for p in self.index.by_category.get(name, [])]
+                out += [
+                    (position[id(p)], p)
+                    for p in self.index.by_family.get(name, [])
+                    if p.item.category not in first
+                ]
+                return [(k, p) for k, p in out if support(p)]
+
+            return members
+
+        def stacks() -> list[tuple[int, Pose]]:
+            return [
+                (stack_from + position[id(p)], p)
+                for p in self.index.by_category.get(item.category, [])
+                if self._stack_depth(p) < STACK_MAX
+            ]
+
+        def any_top() -> list[tuple[int, Pose]]:
+            return [
+                (position[id(p)], p)
+                for p in self.index.topped
+                if p.item.h <= HIGH_TOP
+                and p.item.category not in first
+                and p.item.family not in first
+                and support(p)
+            ]
+
+        makers: list[tuple[float, Callable[[], list[tuple[int, Pose]]]]] = [(0.0, of_wanted)]
+        makers += [(1.0 + PARENT_ORDER_RANK * k, usual(name)) for name, k in first.items()]
         if item.group == "stack":
             # Towels, boxes, trays: one on another, once there is no room beside.
-            for pose in self.poses:
-                if pose.item.category == item.category and self._stack_depth(pose) < STACK_MAX:
-                    ranked.append((STACK_RANK, pose))
-        return ranked
+            makers.append((STACK_RANK, stacks))
+        makers.append((ANY_TOP_RANK, any_top))
+        tiers: dict[float, list[Callable[[], list[tuple[int, Pose]]]]] = {}
+        for rank, make in makers:
+            tiers.setdefault(rank, []).append(make)
+        return [(rank, _Tier(makes)) for rank, makes in sorted(tiers.items(), key=lambda kv: kv[0])]
 
     def _stack_depth(self, pose: Pose) -> int:
         depth = 1
@@ -979,11 +1028,7 @@ class Arranger:
         if known is not None:
             return known
         spots = []
-        for pose in self.poses:
-            if pose.item.placement != "floor":
-                continue
-            if not any(r.kind == "around" and parent.origin in r.targets for r in pose.item.rules):
-                continue
+        for pose in self.index.seats_at.get(id(parent.origin), []):
             fx, fz = geometry.front(pose.rot)
             # A seat faces the table: the place is a little past its front edge.
             reach = pose.item.d / 2 + PLACE_REACH
@@ -1054,10 +1099,39 @@ class Arranger:
         return out
 
     def place_surface(self, item: Item) -> None:
-        ranked = self._parents(item)
-        if not ranked:
+        """The best free spot on any support: the supports are taken a rank at a time,
+        and the next rank is looked at only when it could hold a better spot (every
+        spot on a support scores at least its rank)."""
+        tiers = self._parent_tiers(item)
+        supports: list[tuple[int, float, Pose]] = []
+        any_room = False
+        for k, (rank, tier) in enumerate(tiers):
+            supports += [(order, rank, pose) for order, pose in tier.members()]
+            if not supports:
+                continue
+            supports.sort(key=lambda entry: entry[0])
+            found, room = self._surface_spot(item, [(r, p) for _, r, p in supports])
+            any_room = any_room or room
+            later = tiers[k + 1][0] if k + 1 < len(tiers) else math.inf
+            if found is not None and found[0] < later - RANK_MARGIN:
+                self._commit(found[1])
+                return
+            if found is not None and k + 1 == len(tiers):
+                self._commit(found[1])
+                return
+        if not supports:
             self._no_surface(item, "there is nothing to stand it on", growable=False)
-            return
+        elif not any_room:
+            self._no_surface(item, "no surface is large enough to hold it", growable=False)
+        else:
+            # A bigger room would not give it more to stand on.
+            self._no_surface(item, "every surface it could stand on is full", growable=False)
+
+    def _surface_spot(
+        self, item: Item, ranked: list[tuple[float, Pose]]
+    ) -> tuple[tuple[float, Pose] | None, bool]:
+        """The best free spot for ``item`` on these supports, with its score; and whether
+        any of them is large enough to hold it at all."""
         parts: list[tuple[Array, ...]] = []
         owners: list[Pose] = []
         sizes: dict[tuple[float, float], int] = {}
@@ -1066,9 +1140,8 @@ class Arranger:
             grids = self._surface_grid(item, parent)
             if not grids:
                 continue
-            mine = [
-                p for p in self.poses if p.parent is parent and p.item.category == item.category
-            ]
+            on_it = self.index.children.get(id(parent), [])
+            mine = [p for p in on_it if p.item.category == item.category]
             crowd = len(mine) * (
                 PACKED_SIBLING_RANK
                 if packed
@@ -1097,19 +1170,17 @@ class Arranger:
                 )
                 owners.append(parent)
         if not parts:
-            self._no_surface(item, "no surface is large enough to hold it", growable=False)
-            return
+            return None, False
         xs, zs, ys, rots, ranks, owner_of, inside, size_of = (
             np.concatenate([part[k] for part in parts]) for k in range(8)
         )
         by_index = {k: size for size, k in sizes.items()}
-        index_of = {id(p): k for k, p in enumerate(self.poses)}
-        host_index = np.array([index_of[id(o)] for o in owners])
+        host_index = np.array([self.index.position[id(o)] for o in owners])
         hosts = np.where(inside, host_index[owner_of.astype(int)], -1)
         order = np.argsort(ranks, kind="stable")
         for start in range(0, len(order), SURFACE_CHUNK):
             chunk = order[start : start + SURFACE_CHUNK]
-            best: tuple[int, Pose] | None = None
+            best: tuple[int, float, Pose] | None = None
             for size_index in dict.fromkeys(size_of[chunk].astype(int).tolist()):
                 position = np.nonzero(size_of[chunk] == size_index)[0]
                 same = chunk[position]
@@ -1130,12 +1201,10 @@ class Arranger:
                     parent=owners[int(owner_of[k])],
                     source=item if sized is not item else None,
                 )
-                best = (int(position[ok[0]]), pose)
+                best = (int(position[ok[0]]), float(ranks[k]), pose)
             if best is not None:
-                self._commit(best[1])
-                return
-        # A bigger room would not give it more to stand on.
-        self._no_surface(item, "every surface it could stand on is full", growable=False)
+                return (best[1], best[2]), True
+        return None, True
 
     @staticmethod
     def _setting_rank(
@@ -1269,15 +1338,17 @@ class Arranger:
         if item.category == "whiteboard":
             door_walls = [d.wall for d in self.room.doors]
             out += np.where(np.isin(wall, door_walls), 1.5, 0.0) - 0.2 * lengths
-        same = [p for p in self.poses if p.item.category == item.category]
+        same = self.index.by_category.get(item.category, [])
         if same:
-            dist = np.min(np.stack([np.hypot(c.x - p.x, c.z - p.z) for p in same]), axis=0)
+            dist = geometry.nearest_distance(
+                c.x, c.z, np.array([p.x for p in same]), np.array([p.z for p in same])
+            )
             out -= 0.1 * np.minimum(dist, 3.0)
         return out
 
     def _curtains(self, item: Item) -> None:
         """Curtains hang at a window, as wide as the wall around it allows."""
-        taken = {p.window for p in self.poses if p.window is not None}
+        taken = self.index.windows
         for k, window in enumerate(self.room.windows):
             if k in taken:
                 continue
@@ -1356,9 +1427,11 @@ class Arranger:
         score = self._score(
             item, sub, np.full(len(sub), -1), np.full(len(sub), np.nan), np.array(ranks)[idx]
         )
-        same = [p for p in self.poses if p.item.category == item.category]
+        same = self.index.by_category.get(item.category, [])
         if same:
-            dist = np.min(np.stack([np.hypot(sub.x - p.x, sub.z - p.z) for p in same]), axis=0)
+            dist = geometry.nearest_distance(
+                sub.x, sub.z, np.array([p.x for p in same]), np.array([p.z for p in same])
+            )
             score = score - 0.2 * np.minimum(dist, 3.0)
         k = int(idx[int(np.argmin(score))])
         self._commit(Pose(item, float(c.x[k]), y, float(c.z[k]), 0.0, c.quads[k]))
@@ -1368,7 +1441,7 @@ class Arranger:
     def _like_a_misfit(self, item: Item) -> Failure | None:
         """The failure of an earlier twin of ``item`` (same object of the spec, same
         targets): the room has only filled up since, so it would not fit either."""
-        for failure in reversed(self.failures):
+        for failure in reversed(self._failed.get(id(item.obj), [])):
             twin = failure.item
             if (
                 failure.growable
@@ -1384,7 +1457,7 @@ class Arranger:
         for want of space (the room will grow anyway). True when every object was
         tried."""
         for item in order:
-            if give_up and any(f.growable for f in self.failures):
+            if give_up and self._growable:
                 return False
             twin = self._like_a_misfit(item)
             if twin is not None:

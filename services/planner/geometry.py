@@ -22,6 +22,7 @@ Array = npt.NDArray[Any]
 Mask = npt.NDArray[Any]
 EPS = 1e-9
 
+_PAIRS_AT_ONCE = 1 << 18  # point pairs measured in one numpy operation at most
 _SIGNS = np.array([(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)]) / 2.0
 
 
@@ -164,6 +165,22 @@ def separated(a: Array, b: Array, gap: float = 0.0) -> Mask:
         pb.max(axis=2) + gap <= pa.min(axis=2) + 1e-7
     )
     return np.asarray(apart.any(axis=1))
+
+
+def nearest_distance(px: Array, pz: Array, qx: Array, qz: Array) -> Array:
+    """Distance from each point p to the nearest point q (``inf`` without any q).
+
+    Taken in blocks of points, so the pairs in memory at once stay bounded however many
+    there are of each.
+    """
+    out = np.full(px.shape[0], np.inf)
+    if not qx.shape[0]:
+        return out
+    block = max(1, _PAIRS_AT_ONCE // qx.shape[0])
+    for start in range(0, px.shape[0], block):
+        x, z = px[start : start + block, None], pz[start : start + block, None]
+        out[start : start + block] = np.hypot(x - qx[None, :], z - qz[None, :]).min(axis=1)
+    return out
 
 
 def point_segment_distance(

@@ -29,6 +29,10 @@ PERSON = 0.2  # a person 0.4 m wide
 RADIUS = PERSON + 0.4 * CELL  # with a margin for the grid: the checker's is finer
 REACH = 0.3  # how far from an object's side its user may stand
 AISLE = 2 * RADIUS + 0.06  # the narrowest gap the agent passes through
+# Cells around a new obstacle in the window where the reach is worked out anew: a wider
+# window finds more separate ways in at its edge that join only outside it (each then
+# needs a flood of the whole floor), a narrower one loses the way round the obstacle.
+DETOUR_CELLS = 3
 
 
 class WalkGrid:
@@ -132,6 +136,62 @@ class WalkGrid:
 
     def reach(self, free: Grid) -> Grid:
         return flood(free, self.seeds & free)
+
+    def reach_after(self, reached: Grid, shadow: tuple[tuple[slice, slice], Grid] | None) -> Grid:
+        """The reach once ``shadow`` is taken as well, given the reach before it.
+
+        Taking cells only ever cuts paths, and only paths through the new obstacle. In a
+        window a few cells larger than it, the reached cells on the window's edge (and
+        the doors inside it) are where every path from the rest of the floor comes in:
+        when they still join up around the obstacle, nothing outside the window loses
+        its way in, and inside it the reach is what those cells still join. That takes
+        a flood of the window instead of the whole floor, and gives the same answer; when
+        they do not join up within the window, the whole floor is flooded again.
+        """
+        if shadow is None:
+            return reached
+        (rows, cols), mask = shadow
+        if not (reached[rows, cols] & mask).any():
+            return reached
+        after = self._local_reach(reached, shadow)
+        if after is None:
+            return self.reach(self.free(shadow))
+        return after
+
+    def _local_reach(self, reached: Grid, shadow: tuple[tuple[slice, slice], Grid]) -> Grid | None:
+        (rows, cols), mask = shadow
+        m = DETOUR_CELLS
+        r0, r1 = max(rows.start - m, 0), min(rows.stop + m, self.nz)
+        c0, c1 = max(cols.start - m, 0), min(cols.stop + m, self.nx)
+        taken = np.zeros((r1 - r0, c1 - c0), dtype=bool)
+        taken[rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0] = mask
+        doors = self.seeds[r0:r1, c0:c1]
+        if (doors & taken).any():
+            return None
+        open_ = reached[r0:r1, c0:c1] & ~taken
+        # Where paths from the rest of the floor come in: the window's edge (not where
+        # it is the floor's own edge) and any door inside it.
+        edge = np.zeros_like(taken)
+        if r0 > 0:
+            edge[0, :] = True
+        if r1 < self.nz:
+            edge[-1, :] = True
+        if c0 > 0:
+            edge[:, 0] = True
+        if c1 < self.nx:
+            edge[:, -1] = True
+        ways_in = (edge | doors) & open_
+        count = int(np.count_nonzero(ways_in))
+        if count == 0:
+            return None
+        start = np.zeros_like(ways_in)
+        start.flat[int(np.flatnonzero(ways_in)[0])] = True
+        joined = flood(open_, start)
+        if int(np.count_nonzero(joined & ways_in)) != count:
+            return None
+        after = reached.copy()
+        after[r0:r1, c0:c1] = joined
+        return after
 
 
 def flood(free: Grid, seeds: Grid) -> Grid:

@@ -1,0 +1,144 @@
+"""The search's shortcuts give the answers of the long way round: the walkway's reach
+after a new obstacle, the nearest object of a kind, the support a small thing stands on;
+and a placement late in a large scene looks at what it needs, not at everything placed."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from services.planner import arrange, geometry, walk
+from services.planner.arrange import Arranger
+from services.planner.plan import plan_scene, scene_spec
+from services.planner.solver import solve
+from services.planner.walk import Grid
+from shared.layout import rectangle
+
+
+def full_reach(grid: walk.WalkGrid, shadow: tuple[tuple[slice, slice], Grid] | None) -> Grid:
+    return grid.reach(grid.free(shadow))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_reach_after_an_obstacle_is_a_flood_of_the_floor(seed: int) -> None:
+    """Obstacles dropped one after another anywhere (across corridors, into pockets,
+    on the door): the reach found near each one is the reach a flood of the whole
+    floor finds."""
+    rng = random.Random(seed)
+    polygon = rectangle(8.0, 6.0)
+    grid = walk.WalkGrid(polygon)
+    grid.set_doors([(0.3, 3.0)])
+    reached = grid.reach(grid.free())
+    for _ in range(40):
+        x, z = rng.uniform(0.0, 8.0), rng.uniform(0.0, 6.0)
+        w, d = rng.uniform(0.3, 2.5), rng.uniform(0.3, 1.5)
+        shadow = grid.shadow(x, z, w, d, rng.choice((0.0, 90.0, 30.0)))
+        expected = full_reach(grid, shadow)
+        after = grid.reach_after(reached, shadow)
+        assert np.array_equal(after, expected)
+        grid.add(shadow)
+        reached = after
+
+
+def test_nearest_distance_is_the_smallest_of_all_distances() -> None:
+    rng = np.random.default_rng(3)
+    px, pz = rng.uniform(0, 50, 5000), rng.uniform(0, 50, 5000)
+    qx, qz = rng.uniform(0, 50, 300), rng.uniform(0, 50, 300)
+    expected = np.hypot(px[:, None] - qx[None, :], pz[:, None] - qz[None, :]).min(axis=1)
+    assert np.array_equal(geometry.nearest_distance(px, pz, qx, qz), expected)
+    assert np.isinf(geometry.nearest_distance(px, pz, qx[:0], qz[:0])).all()
+
+
+class EverySupport(Arranger):
+    """The search ranking every placed object as a support for each small thing, by a
+    walk over all of them, and trying them all at once."""
+
+    def place_surface(self, item: arrange.Item) -> None:
+        ranked = self._every_support(item)
+        found, room = self._surface_spot(item, ranked)
+        if found is not None:
+            self._commit(found[1])
+        elif not ranked:
+            self._no_surface(item, "there is nothing to stand it on", growable=False)
+        elif not room:
+            self._no_surface(item, "no surface is large enough to hold it", growable=False)
+        else:
+            self._no_surface(item, "every surface it could stand on is full", growable=False)
+
+    def _every_support(self, item: arrange.Item) -> list[tuple[float, arrange.Pose]]:
+        wanted = [
+            p
+            for rule in item.rules
+            if rule.kind == "on"
+            for p in (self.placed(t) for t in rule.targets)
+            if p is not None
+        ]
+        prefs = item.entry.parents if item.entry is not None else ()
+        ranked: list[tuple[float, arrange.Pose]] = []
+        for pose in self.poses:
+            other = pose.item
+            if other is item or other.placement not in ("floor", "wall") or other.flat:
+                continue
+            if any(pose is w for w in wanted):
+                rank = 0.0
+            elif other.category in prefs:
+                rank = 1.0 + arrange.PARENT_ORDER_RANK * prefs.index(other.category)
+            elif other.family in prefs:
+                rank = 1.0 + arrange.PARENT_ORDER_RANK * prefs.index(other.family)
+            elif other.has_top and other.h <= arrange.HIGH_TOP:
+                rank = arrange.ANY_TOP_RANK
+            else:
+                continue
+            ranked.append((rank, pose))
+        if item.group == "stack":
+            for pose in self.poses:
+                if pose.item.category == item.category and (
+                    self._stack_depth(pose) < arrange.STACK_MAX
+                ):
+                    ranked.append((arrange.STACK_RANK, pose))
+        return ranked
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        # Supports filling up: the next rank of supports is looked at.
+        "a living room with a sofa, a coffee table, a side table and 30 vases",
+        "a bathroom with a towel rack, a shelf and 40 towels",
+        "an office with 2 desks, a table and 12 computer monitors",
+        "a bedroom with a bed, a nightstand and 8 table lamps",
+        # Rows on shelves, place settings at seats, a TV on its stand.
+        "a library with two bookcases and 80 books",
+        "a dining room with a dining table, six chairs, six plates, six glasses and a vase",
+        "a living room with a sofa, a coffee table, a tv stand, a tv, 5 vases and 10 books",
+    ],
+)
+def test_supports_taken_by_rank_give_the_layout_of_all_at_once(
+    prompt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = scene_spec(prompt)
+    by_rank = solve(spec, 0)
+    monkeypatch.setattr("services.planner.solver.Arranger", EverySupport)
+    at_once = solve(spec, 0)
+    assert by_rank == at_once
+
+
+def test_a_monitor_looks_at_its_own_desk_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Among 40 desks, each monitor is placed by looking at the one desk its rule names:
+    the work per monitor does not grow with the number of desks."""
+    looked: list[int] = []
+    spot = Arranger._surface_spot
+
+    def counted(
+        self: Arranger, item: arrange.Item, ranked: list[tuple[float, arrange.Pose]]
+    ) -> tuple[tuple[float, arrange.Pose] | None, bool]:
+        looked.append(len(ranked))
+        return spot(self, item, ranked)
+
+    monkeypatch.setattr(Arranger, "_surface_spot", counted)
+    layout = plan_scene("an office with 40 desks, 40 office chairs and 40 computer monitors")
+    monitors = [o for o in layout.objects if o.category == "computer monitor"]
+    assert len(monitors) == 40
+    assert looked and max(looked) == 1
