@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFont
 
 from shared.layout import Layout, Opening, PlacedObject, Room
@@ -480,6 +482,58 @@ def _fit(text: str, region: _Region, max_size: int, min_size: int) -> _Block | N
 # ------------------------------------------------------------------------ labels
 
 
+class _Boxes:
+    """Rectangles in buckets of a uniform grid of pixels: the ones that may overlap an
+    area are found among its few buckets, not by testing every rectangle drawn."""
+
+    def __init__(self, cell: float = 64.0):
+        self.cell = cell
+        self.rects: list[Rect] = []
+        self._buckets: dict[tuple[int, int], list[int]] = {}
+        self._array = np.zeros((64, 4))
+
+    def _span(self, r: Rect) -> tuple[range, range]:
+        c = self.cell
+        return (
+            range(math.floor(r[0] / c), math.floor(r[2] / c) + 1),
+            range(math.floor(r[1] / c), math.floor(r[3] / c) + 1),
+        )
+
+    def add(self, rect: Rect) -> int:
+        index = len(self.rects)
+        self.rects.append(rect)
+        if index == len(self._array):
+            self._array = np.concatenate([self._array, np.zeros_like(self._array)])
+        self._array[index] = rect
+        xs, ys = self._span(rect)
+        for i in xs:
+            for j in ys:
+                self._buckets.setdefault((i, j), []).append(index)
+        return index
+
+    def near(self, area: Rect) -> list[int]:
+        """Indices, in the order added, of the rectangles that may overlap ``area``."""
+        xs, ys = self._span(area)
+        if len(xs) * len(ys) > 4 * len(self._buckets):
+            return list(range(len(self.rects)))  # the area covers most of the picture
+        found: set[int] = set()
+        for i in xs:
+            for j in ys:
+                found.update(self._buckets.get((i, j), ()))
+        return sorted(found)
+
+    def overlapping(self, area: Rect) -> npt.NDArray[np.intp]:
+        """Indices, in the order added, of the rectangles overlapping ``area``."""
+        index = np.array(self.near(area), dtype=np.intp)
+        r = self._array[index]
+        w = np.minimum(r[:, 2], area[2]) - np.maximum(r[:, 0], area[0])
+        h = np.minimum(r[:, 3], area[3]) - np.maximum(r[:, 1], area[1])
+        return index[(w > 0) & (h > 0)]
+
+    def array(self, index: npt.NDArray[np.intp]) -> npt.NDArray[np.float64]:
+        return self._array[index]
+
+
 @dataclass(frozen=True)
 class _Label:
     block: _Block
@@ -489,6 +543,9 @@ class _Label:
     leader: tuple[Point, Point] | None
 
 
+# Obstacles to a label: their rectangles, the cost per px² of overlapping each, and of
+# touching it at all.
+_Obstacles = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
 _DIRECTIONS = ((1, 0), (0, -1), (0, 1), (-1, 0), (1, -1), (1, 1), (-1, 1), (-1, -1))
 
 
@@ -500,43 +557,58 @@ class _Placer:
         self.metrics = metrics
         self.floor = floor
         self.outer = outer
-        self.labels: list[Rect] = []
-        self.objects: list[tuple[Rect, str]] = []
-        self.centres: list[Rect] = []
+        self.labels = _Boxes()
+        self.objects = _Boxes()
+        self.owners: list[str] = []  # of each rectangle in ``objects``
+        self.centres = _Boxes()
         self.placed: list[_Label] = []
         u = metrics.unit
         self.gaps = tuple(g * u for g in (3, 10, 22, 38, 60, 90, 130))
         self.pad = (max(2.0, 3.0 * u), max(1.0, 1.5 * u))
 
-    def _nearby(self, area: Rect, exempt: frozenset[str]) -> list[tuple[Rect, float, float]]:
-        """The obstacles within ``area`` as (rect, cost per px² of overlap, cost of touching)."""
-        out: list[tuple[Rect, float, float]] = []
-        for rect in self.labels:
-            if _overlap(area, rect):
-                out.append((_inflate(rect, 2.0), 60.0, 0.0))
-        for rect, owner in self.objects:
-            if owner not in exempt and _overlap(area, rect):
-                out.append((rect, 1.0, 0.0))
-        for rect in self.centres:
-            if _overlap(area, rect):
-                out.append((rect, 0.0, 5000.0))
-        return out
+    def _nearby(self, area: Rect, exempt: frozenset[str]) -> _Obstacles:
+        """The obstacles within ``area``: rects, cost per px² of overlap, cost of touching."""
+        labels = self.labels.array(self.labels.overlapping(area)) + np.array([-2, -2, 2, 2])
+        mine = self.objects.overlapping(area)
+        mine = mine[[self.owners[k] not in exempt for k in mine.tolist()]]
+        objects = self.objects.array(mine)
+        centres = self.centres.array(self.centres.overlapping(area))
+        rects = np.concatenate([labels, objects, centres])
+        kinds = (len(labels), len(objects), len(centres))
+        per_area = np.repeat([60.0, 1.0, 0.0], kinds)
+        touch = np.repeat([0.0, 0.0, 5000.0], kinds)
+        return rects, per_area, touch
 
-    def score(
-        self, rect: Rect, obstacles: list[tuple[Rect, float, float]], distance: float
-    ) -> float:
+    def add_object(self, rect: Rect, owner: str) -> None:
+        self.objects.add(rect)
+        self.owners.append(owner)
+
+    @staticmethod
+    def crowding(
+        rects: Sequence[Rect], obstacles: _Obstacles, distances: list[float]
+    ) -> list[float]:
+        """Per spot: three times its distance plus the cost of every obstacle it overlaps,
+        all spots against all obstacles at once (added up in obstacle order)."""
+        start = np.array(distances) * 3.0
+        boxes, per_area, touch = obstacles
+        if not len(boxes):
+            return [float(v) for v in start]
+        r = np.array(rects)[:, None, :]
+        o = boxes[None, :, :]
+        w = np.minimum(r[..., 2], o[..., 2]) - np.maximum(r[..., 0], o[..., 0])
+        h = np.minimum(r[..., 3], o[..., 3]) - np.maximum(r[..., 1], o[..., 1])
+        cost = np.where((w > 0) & (h > 0), w * h * per_area[None, :] + touch[None, :], 0.0)
+        # A running sum, so each total is the one adding the costs one by one would give.
+        totals = np.cumsum(np.concatenate([start[:, None], cost], axis=1), axis=1)[:, -1]
+        return [float(v) for v in totals]
+
+    def score(self, rect: Rect, crowding: float) -> float:
+        """A spot's cost: its ``crowding``, and more when it leaves the floor or the picture."""
         frame = self.frame
         x0, y0, x1, y1 = rect
         if x0 < 2 or y0 < 2 or x1 > frame.width - 2 or y1 > frame.height - 2:
             return math.inf
-        total = distance * 3.0
-        for (ox0, oy0, ox1, oy1), per_area, touch in obstacles:
-            w = (x1 if x1 < ox1 else ox1) - (x0 if x0 > ox0 else ox0)
-            if w <= 0:
-                continue
-            h = (y1 if y1 < oy1 else oy1) - (y0 if y0 > oy0 else oy0)
-            if h > 0:
-                total += w * h * per_area + touch
+        total = crowding
         corners = ((x0, y0), (x1, y0), (x0, y1), (x1, y1))
         if all(_inside(c, self.floor) for c in corners):
             return total
@@ -573,13 +645,16 @@ class _Placer:
                 candidates.append((gap, len(candidates), (x, y, x + w, y + h), False))
         reach = self.gaps[-1] + max(w, h)
         obstacles = self._nearby(_inflate(box, reach), exempt)
+        crowding = self.crowding(
+            [rect for _, _, rect, _ in candidates], obstacles, [d for d, _, _, _ in candidates]
+        )
         best: tuple[float, int, Rect, bool] | None = None
         best_score = math.inf
-        for candidate in candidates:
+        for candidate, crowded in zip(candidates, crowding, strict=True):
             distance, _, rect, _ = candidate
             if distance * 3.0 >= best_score:
                 break
-            value = self.score(rect, obstacles, distance)
+            value = self.score(rect, crowded)
             if value < best_score:
                 best, best_score = candidate, value
         if best is None:
@@ -596,12 +671,12 @@ class _Placer:
                 leader = (start, end)
         color = inside_color if own else TEXT_COLOR
         self.placed.append(_Label(block, rect, color, not own, leader))
-        self.labels.append(rect)
+        self.labels.add(rect)
 
     def put(self, block: _Block, rect: Rect) -> None:
         """Keep a label fitted inside its own object."""
         self.placed.append(_Label(block, rect, TEXT_COLOR, False, None))
-        self.labels.append(rect)
+        self.labels.add(rect)
 
     def draw(self, image: Image.Image) -> None:
         draw = ImageDraw.Draw(image)
@@ -836,14 +911,14 @@ class _Painter:
         bars = [self._bar_outline(s) for s in wall]
         placer = self.placer
         for shape in floor:
-            placer.objects.append((_bbox(shape.outline), shape.obj.id))
+            placer.add_object(_bbox(shape.outline), shape.obj.id)
             r = m.ring + 2.0
             cx, cy = shape.center
-            placer.centres.append((cx - r, cy - r, cx + r, cy + r))
+            placer.centres.add((cx - r, cy - r, cx + r, cy + r))
         for shape, outline in zip(surface, markers, strict=True):
-            placer.objects.append((_bbox(outline), shape.obj.id))
+            placer.add_object(_bbox(outline), shape.obj.id)
         for shape, outline in zip(wall, bars, strict=True):
-            placer.objects.append((_bbox(outline), shape.obj.id))
+            placer.add_object(_bbox(outline), shape.obj.id)
 
         for shape in rugs:
             self._rug(shape)
@@ -858,13 +933,22 @@ class _Painter:
             self._ceiling(shape)
 
         # Labels: first those fitting inside their footprints, then the rest around them.
-        blockers = [(_bbox(o), s.obj.id) for s, o in zip(surface, markers, strict=True)]
-        blockers += [(_bbox(o), s.obj.id) for s, o in zip(wall, bars, strict=True)]
+        # What keeps a label out of a footprint: the markers and bars on it, and the
+        # smaller floor objects drawn later over it (those after it in ``floor``).
+        blockers = _Boxes()
+        owners: list[tuple[str, int]] = []  # each blocker's object, and its floor index
+        for s, o in zip(surface, markers, strict=True):
+            blockers.add(_bbox(o))
+            owners.append((s.obj.id, -1))
+        for s, o in zip(wall, bars, strict=True):
+            blockers.add(_bbox(o))
+            owners.append((s.obj.id, -1))
+        for k, s in enumerate(floor):
+            blockers.add(_bbox(s.outline))
+            owners.append((s.obj.id, k))
         outside: list[_Shape] = []
         for index, shape in enumerate(floor):
-            # Smaller floor objects drawn later over this one also keep its label away.
-            others = [(_bbox(s.outline), s.obj.id) for s in floor[index + 1 :]]
-            if not self._inside_label(shape, blockers + others):
+            if not self._inside_label(shape, index, blockers, owners):
                 outside.append(shape)
         ids = {s.obj.id for s in floor}
         for shape in outside:
@@ -899,7 +983,9 @@ class _Painter:
         if length >= 2.0:
             _arrow(self.draw, start, shape.ez, length, style.ink, m.shaft, 14.0 * m.unit)
 
-    def _inside_label(self, shape: _Shape, blockers: list[tuple[Rect, str]]) -> bool:
+    def _inside_label(
+        self, shape: _Shape, index: int, blockers: _Boxes, owners: list[tuple[str, int]]
+    ) -> bool:
         """Fit the category into the back part of the footprint, clear of the arrow."""
         m = self.m
         pad = m.outline + 2.0 * m.unit
@@ -923,7 +1009,13 @@ class _Painter:
                 centre[0] + w / 2.0,
                 centre[1] + h / 2.0,
             )
-            hits = [box for box, owner in blockers if owner != shape.obj.id and _overlap(rect, box)]
+            hits = [
+                blockers.rects[k]
+                for k in blockers.near(rect)
+                if owners[k][0] != shape.obj.id
+                and (owners[k][1] < 0 or owners[k][1] > index)
+                and _overlap(rect, blockers.rects[k])
+            ]
             if not hits:
                 self.placer.put(block, rect)
                 return True

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.assembly.floorplan import _Boxes, _overlap
 from services.assembly.scene import build_scene_glb
 from services.assembly.work import Assembler
 from services.meshgen.shapes import mesh_glb
@@ -174,3 +176,21 @@ async def test_a_redelivered_last_mesh_builds_again(tmp_path: Path) -> None:
     redelivered = await assembler(meshes[-1], again(last))
     assert len(first) == 1 and len(redelivered) == 1
     assert first[0].msg_id == redelivered[0].msg_id  # the same message, deduplicated by its id
+
+
+def test_the_floor_plan_finds_the_rectangles_an_area_overlaps() -> None:
+    """Labels and objects of the floor plan are looked up in buckets: the same ones, in
+    the same order, as testing every rectangle."""
+    rng = random.Random(5)
+    boxes = _Boxes()
+    rects = []
+    for _ in range(400):
+        x, y = rng.uniform(-50, 1500), rng.uniform(-50, 1000)
+        rect = (x, y, x + rng.uniform(0.5, 300), y + rng.uniform(0.5, 120))
+        rects.append(rect)
+        boxes.add(rect)
+    for _ in range(200):
+        x, y = rng.uniform(-100, 1500), rng.uniform(-100, 1000)
+        area = (x, y, x + rng.uniform(1, 600), y + rng.uniform(1, 600))
+        expected = [k for k, r in enumerate(rects) if _overlap(area, r)]
+        assert boxes.overlapping(area).tolist() == expected
