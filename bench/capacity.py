@@ -2,48 +2,58 @@
 
 Every service runs as its own ``holodeck serve`` process against one fresh nats-server
 (as in production); images come from the fake ComfyUI and meshes from the fake SF3D
-server (``tests/fakes``), both in this process on loopback, each answering after a
-latency drawn from a distribution: ``fixed`` (always the given seconds) or
-``lognormal`` (the given seconds as median, ``--sigma`` the spread of its logarithm).
-A backend has a number of servers (GPUs): at most that many requests are in service at
-once, the others wait in its queue. Scenes are submitted over NATS as another system
-does (``scene.requested.<id>``, with ``options.priority``), all at once.
+server (``tests/fakes``), both in this process on loopback, each call taking a latency
+drawn from a distribution: ``fixed`` (always the given seconds) or ``lognormal`` (the
+given seconds as median, ``--sigma`` the spread of its logarithm). A backend has a
+number of servers (GPUs), at most that many calls in service at once, the others
+waiting their turn: by default one address per backend serving that many at once
+(``--servers-as address``); ``--servers-as pool`` gives each GPU a fake server of its
+own and hands the stack the list (one server per GPU, as real ComfyUI and SF3D run).
+Scenes are submitted over NATS as another system does (``scene.requested.<id>``,
+``options.priority`` batch or interactive), all at once.
 
 Measured at the fakes: calls, busy time (a call's time in service), the most calls in
-service at once, and duplicates (the same image or mesh request made twice). GPU
-utilisation is busy time / (servers x wall time of the run). Measured on the stream:
-each scene's latency (request to ``scene.ready``), per priority class, and scenes/hour.
+service at once, and duplicates (the same image or mesh request made twice, by its
+content). GPU utilisation is busy time / (servers x wall time of the run);
+``window_utilisation`` the same over the backend's own window (its first call's start
+to its last call's end), i.e. how busy the stack kept the GPUs while it had work for
+them. Measured on the stream: each scene's latency (request to ``scene.ready``), p50
+and p95 per priority class, and scenes/hour (scenes over the run's wall time).
 
-Scenarios (``--scenario``, several allowed; ``all`` runs every one):
+Scenarios (``--scenario``, several allowed; ``all`` is every one but ``run``):
 
-- ``run``: one burst of ``--scenes`` scenes with exactly the given settings.
-- ``utilisation``: meshgen's throughput against its ideal, ``workers x replicas /
-  mean mesh latency`` calls/s, over the meshgen window (first mesh call to last), at
-  4 and 16 workers per replica (``--workers`` picks others); target >= 90 %.
+- ``run``: one burst of ``--scenes`` scenes with exactly the given settings, and the
+  GPUs ``--plan`` scenes/hour need at its latencies and utilisation (``sizing``): what
+  the sizing advice in deploy/README.md ("Scaling out") is made from.
+- ``utilisation``: meshgen's calls/s over its window against its ideal, ``min(workers
+  x replicas, mesh servers) / mean mesh latency``, at 4 and 16 workers per replica
+  (``--workers`` picks one); target >= 90 %.
 - ``replicas``: the same scenes with 1 and 2 replicas of imagegen and meshgen
-  (``--workers`` per replica, 4 by default); meshgen throughput ratio, target >= 1.9.
+  (``--workers`` each, 4 by default); meshgen calls/s ratio, target >= 1.9.
 - ``fairness``: one interactive scene alone (its solo latency), then ``--scenes``
-  batch scenes at once and the interactive scene (another seed, so nothing is cached)
-  5 s in; its latency during the burst, target <= 3x solo. Priorities are sent in
-  ``options.priority``; a stack that refuses the option is sent none (the output says).
-- ``cache``: ``bench/cache_bound.py``'s run: 1,000 scenes through a 100 MB cache and an
-  unbounded one; throughput ratio, target >= 0.90.
-- ``scale``: ``bench/scale.py``'s end-to-end 500-object scene (embedded stack, offline
-  backends); target <= 5 s.
+  batch scenes at once and the same interactive scene (another seed: nothing cached)
+  5 s in; its latency during the burst, target <= 3x solo. A stack whose contract
+  refuses ``options.priority`` is sent none (``priority_sent: false`` says so).
+- ``cache``: ``bench/cache_bound.py``'s ``run``: ``--cache-scenes`` scenes through a
+  ``--cache-mb`` cache and an unbounded one; throughput ratio, target >= 0.90.
+- ``scale``: ``bench/scale.py``'s end-to-end scene of ``--scale-objects`` objects
+  (embedded stack, offline backends); target <= 5 s.
 
-Defaults: image 0.5 s, mesh 1.0 s, fixed; 20 scenes of ~11 objects per run; servers
-as many as the stack sends at once (workers x replicas), so the backends never limit
-it; images of 256 px (the fake renders real PNGs: smaller ones keep its CPU off the
-measurement). About 5 minutes for ``all`` on a 2-core machine (the cache scenario half
-of it).
+Defaults: image 0.5 s, mesh 1.0 s, fixed; 20 scenes of 11 objects per run; 4 workers
+per replica, 1 replica; servers as many as the stack sends at once (workers x
+replicas), so the backends never hold it back; images of 256 px at draft quality (the
+fake renders real PNGs and sends two progress frames per sampler step, work of the GPU
+server, not of the stack's machine); 100 cache scenes (``--cache-scenes 1000`` for the
+1,000-scene figure, about half an hour here). ``all`` takes about 9 minutes on a
+loaded 2-core machine. ``--set NAME=VALUE`` adds a variable to the stack's environment.
 
     python bench/capacity.py [--scenario all] [--image-latency 0.5] [--mesh-latency 1.0]
         [--dist fixed|lognormal] [--sigma 0.5] [--image-servers N] [--mesh-servers N]
-        [--workers N] [--replicas N] [--scenes 20]
+        [--workers N] [--replicas N] [--scenes 20] [--servers-as address|pool]
+        [--plan 1000] [--set NAME=VALUE]
 
-``--scenario run`` is one burst with exactly the given settings (``--workers``,
-``--replicas``, servers): the figures the sizing advice of deploy/README.md ("Scaling
-out") is made from. The last line is one JSON object.
+Each scenario prints one JSON line as it ends; the last line is one JSON object of the
+headline figures and which targets are met.
 """
 
 from __future__ import annotations
@@ -51,8 +61,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
-import importlib.util
+import importlib
+import inspect
 import json
 import math
 import random
@@ -72,8 +84,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._stack import Cluster, cluster, connect, stop_on_sigterm
-from shared.config import ImageSettings, MeshSettings
+from shared.config import ImageSettings, LoggingSettings, MeshSettings
 from shared.contract import SceneRequested, Subject, encode, subject
+from shared.logs import configure_logging
 from tests.fakes.comfyui_server import FakeComfyUI, Scenario
 from tests.fakes.image_to_3d import FakeSF3D
 
@@ -267,8 +280,8 @@ def takes_pools() -> bool:
 
 @dataclass
 class Backends:
-    """The two fake GPU backends of one run: one fake server per GPU where the stack
-    takes a pool of servers, else one fake (one address) serving as many at once."""
+    """The two fake GPU backends of one run: one fake per backend (one address) serving
+    ``*_servers`` requests at once, or (``pooled``) one fake server per GPU."""
 
     images: list[FakeComfyUI]
     meshes: list[MeteredSF3D]
@@ -277,7 +290,11 @@ class Backends:
     pooled: bool
 
     def env(self) -> dict[str, str]:
-        return {
+        env = {}
+        if not self.pooled and "comfyui_concurrency" in ImageSettings.model_fields:
+            # One address stands for every image GPU: it may be sent that many at once.
+            env["HOLODECK_IMAGE_GENERATION__COMFYUI_CONCURRENCY"] = str(self.image_servers)
+        return env | {
             "HOLODECK_IMAGE_GENERATION__DEFAULT_BACKEND": "comfyui",
             "COMFYUI_API_URL": ",".join(fake.base_url for fake in self.images),
             "HOLODECK_IMAGE_GENERATION__SIZE": str(IMAGE_SIZE),
@@ -295,7 +312,6 @@ class Backends:
         image["duplicates"] = len(keys) - len(set(keys))
         mesh_calls = [call for fake in self.meshes for call in fake.calls]
         return {
-            "servers_are": "a pool of one-GPU servers" if self.pooled else "one address",
             "image": image,
             "mesh": summarise(mesh_calls, self.mesh_servers, t0, t1),
         }
@@ -303,9 +319,10 @@ class Backends:
 
 @contextlib.asynccontextmanager
 async def backends(
-    image: Latency, mesh: Latency, image_servers: int, mesh_servers: int
+    image: Latency, mesh: Latency, image_servers: int, mesh_servers: int, pooled: bool
 ) -> AsyncIterator[Backends]:
-    pooled = takes_pools()
+    if pooled and not takes_pools():
+        raise SystemExit("--servers-as pool: this code's backends take one server each")
     async with contextlib.AsyncExitStack() as fakes:
         if pooled:
             images = [
@@ -470,7 +487,8 @@ class Config:
     workers: int
     replicas: int
     scenes: int
-    seed_base: int = 0
+    servers_as: str = "address"  # or "pool"
+    settings: dict[str, str] = field(default_factory=dict)  # more of the stack's environment
 
     def servers(self) -> tuple[int, int]:
         most = self.workers * self.replicas
@@ -487,6 +505,8 @@ class Config:
             "mesh_servers": mesh_servers,
             "workers": self.workers,
             "replicas": self.replicas,
+            "servers_as": self.servers_as,
+            **({"settings": self.settings} if self.settings else {}),
         }
 
 
@@ -502,8 +522,9 @@ def next_seed() -> int:
 @contextlib.asynccontextmanager
 async def stack(cfg: Config) -> AsyncIterator[tuple[Cluster, Backends]]:
     image_servers, mesh_servers = cfg.servers()
-    async with backends(cfg.image, cfg.mesh, image_servers, mesh_servers) as fakes:
-        env = {**fakes.env(), "HOLDECK_WORKERS": str(cfg.workers)}
+    pooled = cfg.servers_as == "pool"
+    async with backends(cfg.image, cfg.mesh, image_servers, mesh_servers, pooled) as fakes:
+        env = {**fakes.env(), "HOLDECK_WORKERS": str(cfg.workers), **cfg.settings}
         replicas = {"imagegen": cfg.replicas, "meshgen": cfg.replicas}
         started = time.monotonic()
         async with cluster(
@@ -585,7 +606,7 @@ async def scenario_utilisation(
 ) -> dict[str, Any]:
     runs = []
     for w in workers:
-        one = Config(cfg.image, cfg.mesh, cfg.image_servers, cfg.mesh_servers, w, 1, cfg.scenes)
+        one = dataclasses.replace(cfg, workers=w, replicas=1)
         result = await burst(one, send_priority, f"util{w}")
         log(
             f"utilisation, {w} workers: meshgen at {result['mesh_of_ideal']['of_ideal']:.0%} "
@@ -603,9 +624,7 @@ async def scenario_utilisation(
 async def scenario_replicas(cfg: Config, send_priority: bool) -> dict[str, Any]:
     runs = {}
     for n in (1, 2):
-        one = Config(
-            cfg.image, cfg.mesh, cfg.image_servers, cfg.mesh_servers, cfg.workers, n, cfg.scenes
-        )
+        one = dataclasses.replace(cfg, replicas=n)
         result = await burst(one, send_priority, f"rep{n}")
         log(
             f"replicas {n}: meshgen {result['mesh'].get('calls_per_s')} calls/s, "
@@ -668,15 +687,10 @@ async def scenario_fairness(cfg: Config, send_priority: bool) -> dict[str, Any]:
 
 
 def _sibling(name: str) -> Any | None:
-    """``bench/<name>.py`` as a module, or None where there is none."""
-    path = ROOT / "bench" / f"{name}.py"
-    if not path.exists():
+    """The module ``bench/<name>.py``, or None where there is none."""
+    if not (ROOT / "bench" / f"{name}.py").exists():
         return None
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"bench.{name}")
 
 
 async def scenario_cache(scenes: int, bound_mb: int) -> dict[str, Any]:
@@ -697,7 +711,10 @@ async def scenario_scale(objects: int) -> dict[str, Any]:
     module = _sibling("scale")
     if module is None or not hasattr(module, "end_to_end"):
         return {"skipped": "bench/scale.py has no end_to_end()"}
-    result: dict[str, Any] = await module.end_to_end(objects, 600.0)
+    # Its other parameters (the room, ...) keep their defaults where they have one.
+    wanted = inspect.signature(module.end_to_end).parameters
+    options = {k: v for k, v in (("room", "office"), ("timeout", 600.0)) if k in wanted}
+    result: dict[str, Any] = await module.end_to_end(objects, **options)
     total = result.get("total_s")
     return {
         **result,
@@ -748,9 +765,22 @@ async def main() -> None:
     parser.add_argument("--replicas", type=int, default=1, help="imagegen and meshgen (run)")
     parser.add_argument("--scenes", type=int, default=20, help="scenes per run")
     parser.add_argument(
+        "--servers-as",
+        choices=["address", "pool"],
+        default="address",
+        help="one address per backend serving N at once, or a pool of N one-GPU servers",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a variable of the stack's environment, e.g. HOLDECK_CACHE_SIZE_MB=100",
+    )
+    parser.add_argument(
         "--plan", type=int, default=1000, help="run: GPUs needed for this many scenes/hour"
     )
-    parser.add_argument("--cache-scenes", type=int, default=1000)
+    parser.add_argument("--cache-scenes", type=int, default=100)
     parser.add_argument("--cache-mb", type=int, default=100)
     parser.add_argument("--scale-objects", type=int, default=500)
     args = parser.parse_args()
@@ -761,6 +791,12 @@ async def main() -> None:
         mesh = Latency(args.dist, args.mesh_latency, args.sigma, random.Random(13))
     except ValueError as exc:
         parser.error(str(exc))
+    settings = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--set takes NAME=VALUE, got {item!r}")
+        settings[name] = value
     cfg = Config(
         image,
         mesh,
@@ -769,7 +805,11 @@ async def main() -> None:
         args.workers or 4,
         args.replicas,
         args.scenes,
+        args.servers_as,
+        settings,
     )
+    # The benches run in this process (cache, scale) log their warnings to stderr.
+    configure_logging(LoggingSettings(level="WARNING"))
     chosen = SCENARIOS if "all" in args.scenario else tuple(args.scenario)
     send_priority = takes_priority()
     if not send_priority:
