@@ -8,6 +8,9 @@ is process overhead: interpreter, imports, the server's start and stop, the serv
 start and stop. Runs alternate between the commands (and between source trees, with
 ``--against``) so that a noisy machine weighs on all of them alike; figures are medians.
 
+Beside wall times, the CPU time (user + system) of each command and the children it
+waited for: on a loaded machine it is the steadier figure.
+
 Each run starts on a free store: the bench first waits until the previous command's
 server has released the store's lock, and reports that wait too (a command that
 exits while its server is still flushing makes the next command wait that long).
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -56,6 +60,9 @@ MEASURES = (
     "scene (as reported)",
     "build overhead",
     "store held after exit",
+    "python -c pass (cpu)",
+    "holodeck --help (cpu)",
+    "holodeck build (cpu)",
 )
 
 
@@ -94,8 +101,9 @@ class Tree:
 
     def measure(self) -> None:
         for name, command in self.commands.items():
-            elapsed, stdout = run(command, self.env)
+            elapsed, cpu, stdout = run(command, self.env)
             self.series[name].append(elapsed)
+            self.series[f"{name} (cpu)"].append(cpu)
             if name == "holodeck build":
                 self.series["store held after exit"].append(wait_released(self.store))
                 scene = scene_seconds(stdout)
@@ -113,16 +121,21 @@ class Tree:
             "scene_s": round(self.median("scene (as reported)"), 3),
             "overhead_s": round(self.median("build overhead"), 3),
             "store_held_after_exit_s": round(self.median("store held after exit"), 3),
+            "build_cpu_s": round(self.median("holodeck build (cpu)"), 3),
         }
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds and the output of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args[:3])} failed ({done.returncode}): {done.stderr[-2000:]}")
-    return elapsed, done.stdout
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu, done.stdout
 
 
 def scene_seconds(stdout: str) -> float:
