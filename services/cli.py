@@ -3,8 +3,9 @@
 Most imports are local to the commands that use them: each command (``--help``
 included) is a fresh process that needs only its own share of the pipeline, the bus
 client, the web stack and the status database, and loading them all up front would cost
-more than a cached build's own work. Module-level imports are for what every command
-uses; the rest is imported under ``TYPE_CHECKING`` for the annotations only.
+more than a cached build's own work. Module-level imports are what every command uses;
+the rest are imported in the function that uses them, and under ``TYPE_CHECKING`` where
+only an annotation names them.
 """
 
 from __future__ import annotations
