@@ -142,6 +142,8 @@ class Slots:
     wall: list[Array] = field(default_factory=list)
     t: list[Array] = field(default_factory=list)
     rank: list[Array] = field(default_factory=list)
+    # The point of the floor grid each candidate stands on (-1: another kind of slot).
+    lattice: list[Array] = field(default_factory=list)
     singles: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     def add(
@@ -152,6 +154,7 @@ class Slots:
         wall: int = -1,
         t: Array | None = None,
         rank: Array | float = 0.0,
+        lattice: Array | None = None,
     ) -> None:
         n = x.shape[0]
         if n == 0:
@@ -162,18 +165,20 @@ class Slots:
         self.wall.append(np.full(n, wall, dtype=int))
         self.t.append(np.full(n, np.nan) if t is None else np.asarray(t, dtype=float))
         self.rank.append(np.broadcast_to(np.asarray(rank, dtype=float), (n,)))
+        self.lattice.append(np.full(n, -1, dtype=np.intp) if lattice is None else lattice)
 
     def one(self, x: float, z: float, rot: float, rank: float = 0.0) -> None:
         self.singles.append((x, z, rot, rank))
 
-    def arrays(self) -> tuple[Array, Array, Array, np.ndarray, Array, Array]:
+    def arrays(self) -> tuple[Array, Array, Array, np.ndarray, Array, Array, np.ndarray]:
         if self.singles:
             extra = np.array(self.singles, dtype=float)
             self.add(extra[:, 0], extra[:, 1], extra[:, 2], rank=extra[:, 3])
             self.singles = []
         if not self.x:
             empty = np.zeros(0)
-            return empty, empty, empty, np.zeros(0, dtype=int), empty, empty
+            none = np.zeros(0, dtype=np.intp)
+            return empty, empty, empty, np.zeros(0, dtype=int), empty, empty, none
         return (
             np.concatenate(self.x),
             np.concatenate(self.z),
@@ -181,6 +186,7 @@ class Slots:
             np.concatenate(self.wall),
             np.concatenate(self.t),
             np.concatenate(self.rank),
+            np.concatenate(self.lattice),
         )
 
 
@@ -275,6 +281,9 @@ class Arranger:
         # object count, and the points with it would make every placement cost more.
         self.step = max(math.sqrt(max(shell.area, 1.0) / GRID_POINTS), 0.15)
         self._grid = self._floor_grid()
+        # Per category: how many of its things are counted in the distances from each
+        # floor grid point to the nearest of them, and those distances.
+        self._kin: dict[str, tuple[int, Array]] = {}
 
     # ----------------------------------------------------------------- bookkeeping
 
@@ -330,13 +339,19 @@ class Arranger:
         ``skip``: per candidate, the index of the placed pose it stands inside (a
         shelving unit it is put into), -1 for none."""
         n = len(c)
-        quads, boxes, y0, y1, aligned, flat, floor, ceiling = self._obstacles()
         cand_boxes = c.boxes
         cand_aligned = geometry.aligned(c.rot)
         ok = np.ones(n, dtype=bool)
-        if len(self.poses):
+        if exempt and not item.flat:
+            ok &= self._tucked(c, self._tables(exempt))
+        near = self._near(cand_boxes)
+        if near.size:
+            quads, boxes, y0, y1, aligned, flat, floor, ceiling = (
+                a[near] for a in self._obstacles()
+            )
+            m = near.size
             if item.flat:
-                relevant = np.broadcast_to(flat, (n, len(self.poses)))
+                relevant = np.broadcast_to(flat, (n, m))
             else:
                 top = c.y + item.h
                 relevant = (
@@ -345,21 +360,22 @@ class Arranger:
                     & (y0[None, :] < top[:, None] - 1e-9)
                 )
                 if exempt:
-                    keep = np.ones(len(self.poses), dtype=bool)
-                    for table in self._tables(exempt):
-                        keep[self.index.position[id(table)]] = False
+                    keep = np.ones(m, dtype=bool)
+                    tables = [self.index.position[id(t)] for t in self._tables(exempt)]
+                    keep[np.isin(near, tables)] = False
                     relevant = relevant & keep[None, :]
-                    ok &= self._tucked(c, self._tables(exempt))
             if item.placement == "surface":
                 # A plate stands on a runner or a placemat as on the table.
-                cloth = self.index.cloth
+                cloth = self.index.cloth[near]
                 if cloth.any():
                     relevant = np.array(relevant) & ~cloth[None, :]
             if skip is not None and (skip >= 0).any():
                 relevant = np.array(relevant)
                 rows = np.nonzero(skip >= 0)[0]
-                relevant[rows, skip[rows]] = False
-            gap = np.zeros(len(self.poses))
+                at = np.minimum(np.searchsorted(near, skip[rows]), m - 1)
+                hit = near[at] == skip[rows]
+                relevant[rows[hit], at[hit]] = False
+            gap = np.zeros(m)
             if item.placement == "floor" and not item.flat:
                 gap = np.where(floor & ~flat, GAP, 0.0)
             elif item.placement == "ceiling":
@@ -382,6 +398,21 @@ class Arranger:
                 c.quads, cand_boxes, cand_aligned, kq, kb, ka, np.zeros(len(shapes)), every
             )
         return ok
+
+    def _near(self, cand_boxes: Array) -> Array:
+        """The placed poses (indices, in order) whose boxes come within the widest gap of
+        the box round all these candidates: none of the others can touch one of them."""
+        boxes = self._obstacles()[1]
+        if not len(boxes) or not len(cand_boxes):
+            return np.zeros(0, dtype=np.intp)
+        lo = cand_boxes[:, :2].min(axis=0) - 2 * LAMP_GAP
+        hi = cand_boxes[:, 2:].max(axis=0) + 2 * LAMP_GAP
+        return np.nonzero(
+            (boxes[:, 2] >= lo[0])
+            & (boxes[:, 3] >= lo[1])
+            & (boxes[:, 0] <= hi[0])
+            & (boxes[:, 1] <= hi[1])
+        )[0]
 
     @staticmethod
     def _inside_of(c: Candidates, table: Pose) -> Mask:
@@ -452,7 +483,17 @@ class Arranger:
         poses = [p for p in (self.placed(t) for t in rule.targets) if p is not None]
         return [p.shape for p in poses], list(poses)
 
-    def _score(self, item: Item, c: Candidates, wall: np.ndarray, t: Array, rank: Array) -> Array:
+    def _score(
+        self,
+        item: Item,
+        c: Candidates,
+        wall: np.ndarray,
+        t: Array,
+        rank: Array,
+        grid_point: np.ndarray | None = None,
+    ) -> Array:
+        """Scores of candidates (lower is better); ``grid_point``: the floor grid point
+        each stands on, -1 for none."""
         n = len(c)
         score = rank + self.noise.random(n) * JITTER
         positional = False
@@ -471,13 +512,19 @@ class Arranger:
             violation = RULE_WEIGHT * v + UNMET_WEIGHT * (v > 1e-6)
             score = score + weight * violation + RULE_PREFERENCE * p
         if item.placement == "floor":
-            score = score + self._floor_preferences(item, c, wall, t, positional)
+            score = score + self._floor_preferences(item, c, wall, t, positional, grid_point)
         if item.placement in ("floor", "wall"):
             score = score + self._view_penalty(item, c)
         return score
 
     def _floor_preferences(
-        self, item: Item, c: Candidates, wall: np.ndarray, t: Array, positional: bool
+        self,
+        item: Item,
+        c: Candidates,
+        wall: np.ndarray,
+        t: Array,
+        positional: bool,
+        grid_point: np.ndarray | None = None,
     ) -> Array:
         n = len(c)
         out = np.zeros(n)
@@ -531,10 +578,34 @@ class Arranger:
             out += FACE_ROOM * (1.0 - cos)
         same = self.index.by_category.get(item.category, [])
         if same and item.category not in ("chair", "stool", "office chair"):
-            out += KIN_PULL * geometry.nearest_distance(
-                c.x, c.z, np.array([p.x for p in same]), np.array([p.z for p in same])
-            )
+            out += KIN_PULL * self._kin_distance(item.category, c, grid_point)
         return out
+
+    def _kin_distance(self, category: str, c: Candidates, grid_point: np.ndarray | None) -> Array:
+        """How far each candidate stands from the nearest placed thing of ``category``:
+        on the floor grid, from distances kept up to date as those things are placed."""
+        same = self.index.by_category[category]
+        on = grid_point >= 0 if grid_point is not None else np.zeros(len(c), dtype=bool)
+        dist = np.empty(len(c))
+        if on.any():
+            assert grid_point is not None
+            dist[on] = self._grid_distance(category, same)[grid_point[on]]
+        off = ~on
+        if off.any():
+            dist[off] = geometry.nearest_distance(
+                c.x[off], c.z[off], np.array([p.x for p in same]), np.array([p.z for p in same])
+            )
+        return dist
+
+    def _grid_distance(self, category: str, same: list[Pose]) -> Array:
+        """From each floor grid point, the distance to the nearest of ``same`` (the
+        placed things of ``category``), brought up to date with those placed since."""
+        counted, dist = self._kin.get(category, (0, np.full(self._grid[0].shape, np.inf)))
+        gx, gz = self._grid
+        for pose in same[counted:]:
+            dist = np.minimum(dist, np.hypot(gx - pose.x, gz - pose.z))
+        self._kin[category] = (len(same), dist)
+        return dist
 
     # ----------------------------------------------------------------- the walkway
 
@@ -623,8 +694,9 @@ class Arranger:
 
     def _free_slots(self, item: Item, slots: Slots, rank: float = 0.3) -> None:
         gx, gz = self._grid
+        points = np.arange(gx.shape[0])
         for k, turn in enumerate((0.0, 90.0, 180.0, 270.0)):
-            slots.add(gx, gz, turn, rank=rank + 0.01 * k)
+            slots.add(gx, gz, turn, rank=rank + 0.01 * k, lattice=points)
 
     def _relative_slots(self, item: Item, slots: Slots) -> None:
         for rule in item.rules:
@@ -724,7 +796,7 @@ class Arranger:
                 ):
                     put(lx, lz, base, 0.02 * dist)
 
-    def _candidates(self, item: Item) -> tuple[Candidates, np.ndarray, Array, Array]:
+    def _candidates(self, item: Item) -> tuple[Candidates, np.ndarray, Array, Array, np.ndarray]:
         slots = Slots()
         kinds = {r.kind for r in item.rules}
         wallish = (
@@ -733,9 +805,9 @@ class Arranger:
         self._wall_slots(item, slots, rank=0.0 if wallish else 0.2)
         self._relative_slots(item, slots)
         self._free_slots(item, slots)
-        x, z, rot, wall, t, rank = slots.arrays()
+        x, z, rot, wall, t, rank, lattice = slots.arrays()
         c = Candidates(x, z, rot, item.w, item.d, np.zeros(x.shape[0]), item.h, item.seat)
-        return c, wall, t, rank
+        return c, wall, t, rank, lattice
 
     def place_floor(self, item: Item) -> None:
         """Score every candidate, then take them best first through the hard checks
@@ -743,7 +815,7 @@ class Arranger:
         if item.h > self.room.height - 0.02:
             self._fail(item, f"it is taller ({item.h:.2f} m) than the room", growable=False)
             return
-        c, wall, t, rank = self._candidates(item)
+        c, wall, t, rank, grid_point = self._candidates(item)
         inside = self._inside(c)
         if not inside.any():
             self._fail(
@@ -753,7 +825,8 @@ class Arranger:
         exempt = self._under_exempt(item)
         idx = np.nonzero(inside)[0]
         c, wall, t, rank = c.take(idx), wall[idx], t[idx], rank[idx]
-        order = np.argsort(self._score(item, c, wall, t, rank), kind="stable")
+        grid_point = grid_point[idx]
+        order = np.argsort(self._score(item, c, wall, t, rank, grid_point), kind="stable")
         free_to_walk = item.flat
         any_clear = False
         for roomy in (True, False) if item.has_reserve else (False,):
