@@ -183,11 +183,13 @@ class Assembler:
         if not all(o in meshes for o in wanted):
             return []  # something else stands on a mesh subject: not complete
         try:
-            blobs = await asyncio.gather(*(self.store.get(meshes[o].sha256) for o in wanted))
+            # Objects with the same mesh (a row of identical chairs) share one read.
+            shas = list(dict.fromkeys(meshes[o].sha256 for o in wanted))
+            blobs = dict(zip(shas, await asyncio.gather(*map(self.store.get, shas)), strict=True))
         except ArtifactNotFound as exc:
             raise Permanent(f"mesh artifact {exc} is missing", code="artifact_missing") from None
         room = layout.layout.model_dump_json().encode()
-        bodies = dict(zip(wanted, blobs, strict=True))
+        bodies = {o: blobs[meshes[o].sha256] for o in wanted}
 
         async def make_glb() -> bytes:
             return await asyncio.to_thread(build_scene_glb, layout.layout, bodies)
@@ -197,8 +199,10 @@ class Assembler:
 
         # The same layout with the same meshes is the same file: a rebuild reuses it.
         mesh_shas = [meshes[o].sha256 for o in wanted]
-        glb_ref = await self._cached("scene.glb", [room, *map(str.encode, mesh_shas)], make_glb)
-        plan_ref = await self._cached("floorplan.png", [room], make_plan)
+        glb_ref, plan_ref = await asyncio.gather(
+            self._cached("scene.glb", [room, *map(str.encode, mesh_shas)], make_glb),
+            self._cached("floorplan.png", [room], make_plan),
+        )
         artifacts: dict[str, ArtifactRef] = {
             "scene.glb": glb_ref,
             "layout.json": await self.store.put(layout_document(layout), "application/json"),
