@@ -38,8 +38,9 @@ live ones). A sweep therefore looks only at the oldest entries, never at all of 
   must therefore be longer than the slowest scene build plus the touch interval. When
   every remaining entry is protected the cache stays over its bound until the oldest
   leaves the window: it says so once (a warning naming when it will try again), and
-  insertions start no sweep before then. A sweep also runs every
-  ``sweep_interval_s`` (60 s) in the background.
+  insertions start no sweep before then, nor more often than every ``FULL_SWEEP_GAP_S``
+  (5 s) while the oldest entries keep leaving the window one by one. A sweep also runs
+  every ``sweep_interval_s`` (60 s) in the background.
 - Artifacts: removing an entry deletes its artifact from the store only when no other
   entry points at the same sha256.
 - Races between replicas: every removal and every ``last_used`` refresh is conditional on
@@ -91,6 +92,10 @@ DEFAULT_SWEEP_INTERVAL_S = 60.0
 # Eviction goes down to this share of the bound, not just under it: one sweep makes room
 # for the next tenth of the bound's worth of insertions, which then start no sweep.
 LOW_WATER_FRACTION = 0.9
+# Over the bound with the oldest entry protected, insertions sweep at most this often:
+# what leaves the window meanwhile goes in one batch, not one sweep per insertion, for
+# an overshoot of at most these seconds' worth of entries more.
+FULL_SWEEP_GAP_S = 5.0
 # The recency heap is rebuilt from the mirror once its skipped positions (of entries
 # since changed or removed) outnumber the live ones by this factor: each rebuild costs
 # O(n) after at least n changes, O(1) per change on average.
@@ -513,13 +518,14 @@ class AssetCache:
 
     def _after_sweep(self, now: float, protected_since: float | None) -> None:
         """Left over the bound because the oldest entry is protected: insertions start no
-        sweep until it leaves the window, and the first time this happens is logged."""
+        sweep until it leaves the window (nor for ``FULL_SWEEP_GAP_S``), and the first time
+        this happens is logged."""
         if self._bytes <= self.max_bytes or protected_since is None:
             self._retry_at = float("-inf")
             if self._bytes <= self.max_bytes:
                 self._reported_full = False
             return
-        self._retry_at = protected_since + self.protect_s
+        self._retry_at = max(protected_since + self.protect_s, now + FULL_SWEEP_GAP_S)
         if not self._reported_full:
             self._reported_full = True
             log.warning(
