@@ -52,6 +52,9 @@ from services.gateway.requests import (
     HEADER as IDEMPOTENCY_HEADER,
 )
 from services.gateway.requests import (
+    KEY_PATTERN as IDEMPOTENCY_KEY_PATTERN,
+)
+from services.gateway.requests import (
     MAX_KEY_LENGTH,
     KeyConflict,
     NotAccepted,
@@ -130,8 +133,8 @@ _CALLBACK_URL = re.compile(CALLBACK_URL_PATTERN[1:-1])
 
 
 class NewSceneOptions(SceneOptions):
-    """A request's options as the gateway takes them: the contract's, with the callback
-    URL held to :data:`CALLBACK_URL_PATTERN`."""
+    """A request's options as the gateway takes them: the contract's, with the seed a JSON
+    integer and the callback URL held to :data:`CALLBACK_URL_PATTERN`."""
 
     callback_url: (
         Annotated[
@@ -148,6 +151,14 @@ class NewSceneOptions(SceneOptions):
         "ends (SUCCEEDED, FAILED or CANCELLED): a host name or IPv4 address, an optional "
         "port, path and query; no user name, password or fragment",
     )
+
+    @field_validator("seed", mode="before")
+    @classmethod
+    def _a_number(cls, value: object) -> object:
+        # JSON's true, false and strings are not integers, though Python would take them.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("must be an integer")
+        return value
 
     @field_validator("callback_url")
     @classmethod
@@ -421,7 +432,8 @@ def create_app(
         body: NewScene,
         request: Request,
         idempotency_key: Annotated[
-            str | None,
+            # The pattern is documented only: key_problem checks it, saying what is wrong.
+            Annotated[str, Field(json_schema_extra={"pattern": IDEMPOTENCY_KEY_PATTERN})] | None,
             Header(
                 alias=IDEMPOTENCY_HEADER,
                 max_length=MAX_KEY_LENGTH,

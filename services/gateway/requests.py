@@ -46,6 +46,8 @@ log = get_logger(__name__)
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+# What :func:`key_problem` accepts (with MAX_KEY_LENGTH): printable ASCII, not all spaces.
+KEY_PATTERN = r"^[ -~]*[!-~][ -~]*$"
 # One publish attempt's wait for JetStream's ack, and how many attempts one POST makes.
 PUBLISH_TIMEOUT_S = 2.5
 PUBLISH_ATTEMPTS = 2

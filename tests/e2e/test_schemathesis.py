@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from tests.helpers import running_gateway
 
 ST = Path(sys.executable).parent / "st"
+REPO = Path(__file__).resolve().parents[2]
 # Every check on answers: no 5xx but the documented 503s, status codes, content types,
 # headers and bodies as documented, 405 with a true Allow for undeclared methods, invalid
 # requests refused and valid ones accepted (the document states the callback URL and
@@ -71,6 +73,12 @@ async def test_every_answer_is_the_one_the_openapi_document_promises(
             str(report_path),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            # Each usable Idempotency-Key made unique (see schemathesis_hooks.py).
+            env={
+                **os.environ,
+                "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks",
+                "PYTHONPATH": str(REPO),
+            },
         )
         try:
             output, _ = await asyncio.wait_for(process.communicate(), MAX_TIME_S + 45)

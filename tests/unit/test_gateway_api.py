@@ -23,6 +23,7 @@ from services.gateway.requests import (
     NotAccepted,
     SceneRequests,
     body_digest,
+    key_problem,
     key_token,
     scene_id_for_key,
 )
@@ -559,6 +560,8 @@ async def test_a_fault_of_the_gateway_is_500_json_without_its_traceback(
         ({"prompt": "   "}, "body.prompt"),
         ({"prompt": "a room", "options": {"seed": 1, "quality": "high"}}, "body.options.quality"),
         ({"prompt": "a room", "options": {"seed": -1}}, "body.options.seed"),
+        ({"prompt": "a room", "options": {"seed": False}}, "body.options.seed"),
+        ({"prompt": "a room", "options": {"seed": "7"}}, "body.options.seed"),
         ({"prompt": "a room", "colour": "red"}, "body.colour"),
         ({"prompt": "x" * 2001}, "body.prompt"),
     ],
@@ -788,6 +791,20 @@ async def test_a_callback_url_is_taken_exactly_when_it_matches_the_documented_pa
         assert response.json()["error"]["fields"][0]["field"] == "body.options.callback_url"
     else:
         assert gateway.bus.requests[-1].options.callback_url == url
+
+
+@pytest.mark.parametrize(
+    "key", ["order-7f3a", " a ", "~", "", "   ", "é-key", "tab\tkey", "k" * 255, "k" * 256]
+)
+async def test_the_documented_idempotency_key_pattern_is_what_the_gateway_takes(
+    gateway: Gateway, key: str
+) -> None:
+    spec = (await gateway.client.get("/openapi.json")).json()
+    post = spec["paths"]["/v1/scenes"]["post"]
+    [header] = [p for p in post["parameters"] if p["name"] == "Idempotency-Key"]
+    schema = header["schema"]["anyOf"][0]
+    documented = re.search(schema["pattern"], key) is not None and len(key) <= schema["maxLength"]
+    assert documented is (key_problem(key) is None)
 
 
 async def test_last_event_id_is_documented_and_checked_as_a_stream_sequence(
