@@ -112,15 +112,6 @@ class SceneHistory:
         found = [(seq, e) for seq, e in enumerate(events, 1) if after < seq <= upto]
         return found, max(after, min(upto, len(events)))
 
-    async def mesh_object_ids(self, scene_id: str) -> set[str]:
-        return {e.object_id for e in self.mesh_events.get(scene_id, [])}
-
-    async def meshes(
-        self, scene_id: str, object_ids: list[str], attempt: int = 1
-    ) -> dict[str, MeshReady]:
-        known = {e.object_id: e for e in self.mesh_events.get(scene_id, [])}
-        return {o: known[o] for o in object_ids if o in known}
-
     def forget(self, scene_id: str) -> None:
         self.layouts.pop(scene_id, None)
         self.mesh_events.pop(scene_id, None)
