@@ -37,7 +37,8 @@ running gateway), readers keep seeing the last state this replica held for each 
 until the rebuilt row gets past it; scenes the rebuild has not reached are listed as they
 were. A body that is not in memory and whose row in the database is still behind what
 was shown is not served old: the answer is 503 ``database_unavailable`` with
-Retry-After. While the database is away, everything held is served as it was.
+Retry-After. While the database is away, the list and the bodies held are served as they
+were; a body that would have to be read from it is 503 ``database_unavailable``.
 """
 
 from __future__ import annotations
