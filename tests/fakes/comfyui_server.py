@@ -748,6 +748,8 @@ class FakeComfyUI:
             pause = self.scenario.step_delay
             if self.scenario.run_seconds is not None:
                 pause = self.scenario.run_seconds() / steps
+            loop = asyncio.get_running_loop()
+            began = loop.time()
             for step in range(1, steps + 1):
                 await emit(
                     "progress",
@@ -779,7 +781,8 @@ class FakeComfyUI:
                     await prompt.interrupted.wait()
                 if prompt.interrupted.is_set():
                     raise _Interrupted(node_id, node["class_type"])
-                await asyncio.sleep(pause)
+                # Each step ends on its schedule: a busy loop does not stretch the run.
+                await asyncio.sleep(max(0.0, began + step * pause - loop.time()))
         if not node_class.output_node:
             return None
         value = self._value(prompt.graph, str(node["inputs"]["images"][0]), {})
