@@ -558,6 +558,7 @@ async def _burst(cfg: Config, send_priority: bool, tag: str) -> dict[str, Any]:
         ]
         await run.wait(scenes)
         figures = scene_figures(scenes)
+        warn_unready(figures)
         t0 = min(s.submitted for s in scenes)
         t1 = max((s.ended or time.time()) for s in scenes)
         return {**cfg.describe(), **figures, **fakes.report(t0, t1)}
@@ -661,10 +662,13 @@ async def scenario_fairness(cfg: Config, send_priority: bool) -> dict[str, Any]:
         interactive = await run.submit(prompt, next_seed(), "interactive", "interactive")
         await run.wait([*batch, interactive])
         figures = scene_figures([*batch, interactive])
+        warn_unready(figures)
         backend = fakes.report(started, max((s.ended or time.time()) for s in batch))
     ratio = (
         interactive.latency / solo.latency
-        if interactive.latency is not None and solo.latency
+        if interactive.outcome == solo.outcome == "ready"
+        and interactive.latency is not None
+        and solo.latency
         else None
     )
     log(
@@ -727,6 +731,14 @@ async def scenario_scale(objects: int) -> dict[str, Any]:
 
 def log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def warn_unready(figures: dict[str, Any]) -> None:
+    if figures["ready"] < figures["scenes"]:
+        log(
+            f"WARNING: {figures['failed']} scenes failed, {figures['stuck']} stuck: "
+            f"{figures.get('failure_reasons', [])}; this run's figures do not hold"
+        )
 
 
 async def timed(name: str, work: Awaitable[dict[str, Any]]) -> dict[str, Any]:
@@ -836,7 +848,7 @@ async def main() -> None:
 def headline(results: dict[str, Any], send_priority: bool) -> dict[str, Any]:
     """The figures the targets are about, and whether each is met."""
     out: dict[str, Any] = {"priority_sent": send_priority, "targets": TARGETS, "met": {}}
-    duplicates = 0
+    duplicates = not_ready = 0
     for name, result in results.items():
         runs: list[dict[str, Any]] = []
         if name == "utilisation":
@@ -868,11 +880,15 @@ def headline(results: dict[str, Any], send_priority: bool) -> dict[str, Any]:
             out["met"][name] = result["ok"]
         for r in runs:
             duplicates += sum(r.get(kind, {}).get("duplicates", 0) for kind in ("image", "mesh"))
+            not_ready += r["scenes"] - r["ready"]
         if runs:
             out.setdefault("scenes_per_hour", {})[name] = [r["scenes_per_hour"] for r in runs]
     out["duplicates"] = duplicates
+    out["scenes_not_ready"] = not_ready
     if any(n in results for n in ("utilisation", "replicas", "fairness", "run")):
         out["met"]["no_duplicates"] = duplicates == 0
+        # A failed or stuck scene leaves the other figures of its run meaningless.
+        out["met"]["every_scene_ready"] = not_ready == 0
     return out
 
 
