@@ -271,6 +271,8 @@ class Arranger:
             self.opening_boxes.append((box, k))
         # The places at each table (by id of its pose), worked out once.
         self._spots: dict[int, list[tuple[float, float]]] = {}
+        # The place settings' ranks of a request's spots on a support (see _on_support).
+        self._settings: dict[tuple[int, int, float, float, float, int], list[Array] | None] = {}
         # Where things of one request could stand on one support (see _surface_grid).
         self._grids: dict[tuple[int, int, float, float, float], list[Any]] = {}
         # Objects placed without the floor their companions wanted (a table with no
@@ -293,6 +295,7 @@ class Arranger:
     def _commit(self, pose: Pose) -> None:
         if pose.item.placement == "floor":
             self._spots.clear()  # a new seat may have been drawn up to a table
+            self._settings.clear()
         self.index.add(pose)
 
     def _fail(self, item: Item, reason: str, growable: bool = True) -> None:
@@ -1204,30 +1207,80 @@ class Arranger:
         self, item: Item, ranked: list[tuple[float, Pose]]
     ) -> tuple[tuple[float, Pose] | None, bool]:
         """The best free spot for ``item`` on these supports, with its score; and whether
-        any of them is large enough to hold it at all."""
+        any of them is large enough to hold it at all.
+
+        The supports are tried in the order of the best score each offers, a doubling
+        batch at a time, until the best free spot found could not be beaten (nor come
+        after in a tie) by any spot on the supports left: a lamp among a hundred desks
+        looks closely at the few that could hold its best spot."""
+        supports: list[tuple[float, int, float, Pose]] = []
+        for order, (rank, parent) in enumerate(ranked):
+            if self._surface_grid(item, parent):
+                supports.append((self._best_on(item, rank, parent), order, rank, parent))
+        if not supports:
+            return None, False
+        by_best = sorted(supports, key=lambda entry: (entry[0], entry[1]))
+        order_of = {id(parent): order for _, order, _, parent in supports}
+        take = 1
+        while True:
+            chosen = sorted(by_best[:take], key=lambda entry: entry[1])
+            found = self._spot_on(item, [(rank, parent) for _, _, rank, parent in chosen])
+            rest = by_best[take:]
+            if not rest:
+                return found, True
+            if found is not None:
+                score, pose = found
+                assert pose.parent is not None
+                at = order_of[id(pose.parent)]
+                if not any(b < score or (b == score and o < at) for b, o, _, _ in rest):
+                    return found, True
+            take = min(2 * take, len(by_best))
+
+    def _on_support(self, item: Item, parent: Pose) -> tuple[float, list[Array] | None, list[Pose]]:
+        """What scores ``item``'s spots on ``parent`` beyond their own place there: the
+        crowding, for a place setting its rank per spot (None for other things), and
+        the things of its kind already there. Kept until another of them comes or a
+        seat is drawn up."""
+        on_it = self.index.children.get(id(parent), [])
+        mine = [p for p in on_it if p.item.category == item.category]
+        crowd = len(mine) * self._sibling_rank(item)
+        key = (id(item.obj), id(parent), item.w, item.d, item.h, len(mine))
+        if key not in self._settings:
+            settings = self._seat_spots(parent) if item.group == "set" else []
+            taken = [(p.x, p.z) for p in mine]
+            self._settings[key] = (
+                [
+                    self._setting_rank(x, z, settings, taken)
+                    for x, z, *_ in self._surface_grid(item, parent)
+                ]
+                if settings
+                else None
+            )
+        return crowd, self._settings[key], mine
+
+    def _best_on(self, item: Item, rank: float, parent: Pose) -> float:
+        """The best score of any spot on ``parent``, free or not."""
+        crowd, settings, _ = self._on_support(item, parent)
+        best = math.inf
+        for k, (_, _, _, _, base, _, _) in enumerate(self._surface_grid(item, parent)):
+            score = base + (rank + crowd)
+            if settings is not None:
+                score = score + settings[k]
+            best = min(best, float(score.min()))
+        return best
+
+    def _spot_on(self, item: Item, ranked: list[tuple[float, Pose]]) -> tuple[float, Pose] | None:
+        """The best free spot for ``item`` on these supports (all of them large enough
+        for it), with its score."""
         parts: list[tuple[Array, ...]] = []
         owners: list[Pose] = []
         sizes: dict[tuple[float, float], int] = {}
-        packed = item.group in ("row", "stack")
         for rank, parent in ranked:
-            grids = self._surface_grid(item, parent)
-            if not grids:
-                continue
-            on_it = self.index.children.get(id(parent), [])
-            mine = [p for p in on_it if p.item.category == item.category]
-            crowd = len(mine) * (
-                PACKED_SIBLING_RANK
-                if packed
-                else SET_SIBLING_RANK
-                if item.group == "set"
-                else SIBLING_RANK
-            )
-            settings = self._seat_spots(parent) if item.group == "set" else []
-            taken = [(p.x, p.z) for p in mine]
-            for x, z, y, rot, base, within, own in grids:
+            crowd, settings, _ = self._on_support(item, parent)
+            for k, (x, z, y, rot, base, within, own) in enumerate(self._surface_grid(item, parent)):
                 score = base + (rank + crowd)
-                if settings:
-                    score = score + self._setting_rank(x, z, settings, taken)
+                if settings is not None:
+                    score = score + settings[k]
                 n = x.shape[0]
                 parts.append(
                     (
@@ -1242,8 +1295,6 @@ class Arranger:
                     )
                 )
                 owners.append(parent)
-        if not parts:
-            return None, False
         xs, zs, ys, rots, ranks, owner_of, inside, size_of = (
             np.concatenate([part[k] for part in parts]) for k in range(8)
         )
@@ -1276,8 +1327,15 @@ class Arranger:
                 )
                 best = (int(position[ok[0]]), float(ranks[k]), pose)
             if best is not None:
-                return (best[1], best[2]), True
-        return None, True
+                return best[1], best[2]
+        return None
+
+    @staticmethod
+    def _sibling_rank(item: Item) -> float:
+        """What each thing of its kind already on a support adds to a spot there."""
+        if item.group in ("row", "stack"):
+            return PACKED_SIBLING_RANK
+        return SET_SIBLING_RANK if item.group == "set" else SIBLING_RANK
 
     @staticmethod
     def _setting_rank(

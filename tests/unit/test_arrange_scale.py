@@ -53,11 +53,13 @@ def test_nearest_distance_is_the_smallest_of_all_distances() -> None:
 
 class EverySupport(Arranger):
     """The search ranking every placed object as a support for each small thing, by a
-    walk over all of them, and trying them all at once."""
+    walk over all of them, and trying every spot on all of them at once."""
 
     def place_surface(self, item: arrange.Item) -> None:
         ranked = self._every_support(item)
-        found, room = self._surface_spot(item, ranked)
+        holding = [(r, p) for r, p in ranked if self._surface_grid(item, p)]
+        found = self._spot_on(item, holding) if holding else None
+        room = bool(holding)
         if found is not None:
             self._commit(found[1])
         elif not ranked:
@@ -142,3 +144,34 @@ def test_a_monitor_looks_at_its_own_desk_only(monkeypatch: pytest.MonkeyPatch) -
     monitors = [o for o in layout.objects if o.category == "computer monitor"]
     assert len(monitors) == 40
     assert looked and max(looked) == 1
+
+
+def test_a_vase_looks_closely_at_the_tables_that_could_hold_its_best_spot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Vases may stand on any of 30 side tables: each is scored against all of them
+    but checked for room on the one or two that could hold its best spot."""
+    listed: list[int] = []
+    checked: list[int] = []
+    spot, spot_on = Arranger._surface_spot, Arranger._spot_on
+
+    def listing(
+        self: Arranger, item: arrange.Item, ranked: list[tuple[float, arrange.Pose]]
+    ) -> tuple[tuple[float, arrange.Pose] | None, bool]:
+        if item.category == "vase":
+            listed.append(len(ranked))
+        return spot(self, item, ranked)
+
+    def checking(
+        self: Arranger, item: arrange.Item, ranked: list[tuple[float, arrange.Pose]]
+    ) -> tuple[float, arrange.Pose] | None:
+        if item.category == "vase":
+            checked.append(len(ranked))
+        return spot_on(self, item, ranked)
+
+    monkeypatch.setattr(Arranger, "_surface_spot", listing)
+    monkeypatch.setattr(Arranger, "_spot_on", checking)
+    layout = plan_scene("a living room with 30 side tables and 30 vases")
+    assert sum(o.category == "vase" for o in layout.objects) == 30
+    assert max(listed) >= 20
+    assert sum(checked) <= 2 * len(listed)
