@@ -637,9 +637,6 @@ class ReadModel:
         )
         return b'{"items":[' + items + b"]," + tail.encode()
 
-    def count(self) -> int:
-        return len(self._listed)
-
     # -- waiting -----------------------------------------------------------------------
 
     def last_seq(self) -> int:
