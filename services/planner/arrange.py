@@ -37,7 +37,7 @@ import numpy as np
 from services.planner import geometry, items, room, rules, walk
 from services.planner.geometry import Array, Mask
 from services.planner.items import Item, Rule
-from services.planner.placed import Placed
+from services.planner.placed import Placed, Rows
 from services.planner.rules import Candidates, RoomInfo, Shape
 from shared.layout import Room
 
@@ -283,6 +283,8 @@ class Arranger:
         # object count, and the points with it would make every placement cost more.
         self.step = max(math.sqrt(max(shell.area, 1.0) / GRID_POINTS), 0.15)
         self._grid = self._floor_grid()
+        # Per wall, the stretch along it (from, to) of each piece of furniture against it.
+        self._along = [Rows((2,), float) for _ in self.walls]
         # Per category: how many of its things are counted in the distances from each
         # floor grid point to the nearest of them, and those distances.
         self._kin: dict[str, tuple[int, Array]] = {}
@@ -296,7 +298,19 @@ class Arranger:
         if pose.item.placement == "floor":
             self._spots.clear()  # a new seat may have been drawn up to a table
             self._settings.clear()
+            if not pose.item.flat:
+                self._stands_at_walls(pose)
         self.index.add(pose)
+
+    def _stands_at_walls(self, pose: Pose) -> None:
+        """Note where along each wall a piece of furniture standing against it reaches
+        (something else may stand flush beside it)."""
+        for wall, run in zip(self.walls, self._along, strict=True):
+            rel = pose.quad[None] - np.array(wall.a)
+            along = rel @ np.array(wall.u)
+            out = rel @ np.array(wall.n)
+            if (out.min(axis=1) <= 0.35) & (out.max(axis=1) >= -0.01):
+                run.append(np.stack([along.min(axis=1), along.max(axis=1)], axis=1))
 
     def _fail(self, item: Item, reason: str, growable: bool = True) -> None:
         failure = Failure(item, reason, growable)
@@ -672,22 +686,16 @@ class Arranger:
     def _wall_slots(self, item: Item, slots: Slots, rank: float = 0.0) -> None:
         """Backs to every wall: evenly along it, and flush against what stands there."""
         w, d = item.w, item.d
-        quads = self.index.arrays()[0][self.index.standing]
-        for wall in self.walls:
+        for wall, run in zip(self.walls, self._along, strict=True):
             lo, hi = w / 2 + WALL_GAP + MARGIN, wall.length - w / 2 - WALL_GAP - MARGIN
             if hi < lo:
                 continue
             steps = max(1, min(60, int((hi - lo) / 0.1)))
             parts = [np.linspace(lo, hi, steps + 1), np.array([wall.length / 2])]
-            if len(quads):
-                rel = quads - np.array(wall.a)
-                along = rel @ np.array(wall.u)
-                out = rel @ np.array(wall.n)
-                close = (out.min(axis=1) <= 0.35) & (out.max(axis=1) >= -0.01)
-                if close.any():
-                    reach = w / 2 + GAP + 0.002
-                    parts.append(along[close].min(axis=1) - reach)
-                    parts.append(along[close].max(axis=1) + reach)
+            if run.size:
+                reach = w / 2 + GAP + 0.002
+                parts.append(run.view()[:, 0] - reach)
+                parts.append(run.view()[:, 1] + reach)
             tt = np.unique(np.round(np.concatenate(parts), 4))
             tt = tt[(tt >= lo - 1e-9) & (tt <= hi + 1e-9)]
             out_d = d / 2 + WALL_GAP + MARGIN

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 _START = 64  # rows the arrays begin with; they double when full
 
 
-class _Rows:
+class Rows:
     """A numpy array that grows by appending rows, read back as a view."""
 
     def __init__(self, shape: tuple[int, ...], dtype: Any):
@@ -65,15 +65,15 @@ class Placed:
         self.windows: set[int] = set()  # windows with curtains
         self.topped: list[Pose] = []  # furniture with a top things can stand on
         self.covered = 0.0  # floor taken by standing furniture, m²
-        self._quads = _Rows((4, 2), float)
-        self._boxes = _Rows((4,), float)
-        self._y = _Rows((2,), float)
+        self._quads = Rows((4, 2), float)
+        self._boxes = Rows((4,), float)
+        self._y = Rows((2,), float)
         # aligned, flat, floor, ceiling, cloth, standing
-        self._flags = _Rows((6,), bool)
+        self._flags = Rows((6,), bool)
         # The walkway cells each reachable object is used from, flattened, with the
         # number of its owner among the objects that have any.
-        self._zone_cells = _Rows((), np.intp)
-        self._zone_owner = _Rows((), np.intp)
+        self._zone_cells = Rows((), np.intp)
+        self._zone_owner = Rows((), np.intp)
         self.zoned = 0
 
     def __len__(self) -> int:
