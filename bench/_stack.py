@@ -107,6 +107,24 @@ class Cluster:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each running process has used so far; empty where
+        /proc does not say (not Linux)."""
+        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        used: dict[str, float] = {}
+        processes = dict(self.services)
+        if self.server is not None:
+            processes["nats-server"] = self.server
+        for label, process in processes.items():
+            try:
+                stat = Path(f"/proc/{process.pid}/stat").read_text()
+            except OSError:
+                continue
+            # Fields after the command name (which may hold spaces) close with ")".
+            fields = stat.rpartition(")")[2].split()
+            used[label] = (int(fields[11]) + int(fields[12])) / tick
+        return used
+
     def log_tail(self, label: str, size: int = 2000) -> str:
         path = self.work / f"{label}.log"
         return path.read_text(errors="replace")[-size:] if path.exists() else ""

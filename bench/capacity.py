@@ -18,7 +18,8 @@ content). GPU utilisation is busy time / (servers x wall time of the run);
 ``window_utilisation`` the same over the backend's own window (its first call's start
 to its last call's end), i.e. how busy the stack kept the GPUs while it had work for
 them. Measured on the stream: each scene's latency (request to ``scene.ready``), p50
-and p95 per priority class, and scenes/hour (scenes over the run's wall time).
+and p95 per priority class, and scenes/hour (scenes over the run's wall time). Each
+run also gives the CPU seconds every process used (``bench_and_fakes``: this one).
 
 Scenarios (``--scenario``, several allowed; ``all`` is every one but ``run``):
 
@@ -552,16 +553,25 @@ async def burst(cfg: Config, send_priority: bool, tag: str) -> dict[str, Any]:
 
 async def _burst(cfg: Config, send_priority: bool, tag: str) -> dict[str, Any]:
     async with stack(cfg) as (c, fakes), Run(c, send_priority) as run:
+        cpu_before, bench_before = c.cpu_seconds(), time.process_time()
         scenes = [
             await run.submit(PROMPTS[k % len(PROMPTS)], next_seed(), "batch", tag)
             for k in range(cfg.scenes)
         ]
         await run.wait(scenes)
+        cpu = cpu_used(c, cpu_before, time.process_time() - bench_before)
         figures = scene_figures(scenes)
         warn_unready(figures)
         t0 = min(s.submitted for s in scenes)
         t1 = max((s.ended or time.time()) for s in scenes)
-        return {**cfg.describe(), **figures, **fakes.report(t0, t1)}
+        return {**cfg.describe(), **figures, **fakes.report(t0, t1), "cpu_s": cpu}
+
+
+def cpu_used(c: Cluster, before: dict[str, float], bench: float) -> dict[str, float]:
+    """CPU seconds each process used since ``before``, and this process (the fakes)."""
+    after = c.cpu_seconds()
+    used = {label: round(after[label] - before.get(label, 0.0), 1) for label in after}
+    return {**used, "bench_and_fakes": round(bench, 1)}
 
 
 def mesh_ideal(result: dict[str, Any], cfg: Config) -> dict[str, Any]:
