@@ -14,17 +14,26 @@ When a slot frees it goes to the next waiter in this order:
 Across replicas the lanes are JetStream durables of their own (``imagegen`` /
 ``imagegen-batch``, ``meshgen`` / ``meshgen-batch``), so an interactive object never
 waits behind the batch backlog still in the stream, only behind the calls in flight.
+
+A remote backend (``takes_turns = True``) holds the slot for its remote call alone: the
+work hands it its turn (:func:`turns_from`) and the backend's server pool takes it
+(:func:`backend_turn`) around the request, so reading the input image, decoding and
+normalising the answer happen while the GPU already serves the next object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
 
 from shared import metrics
 from shared.contract import PRIORITIES, Priority
+
+T = TypeVar("T")
 
 
 class FairSlots:
@@ -109,3 +118,51 @@ class FairSlots:
             queue.remove(future)
         if not queue:
             del lane[scene_id]
+
+
+# The turn the running work gives its backend: the slots, the work's lane and scene.
+_TURN: contextvars.ContextVar[tuple[FairSlots, str, str] | None] = contextvars.ContextVar(
+    "backend_turn", default=None
+)
+
+
+@contextlib.contextmanager
+def turns_from(slots: FairSlots, priority: str, scene_id: str) -> Iterator[None]:
+    """Within the block, the backend takes one of ``slots`` for its remote call."""
+    token = _TURN.set((slots, priority, scene_id))
+    try:
+        yield
+    finally:
+        _TURN.reset(token)
+
+
+@contextlib.asynccontextmanager
+async def backend_turn() -> AsyncIterator[None]:
+    """Hold the calling work's slot for the block, if the work gave one (once: a call
+    inside the turn takes no second slot)."""
+    given = _TURN.get()
+    if given is None:
+        yield
+        return
+    slots, priority, scene_id = given
+    token = _TURN.set(None)
+    try:
+        async with slots.slot(priority, scene_id):
+            yield
+    finally:
+        _TURN.reset(token)
+
+
+async def in_turn(
+    slots: FairSlots | None, backend: Any, event: Any, call: Callable[[], Awaitable[T]]
+) -> T:
+    """``call()`` of ``event``'s work (its ``priority`` and ``scene_id``) within one of
+    ``slots``: around the whole call, or only around the remote request of a backend
+    that ``takes_turns``."""
+    if slots is None:
+        return await call()
+    if getattr(backend, "takes_turns", False):
+        with turns_from(slots, event.priority, event.scene_id):
+            return await call()
+    async with slots.slot(event.priority, event.scene_id):
+        return await call()

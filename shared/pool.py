@@ -50,6 +50,7 @@ from shared import metrics
 from shared.claims import KeyLease
 from shared.config import server_url_problem
 from shared.errors import ConfigError, HolodeckError, RetryLater
+from shared.fairness import backend_turn
 from shared.logs import get_logger
 from shared.slots import (
     FIRST_RETRY_S,
@@ -235,6 +236,10 @@ class Pool:
     async def run(self, work: Callable[[Lease], Awaitable[T]], *, prefer: str | None = None) -> T:
         """``work`` on the least-loaded healthy server (``prefer`` first when it is
         usable), on another one if it fails with :class:`ServerDown`."""
+        async with backend_turn():
+            return await self._run(work, prefer)
+
+    async def _run(self, work: Callable[[Lease], Awaitable[T]], prefer: str | None) -> T:
         tried: list[_Server] = []
         last: ServerDown | None = None
         while True:

@@ -265,6 +265,9 @@ class ComfyUIImages:
     object_seed_range = OBJECT_SEED_RANGE
     """Each object gets its own seed below this (see ``services.imagegen.work``): the
     sampler's noise is all that tells two objects' compositions apart."""
+    takes_turns = True
+    """The work's backend slot is held by the server pool around the remote call only
+    (:func:`shared.fairness.backend_turn`)."""
 
     def __init__(
         self,

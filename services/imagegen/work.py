@@ -37,7 +37,7 @@ from shared.contract import (
     msg_id,
     subject,
 )
-from shared.fairness import FairSlots
+from shared.fairness import FairSlots, in_turn
 from shared.stage import Delivery, Output
 
 FANOUT_STAGE = "imagegen-fanout"
@@ -125,11 +125,11 @@ class ImageMaker:
 
         seed = self.seed_of(event)
 
+        async def generate() -> bytes:
+            return await self.backend.generate(event.object, seed, self.size, progress)
+
         async def make() -> bytes:
-            if self.slots is None:
-                return await self.backend.generate(event.object, seed, self.size, progress)
-            async with self.slots.slot(event.priority, event.scene_id):
-                return await self.backend.generate(event.object, seed, self.size, progress)
+            return await in_turn(self.slots, self.backend, event, generate)
 
         if self.cache is None:
             ref, cached = await self.store.put(await make(), "image/png"), False

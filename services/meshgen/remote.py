@@ -117,6 +117,9 @@ class _RemoteMeshes:
     backend = "remote"
     title = "remote"
     front_axis = "+z"
+    # The work's backend slot is held by the server pool around the remote call only
+    # (shared.fairness.backend_turn): normalising the answer is not GPU time.
+    takes_turns = True
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from shared.cache import AssetCache, cache_key, centimetres
 from shared.claims import WorkClaims, make_once
 from shared.contract import ImagesReady, MeshReady, Subject, msg_id, root_of, subject
 from shared.errors import Permanent
-from shared.fairness import FairSlots
+from shared.fairness import FairSlots, in_turn
 from shared.stage import Delivery, Output
 
 STAGE = "meshgen"
@@ -57,10 +57,7 @@ class MeshMaker:
             return await self.backend.generate(event.object, image)
 
         async def make() -> bytes:
-            if self.slots is None:
-                return await call_backend()
-            async with self.slots.slot(event.priority, event.scene_id):
-                return await call_backend()
+            return await in_turn(self.slots, self.backend, event, call_backend)
 
         if self.cache is None:
             ref, cached = await self.store.put(await make(), "model/gltf-binary"), False

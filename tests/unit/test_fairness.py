@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from shared.fairness import FairSlots
+from shared.fairness import FairSlots, backend_turn, in_turn
 
 
 async def _order_of_service(slots: FairSlots, waiters: list[tuple[str, str]]) -> list[str]:
@@ -96,3 +96,50 @@ async def test_a_cancelled_waiter_gives_up_its_place_and_leaks_no_slot() -> None
 def test_a_stage_needs_a_slot() -> None:
     with pytest.raises(ValueError, match="at least one backend slot"):
         FairSlots(0)
+
+
+class _RemoteBackend:
+    """Prepares, takes its turn for the remote call, then post-processes."""
+
+    takes_turns = True
+
+    def __init__(self, slots: FairSlots) -> None:
+        self.slots = slots
+        self.busy_seen: list[int] = []
+
+    async def generate(self) -> str:
+        self.busy_seen.append(self.slots.busy)  # preparing: no slot yet
+        async with backend_turn():
+            self.busy_seen.append(self.slots.busy)
+            async with backend_turn():  # a nested call takes no second slot
+                self.busy_seen.append(self.slots.busy)
+        self.busy_seen.append(self.slots.busy)  # post-processing: the slot is free again
+        return "mesh"
+
+
+class _Event:
+    priority = "interactive"
+    scene_id = "s1"
+
+
+async def test_a_remote_backend_holds_the_slot_for_its_call_alone() -> None:
+    slots = FairSlots(2)
+    backend = _RemoteBackend(slots)
+    assert await in_turn(slots, backend, _Event(), backend.generate) == "mesh"
+    assert backend.busy_seen == [0, 1, 1, 0]
+
+
+async def test_a_local_backend_holds_the_slot_for_the_whole_call() -> None:
+    slots = FairSlots(1)
+    seen: list[int] = []
+
+    async def call() -> None:
+        seen.append(slots.busy)
+
+    await in_turn(slots, object(), _Event(), call)
+    assert seen == [1] and slots.busy == 0
+
+
+async def test_without_a_turn_a_backend_call_takes_no_slot() -> None:
+    async with backend_turn():
+        pass  # called outside any work: nothing to hold
