@@ -91,6 +91,7 @@ SURFACE_CHUNK = 256  # surface candidates checked at a time
 # A spot on a support scores at least the support's rank (its own ranks add up from 0):
 # one scoring below the next rank by this much beats every spot of the supports there.
 RANK_MARGIN = 1e-6
+FEW_SUPPORTS = 4  # supports of a small thing checked for room in one batch
 GRID_MAX = 25  # candidate positions along one side of a surface
 STACK_RANK = 2.0  # on top of its own kind rather than on a usual support elsewhere
 STACK_MAX = 8  # things in one stack
@@ -1183,66 +1184,78 @@ class Arranger:
         return out
 
     def place_surface(self, item: Item) -> None:
-        """The best free spot on any support: the supports are taken a rank at a time,
-        and the next rank is looked at only when it could hold a better spot (every
-        spot on a support scores at least its rank)."""
+        """The best free spot on any support (the first in score order, ties to the
+        support placed first), found without looking closely at every support.
+
+        Every spot on a support scores at least the support's rank, so supports are
+        listed a rank at a time, only while a rank not listed yet could still hold a
+        better spot. Listed supports are checked for room in the order of the best
+        score each offers, a doubling batch at a time, until no support left could beat
+        (or tie ahead of) the spot found: a vase among thirty side tables, or a monitor
+        whose own desk is taken among a hundred desks, looks closely at a few."""
         tiers = self._parent_tiers(item)
-        supports: list[tuple[int, float, Pose]] = []
-        any_room = False
-        for k, (rank, tier) in enumerate(tiers):
-            supports += [(order, rank, pose) for order, pose in tier.members()]
-            if not supports:
-                continue
-            supports.sort(key=lambda entry: entry[0])
-            found, room = self._surface_spot(item, [(r, p) for _, r, p in supports])
-            any_room = any_room or room
-            later = tiers[k + 1][0] if k + 1 < len(tiers) else math.inf
-            if found is not None and found[0] < later - RANK_MARGIN:
+        # Per support listed: the best score it offers, its order, its rank, itself.
+        listed: list[tuple[float, int, float, Pose]] = []
+        seen = False  # any support at all, large enough for it or not
+        take = 1
+        while True:
+            # List ranks while the next one could hold a spot as good as the best listed.
+            while tiers and (not listed or listed[0][0] >= tiers[0][0] - RANK_MARGIN):
+                seen = self._list_tier(item, tiers.pop(0), listed) or seen
+            if not listed:
+                break
+            # A few supports are looked at together: one batch costs less than several.
+            take = len(listed) if len(listed) <= FEW_SUPPORTS else min(take, len(listed))
+            chosen = sorted(listed[:take], key=lambda entry: entry[1])
+            found = self._spot_on(item, [(rank, parent) for _, _, rank, parent in chosen])
+            if found is not None and self._unbeaten(found, listed, take, tiers):
                 self._commit(found[1])
                 return
-            if found is not None and k + 1 == len(tiers):
-                self._commit(found[1])
-                return
-        if not supports:
+            if take < len(listed):
+                take = min(2 * take, len(listed))
+            elif tiers:
+                seen = self._list_tier(item, tiers.pop(0), listed) or seen
+                take = min(2 * take, len(listed))
+            else:
+                break
+        if not seen:
             self._no_surface(item, "there is nothing to stand it on", growable=False)
-        elif not any_room:
+        elif not listed:
             self._no_surface(item, "no surface is large enough to hold it", growable=False)
         else:
             # A bigger room would not give it more to stand on.
             self._no_surface(item, "every surface it could stand on is full", growable=False)
 
-    def _surface_spot(
-        self, item: Item, ranked: list[tuple[float, Pose]]
-    ) -> tuple[tuple[float, Pose] | None, bool]:
-        """The best free spot for ``item`` on these supports, with its score; and whether
-        any of them is large enough to hold it at all.
-
-        The supports are tried in the order of the best score each offers, a doubling
-        batch at a time, until the best free spot found could not be beaten (nor come
-        after in a tie) by any spot on the supports left: a lamp among a hundred desks
-        looks closely at the few that could hold its best spot."""
-        supports: list[tuple[float, int, float, Pose]] = []
-        for order, (rank, parent) in enumerate(ranked):
+    def _list_tier(
+        self,
+        item: Item,
+        tier: tuple[float, _Tier],
+        listed: list[tuple[float, int, float, Pose]],
+    ) -> bool:
+        """Add the supports of ``tier`` large enough for ``item`` to ``listed`` (kept in
+        the order of best score, then placement); whether the tier had any support."""
+        rank, supports = tier
+        members = supports.members()
+        for order, parent in members:
             if self._surface_grid(item, parent):
-                supports.append((self._best_on(item, rank, parent), order, rank, parent))
-        if not supports:
-            return None, False
-        by_best = sorted(supports, key=lambda entry: (entry[0], entry[1]))
-        order_of = {id(parent): order for _, order, _, parent in supports}
-        take = 1
-        while True:
-            chosen = sorted(by_best[:take], key=lambda entry: entry[1])
-            found = self._spot_on(item, [(rank, parent) for _, _, rank, parent in chosen])
-            rest = by_best[take:]
-            if not rest:
-                return found, True
-            if found is not None:
-                score, pose = found
-                assert pose.parent is not None
-                at = order_of[id(pose.parent)]
-                if not any(b < score or (b == score and o < at) for b, o, _, _ in rest):
-                    return found, True
-            take = min(2 * take, len(by_best))
+                listed.append((self._best_on(item, rank, parent), order, rank, parent))
+        listed.sort(key=lambda entry: (entry[0], entry[1]))
+        return bool(members)
+
+    @staticmethod
+    def _unbeaten(
+        found: tuple[float, Pose],
+        listed: list[tuple[float, int, float, Pose]],
+        take: int,
+        tiers: list[tuple[float, _Tier]],
+    ) -> bool:
+        """Whether no spot on a support not looked at closely could come before ``found``:
+        score lower, or as low on a support placed before its own."""
+        score, pose = found
+        if tiers and score >= tiers[0][0] - RANK_MARGIN:
+            return False
+        at = next(order for _, order, _, parent in listed[:take] if parent is pose.parent)
+        return not any(b < score or (b == score and o < at) for b, o, _, _ in listed[take:])
 
     def _on_support(self, item: Item, parent: Pose) -> tuple[float, list[Array] | None, list[Pose]]:
         """What scores ``item``'s spots on ``parent`` beyond their own place there: the

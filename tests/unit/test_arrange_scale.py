@@ -130,20 +130,24 @@ def test_supports_taken_by_rank_give_the_layout_of_all_at_once(
 def test_a_monitor_looks_at_its_own_desk_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Among 40 desks, each monitor is placed by looking at the one desk its rule names:
     the work per monitor does not grow with the number of desks."""
-    looked: list[int] = []
-    spot = Arranger._surface_spot
+    listed: list[int] = []
+    list_tier = Arranger._list_tier
 
     def counted(
-        self: Arranger, item: arrange.Item, ranked: list[tuple[float, arrange.Pose]]
-    ) -> tuple[tuple[float, arrange.Pose] | None, bool]:
-        looked.append(len(ranked))
-        return spot(self, item, ranked)
+        self: Arranger,
+        item: arrange.Item,
+        tier: tuple[float, arrange._Tier],
+        supports: list[tuple[float, int, float, arrange.Pose]],
+    ) -> bool:
+        seen = list_tier(self, item, tier, supports)
+        listed.append(len(supports))
+        return seen
 
-    monkeypatch.setattr(Arranger, "_surface_spot", counted)
+    monkeypatch.setattr(Arranger, "_list_tier", counted)
     layout = plan_scene("an office with 40 desks, 40 office chairs and 40 computer monitors")
     monitors = [o for o in layout.objects if o.category == "computer monitor"]
     assert len(monitors) == 40
-    assert looked and max(looked) == 1
+    assert listed and max(listed) == 1
 
 
 def test_a_vase_looks_closely_at_the_tables_that_could_hold_its_best_spot(
@@ -151,16 +155,26 @@ def test_a_vase_looks_closely_at_the_tables_that_could_hold_its_best_spot(
 ) -> None:
     """Vases may stand on any of 30 side tables: each is scored against all of them
     but checked for room on the one or two that could hold its best spot."""
+    placed = 0
     listed: list[int] = []
     checked: list[int] = []
-    spot, spot_on = Arranger._surface_spot, Arranger._spot_on
+    place, list_tier, spot_on = Arranger.place_surface, Arranger._list_tier, Arranger._spot_on
+
+    def placing(self: Arranger, item: arrange.Item) -> None:
+        nonlocal placed
+        placed += item.category == "vase"
+        place(self, item)
 
     def listing(
-        self: Arranger, item: arrange.Item, ranked: list[tuple[float, arrange.Pose]]
-    ) -> tuple[tuple[float, arrange.Pose] | None, bool]:
+        self: Arranger,
+        item: arrange.Item,
+        tier: tuple[float, arrange._Tier],
+        supports: list[tuple[float, int, float, arrange.Pose]],
+    ) -> bool:
+        seen = list_tier(self, item, tier, supports)
         if item.category == "vase":
-            listed.append(len(ranked))
-        return spot(self, item, ranked)
+            listed.append(len(supports))
+        return seen
 
     def checking(
         self: Arranger, item: arrange.Item, ranked: list[tuple[float, arrange.Pose]]
@@ -169,9 +183,10 @@ def test_a_vase_looks_closely_at_the_tables_that_could_hold_its_best_spot(
             checked.append(len(ranked))
         return spot_on(self, item, ranked)
 
-    monkeypatch.setattr(Arranger, "_surface_spot", listing)
+    monkeypatch.setattr(Arranger, "place_surface", placing)
+    monkeypatch.setattr(Arranger, "_list_tier", listing)
     monkeypatch.setattr(Arranger, "_spot_on", checking)
     layout = plan_scene("a living room with 30 side tables and 30 vases")
     assert sum(o.category == "vase" for o in layout.objects) == 30
     assert max(listed) >= 20
-    assert sum(checked) <= 2 * len(listed)
+    assert sum(checked) <= 2 * placed
