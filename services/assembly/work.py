@@ -76,6 +76,9 @@ class Arrivals:
         if held is None or held[0] < seq:
             mine[event.object_id] = (seq, event.mesh)
 
+    def count(self, attempt: int) -> int:
+        return len(self.meshes.get(attempt, {}))
+
     def of(self, attempt: int) -> dict[str, ArtifactRef]:
         return {o: ref for o, (_, ref) in self.meshes.get(attempt, {}).items()}
 
@@ -119,10 +122,10 @@ class Assembler:
                 # it. A message arriving after a build (a redelivery because publishing
                 # that scene.ready failed) builds again.
                 return []
-            meshes = await self._arrived(scene_id, attempt, delivery.stream_seq)
-            if len(meshes) < event.object_count:
+            arrivals = await self._arrived(scene_id, delivery.stream_seq)
+            if arrivals.count(attempt) < event.object_count:
                 return []  # not complete yet
-            outputs = await self._assemble(scene_id, meshes, attempt)
+            outputs = await self._assemble(scene_id, arrivals.of(attempt), attempt)
             if outputs:
                 self._built[key] = time.monotonic()
                 if len(self._built) > REMEMBERED_SCENES:
@@ -144,9 +147,9 @@ class Assembler:
             else:
                 self._locks[scene_id] = (lock, users - 1)
 
-    async def _arrived(self, scene_id: str, attempt: int, upto: int) -> dict[str, ArtifactRef]:
-        """The meshes of ``attempt`` stored up to sequence ``upto`` (at least), by object:
-        only what was stored since the last look is read."""
+    async def _arrived(self, scene_id: str, upto: int) -> Arrivals:
+        """The scene's meshes stored up to sequence ``upto`` (at least): only what was
+        stored since the last look is read."""
         arrivals = self._scenes.get(scene_id)
         if arrivals is None:
             arrivals = self._scenes[scene_id] = Arrivals()
@@ -159,7 +162,7 @@ class Assembler:
             for seq, mesh in found:
                 arrivals.add(seq, mesh)
             arrivals.read_to = max(arrivals.read_to, read_to)
-        return arrivals.of(attempt)
+        return arrivals
 
     async def _cached(
         self, name: str, inputs: list[bytes], make: Callable[[], Awaitable[bytes]]
