@@ -28,7 +28,10 @@ Scenarios (``--scenario``, several allowed; ``all`` is every one but ``run``):
   the sizing advice in deploy/README.md ("Scaling out") is made from.
 - ``utilisation``: meshgen's calls/s over its window against its ideal, ``min(workers
   x replicas, mesh servers) / mean mesh latency``, at 4 and 16 workers per replica
-  (``--workers`` picks one); target >= 90 %.
+  (``--workers`` picks one); target >= 90 %. The window holds the burst's first round
+  (meshgen waits for the first images) and its last (fewer objects than workers); so
+  ``while_queued`` also gives the GPUs' use while some object waited for a mesh (an
+  image finished and no mesh call started for it yet): the workers' idleness alone.
 - ``replicas``: the same scenes with 1 and 2 replicas of imagegen and meshgen
   (``--workers`` each, 4 by default); meshgen calls/s ratio, target >= 1.9.
 - ``fairness``: one interactive scene alone (its solo latency), then ``--scenes``
@@ -191,6 +194,30 @@ def summarise(every: Sequence[Call], servers: int, t0: float, t1: float) -> dict
     }
 
 
+def while_queued(images: Sequence[float], meshes: Sequence[Call], t0: float) -> dict[str, float]:
+    """Mesh calls in service while an object waited for one: an object counts as
+    waiting from its ``images.ready`` (stored in the stream, at ``images``) until a
+    mesh call starts. ``queued_s`` is how long some object waited, ``busy_slot_s`` the
+    mesh calls in service over that time; their ratio to the slots is how busy meshgen
+    kept its GPUs while work was queued for it."""
+    edges = sorted(
+        [(at, 1, 0) for at in images if at >= t0]
+        + [(c.start, -1, 1) for c in meshes if c.start >= t0]
+        + [(c.end, 0, -1) for c in meshes if c.start >= t0]
+    )
+    waiting = busy = 0
+    queued = busy_slots = 0.0
+    last = edges[0][0] if edges else 0.0
+    for at, wait_step, busy_step in edges:
+        if waiting > 0:
+            queued += at - last
+            busy_slots += busy * (at - last)
+        last = at
+        waiting += wait_step
+        busy += busy_step
+    return {"queued_s": round(queued, 3), "busy_slot_s": round(busy_slots, 3)}
+
+
 class MeteredSF3D(FakeSF3D):
     """The fake SF3D server behind ``servers`` GPUs: each request holds one for a drawn
     latency (then the fake answers), the others wait their turn."""
@@ -312,10 +339,10 @@ class Backends:
         image["requests"] = len(keys)
         image["duplicates"] = len(keys) - len(set(keys))
         mesh_calls = [call for fake in self.meshes for call in fake.calls]
-        return {
-            "image": image,
-            "mesh": summarise(mesh_calls, self.mesh_servers, t0, t1),
-        }
+        return {"image": image, "mesh": summarise(mesh_calls, self.mesh_servers, t0, t1)}
+
+    def mesh_calls(self) -> list[Call]:
+        return [call for fake in self.meshes for call in fake.calls]
 
 
 @contextlib.asynccontextmanager
@@ -377,9 +404,12 @@ class Run:
         self.c = c
         self.send_priority = send_priority
         self.scenes: dict[str, Scene] = {}
+        # When each images.ready of these scenes was stored: meshgen's work arriving.
+        self.images_ready: list[float] = []
         self.nc: Any = None
         self.js: Any = None
         self._sub: Any = None
+        self._images: Any = None
         self._changed = asyncio.Event()
 
     async def __aenter__(self) -> Run:
@@ -388,11 +418,22 @@ class Run:
         self._sub = await self.js.subscribe(
             "scene.>", ordered_consumer=True, cb=self._on_event, deliver_policy="new"
         )
+        self._images = await self.js.subscribe(
+            f"{Subject.IMAGES_READY}.>",
+            ordered_consumer=True,
+            cb=self._on_image,
+            deliver_policy="new",
+        )
         return self
+
+    async def _on_image(self, msg: Any) -> None:
+        if msg.subject.split(".")[2] in self.scenes:
+            self.images_ready.append(msg.metadata.timestamp.timestamp())
 
     async def __aexit__(self, *exc: object) -> None:
         with contextlib.suppress(Exception):
             await self._sub.unsubscribe()
+            await self._images.unsubscribe()
         await self.nc.close()
 
     async def _on_event(self, msg: Any) -> None:
@@ -564,7 +605,9 @@ async def _burst(cfg: Config, send_priority: bool, tag: str) -> dict[str, Any]:
         warn_unready(figures)
         t0 = min(s.submitted for s in scenes)
         t1 = max((s.ended or time.time()) for s in scenes)
-        return {**cfg.describe(), **figures, **fakes.report(t0, t1), "cpu_s": cpu}
+        report = fakes.report(t0, t1)
+        report["mesh"]["while_queued"] = while_queued(run.images_ready, fakes.mesh_calls(), t0)
+        return {**cfg.describe(), **figures, **report, "cpu_s": cpu}
 
 
 def cpu_used(c: Cluster, before: dict[str, float], bench: float) -> dict[str, float]:
@@ -582,7 +625,17 @@ def mesh_ideal(result: dict[str, Any], cfg: Config) -> dict[str, Any]:
     mean = mesh.get("mean_latency_s") or cfg.mesh.mean
     ideal = slots / mean
     got = mesh.get("calls_per_s", 0.0)
-    return {"ideal_calls_per_s": round(ideal, 3), "of_ideal": round(got / ideal, 3)}
+    queued = mesh.get("while_queued", {})
+    busy_while_queued = queued.get("busy_slot_s", 0.0) / max(
+        slots * queued.get("queued_s", 0), 1e-9
+    )
+    return {
+        "ideal_calls_per_s": round(ideal, 3),
+        # Over meshgen's whole window: the burst's first and last rounds included.
+        "of_ideal": round(got / ideal, 3),
+        # While some object waited for a mesh: are the workers ever idle with work queued?
+        "while_queued": round(busy_while_queued, 3),
+    }
 
 
 # --------------------------------------------------------------------------------------
