@@ -147,9 +147,18 @@ def _started() -> None:
 
 
 class Doing:
-    """What a command is busy with, for the message when its time runs out."""
+    """What a command is busy with, for the message when its time runs out; and where a
+    stop asked for (SIGTERM) takes effect should a library have swallowed its cancellation
+    (on Python 3.11 ``asyncio.wait_for`` drops one that comes as its awaited read ends)."""
 
     def __init__(self, what: str = "starting") -> None:
+        self.what = what
+        self.stopping = False
+
+    def now(self, what: str) -> None:
+        """Move on to ``what``, unless the command was asked to stop meanwhile."""
+        if self.stopping:
+            raise asyncio.CancelledError
         self.what = what
 
 
@@ -168,6 +177,8 @@ def _run(
         def terminate() -> None:
             nonlocal terminated
             terminated = True
+            if doing is not None:
+                doing.stopping = True
             task.cancel()
 
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, terminate)
@@ -310,10 +321,10 @@ async def _build(
         progress.update(tasks["meshes"], total=n, completed=len(watch.meshes))
         progress.update(tasks["assembly"], total=1, completed=1 if watch.ready else 0)
 
-    doing.what = "connecting to NATS and starting the services"
+    doing.now("connecting to NATS and starting the services")
     async with running_stack(settings, WORKERS) as stack:
         _started()
-        doing.what = "building the scene"
+        doing.now("building the scene")
         with progress:
             watch = await request_scene(stack.nc, prompt, seed=seed, timeout=timeout, on_event=show)
         if watch.cancelled:
@@ -325,9 +336,9 @@ async def _build(
                 print(summary(watch, {}))
             raise failure_error(watch)
         assert watch.ready is not None
-        doing.what = "saving the scene"
+        doing.now("saving the scene")
         paths = await save_artifacts(stack.store, watch.ready, out)
-        doing.what = "stopping the services"
+        doing.now("stopping the services")
     if as_json:
         print(summary(watch, paths))
         return

@@ -303,7 +303,9 @@ async def request_scene(
             if remaining <= 0:
                 raise RetryLater(f"scene {scene_id} did not finish within {timeout:.0f} s")
             try:
-                msg = await asyncio.wait_for(queue.get(), remaining)
+                # Not wait_for, which on Python 3.11 may lose a SIGTERM's cancellation.
+                async with asyncio.timeout(remaining):
+                    msg = await queue.get()
             except TimeoutError:
                 continue
             watch.apply(parse_event(msg.subject, msg.data))

@@ -53,6 +53,9 @@ log = get_logger(__name__)
 
 # A NATS server greets every new connection with an ``INFO {...}`` line at once.
 GREETING_TIMEOUT_S = 2.0
+# Deadlines here are ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for``
+# loses a cancellation that comes as the awaited read completes, and a SIGTERM sent as a
+# command's server answered its first greeting went unheeded.
 
 
 class NotNats(ConfigError):
@@ -85,7 +88,8 @@ async def ensure_reachable(url: str, timeout: float = 5.0) -> None:
         wrong: NotNats | None = None
         for scheme, host, port in _servers(url):
             try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 1.0)
+                async with asyncio.timeout(1.0):
+                    reader, writer = await asyncio.open_connection(host, port)
             except (OSError, TimeoutError) as exc:
                 last = exc if isinstance(exc, OSError) else OSError(str(exc) or "timed out")
                 continue
@@ -110,7 +114,8 @@ async def ensure_reachable(url: str, timeout: float = 5.0) -> None:
 
 async def _expect_greeting(reader: asyncio.StreamReader, where: str) -> None:
     try:
-        first = await asyncio.wait_for(reader.read(64), GREETING_TIMEOUT_S)
+        async with asyncio.timeout(GREETING_TIMEOUT_S):
+            first = await reader.read(64)
     except TimeoutError:
         raise NotNats(
             f"{where} accepts connections but is not a NATS server "
@@ -630,7 +635,8 @@ async def _greets(host: str, port: int) -> bool:
     except OSError:
         return False
     try:
-        return await asyncio.wait_for(reader.readexactly(4), GREETING_TIMEOUT_S) == b"INFO"
+        async with asyncio.timeout(GREETING_TIMEOUT_S):
+            return await reader.readexactly(4) == b"INFO"
     except (OSError, TimeoutError, asyncio.IncompleteReadError):
         return False
     finally:
