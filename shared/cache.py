@@ -72,7 +72,12 @@ from typing import Any, Literal
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
-from nats.js.errors import APIError, BucketNotFoundError, KeyNotFoundError
+from nats.js.errors import (
+    APIError,
+    BucketNotFoundError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
 from shared import metrics
@@ -102,8 +107,16 @@ FULL_SWEEP_GAP_S = 5.0
 HEAP_REBUILD_FACTOR = 2
 # Below this many positions it is never rebuilt: a small cache is not rebuilt every change.
 HEAP_REBUILD_MIN = 1024
-# JetStream's "wrong last sequence" errors: the entry changed since it was read.
-_WRONG_LAST_SEQUENCE = (10071, 10164)
+# JetStream's "wrong last sequence" errors: the key exists (or changed since read).
+WRONG_LAST_SEQUENCE = (10071, 10164)
+
+
+def wrong_last_sequence(exc: APIError) -> bool:
+    """Whether a conditional key-value write failed because the key exists or changed
+    (nats-py raises :class:`KeyWrongLastSequenceError` for it without an ``err_code``)."""
+    return isinstance(exc, KeyWrongLastSequenceError) or (
+        getattr(exc, "err_code", None) in WRONG_LAST_SEQUENCE
+    )
 
 
 def cache_key(
@@ -447,7 +460,7 @@ class AssetCache:
         try:
             new_revision = await self.kv.update(key, fresh.encode(), last=revision)
         except APIError as exc:
-            if exc.err_code not in _WRONG_LAST_SEQUENCE:
+            if not wrong_last_sequence(exc):
                 log.warning("cache entry not refreshed", key=key, error=repr(exc))
             return  # otherwise another replica refreshed or replaced it: fine either way
         except (NatsError, TimeoutError) as exc:
@@ -543,7 +556,7 @@ class AssetCache:
         try:
             await self.kv.delete(key, last=revision)
         except APIError as exc:
-            if exc.err_code in _WRONG_LAST_SEQUENCE:
+            if wrong_last_sequence(exc):
                 return "changed", False  # used, replaced or removed by another replica
             log.warning("cache entry not removed", key=key, error=repr(exc))
             return "failed", False

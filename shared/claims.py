@@ -27,12 +27,12 @@ from typing import TypeVar
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import APIError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from shared import metrics
 from shared.artifacts import ArtifactRef
-from shared.cache import AssetCache, open_bucket
+from shared.cache import AssetCache, open_bucket, wrong_last_sequence
 from shared.contract import WORK_CLAIMS_BUCKET
 from shared.logs import get_logger
 
@@ -46,8 +46,6 @@ DEFAULT_LEASE_S = 30.0
 # enough to add little to a GPU call of a second or more, long enough to cost little.
 FIRST_LOOK_S = 0.05
 LONGEST_LOOK_S = 0.5
-# JetStream's "wrong last sequence" errors: the key exists (or changed since read).
-WRONG_LAST_SEQUENCE = (10071, 10164)
 
 
 class KeyLease:
@@ -168,10 +166,8 @@ class WorkClaims:
             return True, None
         try:
             revision = await self.kv.create(key, self.holder)
-        except KeyWrongLastSequenceError:
-            return False, None
         except APIError as exc:
-            if getattr(exc, "err_code", None) in WRONG_LAST_SEQUENCE:
+            if wrong_last_sequence(exc):
                 return False, None
             self._unreachable(exc)
             return True, None

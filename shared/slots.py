@@ -36,11 +36,11 @@ from dataclasses import dataclass
 
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.errors import APIError, KeyWrongLastSequenceError
+from nats.js.errors import APIError
 from nats.js.kv import KeyValue
 
-from shared.cache import open_bucket
-from shared.claims import WRONG_LAST_SEQUENCE, KeyLease
+from shared.cache import open_bucket, wrong_last_sequence
+from shared.claims import KeyLease
 from shared.contract import BACKEND_SLOTS_BUCKET
 from shared.errors import RetryLater
 from shared.logs import get_logger
@@ -214,11 +214,10 @@ class SlotBoard:
             key = f"{prefix}.{(first + n) % limit}"
             try:
                 return key, await kv.create(key, value)
-            except KeyWrongLastSequenceError:
-                continue  # held by another request
             except APIError as exc:
-                if getattr(exc, "err_code", None) not in WRONG_LAST_SEQUENCE:
+                if not wrong_last_sequence(exc):
                     raise
+                # held by another request
         return None
 
 
