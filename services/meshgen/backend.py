@@ -1,4 +1,8 @@
-"""Mesh backends: what meshgen calls to turn one object and its image into one mesh."""
+"""Mesh backends: what meshgen calls to turn one object and its image into one mesh.
+
+The parametric shapes (and trimesh under them) are imported on the first mesh made, not
+with this module: a build whose meshes all come from the cache never pays for them.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from typing import Protocol
 from nats.js import JetStreamContext
 
 from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
-from services.meshgen.shapes import mesh_glb
 from shared import catalog
 from shared.config import MeshSettings
 from shared.layout import PlacedObject
@@ -43,6 +46,8 @@ class ParametricMeshes:
         self.identity = f"parametric/v2+catalog-{digest}"
 
     async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
+        from services.meshgen.shapes import mesh_glb
+
         shape: str | None = getattr(obj, "shape", None)
         return await asyncio.to_thread(
             functools.partial(mesh_glb, obj.category, obj.size, image_png, shape=shape)
