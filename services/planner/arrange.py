@@ -49,6 +49,10 @@ LAMP_GAP = 0.2  # between two things hanging from the ceiling
 GRID_POINTS = 600.0  # about this many points over the open floor are tried
 MAX_REACH_TRIES = 40  # candidates tried against the walkway per object
 CHUNK = 96  # candidates checked against the placed objects at a time
+FIRST_SCORED = 512  # candidates of the lowest score bounds scored exactly at first
+# Rounding a bound below a score may not reach past: far above what adding a few terms
+# can round off, far below any difference in score that matters.
+BOUND_SLACK = 1e-6
 # Floor placement scores (lower is better). A rule's violation in metres weighs more
 # than any preference, and breaking it at all costs a step on top.
 RULE_WEIGHT = 3.0  # per metre a rule is missed by
@@ -145,6 +149,8 @@ class Slots:
     rank: list[Array] = field(default_factory=list)
     # The point of the floor grid each candidate stands on (-1: another kind of slot).
     lattice: list[Array] = field(default_factory=list)
+    # Per row: its one rotation when all its slots share it (None: they do not).
+    turns: list[float | None] = field(default_factory=list)
     singles: list[tuple[float, float, float, float]] = field(default_factory=list)
 
     def add(
@@ -167,6 +173,7 @@ class Slots:
         self.t.append(np.full(n, np.nan) if t is None else np.asarray(t, dtype=float))
         self.rank.append(np.broadcast_to(np.asarray(rank, dtype=float), (n,)))
         self.lattice.append(np.full(n, -1, dtype=np.intp) if lattice is None else lattice)
+        self.turns.append(float(rot) if np.ndim(rot) == 0 else None)
 
     def one(self, x: float, z: float, rot: float, rank: float = 0.0) -> None:
         self.singles.append((x, z, rot, rank))
@@ -190,6 +197,18 @@ class Slots:
             np.concatenate(self.lattice),
         )
 
+    def boxes(self, x: Array, z: Array, rot: Array, w: float, d: float) -> Array:
+        """:attr:`Candidates.boxes` of the slots (``x``, ``z``, ``rot`` as
+        :meth:`arrays` gave them), each row turned one way taken as one turn."""
+        hx, hz = np.empty(x.shape[0]), np.empty(x.shape[0])
+        start = 0
+        for row, turn in zip(self.x, self.turns, strict=True):
+            part = slice(start, start + row.shape[0])
+            turned = rot[part] if turn is None else rot[start : start + 1]
+            hx[part], hz[part] = rules.half_extents(turned, w, d)
+            start += row.shape[0]
+        return np.stack([x - hx, z - hz, x + hx, z + hz], axis=1)
+
 
 @dataclass
 class Walk:
@@ -208,6 +227,67 @@ class Failure:
     item: Item
     reason: str
     growable: bool = True
+
+
+class _Ranking:
+    """One floor object's candidates in score order, worked out as far as it is read.
+
+    Each candidate gets its jitter and a bound below its score: its rank and jitter, and
+    what :meth:`Arranger._score_floor` says the rest adds at least. Exact scores are
+    worked out for the candidates of the lowest bounds only, twice as many each time
+    more of the order is wanted: a candidate not scored yet would have to score below a
+    bound at least as high as the last one in the order given. In a hall of thousands of
+    candidates a chair is scored near its table, a desk near the walls.
+    """
+
+    def __init__(
+        self,
+        arranger: Arranger,
+        item: Item,
+        c: Candidates,
+        kept: np.ndarray,
+        wall: np.ndarray,
+        t: Array,
+        rank: Array,
+        grid_point: np.ndarray,
+    ):
+        self.arranger, self.item, self.c, self.kept = arranger, item, c, kept
+        self.wall, self.t, self.rank, self.grid_point = wall, t, rank, grid_point
+        self.base = rank[kept] + arranger.noise.random(len(kept)) * JITTER
+        # In another order than the scores add up: rounding differs, hence the slack.
+        self.bound = self.base + arranger._score_floor(item, c, grid_point)[kept] - BOUND_SLACK
+        self.order = np.zeros(0, dtype=np.intp)
+        self.scored = 0
+
+    def first(self, k: int) -> np.ndarray:
+        """The first ``k`` of the ``kept`` candidates in score order (ties: the first
+        made first), as places in ``kept``."""
+        n = len(self.kept)
+        while len(self.order) < min(k, n):
+            self._score(max(2 * self.scored, k, FIRST_SCORED))
+        return self.order[:k]
+
+    def _score(self, count: int) -> None:
+        n = len(self.kept)
+        if count >= n:
+            picked, limit = np.arange(n), math.inf
+        else:
+            split = np.argpartition(self.bound, count)
+            picked, limit = np.sort(split[:count]), float(self.bound[split[count]])
+        among = self.kept[picked]
+        scores = self.arranger._score(
+            self.item,
+            self.c.take(among),
+            self.wall[among],
+            self.t[among],
+            self.rank[among],
+            self.grid_point[among],
+            self.base[picked],
+        )
+        by_score = np.argsort(scores, kind="stable")
+        certain = int(np.searchsorted(scores[by_score], limit, side="left"))
+        self.order = picked[by_score[:certain]]
+        self.scored = min(count, n)
 
 
 class _Tier:
@@ -279,11 +359,16 @@ class Arranger:
         # Objects placed without the floor their companions wanted (a table with no
         # room for its chairs): a room the spec does not size grows for them.
         self.cramped: list[Item] = []
-        # About 600 grid points over the floor, at least 15 cm apart. Not more in a hall:
-        # a room sized for what stands along its walls grows with the square of its
-        # object count, and the points with it would make every placement cost more.
-        self.step = max(math.sqrt(max(shell.area, 1.0) / GRID_POINTS), 0.15)
+        # About 600 grid points over the floor, 15 cm to 1 m apart (a hall has more:
+        # its candidates are scored as far as _Ranking needs, not all of them).
+        self.step = min(max(math.sqrt(max(shell.area, 1.0) / GRID_POINTS), 0.15), 1.0)
         self._grid = self._floor_grid()
+        # From each floor grid point, the distance to the nearest wall.
+        self._grid_walls = np.full(self._grid[0].shape, np.inf)
+        for w in self.walls:
+            self._grid_walls = np.minimum(
+                self._grid_walls, geometry.point_segment_distance(*self._grid, *w.a, *w.b)
+            )
         # Per wall, the stretch along it (from, to) of each piece of furniture against it.
         self._along = [Rows((2,), float) for _ in self.walls]
         # Per category: how many of its things are counted in the distances from each
@@ -509,11 +594,13 @@ class Arranger:
         t: Array,
         rank: Array,
         grid_point: np.ndarray | None = None,
+        base: Array | None = None,
     ) -> Array:
         """Scores of candidates (lower is better); ``grid_point``: the floor grid point
-        each stands on, -1 for none."""
+        each stands on, -1 for none; ``base``: their ranks with the jitter drawn for
+        them (drawn here when not given)."""
         n = len(c)
-        score = rank + self.noise.random(n) * JITTER
+        score = rank + self.noise.random(n) * JITTER if base is None else base
         positional = False
         for rule in item.rules:
             if rule.kind == "on":
@@ -534,6 +621,50 @@ class Arranger:
         if item.placement in ("floor", "wall"):
             score = score + self._view_penalty(item, c)
         return score
+
+    def _score_floor(self, item: Item, c: Candidates, grid_point: np.ndarray) -> Array:
+        """The least each candidate's score adds to its rank and jitter: for the rules
+        that measure a gap to other objects, what the distance between centres leaves of
+        the gap at least; on the floor grid, how far from every wall the back stands at
+        least (against a wall), and the distance to the nearest thing of its kind.
+        Every other part of a score is never below 0."""
+        bound = np.zeros(len(c))
+        on_grid = grid_point >= 0
+        kinds = {r.kind for r in item.rules}
+        hugs = item.wall_hugger and not kinds & {"against_wall", "middle", "under"}
+        if "against_wall" in kinds or hugs:
+            off = np.zeros(len(c))
+            back = self._grid_walls[grid_point[on_grid]] - c.d / 2
+            off[on_grid] = np.maximum(back - rules.WALL_TOLERANCE - BOUND_SLACK, 0.0)
+            missed = off > 1e-6
+            for rule in item.rules:
+                if rule.kind == "against_wall":
+                    bound = bound + WALL_RULE_WEIGHT * (RULE_WEIGHT * off + UNMET_WEIGHT * missed)
+            if hugs:
+                bound = bound + (HUG_WEIGHT * off + HUG_UNMET * missed)
+        same = self.index.by_category.get(item.category)
+        if same and item.category not in ("chair", "stool", "office chair") and on_grid.any():
+            kin = np.zeros(len(c))
+            kin[on_grid] = self._grid_distance(item.category, same)[grid_point[on_grid]]
+            bound = bound + KIN_PULL * kin
+        half = math.hypot(c.w, c.d) / 2
+        for rule in item.rules:
+            if rule.kind not in ("near", "around"):
+                continue
+            shapes, _ = self._targets(rule)
+            if not shapes:
+                continue
+            reach = (
+                rule.distance if rule.distance is not None else rules.DEFAULT_DISTANCE[rule.kind]
+            )
+            least = np.full(len(c), np.inf)
+            for shape in shapes:
+                apart = (
+                    np.hypot(c.x - shape.x, c.z - shape.z) - half - math.hypot(shape.w, shape.d) / 2
+                )
+                least = np.minimum(least, np.maximum(apart - reach - BOUND_SLACK, 0.0))
+            bound = bound + (RULE_WEIGHT * least + UNMET_WEIGHT * (least > 1e-6))
+        return bound
 
     def _floor_preferences(
         self,
@@ -631,8 +762,8 @@ class Arranger:
         self, item: Item, c: Candidates, k: int, grown: Candidates | None, access: str
     ) -> Walk:
         """Whether placing candidate ``k`` keeps every floor object reachable. With
-        ``grown`` (the candidate with the floor its companions will take), the check
-        is made as if the companions stood there already."""
+        ``grown`` (candidate ``k`` alone with the floor its companions will take), the
+        check is made as if the companions stood there already."""
         x, z, rot = float(c.x[k]), float(c.z[k]), float(c.rot[k])
         shadow = self.walk.shadow(x, z, item.w, item.d, rot)
         zone = self.walk.zone(x, z, item.w, item.d, rot, access)
@@ -644,7 +775,7 @@ class Arranger:
         if grown is not None:
             # Each side where companions will stand must be reachable from outside, and
             # the object itself where its companions leave it open.
-            gx, gz = float(grown.x[k]), float(grown.z[k])
+            gx, gz = float(grown.x[0]), float(grown.z[0])
             test_shadow = self.walk.shadow(gx, gz, grown.w, grown.d, rot)
             if zone.size and test_shadow is not None:
                 (rows, cols), mask = test_shadow
@@ -819,6 +950,7 @@ class Arranger:
         self._free_slots(item, slots)
         x, z, rot, wall, t, rank, lattice = slots.arrays()
         c = Candidates(x, z, rot, item.w, item.d, np.zeros(x.shape[0]), item.h, item.seat)
+        c.boxes = slots.boxes(x, z, rot, item.w, item.d)
         return c, wall, t, rank, lattice
 
     def place_floor(self, item: Item) -> None:
@@ -835,17 +967,14 @@ class Arranger:
             )
             return
         exempt = self._under_exempt(item)
-        idx = np.nonzero(inside)[0]
-        c, wall, t, rank = c.take(idx), wall[idx], t[idx], rank[idx]
-        grid_point = grid_point[idx]
-        order = np.argsort(self._score(item, c, wall, t, rank, grid_point), kind="stable")
+        kept = np.nonzero(inside)[0]
+        order = _Ranking(self, item, c, kept, wall, t, rank, grid_point)
         free_to_walk = item.flat
         any_clear = False
         for roomy in (True, False) if item.has_reserve else (False,):
             budget = MAX_REACH_TRIES // 2 if roomy else MAX_REACH_TRIES
-            grown_all = self._reserved(item, c) if roomy else None
-            for start in range(0, len(order), CHUNK):
-                chunk = order[start : start + CHUNK]
+            for start in range(0, len(kept), CHUNK):
+                chunk = kept[order.first(start + CHUNK)[start:]]
                 sub = c.take(chunk)
                 ok = self._clear(item, sub, exempt)
                 any_clear = any_clear or bool(ok.any())
@@ -867,7 +996,9 @@ class Arranger:
                     access = item.access
                     if exempt and self._under(c.take(np.array([k])), self._tables(exempt))[0]:
                         access = "none"  # reached with the table it stands under
-                    walked = self._walk_ok(item, c, k, grown_all, access)
+                    alone = c.take(np.array([k]))
+                    grown_one = self._reserved(item, alone) if roomy else None
+                    walked = self._walk_ok(item, c, k, grown_one, access)
                     if walked.ok:
                         if item.has_reserve and not roomy:
                             self.cramped.append(item)
@@ -909,7 +1040,7 @@ class Arranger:
             0.0,
             float(c.z[k]),
             float(c.rot[k]),
-            c.quads[k],
+            c.quad(k),
             w_index if w_index >= 0 else None,
             float(t[k]) if w_index >= 0 else None,
             zone=walked.zone if walked is not None else np.zeros(0, dtype=np.intp),
@@ -1475,7 +1606,7 @@ class Arranger:
                 y,
                 float(c.z[k]),
                 float(c.rot[k]),
-                c.quads[k],
+                c.quad(k),
                 int(wall_idx[k]),
                 float(t[k]),
                 source=source,
@@ -1586,7 +1717,7 @@ class Arranger:
             )
             score = score - 0.2 * np.minimum(dist, 3.0)
         k = int(idx[int(np.argmin(score))])
-        self._commit(Pose(item, float(c.x[k]), y, float(c.z[k]), 0.0, c.quads[k]))
+        self._commit(Pose(item, float(c.x[k]), y, float(c.z[k]), 0.0, c.quad(k)))
 
     # ----------------------------------------------------------------- the plan
 

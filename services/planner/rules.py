@@ -58,6 +58,14 @@ class Shape:
         return self.y + self.h
 
 
+def half_extents(rot: Array, w: float, d: float) -> tuple[Array, Array]:
+    """Half the width and depth of the axis-aligned box round a w × d footprint turned
+    by ``rot``."""
+    yaw = np.radians(rot)
+    c, s = np.abs(np.cos(yaw)), np.abs(np.sin(yaw))
+    return c * w / 2 + s * d / 2, s * w / 2 + c * d / 2
+
+
 class Candidates:
     """N poses of one object: centres, rotations and the shared size; footprints and
     their bounding boxes are computed when first needed."""
@@ -86,16 +94,23 @@ class Candidates:
             self._quads = geometry.corners(self.x, self.z, self.w, self.d, self.rot)
         return self._quads
 
+    def quad(self, k: int) -> Array:
+        """The footprint of candidate ``k``, without working out every other one."""
+        if self._quads is not None:
+            return self._quads[k]
+        return geometry.corners(self.x[k], self.z[k], self.w, self.d, self.rot[k])[0]
+
     @property
     def boxes(self) -> Array:
         """Axis-aligned bounds (N, 4) = (x0, z0, x1, z1)."""
         if self._boxes is None:
-            yaw = np.radians(self.rot)
-            c, s = np.abs(np.cos(yaw)), np.abs(np.sin(yaw))
-            hx = c * self.w / 2 + s * self.d / 2
-            hz = s * self.w / 2 + c * self.d / 2
+            hx, hz = half_extents(self.rot, self.w, self.d)
             self._boxes = np.stack([self.x - hx, self.z - hz, self.x + hx, self.z + hz], axis=1)
         return self._boxes
+
+    @boxes.setter
+    def boxes(self, value: Array) -> None:
+        self._boxes = value
 
     def __len__(self) -> int:
         return int(self.x.shape[0])

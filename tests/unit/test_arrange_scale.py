@@ -190,3 +190,41 @@ def test_a_vase_looks_closely_at_the_tables_that_could_hold_its_best_spot(
     assert sum(o.category == "vase" for o in layout.objects) == 30
     assert max(listed) >= 20
     assert sum(checked) <= 2 * placed
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "an office with 60 desks, 60 office chairs and 4 plants",
+        "a dining room with 12 dining tables, 96 chairs and 12 plants",
+        "a living room with a sofa, a coffee table, two armchairs, a bookshelf and a rug",
+    ],
+)
+def test_candidates_come_in_the_order_of_their_exact_scores(
+    prompt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A floor object's candidates scored only as far as their bounds require come in
+    the order scoring every one of them gives."""
+    first = arrange._Ranking.first
+    compared = 0
+
+    def every_score(self: arrange._Ranking, k: int) -> np.ndarray:
+        nonlocal compared
+        got = first(self, k)
+        kept = self.kept
+        scores = self.arranger._score(
+            self.item,
+            self.c.take(kept),
+            self.wall[kept],
+            self.t[kept],
+            self.rank[kept],
+            self.grid_point[kept],
+            self.base,
+        )
+        assert np.array_equal(got, np.argsort(scores, kind="stable")[: len(got)])
+        compared += 1
+        return got
+
+    monkeypatch.setattr(arrange._Ranking, "first", every_score)
+    layout = plan_scene(prompt)
+    assert compared >= len([o for o in layout.objects if o.placement == "floor"])
