@@ -33,17 +33,25 @@ how many of it group (``group``: single, row, stack, set = one per seat at a tab
 around, pair) and its shape family (``shape``). A shelving unit's ``boards`` are the
 heights of its shelf boards' upper faces as fractions of its height: the planner stands
 books there and the mesh draws the boards there.
+
+Reading the data file and building its index of phrases takes a tenth of a second or
+more (YAML, validation, ``inflect``'s plurals); the built index is kept as JSON in the
+user's cache directory (``$XDG_CACHE_HOME/holodeck``, else ``~/.cache/holodeck``) under
+the digest of the data file and of this module, and read back with one validation. A
+copy that cannot be read or written is rebuilt; the data file stays the only source.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import inflect
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -291,7 +299,13 @@ def parse_items(text: str) -> tuple[TemplateItem, ...]:
 
 # --------------------------------------------------------------------------- words
 
-_ENGINE = inflect.engine()
+@functools.lru_cache(maxsize=1)
+def _engine() -> Any:
+    import inflect  # loads with the first unknown word, not with the catalog
+
+    return inflect.engine()
+
+
 # Singular nouns that end like plurals; inflect would cut their last letter.
 _LOOKS_PLURAL = ("ss", "us", "is", "as", "ics")
 
@@ -309,7 +323,7 @@ def singular(word: str) -> str:
         return word
     if word.endswith(_LOOKS_PLURAL) and not word.endswith(("sses", "uses", "ases")):
         return word
-    found = _ENGINE.singular_noun(word)
+    found = _engine().singular_noun(word)
     return found if isinstance(found, str) and found else word
 
 
@@ -318,7 +332,7 @@ def plural(word: str) -> str:
     """The plural of an English noun ("knife" → "knives")."""
     if not word:
         return word
-    return str(_ENGINE.plural_noun(word))
+    return str(_engine().plural_noun(word))
 
 
 def _plural_phrase(phrase: str) -> str:
@@ -417,7 +431,49 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @functools.lru_cache(maxsize=1)
 def _catalog() -> _Catalog:
-    return _build(load())
+    source = DATA.read_bytes()
+    digest = hashlib.sha256(source + Path(__file__).read_bytes()).hexdigest()[:24]
+    compiled = _cache_dir() / f"catalog-{digest}.json"
+    try:
+        return _compiled(json.loads(compiled.read_bytes()))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    built = _build(load())
+    try:
+        compiled.parent.mkdir(parents=True, exist_ok=True)
+        partial = compiled.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(_compile(built)), encoding="utf-8")
+        partial.replace(compiled)
+    except OSError:
+        pass  # a read-only home: built again next time
+    return built
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "holodeck"
+
+
+def _compile(built: _Catalog) -> dict[str, Any]:
+    return {
+        "data": built.data.model_dump(mode="json"),
+        "phrases": built.phrases,
+        "joined": built.joined,
+        "room_phrases": built.room_phrases,
+    }
+
+
+def _compiled(saved: dict[str, Any]) -> _Catalog:
+    data = CatalogData.model_validate(saved["data"])
+    return _Catalog(
+        data=data,
+        by_name={e.name: e for e in data.objects},
+        phrases={k: (v[0], bool(v[1])) for k, v in saved["phrases"].items()},
+        joined=dict(saved["joined"]),
+        rooms={r.name: r for r in data.rooms},
+        room_phrases=dict(saved["room_phrases"]),
+        modifiers=frozenset(data.modifiers),
+    )
 
 
 # --------------------------------------------------------------------------- lookups

@@ -11,6 +11,9 @@ before it, so the scene is built whichever replicas took which meshes; two repli
 that both see it complete publish the same ``Nats-Msg-Id`` and the same
 content-addressed artifacts, and JetStream drops the duplicate. Meshes count for the
 attempt they carry only, so a replay's attempt is complete with its own meshes.
+
+The GLB writer and the floor-plan drawing (trimesh, Pillow) are imported with the first
+scene built: a scene served from the cache never loads them.
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from services.assembly.floorplan import floorplan_png
-from services.assembly.scene import build_scene_glb
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.cache import AssetCache
 from shared.contract import (
@@ -195,9 +196,13 @@ class Assembler:
         bodies = {o: blobs[meshes[o].sha256] for o in wanted}
 
         async def make_glb() -> bytes:
+            from services.assembly.scene import build_scene_glb
+
             return await asyncio.to_thread(build_scene_glb, layout.layout, bodies)
 
         async def make_plan() -> bytes:
+            from services.assembly.floorplan import floorplan_png
+
             return await asyncio.to_thread(floorplan_png, layout.layout)
 
         # The same layout with the same meshes is the same file: a rebuild reuses it.

@@ -8,13 +8,20 @@ from typing import Protocol
 
 from nats.js import JetStreamContext
 
-from services.imagegen.procedural import object_image
 from shared.config import ImageSettings
 from shared.layout import PlacedObject
 from shared.slots import SlotBoard
 
 Progress = Callable[[float], Awaitable[None]]
 """Reports a fraction 0–1 of one image's work while the backend runs."""
+
+
+def object_image(obj: PlacedObject, seed: int, size: int) -> bytes:
+    """The procedural image of one object; the drawing code (numpy, Pillow) loads with
+    the first image drawn, not with imagegen."""
+    from services.imagegen.procedural import object_image as draw
+
+    return draw(obj, seed, size)
 
 
 class ImageBackend(Protocol):

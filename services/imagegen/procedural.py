@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from services.imagegen import art
+from services.imagegen.artwork import is_artwork
 from shared import catalog
 from shared.layout import PlacedObject
 
@@ -518,18 +519,6 @@ def color_field(
     grid = np.moveaxis(table[pick], 2, 0)  # (3, cells, cells)
     field = np.repeat(np.repeat(grid, step, axis=1), step, axis=2)[:, :size, :size]
     return np.ascontiguousarray(field)
-
-
-# Categories (or words) that are pictures hung on a wall.
-ART_WORDS = frozenset("painting paintings poster posters artwork art canvas print mural".split())
-_ART_FAMILIES = frozenset({"painting"})
-
-
-def is_artwork(obj: PlacedObject) -> bool:
-    """Whether the object is a painting, poster or other picture: it gets art, not a material."""
-    if catalog.shape_family(obj.category, obj.size) in _ART_FAMILIES:
-        return True
-    return bool(set(_words(obj.category)) & ART_WORDS)
 
 
 def _frame_border(obj: PlacedObject) -> tuple[float, float]:

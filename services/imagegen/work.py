@@ -22,8 +22,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 
+from services.imagegen.artwork import is_artwork
 from services.imagegen.backend import ImageBackend
-from services.imagegen.procedural import is_artwork
 from shared.artifacts import ArtifactStore
 from shared.cache import AssetCache, cache_key
 from shared.claims import WorkClaims, make_once

@@ -21,11 +21,13 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, overload
+from typing import TYPE_CHECKING, TypeVar, overload
 
-from services.planner.spec import SceneSpec
 from shared.errors import Permanent
 from shared.layout import Unplaced
+
+if TYPE_CHECKING:
+    from services.planner.spec import SceneSpec
 
 T = TypeVar("T")
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096

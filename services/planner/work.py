@@ -3,6 +3,9 @@
 Understanding (prompt → scene spec) is the rule-based one by default, or an
 OpenAI-compatible model when configured, falling back to the rules if the model fails
 and the fallback is allowed. Solving (spec → layout) is always the same solver.
+
+Understanding and solving (with the room catalog under them) are imported when a prompt
+is first planned: a scene whose layout comes from the plan cache never loads them.
 """
 
 from __future__ import annotations
@@ -11,16 +14,12 @@ import asyncio
 import contextlib
 import hashlib
 import json
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ValidationError
 
-from services.planner.furnishing import furnish
 from services.planner.limits import budget, cap_objects
 from services.planner.llm import ChatCompletions, LLMUnderstander
-from services.planner.solver import solve
-from services.planner.spec import SceneSpec
-from services.planner.understanding import understand
 from shared.artifacts import ArtifactNotFound, ArtifactStore
 from shared.cache import AssetCache
 from shared.config import PlannerSettings
@@ -36,6 +35,9 @@ from shared.errors import BadInput, Permanent
 from shared.layout import Layout
 from shared.logs import get_logger
 from shared.stage import Delivery, Output
+
+if TYPE_CHECKING:
+    from services.planner.spec import SceneSpec
 
 log = get_logger(__name__)
 STAGE = "planner"
@@ -112,6 +114,9 @@ class Planner:
 
     def _solve(self, spec: SceneSpec, seed: int) -> Layout:
         """Furnish, cut to the object limit, and solve within the time and memory limits."""
+        from services.planner.furnishing import furnish
+        from services.planner.solver import solve
+
         limits = self.limits
         with budget(limits.timeout_s, limits.max_memory_mb):
             capped, cut = cap_objects(furnish(spec), limits.max_objects)
@@ -122,6 +127,8 @@ class Planner:
         return layout
 
     async def _spec(self, prompt: str, seed: int) -> tuple[SceneSpec, Source]:
+        from services.planner.understanding import understand
+
         if self.understander is None:
             return await asyncio.to_thread(understand, prompt), "rules"
         understood = await self.understander.understand_with_source(prompt, seed=seed)
@@ -167,6 +174,9 @@ class Planner:
 
 def llm_understander(client: ChatCompletions, *, fallback: bool) -> LLMUnderstander[SceneSpec]:
     """The LLM understanding of scene specs over ``client``, created once at start-up."""
+    from services.planner.spec import SceneSpec
+    from services.planner.understanding import understand
+
     return LLMUnderstander(
         client,
         SceneSpec,

@@ -316,16 +316,16 @@ async def test_idempotent_replay_of_a_whole_scene(settings, nats_server, unique,
 
 
 async def test_the_same_prompt_and_seed_is_planned_once(settings, nats_server, unique, monkeypatch):
-    from services.planner import work
+    from services.planner import solver
 
     solves: list[int] = []
-    original = work.solve
+    original = solver.solve
 
     def counting(spec, seed=0):
         solves.append(seed)
         return original(spec, seed)
 
-    monkeypatch.setattr(work, "solve", counting)
+    monkeypatch.setattr(solver, "solve", counting)
     async with (
         hosting(settings, nats_server, "planner"),
         collecting(nats_server, f"{Subject.LAYOUT_READY}.*") as (nc, got),
