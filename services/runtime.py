@@ -106,6 +106,8 @@ class ServiceHost:
     settings: Settings
     url: str
     names: tuple[str, ...]
+    # True when the caller started the server itself and saw it answer: no probes.
+    started_here: bool = False
     broker: NatsBroker = field(init=False)
     nc: NATS = field(init=False)
     js: JetStreamContext = field(init=False)
@@ -133,8 +135,9 @@ class ServiceHost:
         )
 
     async def start(self) -> None:
-        await ensure_reachable(self.url)
-        await check_credentials(self.url, self.settings.nats)
+        if not self.started_here:
+            await ensure_reachable(self.url)
+            await check_credentials(self.url, self.settings.nats)
         self.nc = await self.broker.connect()
         self.js = self.nc.jetstream()
         await provision(self.js, self.settings.nats)

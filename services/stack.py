@@ -135,7 +135,7 @@ async def running_stack(
     from services.runtime import ServiceHost
 
     async with nats_endpoint(settings, url) as (url, server):
-        host = ServiceHost(settings, url, services)
+        host = ServiceHost(settings, url, services, started_here=server is not None)
         try:
             await host.start()
             yield Stack(url, host, server)

@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import limits
 import yaml
 from dotenv import dotenv_values
 from pydantic import (
@@ -388,6 +387,8 @@ DEFAULT_CSP = (
 
 def rate_limit_problem(value: str) -> str | None:
     """Why ``value`` is not a rate such as ``100/hour`` or ``10 per minute``; None if it is."""
+    import limits  # its storage backends load slowly: only a configured rate needs it
+
     try:
         limits.parse(value)
     except ValueError:

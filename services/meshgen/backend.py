@@ -1,7 +1,8 @@
 """Mesh backends: what meshgen calls to turn one object and its image into one mesh.
 
-The parametric shapes (and trimesh under them) are imported on the first mesh made, not
-with this module: a build whose meshes all come from the cache never pays for them.
+The parametric shapes (and trimesh under them) are imported on the first mesh made, and
+the remote clients (httpx, the GLB normaliser) when one is configured, not with this
+module: a build whose meshes all come from the cache never pays for them.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Protocol
 
 from nats.js import JetStreamContext
 
-from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
 from shared import catalog
 from shared.config import MeshSettings
 from shared.layout import PlacedObject
@@ -66,7 +66,11 @@ def mesh_backend(
     cluster = js is not None and settings.concurrency_scope == "cluster"
     board = SlotBoard(js, replicas=replicas) if js is not None and cluster else None
     if settings.default_backend == "sf3d":
+        from services.meshgen.remote import SF3DMeshes
+
         return SF3DMeshes.from_settings(settings, board)
     if settings.default_backend == "hunyuan3d":
+        from services.meshgen.remote import Hunyuan3DMeshes
+
         return Hunyuan3DMeshes.from_settings(settings, board)
     return ParametricMeshes()
