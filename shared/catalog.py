@@ -299,6 +299,7 @@ def parse_items(text: str) -> tuple[TemplateItem, ...]:
 
 # --------------------------------------------------------------------------- words
 
+
 @functools.lru_cache(maxsize=1)
 def _engine() -> Any:
     import inflect  # loads with the first unknown word, not with the catalog

@@ -149,6 +149,7 @@ BACKEND_SERVER_BREAKER = Gauge(
     ["backend", "server"],
 )
 
+
 class ErrorWindow:
     """Failures over handled messages in a sliding time window, for ``holodeck_error_rate``.
 
