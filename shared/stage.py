@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from nats.aio.msg import Msg
@@ -36,6 +36,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.errors import APIError
 from pydantic import BaseModel
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from shared import metrics
 from shared.config import NatsSettings
@@ -64,6 +65,13 @@ from shared.states import (
 )
 
 log = get_logger(__name__)
+T = TypeVar("T")
+
+# A JetStream cluster elects a new leader for a key-value stream within seconds of losing
+# a node: reading or recording a scene's state rides that out (the message kept alive)
+# rather than spend the message's attempts on it.
+STATE_OUTAGE_S = 20.0
+_STATE_ERRORS = (NatsError, TimeoutError, OSError, StateUnavailable)
 
 
 @dataclass(frozen=True)
@@ -173,11 +181,23 @@ class StageRunner:
             await self._reject(msg, delivery, exc)
             return "malformed"
 
+        structlog.contextvars.bind_contextvars(
+            scene_id=getattr(event, "scene_id", None), object_id=getattr(event, "object_id", None)
+        )
+        # The message is kept alive from here on: riding out a bus outage while reading or
+        # recording the scene's state can take longer than the ack wait too.
+        heartbeat = _Heartbeat(msg, max(self.settings.ack_wait_s / 3, 0.5))
+        try:
+            return await self._handle_event(msg, event, delivery, heartbeat)
+        finally:
+            heartbeat.stop()
+
+    async def _handle_event(
+        self, msg: Msg, event: Any, delivery: Delivery, heartbeat: _Heartbeat
+    ) -> str:
         scene_id = getattr(event, "scene_id", None)
         object_id = getattr(event, "object_id", None)
-        structlog.contextvars.bind_contextvars(scene_id=scene_id, object_id=object_id)
         last_attempt = delivery.attempt >= self.settings.max_deliver
-
         scene_attempt = getattr(event, "attempt", 1)
         try:
             if scene_id and await self._scene_ended(scene_id, object_id, scene_attempt):
@@ -193,17 +213,14 @@ class StageRunner:
             await self._fail_terminally(msg, event, RetryLater("worker lost on the last attempt"))
             return "failed"
 
-        heartbeat = _Heartbeat(msg, max(self.settings.ack_wait_s / 3, 0.5))
         try:
             try:
                 outputs = await self._work(event, delivery, scene_id)
             except _WorkCancelled:
                 log.info("work stopped: the scene was cancelled")
                 metrics.STAGE_SKIPPED.labels(self.stage, "CANCELLED").inc()
-                heartbeat.stop()
                 await msg.ack()
                 return "skipped"
-            heartbeat.stop()
             outputs = _stamped(outputs, scene_attempt)
             if scene_id and not await self._claim_success(scene_id, outputs):
                 await msg.ack()
@@ -313,11 +330,11 @@ class StageRunner:
         """True when this attempt of the scene has ended or a later one began: its work is
         dropped (re-sending our own end if we are who ended it)."""
         try:
-            held = await self.states.get(scene_id)
+            held = await _riding_out(lambda: self.states.get(scene_id))
             if held is not None and held.attempt < attempt:
                 # A replay begun by someone who did not record it: this attempt is current.
-                held = await self.states.begin(scene_id, attempt)
-        except (NatsError, TimeoutError, OSError, StateUnavailable) as exc:
+                held = await _riding_out(lambda: self.states.begin(scene_id, attempt))
+        except _STATE_ERRORS as exc:
             raise RetryLater(
                 f"cannot read the scene's state: {exc!r}", code="state_unavailable"
             ) from None
@@ -360,8 +377,8 @@ class StageRunner:
             event=encode(out.event).decode(),
         )
         try:
-            held = await self.states.claim(scene_id, end)
-        except (NatsError, TimeoutError, OSError, StateUnavailable) as exc:
+            held = await _riding_out(lambda: self.states.claim(scene_id, end))
+        except _STATE_ERRORS as exc:
             raise RetryLater(
                 f"cannot record the scene's state: {exc!r}", code="state_unavailable"
             ) from None
@@ -411,9 +428,14 @@ class StageRunner:
                 else:
                     log.info("scene.failed not sent: the scene had already ended")
             except RetryLater:
-                # Without the failure event the scene would hang: let JetStream redeliver.
-                await msg.nak(delay=self.settings.retry_max_delay_s)
-                return
+                if msg.metadata.num_delivered <= self.settings.max_deliver:
+                    # Without the failure event the scene would hang: let JetStream redeliver.
+                    await msg.nak(delay=self.settings.retry_max_delay_s)
+                    return
+                # JetStream delivers it no more: an end not recorded in the state bucket
+                # beats a scene that never ends (the first end in the stream stands).
+                log.warning("scene.failed sent without recording the scene's end")
+                await self._publish(failure)
         await msg.term()
 
     def _failure(
@@ -476,6 +498,19 @@ class _Heartbeat:
 
     def stop(self) -> None:
         self._timer.cancel()
+
+
+async def _riding_out(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()``, tried again while the state bucket is unavailable, for STATE_OUTAGE_S."""
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(STATE_OUTAGE_S),
+        wait=wait_exponential(multiplier=0.05, max=1.0),
+        retry=retry_if_exception_type(_STATE_ERRORS),
+        reraise=True,
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("tenacity neither returned nor raised")
 
 
 def _stamped(outputs: Sequence[Output], attempt: int) -> Sequence[Output]:
