@@ -188,13 +188,11 @@ class StageRunner:
         # recording the scene's state can take longer than the ack wait too.
         heartbeat = _Heartbeat(msg, max(self.settings.ack_wait_s / 3, 0.5))
         try:
-            return await self._handle_event(msg, event, delivery, heartbeat)
+            return await self._handle_event(msg, event, delivery)
         finally:
             heartbeat.stop()
 
-    async def _handle_event(
-        self, msg: Msg, event: Any, delivery: Delivery, heartbeat: _Heartbeat
-    ) -> str:
+    async def _handle_event(self, msg: Msg, event: Any, delivery: Delivery) -> str:
         scene_id = getattr(event, "scene_id", None)
         object_id = getattr(event, "object_id", None)
         last_attempt = delivery.attempt >= self.settings.max_deliver
@@ -245,8 +243,6 @@ class StageRunner:
             metrics.STAGE_RETRIES.labels(self.stage).inc()
             await msg.nak(delay=delay)
             return "retry"
-        finally:
-            heartbeat.stop()
         await msg.ack()
         return "ok"
 
@@ -502,6 +498,10 @@ class _Heartbeat:
 
 async def _riding_out(call: Callable[[], Awaitable[T]]) -> T:
     """``call()``, tried again while the state bucket is unavailable, for STATE_OUTAGE_S."""
+    try:
+        return await call()  # the usual case, without setting up the retries
+    except _STATE_ERRORS:
+        pass
     async for attempt in AsyncRetrying(
         stop=stop_after_delay(STATE_OUTAGE_S),
         wait=wait_exponential(multiplier=0.05, max=1.0),
