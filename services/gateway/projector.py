@@ -65,6 +65,9 @@ class Lag:
         if seq > self.applied_seq:
             self.applied_seq = seq
             self.moved_at = self.clock()
+        # The stream holds at least what was applied from it (its size is sampled now and then).
+        if self.stream_last_seq is not None and seq > self.stream_last_seq:
+            self.stream_last_seq = seq
         self.last_error = None
 
     def stream_at(self, last_seq: int, first_seq: int = 0) -> None:
