@@ -1027,3 +1027,37 @@ async def test_waiting_for_an_attempt(projection: Projection, unique: str) -> No
     waiting = asyncio.create_task(projection.wait_for_attempt(scene_id, 2, timeout=5))
     await feed.event(subject(Subject.SCENE_REPLAYED, scene_id), replayed)
     assert await asyncio.wait_for(waiting, 5)
+
+
+async def test_dead_letters_in_one_batch_are_one_row_each(projection: Projection) -> None:
+    def letter(seq: int) -> bytes:
+        return encode(
+            dead_letter(
+                "meshgen",
+                subject(Subject.IMAGES_READY, "s1", "o1"),
+                b"{not json",
+                seq,
+                "malformed: invalid JSON",
+                producer="meshgen-1",
+            )
+        )
+
+    counted_before = dead_letters_counted("meshgen")
+    await projection.apply(subject(Subject.DEAD_LETTER, "meshgen"), letter(7), 1, at(1))
+    garbage = b"[" * 100 + b"]" * 100
+    batch = [
+        (subject(Subject.DEAD_LETTER, "meshgen"), letter(7), 2, at(2)),  # stored before
+        (subject(Subject.DEAD_LETTER, "meshgen"), letter(8), 3, at(3)),
+        (Subject.SCENE_REQUESTED, garbage, 4, at(4)),  # the gateway's own
+        (subject(Subject.DEAD_LETTER, "meshgen"), letter(8), 5, at(5)),  # again in the batch
+        (subject(Subject.DEAD_LETTER, "meshgen"), letter(9), 6, at(6)),
+    ]
+    await projection.apply_many(batch)
+
+    assert projection.last_seq() == 6
+    kept = await projection.list_dead_letters(rejected_by="meshgen")
+    assert [d.stream_seq for d in kept.items] == [9, 8, 7]
+    assert [d.recorded_seq for d in kept.items] == [6, 3, 1]
+    [own] = (await projection.list_dead_letters(rejected_by="gateway")).items
+    assert own.stream_seq == 4
+    assert dead_letters_counted("meshgen") == counted_before + 3
