@@ -595,10 +595,12 @@ class Arranger:
         rank: Array,
         grid_point: np.ndarray | None = None,
         base: Array | None = None,
+        source: Item | None = None,
     ) -> Array:
         """Scores of candidates (lower is better); ``grid_point``: the floor grid point
         each stands on, -1 for none; ``base``: their ranks with the jitter drawn for
-        them (drawn here when not given)."""
+        them (drawn here when not given); ``source``: the spec's item when ``item`` is an
+        adjusted copy of it."""
         n = len(c)
         score = rank + self.noise.random(n) * JITTER if base is None else base
         positional = False
@@ -616,11 +618,56 @@ class Arranger:
             weight = WALL_RULE_WEIGHT if rule.kind == "against_wall" else 1.0
             violation = RULE_WEIGHT * v + UNMET_WEIGHT * (v > 1e-6)
             score = score + weight * violation + RULE_PREFERENCE * p
+        score = score + self._faced(source or item, c)
         if item.placement == "floor":
             score = score + self._floor_preferences(item, c, wall, t, positional, grid_point)
         if item.placement in ("floor", "wall"):
             score = score + self._view_penalty(item, c)
         return score
+
+    def _faced(self, item: Item, c: Candidates) -> Array:
+        """What the "facing" rules of objects placed before ``item`` and turned to it add
+        to its candidates' scores: a sofa placed first "facing the tv" has the tv put in
+        front of it (when none of the rule's other targets is there yet)."""
+        out = np.zeros(len(c))
+        for viewer, rule in self._viewers(item):
+            if any(t is not item and self.placed(t) is not None for t in rule.targets):
+                continue
+            v, p = rules.faced_by(c, viewer.shape, viewer.item.seat)
+            out = out + RULE_WEIGHT * v + UNMET_WEIGHT * (v > 1e-6) + RULE_PREFERENCE * p
+        return out
+
+    def _viewers(self, item: Item) -> list[tuple[Pose, Rule]]:
+        """The placed objects whose "facing" rule turns them to ``item``, or to a thing
+        still to stand on it (a sofa facing the tv: the tv's stand goes where it looks)."""
+        out = [
+            (viewer, rule)
+            for viewer, rule in self.index.referrers.get(id(item), [])
+            if rule.kind == "facing"
+        ]
+        if item.has_top and item.placement == "floor":
+            seen: set[tuple[int, int]] = set()
+            facing = [
+                (viewer, rule)
+                for pairs in self.index.referrers.values()
+                for viewer, rule in pairs
+                if rule.kind == "facing"
+            ]
+            for viewer, rule in facing:
+                if (id(viewer), id(rule)) in seen:
+                    continue
+                seen.add((id(viewer), id(rule)))
+                for target in rule.targets:
+                    entry = target.entry
+                    if (
+                        target.placement == "surface"
+                        and self.placed(target) is None
+                        and entry is not None
+                        and entry.parents[:1] == (item.category,)
+                    ):
+                        out.append((viewer, rule))
+                        break
+        return [(v, r) for v, r in out if v.item.placement in ("floor", "wall")]
 
     def _score_floor(self, item: Item, c: Candidates, grid_point: np.ndarray) -> Array:
         """The least each candidate's score adds to its rank and jitter: for the rules
@@ -1597,7 +1644,7 @@ class Arranger:
         idx = np.nonzero(ok)[0]
         sub = c.take(idx)
         rank = self._wall_preferences(item, sub, wall_idx[idx], t[idx])
-        score = self._score(item, sub, wall_idx[idx], t[idx], rank)
+        score = self._score(item, sub, wall_idx[idx], t[idx], rank, source=source)
         k = int(idx[int(np.argmin(score))])
         self._commit(
             Pose(

@@ -33,6 +33,8 @@ DEFAULT_DISTANCE = {
 WALL_TOLERANCE = 0.1  # a back this close to a wall is against it
 CORNER_TOLERANCE = 0.3
 FACING_COS = math.cos(math.radians(30.0))
+# An object placed after what faces it goes where that one looks, within this angle.
+FACED_COS = math.cos(math.radians(10.0))
 ALIGN_TOLERANCE = 0.1
 ABOVE_REACH = 0.3
 
@@ -199,6 +201,20 @@ def _facing(c: Candidates, t: Shape) -> tuple[Array, Array]:
     centre_cos = (fx * cx + fz * cz) / np.maximum(distance, 1e-9)
     # Square on to the target, and (a little) closer rather than farther.
     return violation, 0.5 * (1.0 - centre_cos) + 0.05 * distance
+
+
+def faced_by(c: Candidates, viewer: Shape, seat: bool) -> tuple[Array, Array]:
+    """The "facing" rule of an object already placed (``viewer``), scored over the
+    candidates of its target: (violation, preference) per candidate. Met when the
+    candidate's centre lies within 10° of the viewer's front (a seat's
+    front is where the person sitting looks); squarer in front is preferred."""
+    fx, fz = geometry.front(viewer.rot)
+    if seat:
+        fx, fz = -fx, -fz
+    vx, vz = c.x - viewer.x, c.z - viewer.z
+    length = np.hypot(vx, vz)
+    cos = np.where(length < 1e-6, 1.0, (fx * vx + fz * vz) / np.maximum(length, 1e-9))
+    return np.maximum(0.0, FACED_COS - cos), 0.5 * (1.0 - cos)
 
 
 def evaluate(
