@@ -128,6 +128,7 @@ class _Scanner:
         self.shape: str | None = None  # "an L-shaped ..." waiting for its noun
         self.last_end = -1  # where the last object mention (and its rules) ended
         self.targets: set[int] = set()  # token indices where a rule's target starts
+        self.room_end: int | None = None  # where the last room's name ended
 
     def _reset(self) -> None:
         self.pending = _Pending()
@@ -275,7 +276,15 @@ class _Scanner:
         if not self.out.rooms and self.out.room_name is None:
             self._name_room(i, n)  # "a sushi restaurant", "a card room"
         if value is not None:
-            self.out.rooms.append(str(value))
+            follows = self.room_end is not None and (
+                i == self.room_end or (i == self.room_end + 1 and self.tokens[i - 1] == "s")
+            )
+            if follows and self.out.rooms:
+                # "a dentist's waiting room", "an office kitchen": the last noun is the room.
+                self.out.rooms[-1] = str(value)
+            else:
+                self.out.rooms.append(str(value))
+        self.room_end = i + n
         if pending.dims is not None and self.out.room_dims is None:
             self.out.room_dims = pending.dims  # "a 10 by 12 meter buffet restaurant"
         if pending.sizes:
@@ -322,10 +331,18 @@ class _Scanner:
                 return i + n  # "a red and white sofa"
         if word in ("or", "nor", ","):
             self.pending = _Pending()
-            return i + n
+            return self._bare_plural(i, n)
         self._reset()
         self.negated = False
-        return i + n
+        return self._bare_plural(i, n)
+
+    def _bare_plural(self, i: int, n: int) -> int:
+        """After "with", "and" or a comma, a plural the catalog does not know names
+        objects as "two geese" would: "a kitchen with geese", "pills and bandages"."""
+        if self.negated or self.tokens[i] not in lexicon.CUES:
+            return i + n
+        end = self._unknown_object(i + n, plural_only=True)
+        return end if end is not None else i + n
 
     def _on_word(self, i: int, n: int, value: object) -> int:
         word = self.tokens[i]
@@ -519,9 +536,10 @@ class _Scanner:
             return j
         return j
 
-    def _unknown_object(self, start: int) -> int | None:
-        """After an article or a number: "a harp", "two old harps". Returns the index
-        after the noun phrase when it names an object the catalog does not know."""
+    def _unknown_object(self, start: int, plural_only: bool = False) -> int | None:
+        """After an article or a number: "a harp", "two old harps" (``plural_only``: a
+        plural only, "harps"). Returns the index after the noun phrase when it names an
+        object the catalog does not know."""
         tokens = self.tokens
         words: list[str] = []
         j = start
@@ -562,6 +580,8 @@ class _Scanner:
             else:
                 adjectives.append(w)
         singular = catalog.singular(noun)
+        if plural_only and singular == noun:
+            return None
         name = singular
         if adjectives and (lexicon.is_noun(adjectives[-1]) or adjectives[-1].endswith("ing")):
             name = f"{adjectives[-1]} {singular}"  # "a bowling pin"
