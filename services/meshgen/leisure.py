@@ -944,6 +944,72 @@ def _toy_car(p: Parts, w: float, h: float, d: float) -> None:
                 )
 
 
+def _car(p: Parts, w: float, h: float, d: float) -> None:
+    g = _Long(w, d)
+    L, A = g.length, g.across
+    wheel = 0.22 * h
+    g.box(p, (-L / 2.0, 0.7 * wheel, -A / 2.0), (L / 2.0, 0.55 * h, A / 2.0))  # body
+    g.box(p, (-0.28 * L, 0.55 * h, -0.44 * A), (0.18 * L, 0.62 * h, 0.44 * A))  # waist
+    with p.accent("glass"):
+        g.box(p, (-0.25 * L, 0.62 * h, -0.42 * A), (0.15 * L, 0.95 * h, 0.42 * A))  # windows
+    g.box(p, (-0.24 * L, 0.95 * h, -0.41 * A), (0.14 * L, h, 0.41 * A))  # roof
+    for fa in (-0.34, 0.34):
+        for sc in (-1.0, 1.0):
+            x, _, z = g.pt(fa * L, wheel, sc * 0.46 * A)
+            with p.accent("rubber"):
+                p.cylinder(
+                    (x, wheel, z), 0.1 * A, wheel, wheel, axis="z" if g.x else "x", sections=16
+                )
+    for sc in (-1.0, 1.0):
+        with p.accent("light"):
+            g.box(
+                p,
+                (L / 2.0 - 0.01 * L, 0.42 * h, sc * 0.38 * A - 0.06 * A),
+                (L / 2.0 + 0.005, 0.48 * h, sc * 0.38 * A + 0.06 * A),
+            )  # headlights
+
+
+def _shoe(p: Parts, w: float, h: float, d: float) -> None:
+    g = _Long(w, d)
+    L, A = g.length, g.across
+    with p.accent("rubber"):
+        g.box(p, (-L / 2.0, 0.0, -A / 2.0), (L / 2.0, 0.18 * h, A / 2.0))  # sole
+    x, _, z = g.pt(0.12 * L, 0.0, 0.0)
+    p.ellipsoid((x, 0.18 * h, z), g.pt(0.38 * L, 0.45 * h, 0.48 * A), detail=2)  # toe and vamp
+    g.box(p, (-L / 2.0, 0.18 * h, -0.46 * A), (-0.1 * L, h, 0.46 * A))  # heel counter
+    with p.accent("black"):
+        g.box(p, (-0.12 * L, 0.7 * h, -0.3 * A), (-0.08 * L, h + 0.002, 0.3 * A))  # opening
+
+
+def _pet(p: Parts, w: float, h: float, d: float) -> None:
+    """A sitting cat or dog seen side on: haunches, chest, head with ears, tail."""
+    g = _Long(w, d)
+    L, A = g.length, g.across
+    x, _, z = g.pt(-0.15 * L, 0.0, 0.0)
+    p.ellipsoid((x, 0.25 * h, z), g.pt(0.33 * L, 0.25 * h, 0.45 * A), detail=2)  # haunches
+    x, _, z = g.pt(0.12 * L, 0.0, 0.0)
+    p.ellipsoid((x, 0.48 * h, z), g.pt(0.2 * L, 0.28 * h, 0.33 * A), detail=2)  # chest
+    x, _, z = g.pt(0.22 * L, 0.0, 0.0)
+    p.ellipsoid((x, 0.82 * h, z), g.pt(0.17 * L, 0.15 * h, 0.3 * A), detail=2)  # head
+    x, _, z = g.pt(0.38 * L, 0.0, 0.0)
+    p.ellipsoid((x, 0.78 * h, z), g.pt(0.1 * L, 0.06 * h, 0.14 * A))  # muzzle
+    for sc in (-1.0, 1.0):
+        x, _, z = g.pt(0.2 * L, 0.0, sc * 0.17 * A)
+        p.ellipsoid((x, 0.97 * h, z), g.pt(0.04 * L, 0.06 * h, 0.07 * A))  # ears
+        p.rod(
+            g.pt(0.22 * L, 0.3 * h, sc * 0.16 * A),
+            g.pt(0.26 * L, 0.0, sc * 0.16 * A),
+            0.06 * A + 0.004,
+            sections=6,
+        )  # forelegs
+    p.rod(
+        g.pt(-0.45 * L, 0.1 * h, 0.0),
+        g.pt(-0.5 * L, 0.02 * h, 0.3 * A),
+        0.04 * A + 0.003,
+        sections=6,
+    )  # tail
+
+
 def _rocking_horse(p: Parts, w: float, h: float, d: float) -> None:
     g = _Long(w, d)
     L, A = g.length, g.across
@@ -1227,6 +1293,9 @@ BUILDERS: dict[str, Builder] = {
     "doll": _doll,
     "ball": _ball,
     "toy car": _toy_car,
+    "car": _car,
+    "shoe": _shoe,
+    "pet": _pet,
     "rocking horse": _rocking_horse,
     "toy blocks": _toy_blocks,
     "dollhouse": _dollhouse,

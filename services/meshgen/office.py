@@ -221,6 +221,13 @@ def _telephone(p: Parts, w: float, h: float, d: float) -> None:
     p.box((-0.47 * w, 0.6 * h, 0.25 * d), (-0.08 * w, h, 0.45 * d))
 
 
+def _computer_mouse(p: Parts, w: float, h: float, d: float) -> None:
+    p.box((-0.42 * w, 0.0, -0.42 * d), (0.42 * w, 0.3 * h, 0.42 * d))  # base
+    p.ellipsoid((0.0, 0.5 * h, 0.0), (w / 2.0, h / 2.0, d / 2.0), detail=2)  # domed shell
+    with p.accent("black"):
+        p.box((-0.01 * w - 0.001, 0.55 * h, 0.05 * d), (0.01 * w + 0.001, 1.01 * h, 0.5 * d))
+
+
 def _phone(p: Parts, w: float, h: float, d: float) -> None:
     upright = h > max(w, d)
     if upright:
@@ -727,6 +734,7 @@ BUILDERS: dict[str, Builder] = {
     "printer": _printer,
     "telephone": _telephone,
     "phone": _phone,
+    "computer mouse": _computer_mouse,
     "globe": _globe,
     "cash register": _cash_register,
     "shop counter": _shop_counter,
