@@ -1,0 +1,114 @@
+"""Prompts as a new user writes them: what a person would draw from the sentence."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+from services.planner import check
+from services.planner.plan import plan_scene, scene_spec
+from shared import catalog
+from shared.layout import Layout, PlacedObject
+
+
+def _of(layout: Layout, category: str) -> list[PlacedObject]:
+    return [o for o in layout.objects if o.category == category]
+
+
+def _angle_to(viewer: PlacedObject, target: PlacedObject) -> float:
+    yaw = math.radians(viewer.rotation)
+    fx, fz = math.sin(yaw), math.cos(yaw)
+    dx, dz = target.position[0] - viewer.position[0], target.position[2] - viewer.position[2]
+    return math.degrees(math.acos((fx * dx + fz * dz) / math.hypot(dx, dz)))
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        # The tv hangs on the wall (no stand): it goes where the sofa placed first looks.
+        "a living room with a sofa facing the TV and a painting above the sofa",
+        # The template's tv stand carries the tv: the stand goes where the sofa looks.
+        "a living room with a sofa facing the TV",
+    ],
+)
+def test_a_sofa_facing_the_tv_faces_it_when_the_tv_comes_after_it(prompt: str) -> None:
+    layout = plan_scene(prompt)
+    (sofa,) = _of(layout, "sofa")
+    (tv,) = _of(layout, "tv")
+    assert _angle_to(sofa, tv) <= 10.0
+    assert all(c.met for c in sofa.constraints if c.kind == "facing")
+    assert check.check(layout).valid
+
+
+@pytest.mark.parametrize(
+    ("prompt", "category", "count"),
+    [
+        ("a kitchen with knives, shelves, a coffeetable and geese", "goose", 2),
+        ("a pharmacy with pills on the shelves", "pill bottle", 12),
+        ("a room with a zorbulator and frobs", "frob", 2),
+        ("a barn with hay bales, a tractor and ducks", "duck", 2),
+    ],
+)
+def test_a_bare_plural_is_never_dropped(prompt: str, category: str, count: int) -> None:
+    spec = scene_spec(prompt)
+    counts: Counter[str] = Counter()
+    for obj in spec.objects:
+        if obj.requested:
+            counts[obj.category] += obj.count
+    assert counts[category] == count, spec.objects
+    layout = plan_scene(prompt)
+    placed = len(_of(layout, category))
+    unplaced = sum(u.count for u in layout.unplaced if u.category == category)
+    assert placed + unplaced == count
+
+
+def test_a_bare_plural_after_no_is_not_asked_for() -> None:
+    spec = scene_spec("a kitchen with a table and no geese")
+    assert not [o for o in spec.objects if o.category == "goose"]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "room"),
+    [
+        ("a dentist's waiting room with 8 chairs, a magazine rack and a fish tank", "waiting room"),
+        ("an office kitchen with a fridge and a table", "kitchen"),
+        ("a music classroom with a piano, 10 chairs, music stands and a drum kit", "music room"),
+        ("a kitchen and a dining room with a table", "kitchen"),
+    ],
+)
+def test_the_last_room_noun_names_the_room(prompt: str, room: str) -> None:
+    spec = scene_spec(prompt)
+    assert spec.room.type == room
+    if room == "music room":
+        # No classroom furniture for a music class: no student desks, no whiteboard.
+        assert not {o.category for o in spec.objects} & {"student desk", "whiteboard"}
+
+
+@pytest.mark.parametrize(
+    ("word", "category", "shape"),
+    [
+        ("shoes", "shoe", "shoe"),
+        ("sneakers", "shoe", "shoe"),
+        ("medicine boxes", "medicine box", "box"),
+        ("pills", "pill bottle", "bottle"),
+        ("cats", "cat", "pet"),
+        ("puppies", "dog", "pet"),
+        ("mice", "computer mouse", "computer mouse"),
+        ("car", "car", "car"),
+    ],
+)
+def test_things_get_their_own_entry_and_shape(word: str, category: str, shape: str) -> None:
+    match = catalog.resolve(word)
+    assert match is not None and not match.estimated
+    assert (match.category, match.entry.shape) == (category, shape)
+
+
+def test_a_teddy_bear_on_the_shelf_sits_on_the_shelf() -> None:
+    layout = plan_scene(
+        "a 4 by 5 meter nursery with a crib, a rocking chair and a teddy bear on the shelf"
+    )
+    (bear,) = _of(layout, "teddy bear")
+    assert bear.parent is not None and layout.object(bear.parent).category == "shelf"
+    assert all(c.met for c in bear.constraints)
