@@ -164,21 +164,61 @@ async def dead_letters(settings: Settings, limit: int) -> list[DeadLetter]:
 
 
 async def resubmit(settings: Settings, sequences: list[int]) -> int:
-    """Publish the original messages of these dead letters again, on their own subjects."""
-    from shared.contract import Subject
+    """Publish the original messages of these dead letters again, on their own subjects.
 
-    sent = 0
+    Only a message a dead letter names is sent, and only while the stream still holds it
+    under that sequence (a restored stream numbers its messages anew): a mistyped or stale
+    sequence would otherwise send some other event of the pipeline again. Every sequence
+    is checked before anything is sent.
+    """
+    from shared.contract import DeadLetter, Subject
+
     async with _recovery(settings, "deadletters") as recovery:
+        named: dict[int, str] = {}
+        async for _, event, _ in recovery.events(f"{Subject.DEAD_LETTER}.*", None):
+            if isinstance(event, DeadLetter):
+                named.setdefault(event.stream_seq, event.subject)
+        missing = [seq for seq in sequences if seq not in named]
+        if missing:
+            named.update(await _recorded_dead_letters(settings, set(missing)))
+        found = []
         for seq in sequences:
+            if seq not in named:
+                raise BadInput(f"no dead letter names message {seq}: see holodeck deadletters list")
             try:
                 raw = await recovery.js.get_msg(settings.nats.stream, seq)
             except Exception as exc:
                 raise BadInput(f"no message {seq} in the stream ({exc})") from None
-            if raw.subject is None or raw.subject.startswith(Subject.DEAD_LETTER):
-                raise BadInput(f"message {seq} is not a rejected message")
+            if raw.subject != named[seq]:
+                raise BadInput(
+                    f"message {seq} is now {raw.subject!r}, not the rejected {named[seq]!r} "
+                    "(the stream was renumbered, as a restore does): nothing was resubmitted"
+                )
+            found.append(raw)
+        for raw in found:
             await recovery.js.publish(raw.subject, raw.data or b"")
-            sent += 1
-    return sent
+    return len(found)
+
+
+async def _recorded_dead_letters(settings: Settings, sequences: set[int]) -> dict[int, str]:
+    """Dead letters of these sequences in the status database (the gateway's own rejections
+    are kept there only): sequence -> subject."""
+    from services.gateway.projection import Projection
+
+    found: dict[int, str] = {}
+    projection = await Projection(settings.database_url).open()
+    try:
+        page = 1
+        while True:
+            letters = await projection.list_dead_letters(page=page, page_size=500)
+            for letter in letters.items:
+                if letter.stream_seq in sequences:
+                    found.setdefault(letter.stream_seq, letter.subject)
+            if page * 500 >= letters.total:
+                return found
+            page += 1
+    finally:
+        await projection.close()
 
 
 async def purge(settings: Settings, rejected_by: str | None) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from services.runtime import WORKERS
 from services.stack import running_stack
 from shared.config import load_settings
-from shared.contract import STREAM, Subject, subject
+from shared.contract import STREAM, DeadLetter, SceneCancelled, Subject, encode, subject
 from tests.helpers import run_cli
 
 
@@ -57,7 +57,37 @@ async def test_deadletters_list_resubmit_purge(workspace: Path) -> None:
         assert "removed 2 dead letters from the stream" in purged.stderr
         info = await js.stream_info(STREAM, subjects_filter=letter_subject)
         assert not info.state.subjects
+        # A sequence no dead letter names is some other event: it is not sent again.
+        other = await js.publish(
+            subject(Subject.SCENE_CANCELLED, "s2"),
+            encode(SceneCancelled(scene_id="s2", reason="test")),
+        )
+        before = (await js.stream_info(STREAM)).state.last_seq
+        refused = await asyncio.to_thread(
+            run_cli, "deadletters", "resubmit", str(other.seq), workspace=workspace
+        )
+        assert refused.returncode == 2, refused.stderr
+        assert f"no dead letter names message {other.seq}" in refused.stderr
+        # A dead letter whose sequence now holds another message (a restored stream is
+        # numbered anew) is refused too, and nothing of the list is sent.
+        stale = DeadLetter(
+            rejected_by="meshgen",
+            subject="images.ready.s3.o1",
+            stream_seq=other.seq,
+            reason="unreadable",
+            size=9,
+        )
+        await js.publish(subject(Subject.DEAD_LETTER, "meshgen"), encode(stale))
+        after_letter = (await js.stream_info(STREAM)).state.last_seq
+        assert after_letter == before + 1
+        renumbered = await asyncio.to_thread(
+            run_cli, "deadletters", "resubmit", str(other.seq), workspace=workspace
+        )
+        assert renumbered.returncode == 2, renumbered.stderr
+        assert "renumbered" in renumbered.stderr and "scene.cancelled.s2" in renumbered.stderr
+        assert (await js.stream_info(STREAM)).state.last_seq == after_letter
         unknown = await asyncio.to_thread(
             run_cli, "deadletters", "resubmit", "999999", workspace=workspace
         )
-        assert unknown.returncode == 2 and "no message 999999" in unknown.stderr
+        assert unknown.returncode == 2, unknown.stderr
+        assert "no dead letter names message 999999" in unknown.stderr
