@@ -194,9 +194,9 @@ async def resubmit(settings: Settings, sequences: list[int]) -> int:
                     f"message {seq} is now {raw.subject!r}, not the rejected {named[seq]!r} "
                     "(the stream was renumbered, as a restore does): nothing was resubmitted"
                 )
-            found.append(raw)
-        for raw in found:
-            await recovery.js.publish(raw.subject, raw.data or b"")
+            found.append((named[seq], raw.data or b""))
+        for name, data in found:
+            await recovery.js.publish(name, data)
     return len(found)
 
 
