@@ -621,6 +621,8 @@ async def make_backup(
         "event_stream": event_stream,
         # The last event this backup holds: where an incremental backup after it starts.
         "event_last_seq": info.state.last_seq,
+        # That event itself, to find it again in a stream a restore numbered anew.
+        "event_last": await _event_at(js, event_stream, info.state.last_seq),
         "settings": redacted(settings.model_dump(mode="json")),
         "consumers": [],
         "streams": [],
@@ -629,7 +631,7 @@ async def make_backup(
     first_event = info.state.first_seq
     if since is not None:
         if since.after is not None:
-            since = Since(seq=_last_event_of(since.after, password, event_stream))
+            since = Since(seq=await _last_event_of(js, since.after, password, event_stream))
         first_event, cutoff, anchor = await _incremental_start(js, event_stream, info, since)
         header["since"] = {"seq": since.seq, "time": _iso(since.time), "anchor": anchor}
     plan.append((event_stream, info, first_event))
@@ -776,11 +778,66 @@ def read_header(path: Path, password: str) -> dict[str, Any]:
     raise BackupInvalid(f"{path} does not start with its header record")
 
 
-def _last_event_of(path: Path, password: str, stream: str) -> int:
+async def _event_at(js: JetStreamContext, stream: str, seq: int) -> dict[str, Any] | None:
+    """What identifies the message at ``seq``: its subject and the sha256 of its body."""
+    if seq < 1:
+        return None
+    try:
+        msg = await js.get_msg(stream, seq=seq)
+    except NotFoundError:
+        return None
+    return {"subject": msg.subject, "sha256": hashlib.sha256(msg.data or b"").hexdigest()}
+
+
+async def _last_event_of(js: JetStreamContext, path: Path, password: str, stream: str) -> int:
+    """The sequence, in the stream as it is now, of the last event the backup at ``path``
+    holds. A stream restored from a backup numbers its messages anew, so the event is
+    looked for by its subject and body when its old sequence now holds another message."""
     header = read_header(path, password)
     if header.get("event_stream") != stream or "event_last_seq" not in header:
         raise BadInput(f"{path} is not a backup of stream {stream}")
-    return int(header["event_last_seq"])
+    seq = int(header["event_last_seq"])
+    last = header.get("event_last")
+    if not isinstance(last, dict):
+        return seq  # a backup made before the last event was recorded
+    now = await _event_at(js, stream, seq)
+    if now == last:
+        return seq
+    found = None
+    async for msg in _subject_messages(js, stream, str(last["subject"])):
+        if hashlib.sha256(msg.data or b"").hexdigest() == last["sha256"]:
+            found = msg.metadata.sequence.stream
+    if found is None and now is None:
+        return seq  # removed since (a purge), not renumbered: its place is still its own
+    if found is None:
+        raise BadInput(
+            f"the last event of {path} ({last['subject']}, sequence {seq}) is not in stream "
+            f"{stream}: this deployment does not continue that backup; make a full backup"
+        )
+    return int(found)
+
+
+async def _subject_messages(js: JetStreamContext, stream: str, name: str) -> AsyncIterator[Any]:
+    """Every message of ``stream`` on the subject ``name``, in order."""
+    info = await js.stream_info(stream, subjects_filter=name)
+    if not info.state.subjects:
+        return
+    sub = await js.subscribe(name, stream=stream, ordered_consumer=True)
+    try:
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=READ_IDLE_S)
+            except NatsTimeout:
+                raise RetryLater(
+                    f"stream {stream} delivered nothing on {name} for {READ_IDLE_S:.0f} s",
+                    code="backup_stalled",
+                ) from None
+            yield msg
+            if msg.metadata.num_pending == 0:
+                return
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
 
 
 # ---------------------------------------------------------------- verify

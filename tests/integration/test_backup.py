@@ -38,6 +38,7 @@ from shared.bus import EmbeddedNats, provision
 from shared.cache import open_bucket
 from shared.config import LoggingSettings, Settings, load_settings
 from shared.contract import SCENE_STATE_BUCKET, SceneRequested, Subject, encode, msg_id, subject
+from shared.errors import BadInput
 from shared.logs import configure_logging
 
 PASSWORD = "correct horse battery staple"
@@ -397,3 +398,49 @@ async def test_restore_refuses_a_stream_services_are_reading(
         assert (await tjs.stream_info("HOLODECK")).state.messages == 0
     finally:
         await target.close()
+
+
+async def test_incremental_after_a_restore_continues_the_backup_restored(
+    tmp_path: Path, nats_server: str, fresh_server: str
+) -> None:
+    """A restored stream numbers its messages anew (a removed message leaves no gap), so
+    an incremental backup after the full one restored there starts after that backup's
+    last event as the restored stream numbers it, and misses nothing made since."""
+    settings = deployment(tmp_path / "ws")
+    nc = await small_deployment(nats_server, settings, count=5)
+    js = nc.jetstream()
+    try:
+        first = (await js.stream_info("HOLODECK")).state.first_seq
+        await js.delete_msg("HOLODECK", first + 1)
+        full = tmp_path / "full.hbk"
+        await make_backup(js, full, PASSWORD, settings)
+    finally:
+        await nc.close()
+    other = tmp_path / "other.hbk"
+    target = await nats.connect(fresh_server)
+    tjs = target.jetstream()
+    try:
+        await restore_backup(tjs, full, PASSWORD, settings)
+        await publish_events(tjs, settings, 5, 2)
+        after = tmp_path / "after.hbk"
+        await make_backup(tjs, after, PASSWORD, settings, since=Since.parse(str(full)))
+        summary = verify_backup(after, PASSWORD)
+        assert summary.streams["HOLODECK"] == 2
+        # A backup this deployment does not continue is refused, naming its last event.
+        await make_backup(tjs, other, PASSWORD, settings)
+        await publish_events(tjs, settings, 7, 1)
+    finally:
+        await target.close()
+    nc = await nats.connect(nats_server)
+    try:
+        await publish_events(nc.jetstream(), settings, 20, 2)
+        with pytest.raises(BadInput, match="does not continue that backup"):
+            await make_backup(
+                nc.jetstream(),
+                tmp_path / "wrong.hbk",
+                PASSWORD,
+                settings,
+                since=Since.parse(str(other)),
+            )
+    finally:
+        await nc.close()
