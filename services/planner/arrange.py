@@ -78,6 +78,12 @@ OPENING_DEPTH = 0.55  # wall objects on a side wall keep this far from an openin
 BOARD_THICKNESS = 0.025  # a shelf board: what stands below it keeps under this
 SHELF_RANK = 0.5  # a thing that does not belong on shelves goes inside one only when it must
 LEVEL_RANK = 0.05  # per board up: shelves fill from the bottom
+# Books and goods stand on a board in runs: every BOARD_RUN of a kind on a board adds
+# BOARD_RUN_RANK there, more than the top board of a bookcase costs, so the boards of every
+# shelving unit each get a few before any gets more (fifty books in three bookcases:
+# five on most boards, not a full bottom row under four empty boards).
+BOARD_RUN = 5
+BOARD_RUN_RANK = 0.25
 HIGH_TOP = 1.3  # metres: a top higher than this is out of easy reach
 HIGH_TOP_RANK = 1.0  # so things go there last
 TOP_RANK = 1.5  # books stand inside a bookcase before on top of it
@@ -1447,15 +1453,27 @@ class Arranger:
         if key not in self._settings:
             settings = self._seat_spots(parent) if item.group == "set" else []
             taken = [(p.x, p.z) for p in mine]
-            self._settings[key] = (
-                [
-                    self._setting_rank(x, z, settings, taken)
-                    for x, z, *_ in self._surface_grid(item, parent)
+            grid = self._surface_grid(item, parent)
+            if settings:
+                self._settings[key] = [
+                    self._setting_rank(x, z, settings, taken) for x, z, *_ in grid
                 ]
-                if settings
-                else None
-            )
+            elif item.shelved and parent.item.boards and mine:
+                self._settings[key] = [
+                    self._run_rank(y, inside, mine) for _, _, y, _, _, inside, _ in grid
+                ]
+            else:
+                self._settings[key] = None
         return crowd, self._settings[key], mine
+
+    @staticmethod
+    def _run_rank(y: Array, inside: Array, mine: list[Pose]) -> Array:
+        """Per spot on a shelving unit's boards: BOARD_RUN_RANK for every full run of
+        BOARD_RUN things of its kind already on that board."""
+        levels = np.array([p.y for p in mine])
+        on_board = np.abs(y[:, None] - levels[None, :]) < 1e-6
+        runs = on_board.sum(axis=1) // BOARD_RUN
+        return np.where(inside, BOARD_RUN_RANK * runs, 0.0)
 
     def _best_on(self, item: Item, rank: float, parent: Pose) -> float:
         """The best score of any spot on ``parent``, free or not."""

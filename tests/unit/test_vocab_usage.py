@@ -112,3 +112,16 @@ def test_a_teddy_bear_on_the_shelf_sits_on_the_shelf() -> None:
     (bear,) = _of(layout, "teddy bear")
     assert bear.parent is not None and layout.object(bear.parent).category == "shelf"
     assert all(c.met for c in bear.constraints)
+
+
+def test_fifty_books_fill_every_bookcase_board_by_board_not_one_bottom_row() -> None:
+    layout = plan_scene("a library with 50 books on the bookshelves")
+    books = _of(layout, "book")
+    assert len(books) == 50
+    per_board: Counter[tuple[str | None, float]] = Counter(
+        (b.parent, round(b.position[1], 3)) for b in books
+    )
+    levels = {y for _, y in per_board}
+    assert len(levels) >= 4, "books on the boards up the bookcase, not only the lowest"
+    assert max(per_board.values()) <= 6, "a few books on a board before the next gets more"
+    assert min(per_board.values()) >= 1
