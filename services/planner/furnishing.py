@@ -18,6 +18,7 @@ from services.planner.spec import (
     MAX_TOTAL,
     OPENING_TARGETS,
     Constraint,
+    ObjectSize,
     ObjectSpec,
     SceneSpec,
 )
@@ -160,6 +161,46 @@ def _seats(spec: SceneSpec, objects: list[ObjectSpec]) -> list[ObjectSpec]:
     ]
 
 
+def _place_settings(objects: list[ObjectSpec]) -> list[ObjectSpec]:
+    """Seats for the place settings the prompt names: "12 plates on the dining table"
+    in a room whose one table and chairs the template brings gets a table as long as
+    its kind allows for twelve and twelve chairs, not six chairs round twelve plates."""
+    settings = 0
+    for obj in objects:
+        entry = catalog.lookup(obj.category)
+        if obj.requested and entry is not None and entry.group == "set":
+            settings = max(settings, obj.count)
+    tables = [o for o in objects if (seat := seats_at(o.category)) and seat[0] == "chair"]
+    chairs = [o for o in objects if catalog.kind(o.category) == "chair"]
+    if not settings or len(tables) != 1 or tables[0].count != 1:
+        return objects
+    if any(c.requested for c in chairs) or len(chairs) > 1:
+        return objects  # the prompt seats the room itself
+    table = tables[0]
+    entry = catalog.lookup(table.category)
+    assert entry is not None
+    seats = _table_seats(entry.size[0], entry.size[2])
+    out = list(objects)
+    if settings > seats and table.size is None and entry.shape != "round table":
+        top = entry.size_max[0] if entry.size_max is not None else entry.size[0]
+        width = entry.size[0]
+        while _table_seats(width, entry.size[2]) < settings and width + SEAT_WIDTH <= top + 1e-9:
+            width = round(width + SEAT_WIDTH, 3)
+        if width != entry.size[0]:
+            size = ObjectSize(width=width, height=entry.size[1], depth=entry.size[2])
+            out[out.index(table)] = table.model_copy(update={"size": size})
+            seats = _table_seats(width, entry.size[2])
+    if chairs and chairs[0].count < min(settings, seats):
+        chair = chairs[0]
+        out[out.index(chair)] = chair.model_copy(update={"count": min(settings, seats)})
+    return out
+
+
+def _table_seats(w: float, d: float) -> int:
+    """Chairs round a rectangular table ``w`` long and ``d`` deep."""
+    return 2 * max(1, int(w // SEAT_WIDTH + 1e-9)) + (2 if d >= MIN_END and w >= 1.6 else 0)
+
+
 def _supports(spec: SceneSpec, objects: list[ObjectSpec]) -> list[ObjectSpec]:
     """Something to stand on for small things whose usual supports the room lacks."""
     present = {o.category for o in objects} | {catalog.kind(o.category) for o in objects}
@@ -211,6 +252,7 @@ def furnish(spec: SceneSpec) -> SceneSpec:
             if obj.count <= room_left:  # what the prompt named comes first
                 objects.append(obj)
                 room_left -= obj.count
+    objects = _place_settings(objects)
 
     present: dict[str, str] = {}
     groups = catalog.target_groups()

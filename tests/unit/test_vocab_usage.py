@@ -125,3 +125,21 @@ def test_fifty_books_fill_every_bookcase_board_by_board_not_one_bottom_row() -> 
     assert len(levels) >= 4, "books on the boards up the bookcase, not only the lowest"
     assert max(per_board.values()) <= 6, "a few books on a board before the next gets more"
     assert min(per_board.values()) >= 1
+
+
+def test_twelve_place_settings_get_a_table_and_chairs_for_twelve() -> None:
+    layout = plan_scene("a dining room with 12 plates and 12 forks on the dining table")
+    (table,) = _of(layout, "dining table")
+    chairs = _of(layout, "chair")
+    assert len(chairs) == 12
+    assert table.size[0] >= 3.0 - 1e-6
+    plates = _of(layout, "plate")
+    assert len(plates) == 12 and all(p.parent == table.id for p in plates)
+    assert check.check(layout).valid
+
+
+def test_a_few_place_settings_keep_the_usual_table() -> None:
+    spec = scene_spec("a dining room with 4 plates")
+    (table,) = [o for o in spec.objects if o.category == "dining table"]
+    assert table.size is None
+    assert sum(o.count for o in spec.objects if o.category == "chair") == 6
