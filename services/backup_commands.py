@@ -95,7 +95,7 @@ def _artifacts_dir(settings: Settings) -> Path | None:
 
 
 class _Bar:
-    """A rich progress bar on stderr, or nothing when ``quiet``."""
+    """A rich progress bar on stderr, or nothing when ``quiet`` or stderr is no terminal."""
 
     def __init__(self, what: str, quiet: bool):
         from rich.progress import (
@@ -113,7 +113,8 @@ class _Bar:
             TimeElapsedColumn(),
             console=err,
             transient=True,
-            disable=quiet,
+            # Not on a terminal (a cron job, a pipe) a bar would only leave blank lines.
+            disable=quiet or not err.is_terminal,
         )
         self.task = self.progress.add_task(what, total=None)
 

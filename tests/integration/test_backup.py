@@ -267,17 +267,17 @@ async def test_a_tampered_byte_or_a_wrong_password_is_one_clear_error_and_change
     target = deployment(tmp_path / "target")
     monkeypatch.setenv("NATS_URL", fresh_server)
     monkeypatch.setenv("HOLODECK_WORKSPACE", str(target.storage.root))
-    for bad, password, words in (
-        (tampered, PASSWORD, "fails authentication"),
-        (file, "not the password", "wrong BACKUP_PASSWORD"),
+    for bad, password, words, quiet in (
+        (tampered, PASSWORD, "fails authentication", ["--quiet"]),
+        (file, "not the password", "wrong BACKUP_PASSWORD", ["--quiet"]),
+        # Without --quiet, stderr not being a terminal: no progress bar, no blank line.
+        (tampered, PASSWORD, "fails authentication", []),
     ):
         monkeypatch.setenv("BACKUP_PASSWORD", password)
-        result = await asyncio.to_thread(
-            CliRunner().invoke, cli(), ["restore", str(bad), "--quiet"]
-        )
+        result = await asyncio.to_thread(CliRunner().invoke, cli(), ["restore", str(bad), *quiet])
         configure_logging(LoggingSettings(level="WARNING"))
         assert result.exit_code == 1
-        lines = result.stderr.strip().splitlines()
+        lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0]
     fresh = await nats.connect(fresh_server)
     try:
