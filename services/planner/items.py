@@ -215,7 +215,7 @@ def estimate(category: str, obj: ObjectSpec) -> str | None:
             f"'{category}' is not in the catalog: drawn and placed as a {match.entry.name}, {what}"
         )
     where = obj.placement or "floor"
-    what = sized or f"a size estimated for a {where} object from its size words"
+    what = sized or f"sized as a typical {where} object"
     return f"'{category}' is not in the catalog: {what}, placed on the {where}"
 
 

@@ -779,7 +779,8 @@ def _request(mention: _Mention, category: str) -> _Request:
         shape: Placement = placement or "floor"
         if any(kind == "on" for kind, _, _ in mention.relations):
             shape = "surface"
-        size = _estimated_size(shape, factor)
+        if factor != 1.0:
+            size = _estimated_size(shape, factor)  # "a small X": the size words scale it
         if shape == "surface":
             placement = "surface"
     elif mention.dims is not None:

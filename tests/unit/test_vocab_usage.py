@@ -143,3 +143,12 @@ def test_a_few_place_settings_keep_the_usual_table() -> None:
     (table,) = [o for o in spec.objects if o.category == "dining table"]
     assert table.size is None
     assert sum(o.count for o in spec.objects if o.category == "chair") == 6
+
+
+def test_an_estimate_says_truly_whether_a_size_was_given() -> None:
+    layout = plan_scene("an office with a desk, a zorbulator on the desk and a big gizmo")
+    (zorb,) = _of(layout, "zorbulator")
+    assert zorb.estimated and zorb.estimate is not None
+    assert "size given" not in zorb.estimate and "typical surface object" in zorb.estimate
+    (gizmo,) = _of(layout, "gizmo")
+    assert gizmo.estimated and gizmo.size[0] > 0.6, "a big one is bigger than the typical"
