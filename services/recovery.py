@@ -24,6 +24,7 @@ from nats.js.errors import APIError
 from pydantic import BaseModel
 
 from shared.contract import (
+    Event,
     ImageWork,
     LayoutReady,
     MalformedEvent,
@@ -278,10 +279,8 @@ class Recovery:
     ) -> list[str]:
         """Scenes whose current attempt failed in the window (at ``stage``, with ``code``)."""
         found: dict[str, None] = {}
-        async for _, event, stored in self.events(f"{Subject.SCENE_FAILED}.*", since):
-            if until is not None and stored > until:
-                break
-            if not isinstance(event, SceneFailed):
+        async for _, event, _ in self.events(f"{Subject.SCENE_FAILED}.*", since):
+            if not isinstance(event, SceneFailed) or not _within(event.time, since, until):
                 continue
             if stage is not None and STAGE_OF_RUNNER.get(event.stage) != stage:
                 continue
@@ -297,18 +296,21 @@ class Recovery:
     ) -> list[str]:
         """Scenes the stage produced output for in the window."""
         found: dict[str, None] = {}
-        async for name, event, stored in self.events(OUTPUT_OF[stage], since):
-            if until is not None and stored > until:
-                break
+        async for name, event, _ in self.events(OUTPUT_OF[stage], since):
             scene_id, _ = ids_from_subject(name)
-            if scene_id and event is not None:
+            if scene_id and isinstance(event, Event) and _within(event.time, since, until):
                 found[scene_id] = None
         return list(found)
 
     async def events(
         self, pattern: str, since: datetime | None
     ) -> AsyncIterator[tuple[str, BaseModel | None, datetime]]:
-        """Every message on ``pattern`` from ``since`` on, parsed (None when malformed)."""
+        """Every message on ``pattern`` stored from ``since`` on, parsed (None when
+        malformed), with the time it was stored.
+
+        A window is judged by the time each event says it happened: the stream's own
+        times are those of the restore in a restored stream, never earlier than the
+        event's, so starting the read at ``since`` misses nothing."""
         try:
             info = await self.js.stream_info(self.stream, subjects_filter=pattern)
         except APIError as exc:
@@ -338,6 +340,10 @@ class Recovery:
 
     async def _publish(self, name: str, event: BaseModel, mid: str) -> None:
         await self.js.publish(name, encode(event), headers={"Nats-Msg-Id": mid}, timeout=10)
+
+
+def _within(when: datetime, since: datetime | None, until: datetime | None) -> bool:
+    return (since is None or when >= since) and (until is None or when <= until)
 
 
 def _again(
