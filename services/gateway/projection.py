@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 from sqlalchemy import (
@@ -483,6 +483,36 @@ def _scene_hint(subject_name: str) -> str | None:
     return scene_id
 
 
+_PRELOADED = "holodeck.preloaded"
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+@dataclass
+class _Preloaded:
+    """The rows a batch of events touches, read in a few queries before it is folded, so
+    folding asks the database nothing more about them (a query per row, each after an
+    autoflush, made a busy stream ~1 ms an event).
+
+    ``rows`` holds what was read or made, by (model, key); ``keys`` and ``scenes`` say
+    which keys, and whose scene's rows, were read in full: a key they cover that
+    ``rows`` lacks has no row.
+    """
+
+    rows: dict[tuple[type, Any], Any] = field(default_factory=dict)
+    keys: set[tuple[type, Any]] = field(default_factory=set)
+    scenes: dict[type, set[str]] = field(default_factory=dict)
+    artifacts: dict[str, ArtifactRef] = field(default_factory=dict)
+
+    def covers(self, model: type, key: Any) -> bool:
+        if (model, key) in self.keys:
+            return True
+        return isinstance(key, tuple) and key[0] in self.scenes.get(model, ())
+
+    def read(self, rows: Sequence[Any], model: type, key: Callable[[Any], Any]) -> None:
+        for row in rows:
+            self.rows[(model, key(row))] = row
+
+
 def _storable(text: str) -> str:
     """Text every backend stores: PostgreSQL refuses NUL characters, UTF-8 surrogates."""
     return text.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
@@ -651,10 +681,12 @@ class Projection:
                     )
                     if not moved.rowcount:
                         raise _Contended
+                await self._preload(session, todo)
                 for subject, data, seq, stored_at in todo:
                     letter = await self._fold(session, subject, data, seq, stored_at)
                     if letter is not None:
                         letters.append(letter)
+                await self._store_artifacts(session)
                 # One query and one insert for the batch's dead letters (a burst of
                 # garbage is mostly dead letters: a query each made it 1.5 ms an event).
                 letters = await self._store_letters(session, letters)
@@ -842,25 +874,83 @@ class Projection:
         return None
 
     @staticmethod
+    async def _preload(session: AsyncSession, events: Sequence[StoredEvent]) -> None:
+        """Read the rows ``events`` will touch in a few queries (see :class:`_Preloaded`)."""
+        scenes: set[str] = set()
+        objects: set[tuple[str, str]] = set()
+        laid_out: set[str] = set()
+        for subject_name, _, _, _ in events:
+            if is_work_item(subject_name) or root_of(subject_name) == Subject.DEAD_LETTER:
+                continue
+            scene_id, object_id = ids_from_subject(subject_name)
+            if scene_id is None:
+                continue
+            scenes.add(scene_id)
+            if object_id is not None:
+                objects.add((scene_id, object_id))
+            elif root_of(subject_name) == Subject.LAYOUT_READY:
+                laid_out.add(scene_id)
+        pre = _Preloaded()
+        if scenes:
+            found = await session.exec(select(SceneRow).where(col(SceneRow.scene_id).in_(scenes)))
+            pre.read(found.all(), SceneRow, lambda row: row.scene_id)
+            pre.keys |= {(SceneRow, scene_id) for scene_id in scenes}
+            found_attempts = await session.exec(
+                select(AttemptRow).where(col(AttemptRow.scene_id).in_(scenes))
+            )
+            pre.read(found_attempts.all(), AttemptRow, lambda row: (row.scene_id, row.attempt))
+            pre.scenes[AttemptRow] = set(scenes)
+        objects = {pair for pair in objects if pair[0] not in laid_out}
+        where = []
+        if laid_out:
+            where.append(col(SceneObjectRow.scene_id).in_(laid_out))
+        if objects:
+            where.append(
+                tuple_(col(SceneObjectRow.scene_id), col(SceneObjectRow.object_id)).in_(objects)
+            )
+        if where:
+            found_objects = await session.exec(select(SceneObjectRow).where(or_(*where)))
+            pre.read(found_objects.all(), SceneObjectRow, lambda row: (row.scene_id, row.object_id))
+            pre.keys |= {(SceneObjectRow, pair) for pair in objects}
+            pre.scenes[SceneObjectRow] = laid_out
+        session.info[_PRELOADED] = pre
+
+    @staticmethod
+    async def _get(session: AsyncSession, model: type[_Row], key: Any) -> _Row | None:
+        pre: _Preloaded | None = session.info.get(_PRELOADED)
+        if pre is not None:
+            row = pre.rows.get((model, key))
+            if row is not None or pre.covers(model, key):
+                return cast("_Row | None", row)
+        return await session.get(model, key)
+
+    @staticmethod
+    def _add(session: AsyncSession, row: _Row, key: Any) -> _Row:
+        session.add(row)
+        pre: _Preloaded | None = session.info.get(_PRELOADED)
+        if pre is not None:
+            pre.rows[(type(row), key)] = row
+        return row
+
     async def _scene(
-        session: AsyncSession, scene_id: str, stored_at: datetime
+        self, session: AsyncSession, scene_id: str, stored_at: datetime
     ) -> tuple[SceneRow, bool]:
         """The scene's row, and whether this event made it."""
         # Events may come for a scene whose request is older than the stream, or that was
         # published straight to a later subject: the row starts with whatever arrives.
-        scene = await session.get(SceneRow, scene_id)
+        scene = await self._get(session, SceneRow, scene_id)
         if scene is None:
             scene = SceneRow(scene_id=scene_id, created_at=stored_at, updated_at=stored_at)
-            session.add(scene)
+            self._add(session, scene, scene_id)
             return scene, True
         return scene, False
 
-    @staticmethod
     async def _object(
-        session: AsyncSession, scene: SceneRow, object_id: str, ordinal: int | None = None
+        self, session: AsyncSession, scene: SceneRow, object_id: str, ordinal: int | None = None
     ) -> SceneObjectRow:
         """The object's row, made when missing (at ``ordinal``, else after the others)."""
-        obj = await session.get(SceneObjectRow, (scene.scene_id, object_id))
+        key = (scene.scene_id, object_id)
+        obj = await self._get(session, SceneObjectRow, key)
         if obj is None:
             if ordinal is None:
                 count = await session.scalar(
@@ -870,11 +960,15 @@ class Projection:
                 )
                 ordinal = count or 0
             obj = SceneObjectRow(scene_id=scene.scene_id, object_id=object_id, ordinal=ordinal)
-            session.add(obj)
+            self._add(session, obj, key)
         return obj
 
     async def _remember(self, session: AsyncSession, ref: ArtifactRef) -> None:
         if ref.sha256 in self._known_artifacts:
+            return
+        pre: _Preloaded | None = session.info.get(_PRELOADED)
+        if pre is not None:
+            pre.artifacts.setdefault(ref.sha256, ref)  # stored with the batch's others
             return
         if await session.get(ArtifactRow, ref.sha256) is None:
             session.add(
@@ -885,6 +979,25 @@ class Projection:
         if len(self._known_artifacts) >= REMEMBERED:
             self._known_artifacts.clear()
         self._known_artifacts.add(ref.sha256)
+
+    async def _store_artifacts(self, session: AsyncSession) -> None:
+        """Store the artifacts a preloaded batch named, in one query and one insert."""
+        pre: _Preloaded | None = session.info.get(_PRELOADED)
+        if pre is None or not pre.artifacts:
+            return
+        refs = pre.artifacts
+        stored = await session.exec(
+            select(col(ArtifactRow.sha256)).where(col(ArtifactRow.sha256).in_(refs))
+        )
+        have = set(stored.all())
+        for sha, ref in refs.items():
+            if sha not in have:
+                session.add(
+                    ArtifactRow(sha256=sha, uri=ref.uri, size=ref.size, media_type=ref.media_type)
+                )
+        if len(self._known_artifacts) + len(refs) >= REMEMBERED:
+            self._known_artifacts.clear()
+        self._known_artifacts.update(refs)
 
     @staticmethod
     def _started(scene: SceneRow) -> None:
@@ -977,13 +1090,13 @@ class Projection:
             await self._new_attempt(session, scene, attempt, from_stage, stored_at, fresh)
         return not isinstance(event, SceneReplayed)
 
-    @staticmethod
     async def _attempt_row(
-        session: AsyncSession, scene: SceneRow, stored_at: datetime
+        self, session: AsyncSession, scene: SceneRow, stored_at: datetime
     ) -> AttemptRow:
         """The row of the scene's current attempt, made when missing (a first attempt, or a
         scene projected before attempts had rows)."""
-        row = await session.get(AttemptRow, (scene.scene_id, scene.attempt))
+        key = (scene.scene_id, scene.attempt)
+        row = await self._get(session, AttemptRow, key)
         if row is None:
             first_attempt = scene.attempt == 1
             row = AttemptRow(
@@ -992,7 +1105,7 @@ class Projection:
                 from_stage="planner" if first_attempt else None,
                 started_at=scene.created_at if first_attempt else stored_at,
             )
-            session.add(row)
+            self._add(session, row, key)
         return row
 
     async def _record_attempt(
@@ -1029,6 +1142,9 @@ class Projection:
         The attempt it replaces keeps its outcome, or is SUPERSEDED if it was still running.
         """
         log.info("attempt started", scene_id=scene.scene_id, attempt=attempt, from_stage=from_stage)
+        # Rows are deleted and made below: from here on this transaction asks the database.
+        await self._store_artifacts(session)
+        session.info.pop(_PRELOADED, None)
         if not fresh:  # a scene first seen at a later attempt has no earlier one to close
             previous = await self._attempt_row(session, scene, stored_at)
             if previous.status not in TERMINAL:
@@ -1147,7 +1263,7 @@ class Projection:
         if stage is not None:
             setattr(scene, stage, Status.FAILED)
         if event.object_id and stage in ("imagegen", "meshgen"):
-            obj = await session.get(SceneObjectRow, (scene.scene_id, event.object_id))
+            obj = await self._get(session, SceneObjectRow, (scene.scene_id, event.object_id))
             if obj is not None:
                 if stage == "imagegen" and obj.image_status != Status.SUCCEEDED:
                     obj.image_status = Status.FAILED

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -1061,3 +1062,88 @@ async def test_dead_letters_in_one_batch_are_one_row_each(projection: Projection
     [own] = (await projection.list_dead_letters(rejected_by="gateway")).items
     assert own.stream_seq == 4
     assert dead_letters_counted("meshgen") == counted_before + 3
+
+
+def _replayed_runs() -> list[tuple[str, bytes]]:
+    """Three scenes' events interleaved: one plain run, one failed in meshgen and replayed
+    from meshgen, one replayed from the planner midway with other objects."""
+    plain = scene_events("batch-plain", object_ids=tuple(f"o-{i}" for i in range(6)))
+    failed = scene_events("batch-failed", object_ids=("bed-1", "lamp-1", "desk-1"))
+    first_run = [e for e in failed if e[0].split(".")[0] != "scene"][:-1]  # up to a mesh short
+    failed_run = [
+        *first_run,
+        (
+            subject(Subject.SCENE_FAILED, "batch-failed"),
+            SceneFailed(
+                scene_id="batch-failed",
+                stage="meshgen",
+                object_id="desk-1",
+                code="backend_unavailable",
+                message="down",
+                retryable=True,
+            ),
+            "",
+        ),
+        (
+            subject(Subject.SCENE_REPLAYED, "batch-failed"),
+            SceneReplayed(scene_id="batch-failed", attempt=2, from_stage="meshgen"),
+            "",
+        ),
+        *[
+            (name, event.model_copy(update={"attempt": 2}), "")
+            for name, event, _ in failed
+            if name.startswith(("mesh.ready", "scene.ready"))
+        ],
+    ]
+    before = scene_events("batch-again", object_ids=("sofa-1", "tv-1"))
+    after = scene_events("batch-again", object_ids=("sofa-1", "chair-1", "chair-2"))
+    again_run = [
+        *before[:5],
+        (
+            subject(Subject.SCENE_REPLAYED, "batch-again"),
+            SceneReplayed(scene_id="batch-again", attempt=2, from_stage="planner"),
+            "",
+        ),
+        *[(name, event.model_copy(update={"attempt": 2}), "") for name, event, _ in after[1:]],
+    ]
+    runs = [
+        [(name, encode(event)) for name, event, _ in run] for run in (plain, failed_run, again_run)
+    ]
+    mixed: list[tuple[str, bytes]] = []
+    while any(runs):
+        for run in runs:
+            if run:
+                mixed.append(run.pop(0))
+    return mixed
+
+
+@pytest.mark.parametrize("batch", [2, 5, 64])
+async def test_batches_fold_to_what_one_event_at_a_time_folds(tmp_path: Path, batch: int) -> None:
+    events = [(name, data, seq, at(seq)) for seq, (name, data) in enumerate(_replayed_runs(), 1)]
+    one = await Projection(f"sqlite+aiosqlite:///{tmp_path}/one.db").open()
+    many = await Projection(f"sqlite+aiosqlite:///{tmp_path}/many.db").open()
+    try:
+        for event in events:
+            await one.apply(*event)
+        for start in range(0, len(events), batch):
+            await many.apply_many(events[start : start + batch])
+        for scene_id in ("batch-plain", "batch-failed", "batch-again"):
+            alone, batched = await view_of(one, scene_id), await view_of(many, scene_id)
+            assert batched == alone
+        assert (await view_of(many, "batch-failed")).attempt == 2
+        assert [o.object_id for o in (await view_of(many, "batch-again")).objects] == [
+            "sofa-1",
+            "chair-1",
+            "chair-2",
+        ]
+        shas = {ref["sha256"] for _, data, _, _ in events for ref in _refs(json.loads(data))}
+        for sha in shas:
+            assert await many.artifact(sha) == await one.artifact(sha) is not None
+    finally:
+        await one.close()
+        await many.close()
+
+
+def _refs(body: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [body[k] for k in ("image", "mesh") if k in body]
+    return found + list(body.get("artifacts", {}).values())
