@@ -311,6 +311,11 @@ class _Scanner:
             self.out.mentions.pop()
             edge = last.index
             words.insert(0, last.phrase)
+            if last.sizes:
+                factor = self.out.room_factor or 1.0
+                for _, f in last.sizes:
+                    factor *= f
+                self.out.room_factor = factor  # "a small sushi bar"
             if last.dims is not None:
                 self.out.room_dims = self.dims.pairs.index(last.dims)
             for word in (*last.colors, *last.materials):
@@ -374,10 +379,30 @@ class _Scanner:
             if following in ("object", "context", "word", "material", "color", "size"):
                 # "a glass coffee table", "an orange sofa": the word describes the next.
                 return DESCRIBERS[words[0]](self, i, n)
-        if words in lexicon.ROOM_PHRASES and not self.out.rooms and not self.out.mentions:
-            # "a cozy bar with ...": the first noun names the room, not a bar counter.
+        if words in lexicon.ROOM_PHRASES and not self.out.rooms and self._opens_room(i, n):
+            # "a cozy bar with ...": the first noun names the room, not a bar counter;
+            # so does "a sushi bar with ...", though sushi alone would be food.
             return self._on_room(i, n, catalog.room_phrases().get(" ".join(words)))
         return self._mention(i, n, "object", str(category), bool(plural))
+
+    def _opens_room(self, i: int, n: int) -> bool:
+        """Whether the room noun at ``i`` comes first: nothing named before it, or only
+        words right before it that name the room with it ("a sushi bar with ...")."""
+        mentions = self.out.mentions
+        if not mentions:
+            return True
+        if i + n >= len(self.tokens) or self.tokens[i + n] not in ROOM_FOLLOWERS:
+            return False
+        edge = i
+        for mention in reversed(mentions):
+            if mention.end != edge or mention.relations or mention.negated or mention.count:
+                return False
+            edge = mention.index
+        return all(
+            t in lexicon.ARTICLES
+            or lexicon.match(self.tokens, k)[1] in ("size", "style", "color", "material")
+            for k, t in enumerate(self.tokens[:edge])
+        )
 
     def _on_context(self, i: int, n: int, value: object) -> int:
         phrase = str(value)

@@ -152,3 +152,30 @@ def test_an_estimate_says_truly_whether_a_size_was_given() -> None:
     assert "size given" not in zorb.estimate and "typical surface object" in zorb.estimate
     (gizmo,) = _of(layout, "gizmo")
     assert gizmo.estimated and gizmo.size[0] > 0.6, "a big one is bigger than the typical"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "room", "most"),
+    [
+        ("a small sushi bar with a counter, 8 stools, chopsticks and plates", "sushi bar", 50.0),
+        ("a sushi bar with a counter", "sushi bar", 80.0),
+    ],
+)
+def test_a_room_named_by_a_compound_is_the_room_not_an_object(
+    prompt: str, room: str, most: float
+) -> None:
+    spec = scene_spec(prompt)
+    assert spec.room.type == room
+    assert "sushi bar" not in {o.category for o in spec.objects}
+    layout = plan_scene(prompt)
+    xs = [p[0] for p in layout.room.polygon]
+    zs = [p[1] for p in layout.room.polygon]
+    assert (max(xs) - min(xs)) * (max(zs) - min(zs)) <= most, "a small one is small"
+
+
+def test_stools_in_a_bar_are_bar_stools_and_the_bar_keeps_its_size() -> None:
+    layout = plan_scene("a bar with stools")
+    assert {o.category for o in layout.objects if "stool" in o.category} == {"bar stool"}
+    xs = [p[0] for p in layout.room.polygon]
+    zs = [p[1] for p in layout.room.polygon]
+    assert (max(xs), max(zs)) == (8.0, 9.0), "nothing made the bar grow"
