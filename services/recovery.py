@@ -4,7 +4,8 @@ A replay begins the scene's next attempt (recorded first in the scene-state buck
 stages drop late work of the old attempt), announces it with ``scene.replayed``, then
 re-sends the inputs of the stage it starts from. What the stages before it made is read
 back from the stream and re-sent as it is, so a scene that failed in meshgen is not
-planned or imaged again; an object with no output of the earlier stage is sent one stage
+planned or imaged again; an object with no output of the earlier stage, or whose
+output's artifact is gone from the store (the asset cache evicts), is sent one stage
 earlier. The inputs carry the new attempt, so their message ids are new and JetStream's
 duplicate window does not swallow them.
 """
@@ -23,6 +24,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError
 from pydantic import BaseModel
 
+from shared.artifacts import ArtifactStore
 from shared.contract import (
     Event,
     ImageWork,
@@ -99,16 +101,42 @@ class Plan:
 class Recovery:
     """Replays and cancels scenes against one JetStream stream."""
 
-    def __init__(self, js: JetStreamContext, stream: str, states: KvSceneStates, by: str):
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        states: KvSceneStates,
+        by: str,
+        store: ArtifactStore | None = None,
+    ):
         self.js = js
         self.stream = stream
         self.states = states
         self.history = StreamHistory(js, stream)
         self.by = by
+        # With the artifact store, a stored output is reused only while its artifact is
+        # still there (the asset cache may have evicted it); else it is made again.
+        self.store = store
 
     @classmethod
-    async def open(cls, js: JetStreamContext, stream: str, max_age_s: float, by: str) -> Recovery:
-        return cls(js, stream, await KvSceneStates.open(js, max_age_s), by)
+    async def open(
+        cls,
+        js: JetStreamContext,
+        stream: str,
+        max_age_s: float,
+        by: str,
+        store: ArtifactStore | None = None,
+    ) -> Recovery:
+        return cls(js, stream, await KvSceneStates.open(js, max_age_s), by, store)
+
+    async def _kept(self, sha256: str) -> bool:
+        """Whether an artifact an earlier stage made can be handed on again."""
+        if self.store is None:
+            return True
+        try:
+            return await self.store.exists(sha256)
+        except Exception as exc:  # the store cannot say: reusing it is the old behaviour
+            raise RetryLater(f"cannot check the artifact store: {exc}") from None
 
     # Replay --------------------------------------------------------------------------
 
@@ -153,13 +181,13 @@ class Recovery:
         """Re-send the furthest input of ``plan.from_stage`` this object has."""
         if plan.from_stage == "assembly":
             mesh = await self.history.mesh(plan.scene_id, object_id, current)
-            if mesh is not None:
+            if mesh is not None and await self._kept(mesh.mesh.sha256):
                 plan.messages.append(_again(mesh, plan.attempt, _MESHES, object_id))
                 plan.reused["meshgen"] += 1
                 plan.reused["imagegen"] += 1
                 return
         image = await self.history.image(plan.scene_id, object_id, current)
-        if image is not None:
+        if image is not None and await self._kept(image.image.sha256):
             plan.messages.append(_again(image, plan.attempt, _IMAGES, object_id))
             plan.reused["imagegen"] += 1
             plan.redone["meshgen"] += 1

@@ -79,6 +79,7 @@ def _stage(value: str | None) -> Stage | None:
 @contextlib.asynccontextmanager
 async def _recovery(settings: Settings, by: str) -> AsyncIterator[Recovery]:
     from services.recovery import Recovery
+    from services.runtime import open_store
     from services.stack import nats_endpoint
     from shared.bus import connect
 
@@ -86,7 +87,9 @@ async def _recovery(settings: Settings, by: str) -> AsyncIterator[Recovery]:
         nc = await connect(url, f"holodeck-{by}", settings.nats)
         try:
             max_age = settings.nats.max_age_days * 86400
-            yield await Recovery.open(nc.jetstream(), settings.nats.stream, max_age, by)
+            js = nc.jetstream()
+            store = await open_store(settings, js)
+            yield await Recovery.open(js, settings.nats.stream, max_age, by, store)
         finally:
             await nc.close()
 

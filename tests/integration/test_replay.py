@@ -14,6 +14,7 @@ import services.runtime
 from services.meshgen.backend import ParametricMeshes
 from services.recovery import Recovery
 from services.runtime import WORKERS, ServiceHost
+from shared.artifacts import LocalArtifactStore
 from shared.cache import CACHE_BUCKET
 from shared.contract import (
     STREAM,
@@ -269,3 +270,36 @@ async def test_cancel_stops_work_in_progress(
     finally:
         await nc.close()
         await host.stop(grace=2)
+
+
+async def test_an_image_gone_from_the_store_is_made_again_by_the_replay(stack, unique, settings):
+    """The asset cache may have evicted an image of a failed scene by the time it is
+    replayed: that object is imaged again instead of failing with artifact_missing."""
+    js, meshes, _ = stack
+    await request(js, unique)
+    first = await ended(js, unique, 1)
+    assert isinstance(first, SceneFailed) and first.stage == "meshgen"
+    store = LocalArtifactStore(settings.storage.root / "artifacts")
+    shelf = next(
+        e
+        for e in await events(js, f"{Subject.IMAGES_READY}.{unique}.*")
+        if e.object.category == Switchable.broken_category
+    )
+    await store.delete(shelf.image.sha256)
+    assert not await store.exists(shelf.image.sha256)
+
+    meshes.broken = False
+    recovery = await Recovery.open(js, STREAM, 3600, "test", store)
+    plan = await recovery.plan(unique)
+    assert plan.from_stage == "meshgen"
+    assert plan.redone["imagegen"] == 1 and plan.reused["imagegen"] >= 1
+    await recovery.replay(plan)
+    second = await ended(js, unique, 2)
+    assert isinstance(second, SceneReady), second
+    again = [
+        e
+        for e in await events(js, subject(Subject.IMAGES_READY, unique, shelf.object_id))
+        if e.attempt == 2
+    ]
+    assert [e.image.sha256 for e in again] == [shelf.image.sha256]
+    assert await store.exists(shelf.image.sha256)
