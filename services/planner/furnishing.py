@@ -31,6 +31,7 @@ MIN_END = 0.75  # a table end at least this wide seats one more at each end
 COUNTER_HEIGHT = 0.88  # a surface this high is sat at on bar stools
 # Kinds that seat people: a table with one of these in the room has its seating.
 LOOSE_MAX = 12  # more small things than this get a support of their usual kind
+MAX_SUPPORTS = 6  # supports added for one request of small things at most
 SEATING = frozenset(("chair", "stool", "sofa", "bench", "armchair", "bean bag", "ottoman"))
 
 Relation = tuple[str, tuple[str, ...]]
@@ -228,10 +229,29 @@ def _supports(spec: SceneSpec, objects: list[ObjectSpec]) -> list[ObjectSpec]:
             continue  # a tv with no stand goes on the wall
         for parent in wanted:
             if parent not in excluded and catalog.kind(parent) not in excluded:
-                added.append(ObjectSpec(category=parent, requested=False))
+                count = _supports_for(obj, entry, parent)
+                added.append(ObjectSpec(category=parent, count=count, requested=False))
                 present.add(parent)
                 break
     return added
+
+
+def _supports_for(obj: ObjectSpec, entry: catalog.CatalogEntry, parent: str) -> int:
+    """How many of ``parent`` hold ``obj``'s things side by side on their tops and
+    boards: two sculptures get two pedestals, six teddy bears two wall shelves."""
+    support = catalog.lookup(parent)
+    if support is None:
+        return 1
+    w, _, d = entry.size
+    if obj.size is not None:
+        w, d = obj.size.width, obj.size.depth
+    pw, _, pd = support.size
+    across = max(int((pw - 0.02) // max(w, 0.01)), int((pw - 0.02) // max(d, 0.01)), 0)
+    deep = 1 if min(w, d) <= pd - 0.02 else 0
+    each = across * deep * (len(support.boards) + 1)
+    if each <= 0:
+        return 1
+    return max(1, min(MAX_SUPPORTS, math.ceil(obj.count / each)))
 
 
 def furnish(spec: SceneSpec) -> SceneSpec:

@@ -179,3 +179,38 @@ def test_stools_in_a_bar_are_bar_stools_and_the_bar_keeps_its_size() -> None:
     xs = [p[0] for p in layout.room.polygon]
     zs = [p[1] for p in layout.room.polygon]
     assert (max(xs), max(zs)) == (8.0, 9.0), "nothing made the bar grow"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "thing", "support", "supports"),
+    [
+        (
+            "an art gallery with 8 paintings on the walls, 2 sculptures and a bench",
+            "sculpture",
+            "pedestal",
+            2,
+        ),
+        (
+            "a kids room with a bunk bed, a toy box, a rocking horse and 6 teddy bears"
+            " on the shelves",
+            "teddy bear",
+            "shelf",
+            2,
+        ),
+        (
+            "a hardware store with shelves of paint cans, a counter and ladders",
+            "paint can",
+            "shelving unit",
+            3,
+        ),
+    ],
+)
+def test_small_things_get_as_many_supports_as_they_fill(
+    prompt: str, thing: str, support: str, supports: int
+) -> None:
+    layout = plan_scene(prompt)
+    assert len(_of(layout, support)) >= supports
+    things = _of(layout, thing)
+    assert things and not layout.unplaced
+    ids = {o.id for o in _of(layout, support)}
+    assert all(t.parent in ids for t in things), [(t.id, t.parent) for t in things]
