@@ -953,6 +953,10 @@ def understand(prompt: str) -> SceneSpec:
         room_type = scan.rooms[0]
     else:
         room_type = _infer_room_type(scan.mentions)
+        if room_type is None:
+            # "a room with a bed": things that say too little about the room get the
+            # generic room, not the default room's sofa and tv.
+            room_type = catalog.room_template("room").name
     context_room = catalog.room_template(room_type).name
 
     requests: list[_Request] = []

@@ -214,3 +214,17 @@ def test_small_things_get_as_many_supports_as_they_fill(
     assert things and not layout.unplaced
     ids = {o.id for o in _of(layout, support)}
     assert all(t.parent in ids for t in things), [(t.id, t.parent) for t in things]
+
+
+@pytest.mark.parametrize(
+    "prompt", ["a room with a bed", "a room with a zorbulator", "a space with plants"]
+)
+def test_a_room_of_no_clear_type_gets_no_living_room_furniture(prompt: str) -> None:
+    spec = scene_spec(prompt)
+    assert spec.room.type == "room"
+    added = {o.category for o in spec.objects if not o.requested}
+    assert not added & {"sofa", "tv", "tv stand", "armchair", "coffee table"}, added
+
+
+def test_a_bare_room_is_still_the_default_living_room() -> None:
+    assert scene_spec("a room").room.type == "living room"
