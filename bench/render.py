@@ -40,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the machine
 
 EYE_HEIGHT = 1.6  # metres: a standing person's view
 TOP_MARGIN = 1.08  # the plan view shows a little beyond the walls
+HALF_VIEW = 32.0  # degrees either side of the view's axis an object counts as in view
 
 
 def _look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
@@ -59,12 +60,16 @@ def _look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray) -> np.ndarray:
     return pose
 
 
-def _room(layout_path: Path) -> tuple[list[tuple[float, float]], float] | None:
+def _room(
+    layout_path: Path,
+) -> tuple[list[tuple[float, float]], float, list[tuple[float, float]]] | None:
+    """The room's floor polygon, its height and where its objects stand (x, z)."""
     if not layout_path.exists():
         return None
     document = json.loads(layout_path.read_text())
     room = document["room"]
-    return [tuple(p) for p in room["polygon"]], float(room["height"])
+    spots = [(float(o["position"][0]), float(o["position"][2])) for o in document["objects"]]
+    return [tuple(p) for p in room["polygon"]], float(room["height"]), spots
 
 
 def _scene(glb: Path) -> tuple[pyrender.Scene, np.ndarray]:
@@ -101,14 +106,30 @@ def _lights(scene: pyrender.Scene, bounds: np.ndarray) -> list[pyrender.Node]:
 
 
 def _corner_view(
-    polygon: list[tuple[float, float]], bounds: np.ndarray
+    polygon: list[tuple[float, float]], spots: list[tuple[float, float]] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Eye and target for the perspective view: from just inside the corner farthest
-    from the room's centre, looking across the room."""
+    """Eye and target for the perspective view: from just inside a corner, looking
+    across the room towards its centre; the corner that has the most objects in view
+    (``spots``: where they stand), else the one farthest from the centre."""
     points = np.asarray(polygon, dtype=np.float64)
     centre = points.mean(axis=0)
-    far = points[int(np.argmax(np.linalg.norm(points - centre, axis=1)))]
-    eye_xz = far + 0.35 * (centre - far) / max(np.linalg.norm(centre - far), 1e-6)
+    reach = np.linalg.norm(points - centre, axis=1)
+    best, best_key = 0, (-1, -1.0)
+    for k, corner in enumerate(points):
+        towards = (centre - corner) / max(float(np.linalg.norm(centre - corner)), 1e-6)
+        eye = corner + 0.35 * towards
+        seen = 0
+        for x, z in spots or []:
+            v = np.array([x, z]) - eye
+            length = float(np.linalg.norm(v))
+            if length > 0.3 and float(v @ towards) / length >= math.cos(math.radians(HALF_VIEW)):
+                seen += 1
+        key = (seen, float(reach[k]))
+        if key > best_key:
+            best, best_key = k, key
+    corner = points[best]
+    towards = (centre - corner) / max(float(np.linalg.norm(centre - corner)), 1e-6)
+    eye_xz = corner + 0.35 * towards
     eye = np.array([eye_xz[0], EYE_HEIGHT, eye_xz[1]])
     target = np.array([centre[0], 0.6, centre[1]])
     return eye, target
@@ -144,7 +165,7 @@ def render(glb: Path, out: Path, size: int) -> list[Path]:
             if room
             else [(low[0], low[2]), (low[0], high[2]), (high[0], high[2]), (high[0], low[2])]
         )
-        eye, target = _corner_view(polygon, bounds)
+        eye, target = _corner_view(polygon, room[2] if room else None)
         camera = pyrender.PerspectiveCamera(yfov=math.radians(70.0), znear=0.05, zfar=60.0)
         node = scene.add(camera, pose=_look_at(eye, target, np.array([0.0, 1.0, 0.0])))
         color, _ = renderer.render(scene, flags=pyrender.RenderFlags.SHADOWS_DIRECTIONAL)

@@ -404,7 +404,9 @@ def _shelves(
             continue
         clear = tops[i + 1] - bt - top
         x = -w / 2.0 + st + 0.04 * inner
-        limit = -w / 2.0 + st + (0.75 - 0.1 * (i % 3)) * inner
+        # Drawn books fill the left part of a board; the right end is left free for
+        # books the layout stands there (they fill boards from the right).
+        limit = -w / 2.0 + st + (0.55 - 0.1 * (i % 3)) * inner
         scale = min(1.0, clear / 0.3, inner / 0.6)
         for j in range(12):
             width, tall = _BOOKS[(i * 2 + j) % len(_BOOKS)]

@@ -1357,7 +1357,10 @@ class Arranger:
             base = level_rank[lv] + TURN_RANK * (turn / 90.0) + (CLIP_RANK if clipped else 0.0)
             if packed:
                 row = (span_z - lz) if item.shelved else (lz + span_z)
-                base = base + PACK_RANK * (lx + span_x) + PACK_ROW_RANK * row
+                # Shelved things fill a board from its right end: a bookcase is drawn
+                # with a few books of its own from the left end.
+                along = (span_x - lx) if item.shelved else (lx + span_x)
+                base = base + PACK_RANK * along + PACK_ROW_RANK * row
             else:
                 base = base + self._top_preference(item, lx, lz, span_x, span_z)
             yaw = np.full(lx.shape[0], (parent.rot + turn) % 360.0)

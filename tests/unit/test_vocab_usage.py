@@ -228,3 +228,16 @@ def test_a_room_of_no_clear_type_gets_no_living_room_furniture(prompt: str) -> N
 
 def test_a_bare_room_is_still_the_default_living_room() -> None:
     assert scene_spec("a room").room.type == "living room"
+
+
+def test_placed_books_stand_clear_of_the_books_a_bookcase_is_drawn_with() -> None:
+    layout = plan_scene("a library with 50 books on the bookshelves")
+    shelves = {o.id: o for o in _of(layout, "bookshelf")}
+    for book in _of(layout, "book"):
+        host = shelves[book.parent or ""]
+        # The bookcase's own books are drawn on the left 55 % of each board at most.
+        free_from = -host.size[0] / 2 + 0.6 * host.size[0]
+        yaw = math.radians(host.rotation)
+        dx, dz = book.position[0] - host.position[0], book.position[2] - host.position[2]
+        local_x = dx * math.cos(yaw) - dz * math.sin(yaw)
+        assert local_x - book.size[0] / 2 >= free_from - 1e-6, (book.id, local_x)
