@@ -43,7 +43,7 @@ class ParametricMeshes:
         # The catalog decides which family draws a category: a changed catalog must not
         # be served meshes cached under the old one.
         digest = hashlib.sha256(catalog.DATA.read_bytes()).hexdigest()[:12]
-        self.identity = f"parametric/v2+catalog-{digest}"
+        self.identity = f"parametric/v3+catalog-{digest}"
 
     async def generate(self, obj: PlacedObject, image_png: bytes) -> bytes:
         from services.meshgen.shapes import mesh_glb

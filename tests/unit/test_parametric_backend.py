@@ -22,7 +22,7 @@ def glb_json(glb: bytes) -> dict:
 
 def test_identity_names_the_catalog_it_draws_from() -> None:
     backend = ParametricMeshes()
-    assert backend.identity.startswith("parametric/v2+catalog-")
+    assert backend.identity.startswith("parametric/v3+catalog-")
     assert len(backend.identity.rsplit("-", 1)[1]) == 12
     assert ParametricMeshes().identity == backend.identity
     assert catalog.DATA.is_file()
