@@ -170,12 +170,31 @@ class Recovery:
         return plan
 
     async def _failed_stage(self, scene_id: str, current: int, state: SceneState | None) -> Stage:
-        if state is None or state.state != "FAILED":
+        """Where a replay starts by default: the stage the attempt failed in; for one still
+        running (stuck), the first stage whose outputs the stream does not hold for every
+        object; else (succeeded, cancelled) the planner."""
+        if state is None or state.state == "RUNNING":  # no entry: its first attempt runs
+            return await self._unfinished_stage(scene_id, current)
+        if state.state != "FAILED":
             return "planner"
         failure = await self.history.failure(scene_id, current)
         if failure is None:
             return "planner"
         return STAGE_OF_RUNNER.get(failure.stage, "planner")
+
+    async def _unfinished_stage(self, scene_id: str, current: int) -> Stage:
+        layout = await self.history.layout(scene_id, current)
+        if layout is None:
+            return "planner"
+        images = meshes = 0
+        for obj in layout.layout.objects:
+            images += await self.history.image(scene_id, obj.id, current) is not None
+            meshes += await self.history.mesh(scene_id, obj.id, current) is not None
+        objects = len(layout.layout.objects)
+        if objects and meshes == objects:
+            return "assembly"
+        # From meshgen, an object without its image is imaged again on its own.
+        return "meshgen" if images else "imagegen"
 
     async def _object(self, plan: Plan, layout: LayoutReady, object_id: str, current: int) -> None:
         """Re-send the furthest input of ``plan.from_stage`` this object has."""

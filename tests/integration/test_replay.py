@@ -303,3 +303,34 @@ async def test_an_image_gone_from_the_store_is_made_again_by_the_replay(stack, u
     ]
     assert [e.image.sha256 for e in again] == [shelf.image.sha256]
     assert await store.exists(shelf.image.sha256)
+
+
+async def test_a_scene_still_running_replays_from_the_stage_it_is_in(
+    nats_server: str, settings: Any, monkeypatch: pytest.MonkeyPatch, unique: str
+) -> None:
+    """`holodeck replay SCENE_ID` of a stuck scene (its meshes hang) starts where it hangs,
+    as the gateway's retry of a STUCK scene does, reusing its layout and images."""
+    meshes = Hanging()
+    monkeypatch.setattr(services.runtime, "mesh_backend", lambda *a, **k: meshes)
+    host = ServiceHost(settings, nats_server, WORKERS)
+    await host.start()
+    nc = await nats.connect(nats_server)
+    try:
+        js = nc.jetstream()
+        recovery = await Recovery.open(js, settings.nats.stream, 3600, "test")
+        await request(js, unique)
+        await asyncio.wait_for(meshes.started.wait(), 30)
+        layout = (await events(js, subject(Subject.LAYOUT_READY, unique)))[0]
+        objects = len(layout.layout.objects)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if len(await events(js, f"{Subject.IMAGES_READY}.{unique}.*")) == objects:
+                break
+            await asyncio.sleep(0.05)
+        plan = await recovery.plan(unique)
+        assert (plan.from_stage, plan.previous, plan.attempt) == ("meshgen", "RUNNING", 2)
+        assert plan.reused == {"planner": 1, "imagegen": objects}
+        assert plan.redone == {"meshgen": objects}
+    finally:
+        await nc.close()
+        await host.stop(grace=2)
