@@ -211,7 +211,9 @@ STOP_NOUNS: frozenset[str] = frozenset(
         "bottom left right half quarter time day night morning evening weekend week "
         "year budget price size shape height width length depth meter metre meters "
         "metres feet foot inch inches mix lot emphasis focus purpose reason idea "
-        "minimum maximum total"
+        "minimum maximum total beam beams rafter rafters skylight skylights moulding "
+        "mouldings molding moldings trim panelling paneling wainscoting alcove alcoves "
+        "niche niches archway archways"
     ).split()
 )
 # Common words that are never an object's adjective or noun.

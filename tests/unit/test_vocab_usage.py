@@ -241,3 +241,12 @@ def test_placed_books_stand_clear_of_the_books_a_bookcase_is_drawn_with() -> Non
         dx, dz = book.position[0] - host.position[0], book.position[2] - host.position[2]
         local_x = dx * math.cos(yaw) - dz * math.sin(yaw)
         assert local_x - book.size[0] / 2 >= free_from - 1e-6, (book.id, local_x)
+
+
+@pytest.mark.parametrize(
+    "prompt", ["a bedroom with exposed beams and a bed", "a loft with skylights and a sofa"]
+)
+def test_parts_of_the_building_are_not_objects(prompt: str) -> None:
+    spec = scene_spec(prompt)
+    named = {o.category for o in spec.objects if o.requested}
+    assert not named & {"beam", "skylight"}, named
