@@ -154,16 +154,58 @@ async def cancel_scene(settings: Settings, scene_id: str, reason: str) -> dict[s
         return {"scene_id": scene_id, "attempt": state.attempt, "status": state.state}
 
 
-async def dead_letters(settings: Settings, limit: int) -> list[DeadLetter]:
-    """The newest dead letters in the stream, newest first."""
+async def dead_letters(settings: Settings, limit: int) -> tuple[list[DeadLetter], str | None]:
+    """The newest dead letters, newest first: the stages' (in the stream) and the gateway
+    projection's own (kept only in its status database); and why the database's could not
+    be read, if they could not."""
     from shared.contract import DeadLetter, Subject
 
-    found: list[DeadLetter] = []
+    found: dict[tuple[str, int], DeadLetter] = {}
     async with _recovery(settings, "deadletters") as recovery:
         async for _, event, _ in recovery.events(f"{Subject.DEAD_LETTER}.*", None):
             if isinstance(event, DeadLetter):
-                found.append(event)
-    return list(reversed(found))[:limit]
+                found.setdefault((event.rejected_by, event.stream_seq), event)
+    note = None
+    try:
+        for letter in await _recorded_letters(settings):
+            found.setdefault((letter.rejected_by, letter.stream_seq), letter)
+    except Exception as exc:
+        note = f"the status database's dead letters are not shown: {exc}"
+    newest = sorted(found.values(), key=lambda letter: letter.time, reverse=True)
+    return newest[:limit], note
+
+
+async def _recorded_letters(settings: Settings) -> list[DeadLetter]:
+    """Every dead letter in the status database, as the event a stage would publish."""
+    from services.gateway.projection import Projection
+    from shared.contract import DeadLetter
+
+    letters: list[DeadLetter] = []
+    projection = await Projection(settings.database_url).open()
+    try:
+        page = 1
+        while True:
+            rows = await projection.list_dead_letters(page=page, page_size=500)
+            for row in rows.items:
+                letters.append(
+                    # As recorded (the database keeps what the event model may not).
+                    DeadLetter.model_construct(
+                        time=row.recorded_at,
+                        producer=row.rejected_by,
+                        rejected_by=row.rejected_by,
+                        subject=row.subject,
+                        stream_seq=row.stream_seq,
+                        scene_id=row.scene_id,
+                        reason=row.reason,
+                        size=row.size,
+                        excerpt=row.excerpt,
+                    )
+                )
+            if page * 500 >= rows.total:
+                return letters
+            page += 1
+    finally:
+        await projection.close()
 
 
 async def resubmit(settings: Settings, sequences: list[int]) -> int:
@@ -206,22 +248,11 @@ async def resubmit(settings: Settings, sequences: list[int]) -> int:
 async def _recorded_dead_letters(settings: Settings, sequences: set[int]) -> dict[int, str]:
     """Dead letters of these sequences in the status database (the gateway's own rejections
     are kept there only): sequence -> subject."""
-    from services.gateway.projection import Projection
-
-    found: dict[int, str] = {}
-    projection = await Projection(settings.database_url).open()
-    try:
-        page = 1
-        while True:
-            letters = await projection.list_dead_letters(page=page, page_size=500)
-            for letter in letters.items:
-                if letter.stream_seq in sequences:
-                    found.setdefault(letter.stream_seq, letter.subject)
-            if page * 500 >= letters.total:
-                return found
-            page += 1
-    finally:
-        await projection.close()
+    return {
+        letter.stream_seq: letter.subject
+        for letter in await _recorded_letters(settings)
+        if letter.stream_seq in sequences
+    }
 
 
 async def purge(settings: Settings, rejected_by: str | None) -> tuple[int, int]:
@@ -353,11 +384,13 @@ def register(app: typer.Typer, run: Runner[Any], load: Callable[..., Settings]) 
         limit: Annotated[int, typer.Option(help="How many, newest first.")] = 50,
         as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
     ) -> None:
-        """The dead letters in the stream, newest first."""
+        """The dead letters of the stages and the gateway, newest first."""
         from rich.table import Table
 
         settings = load(quiet=True)
-        found = run(dead_letters(settings, limit))
+        found, note = run(dead_letters(settings, limit))
+        if note is not None:
+            err.print(f"warning: {note}", soft_wrap=True)
         if as_json:
             for letter in found:
                 print(letter.model_dump_json(), flush=True)

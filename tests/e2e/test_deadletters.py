@@ -35,6 +35,19 @@ async def test_deadletters_list_resubmit_purge(workspace: Path) -> None:
         [letter] = [json.loads(line) for line in listed.stdout.splitlines()]
         assert letter["stream_seq"] == ack.seq and letter["rejected_by"] == "meshgen"
         assert letter["subject"] == "images.ready.s1.o1" and letter["scene_id"] == "s1"
+        # The gateway's projection rejects it too, and keeps that in its database only:
+        # the list shows both.
+        rebuilt = await asyncio.to_thread(run_cli, "projection", "rebuild", workspace=workspace)
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        listed = await asyncio.to_thread(
+            run_cli, "deadletters", "list", "--json", workspace=workspace
+        )
+        assert listed.returncode == 0 and not listed.stderr, listed.stderr
+        both = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert sorted((b["rejected_by"], b["stream_seq"]) for b in both) == [
+            ("gateway", ack.seq),
+            ("meshgen", ack.seq),
+        ]
 
         again = await asyncio.to_thread(
             run_cli, "deadletters", "resubmit", str(ack.seq), workspace=workspace
