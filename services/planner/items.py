@@ -203,6 +203,10 @@ def canonical(category: str) -> str:
     return match.category if match is not None else category
 
 
+# The bindings of books the prompt gives no colour: the catalog's own colour first.
+BOOK_COLORS = ("red", "navy", "dark green", "brown", "cream", "black", "maroon", "teal")
+
+
 def estimate(category: str, obj: ObjectSpec) -> str | None:
     """Why an object's size and place are estimates, or None when the catalog knows it."""
     match = catalog.resolve(category)
@@ -247,8 +251,20 @@ def build(spec: SceneSpec, room_type: str) -> list[Item]:
         material, color, description = _look(obj, entry, category, style)
         stem = catalog.slug(category)
         guess = estimate(category, obj)
-        for _ in range(obj.count):
+        varied = (
+            entry is not None
+            and entry.shape == "book"
+            and obj.color is None
+            and not obj.description
+        )
+        for k in range(obj.count):
             counters[stem] = counters.get(stem, 0) + 1
+            if varied and k:
+                # A row of books in one colour looks like one block: bindings vary.
+                tint = BOOK_COLORS[k % len(BOOK_COLORS)]
+                material, color, description = _look(
+                    obj.model_copy(update={"color": tint}), entry, category, style
+                )
             item = Item(
                 key=f"{stem}-{counters[stem]}",
                 order=len(items),

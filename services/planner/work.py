@@ -60,7 +60,7 @@ Sizes are in metres."""
 
 Source = Literal["rules", "llm", "rules-fallback"]
 # Bump when understanding or solving would plan the same prompt differently.
-PLANNER_VERSION = "v6"
+PLANNER_VERSION = "v7"
 
 
 class _CachedPlan(BaseModel):

@@ -250,3 +250,11 @@ def test_parts_of_the_building_are_not_objects(prompt: str) -> None:
     spec = scene_spec(prompt)
     named = {o.category for o in spec.objects if o.requested}
     assert not named & {"beam", "skylight"}, named
+
+
+def test_books_of_no_named_colour_have_bindings_of_several() -> None:
+    layout = plan_scene("a library with 12 books on the bookshelf")
+    colours = {o.color for o in _of(layout, "book")}
+    assert len(colours) >= 6
+    layout = plan_scene("a library with 3 blue books")
+    assert {o.color for o in _of(layout, "book")} == {"blue"}
