@@ -1384,7 +1384,9 @@ class Arranger:
         # Per support listed: the best score it offers, its order, its rank, itself.
         listed: list[tuple[float, int, float, Pose]] = []
         seen = False  # any support at all, large enough for it or not
-        take = 1
+        # Place settings tie across the tables of a hall (a free seat at each): they look
+        # at a few together from the start rather than one, two, then four.
+        take = FEW_SUPPORTS if item.group == "set" else 1
         while True:
             # List ranks while the next one could hold a spot as good as the best listed.
             while tiers and (not listed or listed[0][0] >= tiers[0][0] - RANK_MARGIN):
