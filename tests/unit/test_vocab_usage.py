@@ -74,6 +74,7 @@ def test_a_bare_plural_after_no_is_not_asked_for() -> None:
     [
         ("a dentist's waiting room with 8 chairs, a magazine rack and a fish tank", "waiting room"),
         ("an office kitchen with a fridge and a table", "kitchen"),
+        ("a dentist office with a dental chair, a sink and a cabinet", "clinic"),
         ("a music classroom with a piano, 10 chairs, music stands and a drum kit", "music room"),
         ("a kitchen and a dining room with a table", "kitchen"),
     ],
