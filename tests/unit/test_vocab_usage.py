@@ -98,6 +98,8 @@ def test_the_last_room_noun_names_the_room(prompt: str, room: str) -> None:
         ("puppies", "dog", "pet"),
         ("mice", "computer mouse", "computer mouse"),
         ("car", "car", "car"),
+        ("buckets of roses", "flower bucket", "flowers in vase"),
+        ("paint cans", "paint can", "bucket"),
     ],
 )
 def test_things_get_their_own_entry_and_shape(word: str, category: str, shape: str) -> None:
