@@ -1022,6 +1022,30 @@ class _Positions:
         return {name: self.resume.get(name, self.last + 1) for name in self.target}
 
 
+def _check_store(
+    summary: BackupSummary, settings: Settings, artifacts_dir: Path | None, path: Path
+) -> None:
+    """Refuse a restore whose artifacts this deployment would not read: a backup of local
+    artifact files into a deployment using the NATS object store (the files would be
+    dropped), or the reverse (the bucket restored, but never read)."""
+    backed = summary.header.get("settings", {}).get("storage", {}).get("artifact_store")
+    here = settings.storage.artifact_store
+    objects = sum(n for name, n in summary.streams.items() if name.startswith("OBJ_"))
+    holds = (
+        f"{summary.files} artifact files of a local store"
+        if summary.files
+        else f"{objects} object-store messages"
+    )
+    wanted = backed or ("local" if summary.files else "nats")
+    if (summary.files and artifacts_dir is None) or (objects and here != "nats"):
+        raise RestoreRefused(
+            f"{path} holds the artifacts of a deployment with artifact store {wanted!r} "
+            f"({holds}), but this one reads artifacts from {here!r}: its scenes' files would "
+            f"not be served; restore with storage.artifact_store: {wanted} "
+            f"(HOLODECK_ARTIFACT_STORE={wanted})"
+        )
+
+
 async def _check_target(
     js: JetStreamContext, summary: BackupSummary, target_stream: str, force: bool
 ) -> None:
@@ -1118,6 +1142,7 @@ async def restore_backup(
     summary = summary or verify_backup(path, password)
     event = summary.header["event_stream"]
     target_stream = settings.nats.stream
+    _check_store(summary, settings, artifacts_dir, path)
     await _check_target(js, summary, target_stream, force)
     if on_total:
         on_total(sum(summary.streams.values()) + summary.files)

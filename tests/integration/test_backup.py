@@ -444,3 +444,36 @@ async def test_incremental_after_a_restore_continues_the_backup_restored(
             )
     finally:
         await nc.close()
+
+
+async def test_a_restore_into_a_deployment_reading_another_artifact_store_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, nats_server: str, fresh_server: str
+) -> None:
+    """The backed-up deployment kept its artifacts in the NATS object store; one reading
+    local files would list the scenes and serve none of their files."""
+    settings = deployment(tmp_path / "ws", "nats")
+    nc = await small_deployment(nats_server, settings, count=2)
+    file = tmp_path / "small.hbk"
+    try:
+        store = await open_store(settings, nc.jetstream())
+        await store.put(b"a mesh", "model/gltf-binary")
+        await make_backup(nc.jetstream(), file, PASSWORD, settings)
+    finally:
+        await nc.close()
+    local = deployment(tmp_path / "target", "local")
+    restored = await asyncio.to_thread(
+        invoke, monkeypatch, local, fresh_server, "restore", str(file)
+    )
+    assert restored.exit_code == 2, restored.output
+    lines = restored.stderr.splitlines()
+    assert len(lines) == 1 and "HOLODECK_ARTIFACT_STORE=nats" in lines[0], lines
+    target = await nats.connect(fresh_server)
+    try:
+        assert [s.config.name async for s in _streams(target.jetstream())] == []
+    finally:
+        await target.close()
+    nats_target = deployment(tmp_path / "target", "nats")
+    same = await asyncio.to_thread(
+        invoke, monkeypatch, nats_target, fresh_server, "restore", str(file)
+    )
+    assert same.exit_code == 0, same.output
