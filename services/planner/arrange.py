@@ -1279,7 +1279,9 @@ class Arranger:
         if item.group == "stack":
             # Towels, boxes, trays: one on another, once there is no room beside.
             makers.append((STACK_RANK, stacks))
-        makers.append((ANY_TOP_RANK, any_top))
+        if item.entry is None or not item.entry.wall_mountable or wanted:
+            # A tv with no stand or cabinet hangs on the wall, not on a bar counter.
+            makers.append((ANY_TOP_RANK, any_top))
         tiers: dict[float, list[Callable[[], list[tuple[int, Pose]]]]] = {}
         for rank, make in makers:
             tiers.setdefault(rank, []).append(make)

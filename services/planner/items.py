@@ -239,6 +239,8 @@ def build(spec: SceneSpec, room_type: str) -> list[Item]:
         if entry is None and obj.placement is None and any(c.kind == "on" for c in obj.constraints):
             placement = "surface"  # "a zorblat on the desk"
         size = _size(obj, entry, category, room_type, placement)
+        if obj.size is None and entry is not None:
+            size = _fit_on(size, entry, obj, spec)
         on_rule = any(c.kind == "on" for c in obj.constraints)
         small = size[0] * size[2] <= 0.4 and size[1] <= 1.4
         if on_rule and placement == "floor" and small:
@@ -291,6 +293,39 @@ def build(spec: SceneSpec, room_type: str) -> list[Item]:
     _size_rugs(items)
     _reserve(items)
     return items
+
+
+def _fit_on(size: Vec3, entry: CatalogEntry, obj: ObjectSpec, spec: SceneSpec) -> Vec3:
+    """A thing named to stand on a support too small for its typical size is made
+    smaller, as far as its kind's range allows: "a tv on the coffee table" is a smaller
+    tv, not a tv on the stand across the room."""
+    targets = [c.target for c in obj.constraints if c.kind == "on" and c.target]
+    if not targets or entry.size_min is None:
+        return size
+    w, h, d = size
+    fits = []
+    for target in targets:
+        top: tuple[float, float] | None = None
+        for other in spec.objects:
+            if other.ref == target or canonical(other.category) == canonical(target):
+                if other.size is not None:
+                    top = (other.size.width, other.size.depth)
+                break
+        if top is None:
+            found = catalog.lookup(target)
+            if found is None or not (found.top or found.boards):
+                continue
+            top = (found.size[0], found.size[2])
+        tw, td = top[0] - 0.04, top[1] - 0.04
+        if tw <= 0 or td <= 0:
+            continue
+        # Along the support or turned across it, whichever needs less shrinking.
+        fits.append(max(min(tw / w, td / d), min(tw / d, td / w)))
+    if not fits or max(fits) >= 1.0:
+        return size
+    lowest = max(entry.size_min[0] / w, entry.size_min[1] / h, entry.size_min[2] / d)
+    scale = max(max(fits), lowest)
+    return (round(w * scale, 3), round(h * scale, 3), round(d * scale, 3))
 
 
 def _size(

@@ -60,7 +60,7 @@ Sizes are in metres."""
 
 Source = Literal["rules", "llm", "rules-fallback"]
 # Bump when understanding or solving would plan the same prompt differently.
-PLANNER_VERSION = "v8"
+PLANNER_VERSION = "v9"
 
 
 class _CachedPlan(BaseModel):

@@ -261,3 +261,19 @@ def test_books_of_no_named_colour_have_bindings_of_several() -> None:
     assert len(colours) >= 6
     layout = plan_scene("a library with 3 blue books")
     assert {o.color for o in _of(layout, "book")} == {"blue"}
+
+
+def test_a_thing_named_on_a_small_support_is_made_to_fit_it() -> None:
+    layout = plan_scene("a living room with a tv on the coffee table")
+    (tv,) = _of(layout, "tv")
+    (table,) = _of(layout, "coffee table")
+    assert tv.parent == table.id
+    entry = catalog.lookup("tv")
+    assert entry is not None and entry.size_min is not None
+    assert entry.size_min[0] <= tv.size[0] < entry.size[0]
+
+
+def test_a_tv_with_nothing_of_its_own_to_stand_on_hangs_on_the_wall() -> None:
+    layout = plan_scene("a wine bar with stools")
+    (tv,) = _of(layout, "tv")
+    assert tv.placement == "wall" and tv.parent is None
