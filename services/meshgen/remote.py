@@ -87,6 +87,7 @@ class _Failed(Exception):
         retry_after: float | None = None,
         limit: int | None = None,
         status: int | None = None,
+        unanswered: bool = False,
     ):
         super().__init__(outcome.message)
         self.outcome = outcome
@@ -94,6 +95,8 @@ class _Failed(Exception):
         self.retry_after = retry_after
         self.limit = limit
         self.status = status
+        # The request reached the server, which may still be working on it.
+        self.unanswered = unanswered
 
     @property
     def unwell(self) -> bool:
@@ -258,12 +261,14 @@ class _RemoteMeshes:
                     elsewhere=False,
                 ),
                 retry=False,
+                unanswered=True,
             )
         return _Failed(
             ServerDown(
                 f"{self.title} at {server_label(server)} unreachable: {type(exc).__name__}: {exc}",
                 code=f"{self.backend}_unreachable",
-            )
+            ),
+            unanswered=isinstance(exc, httpx.ReadError | httpx.RemoteProtocolError),
         )
 
 
@@ -517,8 +522,12 @@ class Hunyuan3DMeshes(_RemoteMeshes):
     The server runs ``/generate`` one at a time and starts a GPU thread per ``/send``
     however many arrive, so requests hold one of the server's slots (``concurrency``,
     1 by default) from the request until the model is in; the wait for a slot is not
-    part of ``timeout``. A ``/generate`` we gave up on keeps running on the server: its
-    slot is freed only when the server answers again.
+    part of ``timeout``. A ``/generate`` we gave up on keeps running on the server: after
+    a timeout its slot is freed only when the server answers again; after the request was
+    cancelled (the stage's deadline, a cancelled scene) or lost its connection, the next
+    request to that server first waits, in its slot and outside its own ``timeout``,
+    until the server answers again. An async job whose wait was cancelled is polled again
+    by the next attempt, as after a timeout.
 
     The server answers every failure with HTTP 404 ``{"text", "error_code": 1}`` and
     the same fixed text, whether the GPU ran out of memory under load (which passes),
@@ -590,6 +599,8 @@ class Hunyuan3DMeshes(_RemoteMeshes):
         )
         # Request digest -> (server, uid) of an async job this process gave up waiting for.
         self._unfinished: OrderedDict[str, tuple[str, str]] = OrderedDict()
+        # Servers that may still run a /generate this process left without its answer.
+        self._maybe_busy: set[str] = set()
 
     @classmethod
     def from_settings(
@@ -638,6 +649,7 @@ class Hunyuan3DMeshes(_RemoteMeshes):
 
     async def _generate_on(self, lease: Lease, obj: PlacedObject, payload: dict[str, Any]) -> bytes:
         self._slot_taken(obj, lease)
+        await self._settled(lease.url, obj)
         mode = self.mode
         if mode == "auto":
             mode = "async" if lease.queued else "sync"
@@ -648,14 +660,36 @@ class Hunyuan3DMeshes(_RemoteMeshes):
     async def _generate_sync(
         self, lease: Lease, obj: PlacedObject, payload: dict[str, Any]
     ) -> bytes:
+        async def attempt() -> bytes:
+            await self._settled(lease.url, obj)
+            return await self._generate_request(lease.url, payload)
+
         try:
-            return await self._retrying(
-                obj, "generate", lambda: self._post(lease.url, "/generate", payload), lease
-            )
-        except RetryLater as exc:
-            if exc.code == "hunyuan3d_timeout":
-                await self._until_idle(lease.url, obj)
+            return await self._retrying(obj, "generate", attempt, lease)
+        except RetryLater:
+            await self._settled(lease.url, obj)  # the slot is kept while the job runs on
             raise
+
+    async def _generate_request(self, server: str, payload: dict[str, Any]) -> bytes:
+        """``POST /generate``. Left without an answer (cancelled, timed out, or the
+        connection lost once the request was sent), the job may still be running on the
+        server's event loop: the server is marked so that the next request waits for it."""
+        try:
+            return await self._post(server, "/generate", payload)
+        except _Failed as failure:
+            if failure.unanswered:
+                self._maybe_busy.add(server)
+            raise
+        except asyncio.CancelledError:
+            self._maybe_busy.add(server)
+            raise
+
+    async def _settled(self, server: str, obj: PlacedObject) -> None:
+        """Before a request: wait until the server is done with a ``/generate`` this
+        process left without its answer (no part of the request's ``timeout``)."""
+        if server in self._maybe_busy:
+            self._maybe_busy.discard(server)
+            await self._until_idle(server, obj)
 
     async def _until_idle(self, server: str, obj: PlacedObject) -> None:
         """Wait (up to ``timeout``) until the server has finished the job we gave up on:
@@ -665,6 +699,7 @@ class Hunyuan3DMeshes(_RemoteMeshes):
         try:
             await self._http.get(f"{server}/status/{_IDLE_PROBE}", timeout=self.timeout)
         except httpx.TransportError as exc:
+            self._maybe_busy.add(server)  # the next request waits once more
             log.warning(
                 "mesh_server_still_busy",
                 object_id=obj.id,
@@ -747,15 +782,25 @@ class Hunyuan3DMeshes(_RemoteMeshes):
                     f"Hunyuan3D /send answered without a uid: {answer[:200]!r}",
                     code="hunyuan3d_unexpected_answer",
                 )
+        try:
+            return await self._until_completed(lease, obj, uid, deadline, resumed)
+        except (RetryLater, asyncio.CancelledError):
+            if not resumed:
+                # The server goes on with it: the next attempt polls it once more.
+                self._unfinished[job] = (server, uid)
+                while len(self._unfinished) > _REMEMBERED_JOBS:
+                    self._unfinished.popitem(last=False)
+            raise
+
+    async def _until_completed(
+        self, lease: Lease, obj: PlacedObject, uid: str, deadline: float, resumed: bool
+    ) -> bytes:
+        """Poll ``/status/{uid}`` until the model is in, or the deadline."""
+        server = lease.url
         polls = 0
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                if not resumed:
-                    # The server goes on with it: the next attempt polls it once more.
-                    self._unfinished[job] = (server, uid)
-                    while len(self._unfinished) > _REMEMBERED_JOBS:
-                        self._unfinished.popitem(last=False)
                 failure = _Failed(
                     ServerDown(
                         f"Hunyuan3D job {uid} at {lease.label} still processing after "
