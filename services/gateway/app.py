@@ -48,7 +48,12 @@ async def run_gateway(
         settings.database_url, stuck_after=stuck_after(settings.gateway)
     ).open()
     control = await Recovery.open(
-        host.js, settings.nats.stream, settings.nats.max_age_days * 86400, by="gateway"
+        host.js,
+        settings.nats.stream,
+        settings.nats.max_age_days * 86400,
+        by="gateway",
+        # A retry re-makes an earlier stage's output the asset cache has evicted since.
+        store=host.store,
     )
     requests = SceneRequests(
         JetStreamRequests(host.js, settings.nats.stream),

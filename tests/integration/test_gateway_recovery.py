@@ -180,3 +180,28 @@ async def test_a_stuck_scene_is_listed_counted_and_retried_from_where_it_stuck(
     ]
     metrics = (await gateway.client.get("/metrics")).text
     assert "holodeck_scenes_stuck 0.0" in metrics
+
+
+@pytest.mark.parametrize("gateway", [1.0], indirect=True)
+async def test_a_retry_makes_again_an_image_gone_from_the_store(gateway: Gateway) -> None:
+    """The asset cache may evict an image while its scene is stuck: the gateway's retry
+    images that object again instead of handing on an artifact that is gone."""
+    from shared.artifacts import LocalArtifactStore
+
+    scene_id = await gateway.create()
+    await wait_for(gateway.meshes.holding, "a bookshelf mesh")
+    scene = await gateway.until(scene_id, lambda b: b["status"] == "STUCK", "STUCK")
+    [shelf] = [o for o in scene["objects"] if o["category"] == "bookshelf"]
+    store = LocalArtifactStore(gateway.settings.storage.root / "artifacts")
+    sha = shelf["image"]["url"].rsplit("/", 1)[-1]
+    await store.delete(sha)
+
+    gateway.meshes.hold = False
+    retry = await gateway.client.post(f"/v1/scenes/{scene_id}/retry")
+    assert retry.status_code == 202, retry.text
+    body = retry.json()
+    assert (body["from_stage"], body["redone"]["imagegen"]) == ("meshgen", 1), body
+    gateway.meshes.release.set()
+    scene = await gateway.until(scene_id, ended, "ended")
+    assert (scene["status"], scene["attempt"]) == ("SUCCEEDED", 2), scene
+    assert await store.exists(sha)
