@@ -70,6 +70,7 @@ from shared.contract import (
     IDEMPOTENCY_BUCKET,
     OBJECT_STORE_BUCKET,
     SCENE_STATE_BUCKET,
+    STORED_AT_HEADER,
     Subject,
     derived_scene_id,
     subject,
@@ -1196,6 +1197,9 @@ async def _restore_message(
     target = stream
     if stream == event:
         target = target_stream
+        # The new stream stores it now: the header keeps when it happened (a message
+        # restored before keeps the time it already carries).
+        headers.setdefault(STORED_AT_HEADER, _iso(datetime.fromtimestamp(float(meta["time"]), UTC)))
         renamed = _restored_subject(name, data, int(meta["seq"]), float(meta["time"]))
         if renamed != name:
             report.requests_renamed += 1

@@ -26,6 +26,9 @@ from shared.layout import ID_PATTERN, Layout, PlacedObject
 
 SCHEMA_VERSION: Literal[1] = 1
 STREAM = "HOLODECK"
+# On a message a restore published again: when the event stream first stored it (ISO 8601).
+# Readers take it for the message's stream time, so a restored scene keeps its times.
+STORED_AT_HEADER = "Holodeck-Stored-At"
 OBJECT_STORE_BUCKET = "holodeck-artifacts"
 # Key-value bucket holding each scene's terminal state (first terminal event wins).
 SCENE_STATE_BUCKET = "holodeck-scene-state"
@@ -550,3 +553,16 @@ def request_scene_id(
             event.scene_id,
         )
     return event.scene_id or from_subject or derived_scene_id(stream_seq, stored_at)
+
+
+def stored_at(headers: dict[str, str] | None, stream_time: datetime) -> datetime:
+    """When the event stream first stored a message: its restore's header, else its time."""
+    original = (headers or {}).get(STORED_AT_HEADER)
+    if original:
+        try:
+            when = datetime.fromisoformat(original.replace("Z", "+00:00"))
+        except ValueError:
+            return stream_time
+        if when.tzinfo is not None:
+            return when
+    return stream_time

@@ -24,6 +24,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
+from shared.contract import stored_at
 from shared.errors import RetryLater
 from shared.logs import get_logger
 
@@ -144,7 +145,15 @@ async def _subscribe(js: JetStreamContext, stream: str, start_seq: int) -> Subsc
 
 async def _apply(projection: Applier, msgs: list[Msg]) -> None:
     await projection.apply_many(
-        [(m.subject, m.data, m.metadata.sequence.stream, m.metadata.timestamp) for m in msgs]
+        [
+            (
+                m.subject,
+                m.data,
+                m.metadata.sequence.stream,
+                stored_at(m.headers, m.metadata.timestamp),
+            )
+            for m in msgs
+        ]
     )
 
 

@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,15 @@ from shared.backup import (
 from shared.bus import EmbeddedNats, provision
 from shared.cache import open_bucket
 from shared.config import LoggingSettings, Settings, load_settings
-from shared.contract import SCENE_STATE_BUCKET, SceneRequested, Subject, encode, msg_id, subject
+from shared.contract import (
+    SCENE_STATE_BUCKET,
+    STORED_AT_HEADER,
+    SceneRequested,
+    Subject,
+    encode,
+    msg_id,
+    subject,
+)
 from shared.errors import BadInput
 from shared.logs import configure_logging
 
@@ -149,7 +158,13 @@ async def snapshot(settings: Settings, url: str, rebuilt: bool) -> dict[str, Any
                 served = await client.get(f"/v1/scenes/{item.scene_id}/artifacts/scene.glb")
                 assert served.status_code == 200, served.text
                 assert hashlib.sha256(served.content).hexdigest() == digests["scene.glb"]
-                scenes[item.scene_id] = {"status": view.status, "artifacts": digests}
+                scenes[item.scene_id] = {
+                    "status": view.status,
+                    "artifacts": digests,
+                    # A restore keeps when things happened, not when they were restored.
+                    "times": (view.created_at, view.updated_at, view.last_event_at),
+                    "attempts": [(a.started_at, a.ended_at) for a in view.attempts],
+                }
         waiting = {
             c.name: c.num_pending + c.num_ack_pending
             for c in await js.consumers_info(settings.nats.stream)
@@ -340,6 +355,11 @@ async def test_incremental_backup_holds_only_the_newer_messages_and_restores_on_
         by_file = tmp_path / "since-file.hbk"
         await make_backup(js, by_file, PASSWORD, settings, since=Since.parse(str(full)))
         original = await stream_messages(js, "HOLODECK")
+        info = await js.stream_info("HOLODECK")
+        original_msgs = [
+            await js.get_msg("HOLODECK", seq=seq)
+            for seq in range(info.state.first_seq, info.state.last_seq + 1)
+        ]
     finally:
         await nc.close()
 
@@ -362,7 +382,12 @@ async def test_incremental_backup_holds_only_the_newer_messages_and_restores_on_
         report = await restore_backup(tjs, by_seq, PASSWORD, settings)
         assert report.streams["HOLODECK"] == 3
         restored = await stream_messages(tjs, "HOLODECK")
+        # Each message as it was, with the time the original stream stored it.
+        stored = [datetime.fromisoformat(h.pop(STORED_AT_HEADER)) for _, _, h in restored]
         assert restored == original
+        assert len(stored) == len(original_msgs)
+        for when, msg in zip(stored, original_msgs, strict=True):
+            assert msg.time is not None and abs(when - msg.time) < timedelta(milliseconds=1)
         kv = await tjs.key_value(SCENE_STATE_BUCKET)
         assert (await kv.get("scene6")).value == b'{"state": "FAILED"}'
         with pytest.raises(backup_module.RestoreRefused, match="does not end where"):

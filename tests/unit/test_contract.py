@@ -219,3 +219,18 @@ def test_dead_letter_keeps_a_printable_excerpt_and_the_reason() -> None:
     assert dead_letter("x", "s", b"", 1, "r", scene_id="bad id!").scene_id is None
     assert "\x00" not in dead_letter("x", "s", b"a\x00b", 1, "r").excerpt
     assert dead_letter_msg_id("meshgen", 42) == dead_letter_msg_id("meshgen", 42)
+
+
+def test_a_restored_message_is_dated_by_its_original_storage() -> None:
+    from datetime import UTC, datetime
+
+    from shared.contract import STORED_AT_HEADER, stored_at
+
+    now = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
+    original = datetime(2030, 6, 7, 8, 9, 10, 123456, tzinfo=UTC)
+    assert stored_at({STORED_AT_HEADER: "2030-06-07T08:09:10.123456Z"}, now) == original
+    assert stored_at({"Nats-Msg-Id": "x"}, now) == now
+    assert stored_at(None, now) == now
+    # A header that is not a time with its zone is not trusted.
+    assert stored_at({STORED_AT_HEADER: "yesterday"}, now) == now
+    assert stored_at({STORED_AT_HEADER: "2030-06-07T08:09:10"}, now) == now
