@@ -18,7 +18,6 @@ stops work: the object is then made here, as it would be without replicas.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import socket
@@ -46,6 +45,8 @@ DEFAULT_LEASE_S = 30.0
 # enough to add little to a GPU call of a second or more, long enough to cost little.
 FIRST_LOOK_S = 0.05
 LONGEST_LOOK_S = 0.5
+# How long releasing a claim waits for a refresh in flight before deleting the key.
+RELEASE_WAIT_S = 2.0
 
 
 class KeyLease:
@@ -66,22 +67,36 @@ class KeyLease:
         self.revision = revision
         self.value = value
         self.what = what
+        self._stopped = asyncio.Event()
         self._task = asyncio.create_task(self._refresh(every))
 
     async def _refresh(self, every: float) -> None:
-        while True:
-            await asyncio.sleep(every)
-            try:
-                self.revision = await self.kv.update(self.key, self.value, last=self.revision)
-            except (NatsError, TimeoutError) as exc:
-                # Expired and perhaps claimed by another: nothing to do but say so.
-                log.warning(f"{self.what}_lost", key=self.key, error=repr(exc))
-                return
+        # Stopped by the flag, not only by cancel(): a cancellation that lands as a
+        # client request's reply arrives can be dropped on Python 3.11, and a loop kept
+        # alive by it would hold release() (and so its scene) forever.
+        stopping = asyncio.ensure_future(self._stopped.wait())
+        try:
+            while not self._stopped.is_set():
+                await asyncio.wait({stopping}, timeout=every)
+                if self._stopped.is_set():
+                    return
+                try:
+                    self.revision = await self.kv.update(self.key, self.value, last=self.revision)
+                except (NatsError, TimeoutError) as exc:
+                    # Expired and perhaps claimed by another: nothing to do but say so.
+                    log.warning(f"{self.what}_lost", key=self.key, error=repr(exc))
+                    return
+        finally:
+            stopping.cancel()
 
     async def release(self) -> None:
+        self._stopped.set()
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        # A refresh in flight ends with its request's own timeout; release waits for it
+        # no longer than RELEASE_WAIT_S and deletes the key anyway.
+        done, _ = await asyncio.wait({self._task}, timeout=RELEASE_WAIT_S)
+        if not done:
+            log.warning(f"{self.what}_refresh_still_running", key=self.key)
         try:
             await self.kv.delete(self.key, last=self.revision)
         except (NatsError, TimeoutError) as exc:
