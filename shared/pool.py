@@ -49,6 +49,7 @@ import httpx
 from shared import metrics
 from shared.claims import KeyLease
 from shared.config import server_url_problem
+from shared.deadline import paused
 from shared.errors import ConfigError, HolodeckError, RetryLater
 from shared.fairness import backend_turn
 from shared.logs import get_logger
@@ -236,14 +237,17 @@ class Pool:
     async def run(self, work: Callable[[Lease], Awaitable[T]], *, prefer: str | None = None) -> T:
         """``work`` on the least-loaded healthy server (``prefer`` first when it is
         usable), on another one if it fails with :class:`ServerDown`."""
-        async with backend_turn():
+        async with contextlib.AsyncExitStack() as turn:
+            with paused():  # waiting for this stage's turn at the backends
+                await turn.enter_async_context(backend_turn())
             return await self._run(work, prefer)
 
     async def _run(self, work: Callable[[Lease], Awaitable[T]], prefer: str | None) -> T:
         tried: list[_Server] = []
         last: ServerDown | None = None
         while True:
-            held = await self._take(tried, prefer, last)
+            with paused():
+                held = await self._take(tried, prefer, last)
             try:
                 result = await work(held.lease)
             except ServerDown as exc:

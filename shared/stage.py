@@ -54,6 +54,7 @@ from shared.contract import (
     subject,
     with_attempt,
 )
+from shared.deadline import WorkDeadline, governing
 from shared.errors import HolodeckError, Permanent, RetryLater
 from shared.logs import get_logger
 from shared.states import (
@@ -248,10 +249,12 @@ class StageRunner:
 
     async def _work(self, event: Any, delivery: Delivery, scene_id: str | None) -> Any:
         """Run the work in its own task, so that cancelling its scene can stop it."""
-        task = asyncio.ensure_future(self.work(event, delivery))
+        deadline = asyncio.timeout(self.settings.work_deadline_s)
+        # Waiting for a backend's turn is not a stall: the deadline pauses meanwhile.
+        with governing(WorkDeadline(deadline, self.settings.work_deadline_s)):
+            task = asyncio.ensure_future(self.work(event, delivery))
         working = self._working.setdefault(scene_id or "", set())
         working.add(task)
-        deadline = asyncio.timeout(self.settings.work_deadline_s)
         try:
             async with deadline:
                 return await task

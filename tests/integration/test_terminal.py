@@ -344,3 +344,27 @@ async def test_an_assembler_that_lost_the_bus_after_its_claim_sends_scene_ready_
     assert [
         r.scene_id for r in await stored(js, settings, subject(Subject.SCENE_READY, unique))
     ] == [unique]
+
+
+async def test_waiting_for_a_backend_turn_does_not_spend_the_work_deadline(js, settings, unique):
+    """Work that waits past work_deadline_s for a busy one-at-a-time server, then makes its
+    object within the deadline once its call starts, is done once, not abandoned."""
+    from shared.deadline import paused
+
+    nats_settings = settings.nats.model_copy(update={"work_deadline_s": 0.4})
+    calls: list[str] = []
+
+    async def work(event: ImagesReady, delivery: Delivery) -> list[Output]:
+        calls.append(event.object_id)
+        with paused():
+            await asyncio.sleep(0.6)  # waiting for the server's one slot
+        await asyncio.sleep(0.25)  # the call itself
+        return []
+
+    runner = StageRunner("meshgen", work, js, nats_settings, "t")
+    durable = await durable_on(js, settings, f"{Subject.IMAGES_READY}.{unique}.*", unique)
+    await publish_all(js, images_ready(unique, 1))
+    await deliver_all(js, runner, durable)
+    assert len(calls) == 1
+    info = await js.consumer_info(settings.nats.stream, durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0

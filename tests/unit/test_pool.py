@@ -319,3 +319,41 @@ def test_the_server_label_leaves_credentials_out():
         )
         == 0
     )
+
+
+async def test_waiting_for_a_server_slot_does_not_spend_a_works_deadline():
+    from shared.deadline import WorkDeadline, governing
+
+    [url] = servers(1)
+    pool = Pool("test", [url], concurrency=1)
+    release = asyncio.Event()
+    holding = asyncio.Event()
+
+    async def hold(lease: Lease) -> str:
+        holding.set()
+        await release.wait()
+        return "first"
+
+    async def call(lease: Lease) -> str:
+        await asyncio.sleep(0.1)
+        return "second"
+
+    async def with_deadline(deadline_s: float) -> str:
+        timeout = asyncio.timeout(deadline_s)
+        with governing(WorkDeadline(timeout, deadline_s)):
+            task = asyncio.ensure_future(pool.run(call))
+        async with timeout:
+            return await task
+
+    first = asyncio.create_task(pool.run(hold))
+    await asyncio.wait_for(holding.wait(), 5)
+    second = asyncio.create_task(with_deadline(0.3))
+    # Twice its deadline waiting for the only slot: not spent.
+    await asyncio.sleep(0.6)
+    assert not second.done()
+    release.set()
+    assert await asyncio.wait_for(asyncio.gather(first, second), 5) == ["first", "second"]
+
+    # The call itself is timed: one longer than the deadline is stopped.
+    with pytest.raises(TimeoutError):
+        await with_deadline(0.05)
