@@ -57,6 +57,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from PIL import Image, UnidentifiedImageError
 
+from shared.layout import PlacedObject
 from tests.fakes.loopback import serving
 
 SF3D_PATH = "/v2beta/3d/stable-fast-3d"
@@ -92,6 +93,21 @@ def canonical_parts() -> dict[str, trimesh.Trimesh]:
         process=False,
     )
     return {"body": joined, "nose": _box(NOSE)}
+
+
+# The object the clients' tests ask for: a green velvet armchair of this size.
+ARMCHAIR_SIZE = (0.6, 0.95, 0.55)
+
+
+def armchair() -> PlacedObject:
+    """An armchair to make a mesh of, with an id of its own."""
+    return PlacedObject(
+        id=f"chair-{uuid.uuid4().hex[:8]}",
+        category="armchair",
+        description="a green velvet armchair",
+        size=ARMCHAIR_SIZE,
+        position=(1.0, 0.0, 2.0),
+    )
 
 
 @cache

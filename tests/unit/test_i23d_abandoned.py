@@ -4,26 +4,25 @@ server goes on with the job, and the next request must not pay for it."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import pytest
 from structlog.testing import capture_logs
 
 from services.meshgen.remote import Hunyuan3DMeshes
 from shared.layout import PlacedObject
-from tests.fakes.image_to_3d import FakeHunyuan3D, assert_model_placed, texture_png
+from tests.fakes.image_to_3d import (
+    ARMCHAIR_SIZE,
+    FakeHunyuan3D,
+    armchair,
+    assert_model_placed,
+    texture_png,
+)
 
-SIZE = (0.6, 0.95, 0.55)
+SIZE = ARMCHAIR_SIZE
 
 
 def placed() -> PlacedObject:
-    return PlacedObject(
-        id=f"chair-{uuid.uuid4().hex[:8]}",
-        category="armchair",
-        description="a green velvet armchair",
-        size=SIZE,
-        position=(1.0, 0.0, 2.0),
-    )
+    return armchair()
 
 
 async def started(fake: FakeHunyuan3D, jobs: int) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,9 +16,16 @@ from services.meshgen.remote import Hunyuan3DMeshes, SF3DMeshes
 from shared.errors import Permanent, RetryLater
 from shared.layout import PlacedObject
 from shared.pool import ServerDown
-from tests.fakes.image_to_3d import SF3D_PATH, FakeHunyuan3D, FakeSF3D, texture_png
+from tests.fakes.image_to_3d import (
+    ARMCHAIR_SIZE,
+    SF3D_PATH,
+    FakeHunyuan3D,
+    FakeSF3D,
+    armchair,
+    texture_png,
+)
 
-SIZE = (0.6, 0.95, 0.55)
+SIZE = ARMCHAIR_SIZE
 WAIT_S = 10.0
 
 
@@ -31,13 +37,7 @@ class Sleeps(list[float]):
 
 
 def obj() -> PlacedObject:
-    return PlacedObject(
-        id=f"chair-{uuid.uuid4().hex[:8]}",
-        category="armchair",
-        description="a green velvet armchair",
-        size=SIZE,
-        position=(1.0, 0.0, 2.0),
-    )
+    return armchair()
 
 
 def closed_port_url() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
-import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import cast
@@ -22,15 +21,17 @@ from shared.errors import ConfigError, Permanent, RetryLater, retry_after_second
 from shared.layout import PlacedObject
 from shared.slots import SlotBoard
 from tests.fakes.image_to_3d import (
+    ARMCHAIR_SIZE,
     HUNYUAN3D_ERROR_TEXT,
     SF3D_PATH,
     FakeHunyuan3D,
     FakeSF3D,
+    armchair,
     assert_model_placed,
     texture_png,
 )
 
-SIZE = (0.6, 0.95, 0.55)
+SIZE = ARMCHAIR_SIZE
 
 
 class Sleeps(list[float]):
@@ -42,13 +43,7 @@ class Sleeps(list[float]):
 
 @pytest.fixture
 def obj() -> PlacedObject:
-    return PlacedObject(
-        id=f"chair-{uuid.uuid4().hex[:8]}",
-        category="armchair",
-        description="a green velvet armchair",
-        size=SIZE,
-        position=(1.0, 0.0, 2.0),
-    )
+    return armchair()
 
 
 @pytest.fixture
