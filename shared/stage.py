@@ -131,6 +131,8 @@ class StageRunner:
         self.closing = False
         # The work in progress of each scene, so a cancelled scene's work can be stopped.
         self._working: dict[str, set[asyncio.Task[Any]]] = {}
+        # Work being stopped (see _stop), held so the stopping is not collected.
+        self._stopping: set[asyncio.Task[None]] = set()
         # Seconds from JetStream storing a message to this stage starting on it.
         self.recent_delays: deque[float] = deque(maxlen=10_000)
 
@@ -257,10 +259,13 @@ class StageRunner:
         working.add(task)
         try:
             async with deadline:
-                return await task
+                # Shielded: the deadline or a shutdown ends this wait at once, and the work
+                # is stopped by _stop, which does not depend on one cancellation landing.
+                return await asyncio.shield(task)
         except TimeoutError:
             if not deadline.expired():
                 raise  # the work's own timeout, not the deadline
+            self._stop(task)
             raise RetryLater(
                 f"no result within work_deadline_s={self.settings.work_deadline_s:g}",
                 code="work_stalled",
@@ -269,7 +274,7 @@ class StageRunner:
             current = asyncio.current_task()
             if task.cancelled() and current is not None and not current.cancelling():
                 raise _WorkCancelled from None
-            task.cancel()
+            self._stop(task)
             raise
         finally:
             working.discard(task)
@@ -285,8 +290,19 @@ class StageRunner:
         """Stop the work in progress of a cancelled scene; how many were stopped."""
         tasks = [t for t in self._working.get(scene_id, ()) if not t.done()]
         for task in tasks:
-            task.cancel()
+            self._stop(task)
         return len(tasks)
+
+    def _stop(self, task: asyncio.Task[Any]) -> None:
+        """Cancel ``task``, again every STOP_AGAIN_S until it ends: a client library's
+        ``wait_for`` on Python 3.11 can drop a cancellation that lands as its reply
+        arrives, and work that went on would hold its message (and scene) for good."""
+        if task.done():
+            return
+        task.cancel()
+        stopping = asyncio.create_task(_until_stopped(task))
+        self._stopping.add(stopping)
+        stopping.add_done_callback(self._stopping.discard)
 
     async def _reject(self, msg: Msg, delivery: Delivery, exc: MalformedEvent) -> None:
         """Dead-letter a message that cannot be read; fail only a request's own new scene."""
@@ -467,6 +483,20 @@ class StageRunner:
         pending = [t for t in list(self._inflight) if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=timeout)
+
+
+# How often work that was cancelled and goes on is cancelled again.
+STOP_AGAIN_S = 0.5
+
+
+async def _until_stopped(task: asyncio.Task[Any]) -> None:
+    while not task.done():
+        await asyncio.wait({task}, timeout=STOP_AGAIN_S)
+        if not task.done():
+            log.warning("work went on after it was cancelled: cancelling it again")
+            task.cancel()
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("stopped work ended with an error", error=repr(task.exception()))
 
 
 class _WorkCancelled(Exception):

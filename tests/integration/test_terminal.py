@@ -368,3 +368,34 @@ async def test_waiting_for_a_backend_turn_does_not_spend_the_work_deadline(js, s
     assert len(calls) == 1
     info = await js.consumer_info(settings.nats.stream, durable)
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_work_that_drops_its_cancellation_is_still_abandoned(js, settings, unique):
+    """A client library can drop a cancellation (Python 3.11's wait_for when the reply
+    lands with it): the deadline still frees the message, and the work is cancelled again
+    until it stops."""
+    nats_settings = settings.nats.model_copy(update={"work_deadline_s": 0.3})
+    calls: list[str] = []
+    stopped = asyncio.Event()
+
+    async def work(event: ImagesReady, delivery: Delivery) -> list[Output]:
+        calls.append(event.object_id)
+        if len(calls) == 1:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                pass  # dropped
+            try:
+                await asyncio.Event().wait()  # and goes on
+            finally:
+                stopped.set()
+        return []
+
+    runner = StageRunner("meshgen", work, js, nats_settings, "t")
+    durable = await durable_on(js, settings, f"{Subject.IMAGES_READY}.{unique}.*", unique)
+    await publish_all(js, images_ready(unique, 1))
+    await deliver_all(js, runner, durable)
+    assert len(calls) == 2
+    await asyncio.wait_for(stopped.wait(), 5)
+    info = await js.consumer_info(settings.nats.stream, durable)
+    assert info.num_ack_pending == 0 and info.num_pending == 0
