@@ -80,6 +80,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel, col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.gateway.position import Position
 from shared.contract import (
     ArtifactRef,
     Consumer,
@@ -535,8 +536,7 @@ class Projection:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
-        self._seq = 0
-        self._changed = asyncio.Condition()
+        self._position = Position()
         self._listeners: list[Callable[[int], Awaitable[None]]] = []
         # Dead letters this instance recorded (its own and the stages'), for reports.
         self.dead_letters = 0
@@ -571,8 +571,8 @@ class Projection:
         await self._ensure_position()
         async with self._session() as session:
             row = await session.get(PositionRow, self.name)
-            self._seq = row.last_seq if row else 0
-        log.info("projection open", backend=url.get_backend_name(), last_seq=self._seq)
+            self._position.seq = row.last_seq if row else 0
+        log.info("projection open", backend=url.get_backend_name(), last_seq=self._position.seq)
         return self
 
     async def close(self) -> None:
@@ -588,7 +588,7 @@ class Projection:
             await conn.run_sync(_Table.metadata.drop_all)
             await conn.run_sync(_Table.metadata.create_all)
         await self._ensure_position()
-        self._seq = 0
+        self._position.seq = 0
         self._forget()
 
     def _forget(self) -> None:
@@ -819,9 +819,7 @@ class Projection:
     async def _advanced(self, stream_seq: int) -> None:
         for listener in self._listeners:
             await listener(stream_seq)
-        async with self._changed:
-            self._seq = max(self._seq, stream_seq)
-            self._changed.notify_all()
+        await self._position.advance(stream_seq)
 
     async def _fold(
         self, session: AsyncSession, subject: str, data: bytes, seq: int, stored_at: datetime
@@ -1274,17 +1272,12 @@ class Projection:
 
     def last_seq(self) -> int:
         """The last stream sequence this projection applied (or found applied)."""
-        return self._seq
+        return self._position.seq
 
     # The contract's signature: callers pass the wait, as with asyncio.wait_for.
     async def wait_for_seq(self, seq: int, timeout: float) -> bool:
         """Wait until ``seq`` is applied; False if ``timeout`` seconds pass first."""
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self._seq >= seq), timeout)
-            except TimeoutError:
-                return False
-        return True
+        return await self._position.reached(seq, timeout)
 
     async def wait_for_scene(
         self, scene_id: str, check: Callable[[SceneRow], bool], timeout: float
@@ -1297,14 +1290,7 @@ class Projection:
                 scene = await session.get(SceneRow, scene_id)
                 return scene is not None and check(scene)
 
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not await passes():
-            seq = self._seq
-            remaining = deadline - loop.time()
-            if remaining <= 0 or not await self.wait_for_seq(seq + 1, remaining):
-                return await passes()
-        return True
+        return await self._position.until(passes, timeout)
 
     async def wait_for_attempt(self, scene_id: str, attempt: int, timeout: float) -> bool:
         """Wait until the scene shows ``attempt`` (or a later one); False after ``timeout``."""

@@ -56,6 +56,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
+from services.gateway.position import Position
 from services.gateway.progress import ProgressBoard
 from services.gateway.projection import (
     TERMINAL,
@@ -366,10 +367,9 @@ class ReadModel:
         # Every change up to this changed_seq is held.
         self._since = 0
         # The projection's position the model has caught up with.
-        self._seq = 0
+        self._position = Position()
         self._loaded = False
         self._lock = asyncio.Lock()
-        self._changed = asyncio.Condition()
         self._behind = False
         self._catching_up: asyncio.Task[None] | None = None
         self._last_catch_up = 0.0
@@ -438,9 +438,7 @@ class ReadModel:
             await self._caught_up(max(seq, snapshot.position))
 
     async def _caught_up(self, seq: int) -> None:
-        async with self._changed:
-            self._seq = max(self._seq, seq)
-            self._changed.notify_all()
+        await self._position.advance(seq)
 
     def _catch_up_soon(self) -> None:
         """After a failed refresh, try again from a read, at most once a second."""
@@ -641,31 +639,21 @@ class ReadModel:
 
     def last_seq(self) -> int:
         """The projection's position this model has caught up with."""
-        return self._seq
+        return self._position.seq
 
     async def wait_for_seq(self, seq: int, timeout: float) -> bool:
         """Wait until what the stream held up to ``seq`` can be read here; False if
         ``timeout`` seconds pass first."""
         await self._load()
-        async with self._changed:
-            try:
-                await asyncio.wait_for(self._changed.wait_for(lambda: self._seq >= seq), timeout)
-            except TimeoutError:
-                return False
-        return True
+        return await self._position.reached(seq, timeout)
 
     async def wait_for_scene(
         self, scene_id: str, check: Callable[[SceneView], bool], timeout: float
     ) -> bool:
         """Wait until the scene, as read here, passes ``check``; False after ``timeout``."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            seq = self._seq
+
+        async def passes() -> bool:
             view = await self.get_scene(scene_id)
-            if view is not None and check(view):
-                return True
-            remaining = deadline - loop.time()
-            if remaining <= 0 or not await self.wait_for_seq(seq + 1, remaining):
-                view = await self.get_scene(scene_id)
-                return view is not None and check(view)
+            return view is not None and check(view)
+
+        return await self._position.until(passes, timeout, self.wait_for_seq)
