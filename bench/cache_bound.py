@@ -44,6 +44,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from e2e import PROMPTS as E2E_PROMPTS
+
 from services.assembly.work import Assembler
 from services.imagegen.backend import ProceduralImages
 from services.imagegen.work import FanOut, ImageMaker
@@ -75,19 +77,8 @@ TARGET_RATIO = 0.90
 # An "unbounded" cache: a bound no run of this script reaches (1 TiB).
 UNBOUNDED_MB = 1024 * 1024
 STAGES = ("planner", "imagegen", "meshgen", "assembly")
-PROMPTS = [
-    "a living room with a grey sofa, two armchairs, a coffee table, a tv stand with a tv, "
-    "a bookshelf, a floor lamp, a rug and two plants",
-    "a bedroom with a double bed, two nightstands, two table lamps, a wardrobe, a dresser, "
-    "a mirror, a desk, an office chair and a rug",
-    "an office with two desks, two office chairs, a bookshelf, a cabinet, a plant, "
-    "a floor lamp, a whiteboard, a sofa and a coffee table",
-    "a dining room with a dining table, six chairs, a sideboard, a plant, a painting "
-    "and a floor lamp",
-    "a kitchen with a fridge, a stove, a sink, four kitchen cabinets, a dining table, "
-    "three stools and a plant",
-    "a small bedroom with a single bed, a nightstand, a lamp and a wardrobe",
-]
+# The end-to-end bench's prompts, and one small room.
+PROMPTS = [*E2E_PROMPTS, "a small bedroom with a single bed, a nightstand, a lamp and a wardrobe"]
 
 
 def delivery(subject: str, seq: int = 1) -> Delivery:
