@@ -523,7 +523,8 @@ def create_app(
                 pattern=CURSOR_PATTERN,
                 max_length=90,
                 description="The `next_cursor` of the page before: the page after it "
-                "(instead of `page`; it stays right while new scenes arrive)",
+                "(instead of `page`; it stays right while new scenes arrive). Giving both "
+                "`cursor` and a `page` other than 1 is 422",
             ),
         ] = None,
     ) -> Response:

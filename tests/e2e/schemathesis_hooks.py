@@ -5,6 +5,11 @@ Generated requests repeat small values, so two different bodies often carry the 
 Idempotency-Key, which the gateway rightly refuses (422 ``idempotency_key_reused``). A
 usable key is made unique per request here, as a client makes one per logical request;
 an unusable key is left as generated, so it is still refused.
+
+Likewise a list request names its page either by number or by the cursor a previous
+page gave, not both (422, as the `cursor` parameter says; a rule OpenAPI parameters
+cannot state): a request that carries a cursor keeps it and drops the page number, as a
+client following `next_cursor` does.
 """
 
 from __future__ import annotations
@@ -26,3 +31,6 @@ def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         if name.lower() == HEADER.lower() and isinstance(key, str) and key_problem(key) is None:
             suffix = f"-{next(_requests)}"
             headers[name] = key[: MAX_KEY_LENGTH - len(suffix)] + suffix
+    query = case.query
+    if isinstance(query, dict) and query.get("cursor") is not None:
+        query.pop("page", None)
