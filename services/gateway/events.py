@@ -592,8 +592,10 @@ LAST_EVENT_ID_DESCRIPTION = (
     "The `id` of the last message received: the stream continues after it (browsers send "
     "it themselves when they reconnect)"
 )
+# A plain string with "" for none: a nullable header would be documented as taking
+# `null`, which a header cannot carry (a client sends the text "null").
 LastEventId = Annotated[
-    str | None,
+    str,
     Header(
         alias="Last-Event-ID",
         pattern=LAST_EVENT_ID_PATTERN,
@@ -655,7 +657,7 @@ def events_router(
     @router.get("/v1/scenes/{scene_id}/events", responses=scene_responses)
     async def scene_events(
         scene_id: str,
-        last_event: LastEventId = None,
+        last_event: LastEventId = "",
         after: Annotated[
             int | None,
             Query(
@@ -702,7 +704,7 @@ def events_router(
             list[Status] | None,
             Query(description="Only messages of scenes in these statuses (repeat it)"),
         ] = None,
-        last_event: LastEventId = None,
+        last_event: LastEventId = "",
         after: Annotated[int | None, Query(ge=0, le=MAX_SEQUENCE)] = None,
     ) -> EventSourceResponse:
         """Every scene's events from now on (or after `Last-Event-ID`), for dashboards
